@@ -1,0 +1,59 @@
+/*
+ * Shared error convention and exit codes.
+ *
+ * Every function that can fail returns 0 on success and -1 on failure, and
+ * fills a caller-supplied struct zl_err with one line that says what failed,
+ * on what, and why ("could not open state file /x: Permission denied").
+ * The message never contains a newline or a double quote, so it can be
+ * logged as a quoted key=value pair as it is; zl_err_set() enforces that.
+ * The code is the sysexits.h status a command exits with when this error
+ * ends it.
+ */
+#ifndef ZL_COMMON_H
+#define ZL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* sysexits.h values, spelled out so no header decides them for us. */
+enum zl_exit {
+	ZL_EX_OK = 0,
+	ZL_EX_FAIL = 1,          /* once: events remain unpublished */
+	ZL_EX_USAGE = 64,
+	ZL_EX_DATAERR = 65,
+	ZL_EX_UNAVAILABLE = 69,  /* PostgreSQL or RabbitMQ cannot be reached */
+	ZL_EX_SOFTWARE = 70,
+	ZL_EX_CANTCREAT = 73,    /* state file cannot be opened or written */
+	ZL_EX_IOERR = 74,
+	ZL_EX_TEMPFAIL = 75,
+	ZL_EX_CONFIG = 78,
+};
+
+struct zl_err {
+	int code;       /* enum zl_exit */
+	char msg[1024];
+};
+
+/* Formats the message, folds newlines and tabs to spaces, turns double
+ * quotes into single quotes, trims trailing blanks; returns -1. */
+int zl_err_set(struct zl_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefixes an existing message: "context: previous message"; returns -1. */
+int zl_err_prefix(struct zl_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Monotonic and wall clock helpers. */
+int64_t zl_now_ms(void);        /* CLOCK_MONOTONIC, milliseconds */
+int64_t zl_wall_s(void);        /* time(NULL) */
+int64_t zl_wall_ms(void);       /* CLOCK_REALTIME, milliseconds */
+
+/* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; buf must hold 21 bytes. */
+void zl_format_utc(int64_t t, char buf[21]);
+
+#define ZL_STR_(x) #x
+#define ZL_STR(x) ZL_STR_(x)
+#define ZL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
