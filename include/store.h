@@ -1,0 +1,135 @@
+/*
+ * Store: zaaklink's own state in one SQLite file.
+ *
+ * Tables: link (per onderwerpobject that is a link: its identificator, and
+ * the payload last recorded, so an ontkoppeld repeats the gekoppeld exactly),
+ * range_fp (the fingerprint PostgreSQL computed per range of onderwerpobject
+ * ids, in the snapshot the links were read in), outbox (events in record
+ * order with a stable id), checkpoint (the last pass). WAL mode and
+ * synchronous=FULL: a committed pass survives a power cut. A detection pass
+ * writes links, fingerprints, outbox rows and its checkpoint in one
+ * transaction (store_begin() .. store_commit()), so a crash leaves either
+ * all of them or none.
+ */
+#ifndef ZL_STORE_H
+#define ZL_STORE_H
+
+#include "common.h"
+#include "diff.h"
+
+struct zl_store;
+
+/* Opens (creating and migrating when needed) the state file. read_only
+ * opens an existing file without creating or migrating it. */
+struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err);
+void store_close(struct zl_store *st);
+
+int store_begin(struct zl_store *st, struct zl_err *err);   /* BEGIN IMMEDIATE */
+int store_commit(struct zl_store *st, struct zl_err *err);
+void store_rollback(struct zl_store *st);
+
+/* ---- range fingerprints ---- */
+struct zl_range_fp {
+	int64_t bucket;          /* onderwerpobject id / range_size */
+	int64_t rows;            /* link rows PostgreSQL counted in it */
+	char fp[64];             /* PostgreSQL's hash sum, as text */
+};
+
+/* Calls fn for every stored fingerprint in bucket order; fn returns 0 to go
+ * on, non-zero to stop (passed back). */
+int store_ranges_each(struct zl_store *st,
+		      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
+		      struct zl_err *err);
+int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err);
+int store_range_delete(struct zl_store *st, int64_t bucket, struct zl_err *err);
+/* Forgets all fingerprints (the next pass compares every range). */
+int store_ranges_clear(struct zl_store *st, struct zl_err *err);
+
+/* ---- links ---- */
+/* Iterates stored links with lo <= id < hi in id order. */
+struct zl_link_iter;
+struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t hi,
+				       struct zl_err *err);
+/* 1 with *link filled (owned by the iterator until the next call),
+ * 0 at the end, -1 on error. */
+int store_links_next(struct zl_link_iter *it, const struct zl_link **link,
+		     struct zl_err *err);
+void store_links_free(struct zl_link_iter *it);
+
+int store_link_put(struct zl_store *st, const struct zl_link *link, struct zl_err *err);
+int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err);
+
+/* ---- outbox ---- */
+struct zl_outbox_row {
+	int64_t seq;             /* record order */
+	char event_id[37];
+	char *type;              /* event type name, routing key */
+	char *source;
+	char *subject;
+	int64_t time;
+	char *body;              /* the CloudEvent JSON, as recorded */
+	int attempts;
+};
+
+int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+		     struct zl_err *err);
+
+/* Up to max pending rows in seq order whose next attempt is due at now
+ * (UNIX ms). Fills rows (caller's array) and returns how many, -1 on error.
+ * Release with store_outbox_rows_clear(). */
+int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows,
+		     int max, struct zl_err *err);
+void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
+
+/* The broker acknowledged every row with seq <= upto: remove them. */
+int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
+/* Rows with seq >= from failed: count an attempt, keep the error, and make
+ * them due again at next_ms. Keeps them pending, in order. */
+int store_outbox_failed(struct zl_store *st, int64_t from, const char *error,
+			int64_t next_ms, struct zl_err *err);
+/* Makes every pending row due now (after a reconnect). */
+int store_outbox_retry_now(struct zl_store *st, struct zl_err *err);
+
+/* ---- checkpoint and counts ---- */
+struct zl_checkpoint {
+	int64_t passes;          /* passes completed since the state was created */
+	int64_t started_ms;      /* wall clock of the last pass */
+	int64_t duration_ms;
+	int64_t ranges_total;    /* ranges PostgreSQL reported */
+	int64_t ranges_fetched;  /* ranges that differed and were read */
+	int64_t rows_fetched;
+	int64_t links;           /* links seen by the pass (PostgreSQL's count) */
+	int64_t events;          /* events the pass recorded */
+	int64_t invalid;         /* links skipped for an invalid zaak id */
+};
+
+/* 1 and filled when a pass has completed before, 0 on an empty state. */
+int store_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err);
+int store_checkpoint_put(struct zl_store *st, const struct zl_checkpoint *cp, struct zl_err *err);
+
+struct zl_store_counts {
+	int64_t links;           /* published links */
+	int64_t skipped;         /* links skipped for an invalid zaak id */
+	int64_t pending;         /* outbox rows not yet confirmed */
+	int64_t failed;          /* pending rows with at least one failed attempt */
+	int64_t oldest_pending;  /* record time (UNIX s) of the oldest, 0 if none */
+	int64_t published_total; /* confirmed since the state was created */
+	char last_error[512];    /* last delivery error, "" if none */
+};
+int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err);
+
+/* Records a gekoppeld, with a fresh id, for every published link that does
+ * not have a gekoppeld recorded after seq (backfill). Returns the number
+ * recorded, -1 on error. */
+int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *source,
+		       int64_t now_s, struct zl_err *err);
+/* Highest outbox seq ever assigned, 0 when none. */
+int64_t store_outbox_last_seq(struct zl_store *st, struct zl_err *err);
+
+/* Value of a meta key (e.g. "range_size"); 1 found, 0 missing, -1 error. */
+int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size,
+		   struct zl_err *err);
+int store_meta_put(struct zl_store *st, const char *key, const char *value,
+		   struct zl_err *err);
+
+#endif
