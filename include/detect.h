@@ -1,0 +1,40 @@
+/*
+ * Detect: one detection pass, from Open Klant's rows to recorded events.
+ *
+ * Compares PostgreSQL's range fingerprints with the stored ones, fetches and
+ * diffs only the ranges that differ, and writes the new links, fingerprints,
+ * outbox rows and checkpoint in one store transaction.
+ */
+#ifndef ZL_DETECT_H
+#define ZL_DETECT_H
+
+#include "common.h"
+#include "conf.h"
+#include "source.h"
+#include "store.h"
+
+struct zl_pass_stats {
+	int64_t ranges_total;
+	int64_t ranges_fetched;
+	int64_t rows_fetched;
+	int64_t links;
+	int64_t events;
+	int64_t invalid;
+	int64_t duration_ms;
+	bool initial;            /* the state was empty: initial_sync applied */
+};
+
+enum zl_pass_mode {
+	ZL_PASS_NORMAL,          /* the table of EVENTS.md 4 */
+	ZL_PASS_FULL,            /* compare every range, whatever its fingerprint */
+};
+
+/* Errors from PostgreSQL carry ZL_EX_UNAVAILABLE, from the state file
+ * ZL_EX_CANTCREAT. Nothing is written on failure. */
+int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
+		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err);
+
+/* Logs what a pass did: msg=pass.done with its figures. */
+void detect_log(const struct zl_pass_stats *s, int64_t bytes_received);
+
+#endif

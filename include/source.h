@@ -1,0 +1,47 @@
+/*
+ * Source: reads Open Klant's database through libpq, SELECT only.
+ *
+ * A pass reads in one REPEATABLE READ READ ONLY transaction, so the range
+ * fingerprints and the rows fetched after them come from one snapshot; this
+ * works on a hot-standby replica and needs SELECT on the two tables only.
+ */
+#ifndef ZL_SOURCE_H
+#define ZL_SOURCE_H
+
+#include "common.h"
+#include "event.h"
+#include "store.h"
+
+struct zl_source;
+
+struct zl_source *source_new(const char *conninfo, int connect_timeout, int query_timeout);
+void source_free(struct zl_source *src);
+
+/* Connects when not connected (or the connection broke). */
+int source_connect(struct zl_source *src, struct zl_err *err);
+bool source_connected(const struct zl_source *src);
+/* Checks SELECT access to both tables (check-config --connect). */
+int source_check_access(struct zl_source *src, struct zl_err *err);
+
+int source_begin(struct zl_source *src, struct zl_err *err);
+/* Ends the read-only transaction (there is nothing to commit). */
+void source_end(struct zl_source *src);
+
+/* Calls fn for the fingerprint of every non-empty range in bucket order. */
+int source_ranges_each(struct zl_source *src, int range_size,
+		       int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
+		       struct zl_err *err);
+
+/* Streams the link rows with lo <= id < hi in id order, in batches. */
+struct zl_row_cursor;
+struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
+				  struct zl_err *err);
+/* 1 with *row filled (valid until the next call), 0 at the end, -1 on error. */
+int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row,
+		     struct zl_err *err);
+void source_rows_free(struct zl_row_cursor *cur);
+
+/* Bytes received from the server since source_new (for the checkpoint). */
+int64_t source_bytes_received(const struct zl_source *src);
+
+#endif

@@ -1,0 +1,378 @@
+/* Detect: one detection pass, from Open Klant's rows to recorded events. */
+#include "detect.h"
+#include "diff.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * How a pass works
+ *
+ * Open Klant's tables carry no modification time, so a pass reconciles:
+ * PostgreSQL reports a fingerprint per range of onderwerpobject ids (see
+ * source.c for what it covers), the pass compares them with the ones stored
+ * after the previous pass, and reads and diffs only the ranges that differ.
+ * An idle pass therefore moves one summary row per range over the wire.
+ *
+ * Ranges that differ are read in runs of consecutive buckets through one
+ * cursor per run and diffed bucket by bucket against the stored links of
+ * that bucket, so memory stays bounded by the range size whatever the size
+ * of the table. Everything a pass writes (links, fingerprints, outbox rows,
+ * checkpoint) is one SQLite transaction, and the fingerprints written are
+ * the ones read in the same snapshot as the rows: a crash at any moment
+ * leaves the state of the previous pass, whose differences are simply
+ * found again.
+ */
+
+/* A growable array of fingerprints; one entry per range, not per row. */
+struct fp_list {
+	struct zl_range_fp *v;
+	size_t n, cap;
+};
+
+/* What a pass carries from range to range. */
+struct pass {
+	const struct zl_conf *conf;
+	struct zl_source *src;
+	struct zl_store *st;
+	struct zl_diff_rules rules;
+	bool announce;           /* record events (false: baseline) */
+	int64_t now_s;
+	struct zl_pass_stats *stats;
+};
+
+static int fp_push(const struct zl_range_fp *r, void *arg)
+{
+	struct fp_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct zl_range_fp *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *r;
+	return 0;
+}
+
+/*
+ * First and one-past-last id of a bucket. PostgreSQL's integer division
+ * truncates toward zero, so bucket 0 spans both signs; identity columns
+ * never hand out ids <= 0, but a raw INSERT may.
+ */
+static int64_t bucket_lo(int64_t b, int64_t size)
+{
+	return b > 0 ? b * size : b * size - size + 1;
+}
+
+static int64_t bucket_end(int64_t b, int64_t size)
+{
+	return b < 0 ? b * size + 1 : b * size + size;
+}
+
+/* Records the events of one diff, unless the pass only takes a baseline. */
+static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_id,
+			 struct zl_err *err)
+{
+	for (int i = 0; i < d->n_events && p->announce; i++) {
+		struct zl_event ev = {
+			.type = d->events[i].type,
+			.time = p->now_s,
+			.source = p->conf->events.source,
+			.subject = d->events[i].subject,
+			.payload = d->events[i].payload,
+		};
+
+		event_new_id(ev.id);
+		if (store_outbox_add(p->st, &ev, link_id, err) < 0)
+			return -1;
+		p->stats->events++;
+	}
+	return 0;
+}
+
+/* Diffs one onderwerpobject and writes the outcome. */
+static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row *row,
+		 struct zl_err *err)
+{
+	struct zl_diff d;
+	int64_t id = prev ? prev->id : row->id;
+	int rc = 0;
+
+	if (diff_link(&p->rules, prev, row, &d) < 0) {
+		diff_clear(&d);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not diff onderwerpobject %lld: out of memory",
+				  (long long)id);
+	}
+	if (d.invalid_seen) {
+		char q[512];
+
+		p->stats->invalid++;
+		zl_warn("link.invalid_zaak_id", "onderwerpobject=%s object_id=\"%s\" action=skipped",
+			row->uuid, zl_log_quote(row->object_id, q, sizeof(q)));
+	}
+	rc = record_events(p, &d, id, err);
+	if (rc == 0 && d.action == ZL_STATE_PUT)
+		rc = store_link_put(p->st, &d.link, err);
+	else if (rc == 0 && d.action == ZL_STATE_DELETE)
+		rc = store_link_delete(p->st, id, err);
+	diff_clear(&d);
+	return rc;
+}
+
+/* Stored links of one bucket, copied so the table can be written while
+ * they are compared (SQLite must not modify a table under a live read). */
+struct bucket_links {
+	struct zl_link *v;
+	size_t n, cap;
+};
+
+static void bucket_links_clear(struct bucket_links *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		diff_link_clear(&b->v[i]);
+	b->n = 0;
+}
+
+/* Deep copy of a link (the iterator owns its own). */
+static int link_copy(const struct zl_link *src, struct zl_link *dst)
+{
+	*dst = *src;
+	dst->uuid = strdup(src->uuid);
+	dst->objecttype = strdup(src->objecttype);
+	dst->soort_object_id = strdup(src->soort_object_id);
+	dst->object_id = strdup(src->object_id);
+	dst->code_register = strdup(src->code_register);
+	dst->payload.zaak = strdup(src->payload.zaak);
+	dst->payload.link_to = strdup(src->payload.link_to);
+	dst->payload.label = strdup(src->payload.label);
+	if (!dst->uuid || !dst->objecttype || !dst->soort_object_id || !dst->object_id ||
+	    !dst->code_register || !dst->payload.zaak || !dst->payload.link_to ||
+	    !dst->payload.label) {
+		diff_link_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_bucket(struct pass *p, int64_t lo, int64_t end, struct bucket_links *b,
+		       struct zl_err *err)
+{
+	struct zl_link_iter *it = store_links_range(p->st, lo, end, err);
+	const struct zl_link *l;
+	int rc;
+
+	if (!it)
+		return -1;
+	bucket_links_clear(b);
+	while ((rc = store_links_next(it, &l, err)) == 1) {
+		if (b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 64;
+			struct zl_link *v = realloc(b->v, cap * sizeof(*v));
+
+			if (!v) {
+				rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+				break;
+			}
+			b->v = v;
+			b->cap = cap;
+		}
+		if (link_copy(l, &b->v[b->n]) < 0) {
+			rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+			break;
+		}
+		b->n++;
+	}
+	store_links_free(it);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Diffs the buckets first..last (consecutive) in one cursor. *pending
+ * carries a row read past the end of a bucket over to the next one.
+ */
+static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
+{
+	int64_t size = p->conf->source.range_size;
+	struct zl_row_cursor *cur = source_rows(p->src, bucket_lo(first, size),
+						bucket_end(last, size), err);
+	struct bucket_links links = { 0 };
+	const struct zl_row *row = NULL;
+	int rc = 0, more;
+
+	if (!cur)
+		return -1;
+	more = source_rows_next(cur, &row, err);
+	for (int64_t b = first; b <= last && more >= 0 && rc == 0; b++) {
+		int64_t end = bucket_end(b, size);
+		size_t i = 0;
+
+		if ((rc = load_bucket(p, bucket_lo(b, size), end, &links, err)) < 0)
+			break;
+		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id < end))) {
+			bool take_row = more == 1 && row->id < end &&
+					(i == links.n || row->id <= links.v[i].id);
+			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
+
+			if (take_row)
+				p->stats->rows_fetched++;
+			rc = apply(p, take_link ? &links.v[i] : NULL, take_row ? row : NULL, err);
+			if (take_link)
+				i++;
+			if (take_row)
+				more = source_rows_next(cur, &row, err);
+		}
+	}
+	if (more < 0)
+		rc = -1;
+	bucket_links_clear(&links);
+	free(links.v);
+	source_rows_free(cur);
+	return rc;
+}
+
+/*
+ * Walks both sorted fingerprint lists: a bucket differs when it is missing
+ * on one side or its fingerprint differs. Runs of consecutive differing
+ * buckets are diffed together; fingerprints are then stored as PostgreSQL
+ * computed them.
+ */
+static int diff_ranges(struct pass *p, const struct fp_list *now, const struct fp_list *old,
+		       bool full, struct zl_err *err)
+{
+	size_t i = 0, j = 0;
+	int64_t run_first = 0, run_last = 0;
+	bool in_run = false;
+
+	while (i < now->n || j < old->n) {
+		const struct zl_range_fp *a = i < now->n ? &now->v[i] : NULL;
+		const struct zl_range_fp *o = j < old->n ? &old->v[j] : NULL;
+		int64_t b;
+		bool differs;
+
+		if (a && (!o || a->bucket <= o->bucket))
+			b = a->bucket;
+		else
+			b = o->bucket;
+		if (a && a->bucket != b)
+			a = NULL;
+		if (o && o->bucket != b)
+			o = NULL;
+		differs = full || !a || !o || a->rows != o->rows || strcmp(a->fp, o->fp) != 0;
+		if (a)
+			i++;
+		if (o)
+			j++;
+		if (!differs)
+			continue;
+		p->stats->ranges_fetched++;
+		if (a ? store_range_put(p->st, a, err) : store_range_delete(p->st, b, err))
+			return -1;
+		if (in_run && b == run_last + 1) {
+			run_last = b;
+			continue;
+		}
+		if (in_run && diff_run(p, run_first, run_last, err) < 0)
+			return -1;
+		run_first = run_last = b;
+		in_run = true;
+	}
+	return in_run ? diff_run(p, run_first, run_last, err) : 0;
+}
+
+/* Forgets stored fingerprints made with another range size. */
+static int check_range_size(struct pass *p, struct zl_err *err)
+{
+	char want[32], have[32];
+	int found;
+
+	snprintf(want, sizeof(want), "%d", p->conf->source.range_size);
+	found = store_meta_get(p->st, "range_size", have, sizeof(have), err);
+	if (found < 0)
+		return -1;
+	if (found && strcmp(have, want) == 0)
+		return 0;
+	if (found)
+		zl_info("pass.range_size_changed", "from=%s to=%s", have, want);
+	if (store_ranges_clear(p->st, err) < 0)
+		return -1;
+	return store_meta_put(p->st, "range_size", want, err);
+}
+
+int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
+		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err)
+{
+	struct fp_list now = { 0 }, old = { 0 };
+	struct zl_checkpoint cp;
+	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
+	struct pass p = {
+		.conf = conf,
+		.src = src,
+		.st = st,
+		.rules = {
+			.payload = { conf->source.base_url, conf->events.label_max_length },
+			.relink_on_label_change = conf->events.relink_on_label_change,
+			.invalid_zaak_id = conf->events.invalid_zaak_id,
+		},
+		.stats = stats,
+	};
+	int rc = -1, had;
+
+	memset(stats, 0, sizeof(*stats));
+	err->msg[0] = '\0';
+	if (source_begin(src, err) < 0)
+		return -1;
+	p.now_s = zl_wall_s();
+	if (source_ranges_each(src, conf->source.range_size, fp_push, &now, err) != 0)
+		goto out;
+	if (store_begin(st, err) < 0)
+		goto out;
+	if ((had = store_checkpoint_get(st, &cp, err)) < 0 || check_range_size(&p, err) < 0 ||
+	    store_ranges_each(st, fp_push, &old, err) != 0)
+		goto rollback;
+	stats->initial = had == 0;
+	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
+	stats->ranges_total = (int64_t)now.n;
+	for (size_t i = 0; i < now.n; i++)
+		stats->links += now.v[i].rows;
+	if (diff_ranges(&p, &now, &old, mode == ZL_PASS_FULL, err) < 0)
+		goto rollback;
+	stats->duration_ms = zl_now_ms() - t0;
+	cp.passes = had ? cp.passes + 1 : 1;
+	cp.started_ms = started;
+	cp.duration_ms = stats->duration_ms;
+	cp.ranges_total = stats->ranges_total;
+	cp.ranges_fetched = stats->ranges_fetched;
+	cp.rows_fetched = stats->rows_fetched;
+	cp.links = stats->links;
+	cp.events = stats->events;
+	cp.invalid = stats->invalid;
+	if (store_checkpoint_put(st, &cp, err) < 0 || store_commit(st, err) < 0)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	store_rollback(st);
+out:
+	if (rc < 0 && err->msg[0] == '\0')
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");
+	source_end(src);
+	free(now.v);
+	free(old.v);
+	return rc;
+}
+
+void detect_log(const struct zl_pass_stats *s, int64_t bytes_received)
+{
+	zl_log(s->events > 0 || s->ranges_fetched > 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "pass.done",
+	       "ranges=%lld ranges_read=%lld rows_read=%lld links=%lld events=%lld invalid=%lld "
+	       "duration_ms=%lld bytes_received=%lld initial=%s",
+	       (long long)s->ranges_total, (long long)s->ranges_fetched, (long long)s->rows_fetched,
+	       (long long)s->links, (long long)s->events, (long long)s->invalid,
+	       (long long)s->duration_ms, (long long)bytes_received, s->initial ? "true" : "false");
+}
