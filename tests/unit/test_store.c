@@ -1,0 +1,378 @@
+/* Unit tests of the SQLite state: schema, links, outbox order, atomic passes. */
+#include "store.h"
+#include "unit.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/zl-store-XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/zl-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct zl_store *open_rw(void)
+{
+	struct zl_err err = { 0 };
+	struct zl_store *st = store_open(path, false, &err);
+
+	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
+	return st;
+}
+
+static void make_link(struct zl_link *l, int64_t id, enum zl_link_status status, const char *zaak)
+{
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	l->status = status;
+	l->uuid = "11111111-2222-4333-8444-555555555555";
+	l->klantcontact_id = 7;
+	l->objecttype = "zaak";
+	l->soort_object_id = "uuid";
+	l->object_id = (char *)zaak;
+	l->code_register = "open-zaak";
+	l->payload.zaak = "urn:uuid:x";
+	l->payload.link_to = "https://ok/klantinteracties/api/v1/onderwerpobjecten/1";
+	l->payload.label = "label";
+}
+
+static void add_event(struct zl_store *st, enum zl_event_type type, int64_t link_id)
+{
+	struct zl_payload p = { "urn:uuid:z", "https://ok/x", "l" };
+	struct zl_event ev = { .type = type, .time = 1700000000, .source = "urn:s",
+			       .subject = "z", .payload = &p };
+	struct zl_err err = { 0 };
+
+	event_new_id(ev.id);
+	ck_assert_int_eq(store_outbox_add(st, &ev, link_id, &err), 0);
+}
+
+static int64_t pending(struct zl_store *st)
+{
+	struct zl_store_counts c;
+	struct zl_err err = { 0 };
+
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	return c.pending;
+}
+
+START_TEST(test_state_file_uses_wal_and_versioned_schema)
+{
+	struct zl_store *st = open_rw();
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_newer_schema_is_refused)
+{
+	sqlite3 *db;
+	struct zl_err err = { 0 };
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99"));
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+}
+END_TEST
+
+START_TEST(test_second_writer_is_refused_with_pid)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	char pid[32];
+
+	ck_assert_ptr_null(store_open(path, false, &err));
+	snprintf(pid, sizeof(pid), "pid %ld", (long)getpid());
+	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another zaaklink process"));
+	ck_assert_ptr_nonnull(strstr(err.msg, pid));
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	store_close(st);
+	st = open_rw();
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_missing_state_read_only_names_file)
+{
+	struct zl_err err = { 0 };
+
+	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+}
+END_TEST
+
+START_TEST(test_unwritable_directory_names_file_and_cause)
+{
+	struct zl_err err = { 0 };
+
+	ck_assert_ptr_null(store_open("/proc/zl-no/state.db", false, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/zl-no/state.db"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+}
+END_TEST
+
+START_TEST(test_links_iterate_by_id_within_range)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_link l;
+	struct zl_link_iter *it;
+	const struct zl_link *got;
+	int64_t ids[] = { 2048, 5, 1023, 1024, 7 };
+	int64_t want[] = { 5, 7, 1023 };
+	int n = 0;
+
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	for (size_t i = 0; i < ZL_ARRAY_LEN(ids); i++) {
+		make_link(&l, ids[i], ZL_LINK_PUBLISHED, "a");
+		ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	}
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	it = store_links_range(st, 0, 1024, &err);
+	ck_assert_ptr_nonnull(it);
+	while (store_links_next(it, &got, &err) == 1) {
+		ck_assert_int_lt(n, 3);
+		ck_assert_int_eq(got->id, want[n]);
+		ck_assert_str_eq(got->payload.label, "label");
+		ck_assert_str_eq(got->code_register, "open-zaak");
+		n++;
+	}
+	store_links_free(it);
+	ck_assert_int_eq(n, 3);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_rollback_leaves_nothing_of_a_pass)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_link l;
+	struct zl_checkpoint cp = { .passes = 1 };
+	struct zl_range_fp r = { .bucket = 0, .rows = 1, .fp = "123" };
+	struct zl_store_counts c;
+
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	ck_assert_int_eq(store_range_put(st, &r, &err), 0);
+	add_event(st, ZL_GEKOPPELD, 1);
+	ck_assert_int_eq(store_checkpoint_put(st, &cp, &err), 0);
+	store_rollback(st);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_int_eq(c.links, 0);
+	ck_assert_int_eq(c.pending, 0);
+	ck_assert_int_eq(store_checkpoint_get(st, &cp, &err), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_outbox_keeps_record_order_and_removes_acked_prefix)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_outbox_row rows[10];
+	int n;
+
+	for (int i = 0; i < 5; i++)
+		add_event(st, i % 2 ? ZL_ONTKOPPELD : ZL_GEKOPPELD, i);
+	n = store_outbox_due(st, zl_wall_ms(), rows, 10, &err);
+	ck_assert_int_eq(n, 5);
+	for (int i = 1; i < n; i++)
+		ck_assert_int_gt(rows[i].seq, rows[i - 1].seq);
+	ck_assert_str_eq(rows[1].type, ZL_TYPE_ONTKOPPELD);
+	ck_assert_int_eq(store_outbox_delivered(st, rows[2].seq, &err), 0);
+	store_outbox_rows_clear(rows, n);
+	ck_assert_int_eq(pending(st), 2);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_failed_head_blocks_later_events_until_due)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_outbox_row rows[10];
+	struct zl_store_counts c;
+	int64_t now = zl_wall_ms();
+	int n;
+
+	add_event(st, ZL_ONTKOPPELD, 1);
+	add_event(st, ZL_GEKOPPELD, 1);
+	n = store_outbox_due(st, now, rows, 10, &err);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(store_outbox_failed(st, rows[0].seq, "broker nacked", now + 60000, &err), 0);
+	store_outbox_rows_clear(rows, n);
+	/* A new event must not overtake the failed ones. */
+	add_event(st, ZL_GEKOPPELD, 2);
+	ck_assert_int_eq(store_outbox_due(st, now, rows, 10, &err), 0);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_int_eq(c.failed, 1);
+	ck_assert_str_eq(c.last_error, "broker nacked");
+	ck_assert_int_eq(store_outbox_retry_now(st, &err), 0);
+	n = store_outbox_due(st, now, rows, 10, &err);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(rows[0].type, ZL_TYPE_ONTKOPPELD);
+	ck_assert_int_eq(rows[0].attempts, 1);
+	store_outbox_rows_clear(rows, n);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_event_id_is_stored_unchanged)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_payload p = { "urn:uuid:z", "https://ok/x", "l" };
+	struct zl_event ev = { .type = ZL_GEKOPPELD, .time = 1700000000, .source = "urn:s",
+			       .subject = "z", .payload = &p };
+	struct zl_outbox_row rows[1];
+
+	strcpy(ev.id, "0a0b0c0d-0000-4000-8000-000000000001");
+	ck_assert_int_eq(store_outbox_add(st, &ev, 1, &err), 0);
+	ck_assert_int_eq(store_outbox_due(st, zl_wall_ms(), rows, 1, &err), 1);
+	ck_assert_str_eq(rows[0].event_id, ev.id);
+	ck_assert_ptr_nonnull(strstr(rows[0].body, ev.id));
+	ck_assert_int_eq(rows[0].time, 1700000000);
+	store_outbox_rows_clear(rows, 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_published_total_counts_confirmed_events)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_store_counts c;
+
+	for (int i = 0; i < 4; i++)
+		add_event(st, ZL_GEKOPPELD, i);
+	ck_assert_int_eq(store_outbox_delivered(st, 2, &err), 0);
+	ck_assert_int_eq(store_outbox_delivered(st, 4, &err), 0);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_int_eq(c.published_total, 4);
+	ck_assert_int_eq(c.pending, 0);
+	ck_assert_int_eq(store_outbox_last_seq(st, &err), 4);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_checkpoint_absent_on_empty_state_then_kept)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_checkpoint cp = { .passes = 3, .started_ms = 5, .duration_ms = 6, .ranges_total = 7,
+				    .ranges_fetched = 8, .rows_fetched = 9, .links = 10,
+				    .events = 11, .invalid = 12 };
+	struct zl_checkpoint got;
+
+	ck_assert_int_eq(store_checkpoint_get(st, &got, &err), 0);
+	ck_assert_int_eq(store_checkpoint_put(st, &cp, &err), 0);
+	ck_assert_int_eq(store_checkpoint_get(st, &got, &err), 1);
+	ck_assert_mem_eq(&got, &cp, sizeof(cp));
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_backfill_announces_published_links_once)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_link l;
+	struct zl_outbox_row rows[10];
+	int n;
+
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	make_link(&l, 2, ZL_LINK_SKIPPED, "not-a-uuid");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	make_link(&l, 3, ZL_LINK_PUBLISHED, "c");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	/* Link 3 was announced by the pass that ran just before. */
+	add_event(st, ZL_GEKOPPELD, 3);
+	ck_assert_int_eq(store_backfill(st, 0, "urn:s", 1700000000, &err), 1);
+	n = store_outbox_due(st, zl_wall_ms(), rows, 10, &err);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(rows[1].type, ZL_TYPE_GEKOPPELD);
+	ck_assert_str_eq(rows[1].subject, "a");
+	ck_assert_ptr_nonnull(strstr(rows[1].body, "\"label\":\"label\""));
+	store_outbox_rows_clear(rows, n);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_range_fingerprints_round_trip)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_range_fp a = { .bucket = 3, .rows = 2, .fp = "-922337203685477580812" };
+	struct zl_range_fp b = { .bucket = 1, .rows = 1, .fp = "5" };
+	char meta[32];
+
+	ck_assert_int_eq(store_range_put(st, &a, &err), 0);
+	ck_assert_int_eq(store_range_put(st, &b, &err), 0);
+	ck_assert_int_eq(store_range_delete(st, 1, &err), 0);
+	ck_assert_int_eq(store_meta_put(st, "range_size", "1024", &err), 0);
+	ck_assert_int_eq(store_meta_get(st, "range_size", meta, sizeof(meta), &err), 1);
+	ck_assert_str_eq(meta, "1024");
+	ck_assert_int_eq(store_meta_get(st, "nothing", meta, sizeof(meta), &err), 0);
+	ck_assert_int_eq(store_ranges_clear(st, &err), 0);
+	store_close(st);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_state_file_uses_wal_and_versioned_schema);
+	tcase_add_test(tc, test_newer_schema_is_refused);
+	tcase_add_test(tc, test_second_writer_is_refused_with_pid);
+	tcase_add_test(tc, test_missing_state_read_only_names_file);
+	tcase_add_test(tc, test_unwritable_directory_names_file_and_cause);
+	tcase_add_test(tc, test_links_iterate_by_id_within_range);
+	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
+	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
+	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
+	tcase_add_test(tc, test_event_id_is_stored_unchanged);
+	tcase_add_test(tc, test_published_total_counts_confirmed_events);
+	tcase_add_test(tc, test_checkpoint_absent_on_empty_state_then_kept);
+	tcase_add_test(tc, test_backfill_announces_published_links_once);
+	tcase_add_test(tc, test_range_fingerprints_round_trip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+ZL_UNIT_MAIN(store_suite)
