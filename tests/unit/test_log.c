@@ -1,0 +1,115 @@
+/* Unit tests of the log line format and value quoting. */
+#include "common.h"
+#include "log.h"
+#include "unit.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Runs zl_log with stderr sent to a temporary file; returns the line. */
+static void capture(char *buf, size_t size, enum zl_log_level level, const char *event,
+		    const char *value)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2);
+	size_t n;
+
+	ck_assert_ptr_nonnull(tmp);
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	zl_log(level, event, "value=%s", value);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
+
+START_TEST(test_log_line_has_level_event_and_pairs)
+{
+	char line[512];
+
+	zl_log_set_level(ZL_LOG_INFO);
+	capture(line, sizeof(line), ZL_LOG_WARNING, "amqp.blocked", "7");
+	ck_assert_ptr_nonnull(strstr(line, " level=warning msg=amqp.blocked value=7\n"));
+	ck_assert_int_eq(line[4], '-');
+	ck_assert_int_eq(line[19], 'Z');
+}
+END_TEST
+
+START_TEST(test_log_level_filters_lower_levels)
+{
+	char line[512];
+
+	zl_log_set_level(ZL_LOG_WARNING);
+	capture(line, sizeof(line), ZL_LOG_INFO, "pass.done", "1");
+	ck_assert_str_eq(line, "");
+	zl_log_set_level(ZL_LOG_ERROR);
+}
+END_TEST
+
+START_TEST(test_log_level_names_parse)
+{
+	enum zl_log_level l;
+
+	ck_assert_int_eq(zl_log_parse_level("debug", &l), 0);
+	ck_assert_int_eq(l, ZL_LOG_DEBUG);
+	ck_assert_int_eq(zl_log_parse_level("error", &l), 0);
+	ck_assert_int_eq(l, ZL_LOG_ERROR);
+	ck_assert_int_eq(zl_log_parse_level("loud", &l), -1);
+}
+END_TEST
+
+START_TEST(test_quoted_values_escape_quotes_backslashes_and_controls)
+{
+	char buf[64];
+
+	ck_assert_str_eq(zl_log_quote("a\"b\\c\nd", buf, sizeof(buf)), "a\\\"b\\\\c\\x0ad");
+	ck_assert_str_eq(zl_log_quote(NULL, buf, sizeof(buf)), "");
+	/* Never overflows, whatever the input. */
+	ck_assert_uint_lt(strlen(zl_log_quote("\n\n\n\n\n\n\n\n\n\n\n\n", buf, 16)), 16);
+}
+END_TEST
+
+START_TEST(test_error_messages_are_one_line_without_double_quotes)
+{
+	struct zl_err err = { 0 };
+
+	ck_assert_int_eq(zl_err_set(&err, ZL_EX_UNAVAILABLE, "FATAL:  database \"x\" does not exist\n"), -1);
+	ck_assert_str_eq(err.msg, "FATAL:  database 'x' does not exist");
+	ck_assert_int_eq(err.code, ZL_EX_UNAVAILABLE);
+	zl_err_prefix(&err, "could not connect to %s", "db");
+	ck_assert_str_eq(err.msg, "could not connect to db: FATAL:  database 'x' does not exist");
+}
+END_TEST
+
+START_TEST(test_utc_time_format_is_whole_seconds_with_z)
+{
+	char buf[21];
+
+	zl_format_utc(0, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	zl_format_utc(1764412800, buf);
+	ck_assert_str_eq(buf, "2025-11-29T10:40:00Z");
+}
+END_TEST
+
+static Suite *log_suite(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+
+	tcase_add_test(tc, test_log_line_has_level_event_and_pairs);
+	tcase_add_test(tc, test_log_level_filters_lower_levels);
+	tcase_add_test(tc, test_log_level_names_parse);
+	tcase_add_test(tc, test_quoted_values_escape_quotes_backslashes_and_controls);
+	tcase_add_test(tc, test_error_messages_are_one_line_without_double_quotes);
+	tcase_add_test(tc, test_utc_time_format_is_whole_seconds_with_z);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+ZL_UNIT_MAIN(log_suite)
