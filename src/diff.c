@@ -154,6 +154,10 @@ int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
 	}
 	if (!prev)
 		return link_new(rules, now, out);
+	/* A skipped link that may be published now (corrected, or the rules
+	 * changed to emit) is new to consumers. */
+	if (prev->status == ZL_LINK_SKIPPED && publishable(rules, now))
+		return link_new(rules, now, out);
 	if (identity_changed(prev, now)) {
 		if (prev->status == ZL_LINK_PUBLISHED)
 			add_event(out, ZL_ONTKOPPELD, &prev->payload, prev->object_id);
