@@ -1,0 +1,84 @@
+/*
+ * Configuration: the libconfig file of zaaklink.conf(5), validated.
+ *
+ * conf_load() reads the file, applies the environment overrides
+ * (ZAAKLINK_AMQP_URL, ZAAKLINK_SOURCE_CONNINFO), fills in defaults and checks
+ * every value. Unknown settings are errors: a typo must never fall back to a
+ * default silently. Errors are one line, "FILE:LINE: setting: problem", with
+ * code ZL_EX_CONFIG. The result is owned by the caller and released with
+ * conf_free(); nothing else holds configuration.
+ */
+#ifndef ZL_CONF_H
+#define ZL_CONF_H
+
+#include "common.h"
+
+#define ZL_MAX_AMQP_URLS 16
+
+enum zl_invalid_zaak_id { ZL_INVALID_SKIP, ZL_INVALID_EMIT };
+enum zl_initial_sync { ZL_INITIAL_BASELINE, ZL_INITIAL_ANNOUNCE };
+
+struct zl_source_conf {
+	char *conninfo;          /* libpq conninfo or URI (may hold a password) */
+	char *base_url;          /* trailing '/' stripped */
+	double poll_interval;    /* seconds, > 0 */
+	int range_size;          /* onderwerpobject ids per fingerprint range */
+	int connect_timeout;     /* seconds */
+	int query_timeout;       /* seconds, statement_timeout of a pass */
+};
+
+struct zl_state_conf {
+	char *path;              /* SQLite file */
+};
+
+struct zl_events_conf {
+	char *source;            /* CloudEvents "source" */
+	int label_max_length;    /* characters; 0 = no limit */
+	bool relink_on_label_change;
+	enum zl_invalid_zaak_id invalid_zaak_id;
+	enum zl_initial_sync initial_sync;
+};
+
+struct zl_amqp_conf {
+	char *urls[ZL_MAX_AMQP_URLS]; /* amqp:// or amqps://, tried in turn */
+	int n_urls;
+	char *exchange;
+	int heartbeat;           /* seconds, 0 = off */
+	int batch_size;          /* messages published before confirms are awaited */
+	double confirm_timeout;  /* seconds to wait for a batch's confirms */
+	double connect_timeout;  /* seconds */
+	double max_backoff;      /* seconds, cap of the reconnect/retry backoff */
+	char *ca_file;           /* amqps: CA bundle; NULL = system default */
+	char *cert_file;         /* amqps: client certificate (optional) */
+	char *key_file;          /* amqps: client key (optional) */
+	bool verify_peer;
+	bool verify_hostname;
+};
+
+struct zl_log_conf {
+	int level;               /* enum zl_log_level */
+};
+
+struct zl_conf {
+	char *file;              /* path it was read from */
+	struct zl_source_conf source;
+	struct zl_state_conf state;
+	struct zl_events_conf events;
+	struct zl_amqp_conf amqp;
+	struct zl_log_conf log;
+};
+
+/* Loads and validates FILE. Returns NULL and fills err on any problem. */
+struct zl_conf *conf_load(const char *file, struct zl_err *err);
+void conf_free(struct zl_conf *conf);
+
+/*
+ * Masking for logs and status: the URL with its password replaced by "***"
+ * ("amqp://guest:***@host:5672/%2f"); a conninfo reduced to
+ * "host=... port=... dbname=... user=..." without any password. The result
+ * is malloc'ed; NULL only when out of memory.
+ */
+char *conf_mask_url(const char *url);
+char *conf_mask_conninfo(const char *conninfo);
+
+#endif

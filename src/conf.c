@@ -1,0 +1,918 @@
+/* Configuration: reads zaaklink.conf, applies defaults and overrides, validates every value. */
+#include "conf.h"
+#include "log.h"
+#include "amqp_compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_STATE_PATH "/var/lib/zaaklink/state.db"
+#define DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/%2f"
+#define DEFAULT_EXCHANGE "zaaklink.events"
+#define EXCHANGE_MAX_LENGTH 200
+
+#define ENV_AMQP_URL "ZAAKLINK_AMQP_URL"
+#define ENV_CONNINFO "ZAAKLINK_SOURCE_CONNINFO"
+
+/*
+ * The settings zaaklink knows, group by group. Anything else in the file is
+ * an error: check_unknown() walks the parsed tree against this table before
+ * any value is read, so a misspelt setting is reported as such rather than
+ * as a missing one.
+ */
+static const char *const source_keys[] = {"conninfo",   "base_url",        "poll_interval",
+                                          "range_size", "connect_timeout", "query_timeout",
+                                          NULL};
+static const char *const state_keys[] = {"path", NULL};
+static const char *const events_keys[] = {
+    "source",          "label_max_length", "relink_on_label_change",
+    "invalid_zaak_id", "initial_sync",     NULL};
+static const char *const amqp_keys[] = {
+    "url",         "exchange", "heartbeat", "batch_size", "confirm_timeout", "connect_timeout",
+    "max_backoff", "ca_file",  "cert_file", "key_file",   "verify_peer",     "verify_hostname",
+    NULL};
+static const char *const log_keys[] = {"level", NULL};
+
+static const struct {
+	const char *name;
+	const char *const *keys;
+} known_groups[] = {
+    {"source", source_keys}, {"state", state_keys}, {"events", events_keys},
+    {"amqp", amqp_keys},     {"log", log_keys},
+};
+
+/* Allowed numeric values of one setting; bounds are inclusive unless min_excl. */
+struct range {
+	double min;
+	bool min_excl;
+	double max; /* HUGE_VAL: no upper bound */
+};
+
+/* What a load needs while it runs; lives on conf_load()'s stack. */
+struct loader {
+	const char *file;
+	config_t cfg;
+	struct zl_err *err;
+	struct zl_conf *conf;
+};
+
+/* The file a setting was read from (an @include may differ from the main one). */
+static const char *setting_file(const struct loader *ld, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+
+	return f ? f : ld->file;
+}
+
+/* Writes "FILE:LINE" of setting s into buf; just "FILE" for a default (s NULL). */
+static const char *position(const struct loader *ld, const config_setting_t *s, char *buf,
+                            size_t size)
+{
+	if (s)
+		snprintf(buf, size, "%s:%u", setting_file(ld, s), config_setting_source_line(s));
+	else
+		snprintf(buf, size, "%s", ld->file);
+	return buf;
+}
+
+/* Fills err with "FILE:LINE: message" for setting s ("FILE: message" for a default). */
+static int fail_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[900], pos[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return zl_err_set(ld->err, ZL_EX_CONFIG, "%s: %s", position(ld, s, pos, sizeof(pos)), msg);
+}
+
+/* Fills err for a failed allocation. */
+static int fail_oom(struct loader *ld)
+{
+	return zl_err_set(ld->err, ZL_EX_SOFTWARE, "could not load configuration %s: out of memory",
+	                  ld->file);
+}
+
+/* Writes "FILE:LINE: group.name" into buf: the prefix of a setting's errors. */
+static const char *where(const struct loader *ld, const config_setting_t *s, const char *group,
+                         const char *name, char *buf, size_t size)
+{
+	size_t n = strlen(position(ld, s, buf, size));
+
+	snprintf(buf + n, size - n, ": %s.%s", group, name);
+	return buf;
+}
+
+/* True when name is in the NULL-terminated list keys. */
+static bool key_known(const char *const *keys, const char *name)
+{
+	for (; *keys; keys++) {
+		if (strcmp(*keys, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Rejects groups and settings zaaklink does not know, and groups that are not groups. */
+static int check_unknown(struct loader *ld)
+{
+	const config_setting_t *root = config_root_setting(&ld->cfg);
+	int n = config_setting_length(root);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(root, (unsigned int)i);
+		const char *gname = config_setting_name(g);
+		const char *const *keys = NULL;
+		int m;
+
+		for (size_t k = 0; k < ZL_ARRAY_LEN(known_groups); k++) {
+			if (strcmp(known_groups[k].name, gname) == 0)
+				keys = known_groups[k].keys;
+		}
+		if (!keys)
+			return fail_at(ld, g, "unknown setting '%s'", gname);
+		if (!config_setting_is_group(g))
+			return fail_at(ld, g, "%s: expected a group ({ ... })", gname);
+		m = config_setting_length(g);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *s = config_setting_get_elem(g, (unsigned int)j);
+
+			if (!key_known(keys, config_setting_name(s)))
+				return fail_at(ld, s, "unknown setting '%s.%s'", gname,
+				               config_setting_name(s));
+		}
+	}
+	return 0;
+}
+
+/* The setting group.name, or NULL when the file does not have it. */
+static config_setting_t *lookup(const struct loader *ld, const char *group, const char *name)
+{
+	config_setting_t *g = config_setting_get_member(config_root_setting(&ld->cfg), group);
+
+	return g ? config_setting_get_member(g, name) : NULL;
+}
+
+/* Reports a required setting that is absent, at its group's line when there is one. */
+static int fail_missing(struct loader *ld, const char *group, const char *name)
+{
+	const config_setting_t *g = config_setting_get_member(config_root_setting(&ld->cfg), group);
+
+	if (g)
+		return fail_at(ld, g, "missing required setting '%s.%s'", group, name);
+	return zl_err_set(ld->err, ZL_EX_CONFIG, "%s: missing required setting '%s.%s'", ld->file,
+	                  group, name);
+}
+
+/* Replaces *out with a copy of group.name when the file sets it. */
+static int read_string(struct loader *ld, const char *group, const char *name, char **out)
+{
+	const config_setting_t *s = lookup(ld, group, name);
+	char *copy;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail_at(ld, s, "%s.%s: expected a string", group, name);
+	copy = strdup(config_setting_get_string(s));
+	if (!copy)
+		return fail_oom(ld);
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+/* Fails unless the string group.name, when set, is non-empty. */
+static int check_non_empty(struct loader *ld, const char *group, const char *name,
+                           const char *value)
+{
+	if (value && *value == '\0')
+		return fail_at(ld, lookup(ld, group, name), "%s.%s: must not be empty", group,
+		               name);
+	return 0;
+}
+
+/* Describes r as "expected ..." for an out-of-range message. */
+static void describe_range(const struct range *r, char *buf, size_t size)
+{
+	if (r->max == HUGE_VAL)
+		snprintf(buf, size, "expected %s %.15g", r->min_excl ? "more than" : "at least",
+		         r->min);
+	else if (r->min_excl)
+		snprintf(buf, size, "expected more than %.15g and at most %.15g", r->min, r->max);
+	else
+		snprintf(buf, size, "expected %.15g to %.15g", r->min, r->max);
+}
+
+/* True when v lies within r; NaN never does. */
+static bool in_range(const struct range *r, double v)
+{
+	if (r->min_excl ? !(v > r->min) : !(v >= r->min))
+		return false;
+	return v <= r->max;
+}
+
+/* Sets *out from the integer group.name when the file sets it, within r. */
+static int read_int(struct loader *ld, const char *group, const char *name, const struct range *r,
+                    int *out)
+{
+	const config_setting_t *s = lookup(ld, group, name);
+	long long v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail_at(ld, s, "%s.%s: expected an integer", group, name);
+	v = config_setting_get_int64(s);
+	if (!in_range(r, (double)v) || v < INT_MIN || v > INT_MAX) {
+		char expected[96];
+
+		describe_range(r, expected, sizeof(expected));
+		return fail_at(ld, s, "%s.%s: %lld is out of range, %s", group, name, v, expected);
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* Sets *out from the number (integer or float) group.name when set, within r. */
+static int read_double(struct loader *ld, const char *group, const char *name,
+                       const struct range *r, double *out)
+{
+	const config_setting_t *s = lookup(ld, group, name);
+	double v;
+
+	if (!s)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		return fail_at(ld, s, "%s.%s: expected a number", group, name);
+	}
+	if (!isfinite(v) || !in_range(r, v)) {
+		char expected[96];
+
+		describe_range(r, expected, sizeof(expected));
+		return fail_at(ld, s, "%s.%s: %g is out of range, %s", group, name, v, expected);
+	}
+	*out = v;
+	return 0;
+}
+
+/* Sets *out from the boolean group.name when the file sets it. */
+static int read_bool(struct loader *ld, const char *group, const char *name, bool *out)
+{
+	const config_setting_t *s = lookup(ld, group, name);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail_at(ld, s, "%s.%s: expected true or false", group, name);
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+/*
+ * Sets *out to the index of the string group.name in choices (a list of two
+ * words, as every choice setting has today) when the file sets it.
+ */
+static int read_choice(struct loader *ld, const char *group, const char *name,
+                       const char *const choices[2], int *out)
+{
+	const config_setting_t *s = lookup(ld, group, name);
+	const char *v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail_at(ld, s, "%s.%s: expected a string", group, name);
+	v = config_setting_get_string(s);
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(v, choices[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return fail_at(ld, s, "%s.%s: unknown value '%s', expected %s or %s", group, name, v,
+	               choices[0], choices[1]);
+}
+
+/* Length of the URL scheme before "://" (RFC 3986 characters only); 0 when none. */
+static size_t scheme_length(const char *url)
+{
+	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                       "0123456789+-.");
+
+	return n > 0 && strncmp(url + n, "://", 3) == 0 ? n : 0;
+}
+
+/*
+ * Checks one AMQP URL; errors start with prefix ("FILE:LINE: amqp.url" or
+ * the environment variable's name). The URL is only ever shown masked, and
+ * not at all when it is too garbled to know where a password would be.
+ */
+static int check_amqp_url(struct zl_err *err, const char *prefix, const char *url)
+{
+	size_t scheme = scheme_length(url);
+	struct amqp_connection_info info;
+	char *masked, *copy;
+	int rc;
+
+	if (*url == '\0')
+		return zl_err_set(err, ZL_EX_CONFIG, "%s: must not be empty", prefix);
+	if (scheme == 0)
+		return zl_err_set(err, ZL_EX_CONFIG, "%s: not a URL, expected amqp:// or amqps://",
+		                  prefix);
+	if (!(scheme == 4 && strncmp(url, "amqp", 4) == 0) &&
+	    !(scheme == 5 && strncmp(url, "amqps", 5) == 0))
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "%s: unsupported scheme '%.*s', expected amqp:// or amqps://",
+		                  prefix, (int)(scheme > 32 ? 32 : scheme), url);
+	masked = conf_mask_url(url);
+	copy = strdup(url);
+	if (!masked || !copy) {
+		free(masked);
+		free(copy);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "%s: out of memory", prefix);
+	}
+	amqp_default_connection_info(&info);
+	rc = amqp_parse_url(copy, &info);
+	free(copy);
+	if (rc != AMQP_STATUS_OK) {
+		zl_err_set(err, ZL_EX_CONFIG,
+		           "%s: '%s' is not a valid AMQP URL, expected "
+		           "amqp[s]://[user[:password]@]host[:port][/vhost]",
+		           prefix, masked);
+		free(masked);
+		return -1;
+	}
+	free(masked);
+	return 0;
+}
+
+/* Frees the configured AMQP URLs. */
+static void clear_urls(struct zl_amqp_conf *amqp)
+{
+	for (int i = 0; i < amqp->n_urls; i++) {
+		free(amqp->urls[i]);
+		amqp->urls[i] = NULL;
+	}
+	amqp->n_urls = 0;
+}
+
+/* Replaces the URLs with the single url; the caller has validated it. */
+static int set_single_url(struct loader *ld, const char *url)
+{
+	char *copy = strdup(url);
+
+	if (!copy)
+		return fail_oom(ld);
+	clear_urls(&ld->conf->amqp);
+	ld->conf->amqp.urls[0] = copy;
+	ld->conf->amqp.n_urls = 1;
+	return 0;
+}
+
+/* Reads amqp.url: one string, or a list or array of 1..ZL_MAX_AMQP_URLS strings. */
+static int read_urls(struct loader *ld)
+{
+	struct zl_amqp_conf *amqp = &ld->conf->amqp;
+	const config_setting_t *s = lookup(ld, "amqp", "url");
+	int n;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		char prefix[512];
+
+		where(ld, s, "amqp", "url", prefix, sizeof(prefix));
+		if (check_amqp_url(ld->err, prefix, config_setting_get_string(s)) < 0)
+			return -1;
+		return set_single_url(ld, config_setting_get_string(s));
+	}
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return fail_at(ld, s, "amqp.url: expected a string or a list of strings");
+	n = config_setting_length(s);
+	if (n == 0)
+		return fail_at(ld, s, "amqp.url: the list is empty, expected 1 to %d URLs",
+		               ZL_MAX_AMQP_URLS);
+	if (n > ZL_MAX_AMQP_URLS)
+		return fail_at(ld, s, "amqp.url: %d URLs, expected at most %d", n,
+		               ZL_MAX_AMQP_URLS);
+	clear_urls(amqp);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		char prefix[512];
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail_at(ld, e, "amqp.url: expected a string or a list of strings");
+		where(ld, e, "amqp", "url", prefix, sizeof(prefix));
+		if (check_amqp_url(ld->err, prefix, config_setting_get_string(e)) < 0)
+			return -1;
+		amqp->urls[i] = strdup(config_setting_get_string(e));
+		if (!amqp->urls[i])
+			return fail_oom(ld);
+		amqp->n_urls = i + 1;
+	}
+	return 0;
+}
+
+/* Checks a libpq conninfo; libpq's own message is left out as it may quote a password. */
+static int check_conninfo(struct zl_err *err, const char *prefix, const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char *errmsg = NULL;
+
+	if (*conninfo == '\0')
+		return zl_err_set(err, ZL_EX_CONFIG, "%s: must not be empty", prefix);
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (errmsg)
+		PQfreemem(errmsg);
+	if (!opts)
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "%s: not a valid libpq connection string "
+		                  "(key=value pairs or a postgresql:// URI)",
+		                  prefix);
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/* Checks base_url (http:// or https://, a host, no blanks) and strips its trailing '/'. */
+static int check_base_url(struct loader *ld, const config_setting_t *s, char *base_url)
+{
+	const char *host;
+	size_t n;
+
+	if (strncasecmp(base_url, "http://", 7) != 0 && strncasecmp(base_url, "https://", 8) != 0)
+		return fail_at(ld, s, "source.base_url: '%s' must start with http:// or https://",
+		               base_url);
+	if (strpbrk(base_url, " \t\r\n"))
+		return fail_at(ld, s, "source.base_url: '%s' must not contain white space",
+		               base_url);
+	n = strlen(base_url);
+	while (n > 0 && base_url[n - 1] == '/')
+		base_url[--n] = '\0';
+	host = strstr(base_url, "://");
+	if (!host || host[3] == '\0')
+		return fail_at(ld, s, "source.base_url: '%s' has no host", base_url);
+	return 0;
+}
+
+/* Reads and checks the source group. */
+static int load_source(struct loader *ld)
+{
+	static const struct range poll = {0, true, 86400};
+	static const struct range range_size = {16, false, 1048576};
+	static const struct range connect = {1, false, HUGE_VAL};
+	/* statement_timeout is set in milliseconds, an int on the server. */
+	static const struct range query = {1, false, INT_MAX / 1000};
+	struct zl_source_conf *src = &ld->conf->source;
+
+	if (read_string(ld, "source", "conninfo", &src->conninfo) < 0 ||
+	    read_string(ld, "source", "base_url", &src->base_url) < 0 ||
+	    read_double(ld, "source", "poll_interval", &poll, &src->poll_interval) < 0 ||
+	    read_int(ld, "source", "range_size", &range_size, &src->range_size) < 0 ||
+	    read_int(ld, "source", "connect_timeout", &connect, &src->connect_timeout) < 0 ||
+	    read_int(ld, "source", "query_timeout", &query, &src->query_timeout) < 0)
+		return -1;
+
+	/* The environment may supply the conninfo; a file value is still checked. */
+	if (!src->conninfo && !getenv(ENV_CONNINFO))
+		return fail_missing(ld, "source", "conninfo");
+	if (src->conninfo) {
+		char prefix[512];
+
+		where(ld, lookup(ld, "source", "conninfo"), "source", "conninfo", prefix,
+		      sizeof(prefix));
+		if (check_conninfo(ld->err, prefix, src->conninfo) < 0)
+			return -1;
+	}
+
+	if (!src->base_url)
+		return fail_missing(ld, "source", "base_url");
+	return check_base_url(ld, lookup(ld, "source", "base_url"), src->base_url);
+}
+
+/* The directory part of path, malloc'ed: "." for a bare name, "/" for the root. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* Checks that the state file can be created or opened for reading and writing. */
+static int check_state_path(struct loader *ld, const config_setting_t *s, const char *path)
+{
+	struct stat st;
+	char *dir;
+	int rc = 0;
+
+	if (*path == '\0')
+		return fail_at(ld, s, "state.path: must not be empty");
+	if (path[strlen(path) - 1] == '/')
+		return fail_at(ld, s, "state.path: '%s' names a directory, expected a file", path);
+	dir = dir_of(path);
+	if (!dir)
+		return fail_oom(ld);
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			rc = fail_at(ld, s, "state.path: directory %s does not exist", dir);
+		else
+			rc = fail_at(ld, s, "state.path: could not access directory %s: %s", dir,
+			             strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		rc = fail_at(ld, s, "state.path: %s is not a directory", dir);
+	} else if (access(dir, W_OK | X_OK) < 0) {
+		/* SQLite creates its journal beside the file, so the directory must be writable. */
+		rc = fail_at(ld, s, "state.path: directory %s is not writable: %s", dir,
+		             strerror(errno));
+	} else if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			rc = fail_at(ld, s, "state.path: %s is a directory, expected a file", path);
+		else if (access(path, R_OK | W_OK) < 0)
+			rc = fail_at(ld, s, "state.path: %s is not readable and writable: %s", path,
+			             strerror(errno));
+	}
+	free(dir);
+	return rc;
+}
+
+/* Reads and checks the state group. */
+static int load_state(struct loader *ld)
+{
+	if (read_string(ld, "state", "path", &ld->conf->state.path) < 0)
+		return -1;
+	return check_state_path(ld, lookup(ld, "state", "path"), ld->conf->state.path);
+}
+
+/* Reads and checks the events group. */
+static int load_events(struct loader *ld)
+{
+	static const char *const invalid[2] = {"skip", "emit"};
+	static const char *const initial[2] = {"baseline", "announce"};
+	static const struct range label = {0, false, HUGE_VAL};
+	struct zl_events_conf *ev = &ld->conf->events;
+	int invalid_zaak_id = (int)ev->invalid_zaak_id;
+	int initial_sync = (int)ev->initial_sync;
+
+	if (read_string(ld, "events", "source", &ev->source) < 0 ||
+	    read_int(ld, "events", "label_max_length", &label, &ev->label_max_length) < 0 ||
+	    read_bool(ld, "events", "relink_on_label_change", &ev->relink_on_label_change) < 0 ||
+	    read_choice(ld, "events", "invalid_zaak_id", invalid, &invalid_zaak_id) < 0 ||
+	    read_choice(ld, "events", "initial_sync", initial, &initial_sync) < 0)
+		return -1;
+	ev->invalid_zaak_id = invalid_zaak_id == 0 ? ZL_INVALID_SKIP : ZL_INVALID_EMIT;
+	ev->initial_sync = initial_sync == 0 ? ZL_INITIAL_BASELINE : ZL_INITIAL_ANNOUNCE;
+	if (!ev->source)
+		return fail_missing(ld, "events", "source");
+	return check_non_empty(ld, "events", "source", ev->source);
+}
+
+/* Checks that an optional TLS file, when set, is a readable file. */
+static int check_tls_file(struct loader *ld, const char *name, const char *path)
+{
+	const config_setting_t *s = lookup(ld, "amqp", name);
+	struct stat st;
+
+	if (!path)
+		return 0;
+	if (*path == '\0')
+		return fail_at(ld, s, "amqp.%s: must not be empty", name);
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+		return fail_at(ld, s, "amqp.%s: could not read %s: %s", name, path,
+		               strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return fail_at(ld, s, "amqp.%s: %s is a directory, expected a file", name, path);
+	return 0;
+}
+
+/* Checks the exchange name: non-empty, at most 200 bytes, no blanks or controls. */
+static int check_exchange(struct loader *ld, const char *exchange)
+{
+	const config_setting_t *s = lookup(ld, "amqp", "exchange");
+
+	if (*exchange == '\0')
+		return fail_at(ld, s, "amqp.exchange: must not be empty");
+	if (strlen(exchange) > EXCHANGE_MAX_LENGTH)
+		return fail_at(ld, s, "amqp.exchange: longer than %d characters",
+		               EXCHANGE_MAX_LENGTH);
+	for (const unsigned char *p = (const unsigned char *)exchange; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f)
+			return fail_at(ld, s,
+			               "amqp.exchange: '%s' must not contain spaces or control "
+			               "characters",
+			               exchange);
+	}
+	return 0;
+}
+
+/* Reads and checks the amqp group. */
+static int load_amqp(struct loader *ld)
+{
+	static const struct range heartbeat = {0, false, 600};
+	static const struct range batch = {1, false, 65535};
+	static const struct range positive = {0, true, HUGE_VAL};
+	static const struct range backoff = {1, false, HUGE_VAL};
+	struct zl_amqp_conf *amqp = &ld->conf->amqp;
+
+	if (read_urls(ld) < 0 || read_string(ld, "amqp", "exchange", &amqp->exchange) < 0 ||
+	    read_int(ld, "amqp", "heartbeat", &heartbeat, &amqp->heartbeat) < 0 ||
+	    read_int(ld, "amqp", "batch_size", &batch, &amqp->batch_size) < 0 ||
+	    read_double(ld, "amqp", "confirm_timeout", &positive, &amqp->confirm_timeout) < 0 ||
+	    read_double(ld, "amqp", "connect_timeout", &positive, &amqp->connect_timeout) < 0 ||
+	    read_double(ld, "amqp", "max_backoff", &backoff, &amqp->max_backoff) < 0 ||
+	    read_string(ld, "amqp", "ca_file", &amqp->ca_file) < 0 ||
+	    read_string(ld, "amqp", "cert_file", &amqp->cert_file) < 0 ||
+	    read_string(ld, "amqp", "key_file", &amqp->key_file) < 0 ||
+	    read_bool(ld, "amqp", "verify_peer", &amqp->verify_peer) < 0 ||
+	    read_bool(ld, "amqp", "verify_hostname", &amqp->verify_hostname) < 0)
+		return -1;
+	if (check_exchange(ld, amqp->exchange) < 0 ||
+	    check_tls_file(ld, "ca_file", amqp->ca_file) < 0 ||
+	    check_tls_file(ld, "cert_file", amqp->cert_file) < 0 ||
+	    check_tls_file(ld, "key_file", amqp->key_file) < 0)
+		return -1;
+	/* rabbitmq-c takes the client certificate and its key together. */
+	if (!amqp->cert_file != !amqp->key_file)
+		return fail_at(ld, lookup(ld, "amqp", amqp->cert_file ? "cert_file" : "key_file"),
+		               "amqp.%s: set without amqp.%s, expected both or neither",
+		               amqp->cert_file ? "cert_file" : "key_file",
+		               amqp->cert_file ? "key_file" : "cert_file");
+	return 0;
+}
+
+/* Reads and checks the log group. */
+static int load_log(struct loader *ld)
+{
+	const config_setting_t *s = lookup(ld, "log", "level");
+	enum zl_log_level level;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail_at(ld, s, "log.level: expected a string");
+	if (zl_log_parse_level(config_setting_get_string(s), &level) < 0)
+		return fail_at(ld, s,
+		               "log.level: unknown level '%s', expected debug, info, warning or "
+		               "error",
+		               config_setting_get_string(s));
+	ld->conf->log.level = (int)level;
+	return 0;
+}
+
+/* Applies ZAAKLINK_AMQP_URL and ZAAKLINK_SOURCE_CONNINFO, validated like the file's values. */
+static int apply_environment(struct loader *ld)
+{
+	const char *url = getenv(ENV_AMQP_URL);
+	const char *conninfo = getenv(ENV_CONNINFO);
+
+	if (url) {
+		if (check_amqp_url(ld->err, ENV_AMQP_URL, url) < 0)
+			return -1;
+		if (set_single_url(ld, url) < 0)
+			return -1;
+	}
+	if (conninfo) {
+		char *copy;
+
+		if (check_conninfo(ld->err, ENV_CONNINFO, conninfo) < 0)
+			return -1;
+		copy = strdup(conninfo);
+		if (!copy)
+			return fail_oom(ld);
+		free(ld->conf->source.conninfo);
+		ld->conf->source.conninfo = copy;
+	}
+	return 0;
+}
+
+/* A configuration holding every default; NULL when out of memory. */
+static struct zl_conf *conf_new_defaults(const char *file)
+{
+	struct zl_conf *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->file = strdup(file);
+	c->source.poll_interval = 5.0;
+	c->source.range_size = 1024;
+	c->source.connect_timeout = 10;
+	c->source.query_timeout = 300;
+	c->state.path = strdup(DEFAULT_STATE_PATH);
+	c->events.label_max_length = 80;
+	c->events.relink_on_label_change = true;
+	c->events.invalid_zaak_id = ZL_INVALID_SKIP;
+	c->events.initial_sync = ZL_INITIAL_BASELINE;
+	c->amqp.urls[0] = strdup(DEFAULT_AMQP_URL);
+	c->amqp.n_urls = 1;
+	c->amqp.exchange = strdup(DEFAULT_EXCHANGE);
+	c->amqp.heartbeat = 30;
+	c->amqp.batch_size = 1000;
+	c->amqp.confirm_timeout = 30;
+	c->amqp.connect_timeout = 10;
+	c->amqp.max_backoff = 60;
+	c->amqp.verify_peer = true;
+	c->amqp.verify_hostname = true;
+	c->log.level = ZL_LOG_INFO;
+	if (!c->file || !c->state.path || !c->amqp.urls[0] || !c->amqp.exchange) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Checks that file can be opened for reading, so the error names the real cause. */
+static int check_readable(const char *file, struct zl_err *err)
+{
+	struct stat st;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return zl_err_set(err, ZL_EX_CONFIG, "could not read configuration file %s: %s",
+		                  file, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return zl_err_set(err, ZL_EX_CONFIG, "could not read configuration file %s: %s",
+		                  file, strerror(EISDIR));
+	}
+	close(fd);
+	return 0;
+}
+
+/* Parses the file into ld->cfg; a syntax error is reported as "FILE:LINE: text". */
+static int parse_file(struct loader *ld)
+{
+	if (check_readable(ld->file, ld->err) < 0)
+		return -1;
+	errno = 0;
+	if (config_read_file(&ld->cfg, ld->file) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(&ld->cfg) == CONFIG_ERR_FILE_IO)
+		return zl_err_set(ld->err, ZL_EX_CONFIG, "could not read configuration file %s: %s",
+		                  ld->file, errno ? strerror(errno) : "I/O error");
+	return zl_err_set(ld->err, ZL_EX_CONFIG, "%s:%d: %s",
+	                  config_error_file(&ld->cfg) ? config_error_file(&ld->cfg) : ld->file,
+	                  config_error_line(&ld->cfg),
+	                  config_error_text(&ld->cfg) ? config_error_text(&ld->cfg)
+	                                              : "syntax error");
+}
+
+struct zl_conf *conf_load(const char *file, struct zl_err *err)
+{
+	struct loader ld = {.file = file, .err = err};
+	int rc;
+
+	ld.conf = conf_new_defaults(file);
+	if (!ld.conf) {
+		zl_err_set(err, ZL_EX_SOFTWARE, "could not load configuration %s: out of memory",
+		           file);
+		return NULL;
+	}
+	config_init(&ld.cfg);
+	rc = parse_file(&ld);
+	if (rc == 0)
+		rc = check_unknown(&ld);
+	if (rc == 0)
+		rc = load_source(&ld);
+	if (rc == 0)
+		rc = load_state(&ld);
+	if (rc == 0)
+		rc = load_events(&ld);
+	if (rc == 0)
+		rc = load_amqp(&ld);
+	if (rc == 0)
+		rc = load_log(&ld);
+	if (rc == 0)
+		rc = apply_environment(&ld);
+	config_destroy(&ld.cfg);
+	if (rc < 0) {
+		conf_free(ld.conf);
+		return NULL;
+	}
+	return ld.conf;
+}
+
+void conf_free(struct zl_conf *conf)
+{
+	if (!conf)
+		return;
+	free(conf->file);
+	free(conf->source.conninfo);
+	free(conf->source.base_url);
+	free(conf->state.path);
+	free(conf->events.source);
+	clear_urls(&conf->amqp);
+	free(conf->amqp.exchange);
+	free(conf->amqp.ca_file);
+	free(conf->amqp.cert_file);
+	free(conf->amqp.key_file);
+	free(conf);
+}
+
+/*
+ * The password is everything between the first ':' after the scheme and the
+ * last '@'. Taking the last '@' errs on the side of hiding too much: a
+ * password with an unencoded '@' or '/' must never leak half of itself.
+ */
+char *conf_mask_url(const char *url)
+{
+	const char *start = strstr(url, "://");
+	const char *at, *colon;
+	size_t head, tail;
+	char *out;
+
+	start = start ? start + 3 : url;
+	at = strrchr(start, '@');
+	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+	if (!colon)
+		return strdup(url);
+	head = (size_t)(colon + 1 - url);
+	tail = strlen(at);
+	out = malloc(head + 3 + tail + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, url, head);
+	memcpy(out + head, "***", 3);
+	memcpy(out + head + 3, at, tail + 1);
+	return out;
+}
+
+/* True when a conninfo value has to be quoted to be read back by libpq. */
+static bool needs_quotes(const char *v)
+{
+	return *v == '\0' || strpbrk(v, " \t\r\n'\\") != NULL;
+}
+
+/* Appends " key=value" (value quoted the libpq way when needed) to buf. */
+static void append_option(char *buf, size_t *len, const char *key, const char *value)
+{
+	bool quote = needs_quotes(value);
+
+	*len += (size_t)sprintf(buf + *len, "%s%s=%s", *len ? " " : "", key, quote ? "'" : "");
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf[(*len)++] = '\\';
+		buf[(*len)++] = *p;
+	}
+	*len += (size_t)sprintf(buf + *len, "%s", quote ? "'" : "");
+}
+
+char *conf_mask_conninfo(const char *conninfo)
+{
+	static const char *const shown[] = {"host", "port", "dbname", "user"};
+	PQconninfoOption *opts;
+	char *errmsg = NULL;
+	size_t size = 1, len = 0;
+	char *out;
+
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (errmsg)
+		PQfreemem(errmsg);
+	if (!opts)
+		return strdup("(unparsable conninfo)");
+	/* Worst case: every character escaped, plus key, '=', quotes and a blank. */
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val)
+			size += strlen(o->keyword) + 2 * strlen(o->val) + 4;
+	}
+	out = malloc(size);
+	if (!out) {
+		PQconninfoFree(opts);
+		return NULL;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < ZL_ARRAY_LEN(shown); i++) {
+		for (PQconninfoOption *o = opts; o->keyword; o++) {
+			if (strcmp(o->keyword, shown[i]) == 0 && o->val && *o->val)
+				append_option(out, &len, o->keyword, o->val);
+		}
+	}
+	out[len] = '\0';
+	PQconninfoFree(opts);
+	return out;
+}

@@ -1,0 +1,817 @@
+/* Unit tests of conf.c: exact messages for rejected files, every default and override. */
+#include "conf.h"
+#include "log.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The password every test file carries: it must never show in a message. */
+#define SECRET "s3cret"
+
+/*
+ * Building blocks of the test files, one setting per line so the expected
+ * line numbers can be read off: SRC is lines 1-4, STATE 5-7, EVENTS 8-10.
+ */
+#define CONNINFO "host=db port=5433 dbname=ok user=zl password=" SECRET
+#define SRC_HEAD "source: {\n  conninfo = \"" CONNINFO "\";\n  base_url = \"https://ok.example\";\n"
+#define SRC SRC_HEAD "};\n"
+#define STATE_DB "/tmp/zl-test-conf-never-created.db"
+#define STATE "state: {\n  path = \"" STATE_DB "\";\n};\n"
+#define EVENTS "events: {\n  source = \"urn:test\";\n};\n"
+#define BASE SRC STATE EVENTS
+
+/* x on line 4, inside source. */
+#define SRC_PLUS(x) SRC_HEAD "  " x "\n};\n" STATE EVENTS
+/* x on line 6, as state.path. */
+#define STATE_PATH(p) SRC "state: {\n  path = \"" p "\";\n};\n" EVENTS
+/* x on line 10, inside events. */
+#define EV_PLUS(x) SRC STATE "events: {\n  source = \"urn:test\";\n  " x "\n};\n"
+/* x on line 12, inside amqp. */
+#define AMQP(x) BASE "amqp: {\n  " x "\n};\n"
+/* x on line 12, inside log. */
+#define LOG(x) BASE "log: {\n  " x "\n};\n"
+
+#define URL_17                                                                                     \
+	"[\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "    \
+	"\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "     \
+	"\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\"]"
+#define NAME_201                                                                                   \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"       \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"       \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+/* A file conf_load() must reject, and its message; "@F@" stands for the file name. */
+struct bad_case {
+	const char *what;
+	const char *text;
+	const char *message;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"syntax error", "source: {\n  conninfo = \"x\";\n  base_url = ;\n};\n", "@F@:3: syntax error"},
+    {"duplicate setting", BASE "source: {\n};\n", "@F@:11: duplicate setting name"},
+    {"unknown setting", SRC_PLUS("conninfoo = \"x\";"),
+     "@F@:4: unknown setting 'source.conninfoo'"},
+    {"unknown group", BASE "sourse: {\n  conninfo = \"x\";\n};\n",
+     "@F@:11: unknown setting 'sourse'"},
+    {"unknown top-level setting", BASE "debug = true;\n", "@F@:11: unknown setting 'debug'"},
+    {"group given as a scalar", BASE "log = \"debug\";\n",
+     "@F@:11: log: expected a group ({ ... })"},
+    {"string setting given a number", "source: {\n  conninfo = 5;\n};\n",
+     "@F@:2: source.conninfo: expected a string"},
+    {"number setting given a string", SRC_PLUS("poll_interval = \"5\";"),
+     "@F@:4: source.poll_interval: expected a number"},
+    {"integer setting given a float", SRC_PLUS("range_size = 1024.0;"),
+     "@F@:4: source.range_size: expected an integer"},
+    {"boolean setting given a string", EV_PLUS("relink_on_label_change = \"yes\";"),
+     "@F@:10: events.relink_on_label_change: expected true or false"},
+    {"url given a number", AMQP("url = 5;"),
+     "@F@:12: amqp.url: expected a string or a list of strings"},
+    {"url list holding a number", AMQP("url = (\"amqp://a\",\n  5);"),
+     "@F@:13: amqp.url: expected a string or a list of strings"},
+    {"choice given a boolean", EV_PLUS("initial_sync = true;"),
+     "@F@:10: events.initial_sync: expected a string"},
+    {"missing conninfo", "source: {\n  base_url = \"https://ok.example\";\n};\n" STATE EVENTS,
+     "@F@:1: missing required setting 'source.conninfo'"},
+    {"missing base_url", "source: {\n  conninfo = \"host=db\";\n};\n" STATE EVENTS,
+     "@F@:1: missing required setting 'source.base_url'"},
+    {"missing source group", STATE EVENTS, "@F@: missing required setting 'source.conninfo'"},
+    {"missing events.source", SRC STATE "events: {\n  initial_sync = \"announce\";\n};\n",
+     "@F@:8: missing required setting 'events.source'"},
+    {"missing events group", SRC STATE, "@F@: missing required setting 'events.source'"},
+    {"empty events.source", SRC STATE "events: {\n  source = \"\";\n};\n",
+     "@F@:9: events.source: must not be empty"},
+    {"empty conninfo", "source: {\n  conninfo = \"\";\n};\n",
+     "@F@:2: source.conninfo: must not be empty"},
+    {"unparsable conninfo", "source: {\n  conninfo = \"host=db password " SECRET "\";\n};\n",
+     "@F@:2: source.conninfo: not a valid libpq connection string "
+     "(key=value pairs or a postgresql:// URI)"},
+    {"base_url not http(s)",
+     "source: {\n  conninfo = \"host=db\";\n  base_url = \"ftp://ok.example\";\n};\n",
+     "@F@:3: source.base_url: 'ftp://ok.example' must start with http:// or https://"},
+    {"base_url without scheme",
+     "source: {\n  conninfo = \"host=db\";\n  base_url = \"ok.example\";\n};\n",
+     "@F@:3: source.base_url: 'ok.example' must start with http:// or https://"},
+    {"base_url without host",
+     "source: {\n  conninfo = \"host=db\";\n  base_url = \"https:///\";\n};\n",
+     "@F@:3: source.base_url: 'https:' has no host"},
+    {"zero poll_interval", SRC_PLUS("poll_interval = 0;"),
+     "@F@:4: source.poll_interval: 0 is out of range, expected more than 0 and at most 86400"},
+    {"negative poll_interval", SRC_PLUS("poll_interval = -1.5;"),
+     "@F@:4: source.poll_interval: -1.5 is out of range, "
+     "expected more than 0 and at most 86400"},
+    {"poll_interval above a day", SRC_PLUS("poll_interval = 86400.5;"),
+     "@F@:4: source.poll_interval: 86400.5 is out of range, "
+     "expected more than 0 and at most 86400"},
+    {"range_size too small", SRC_PLUS("range_size = 15;"),
+     "@F@:4: source.range_size: 15 is out of range, expected 16 to 1048576"},
+    {"range_size too large (64-bit)", SRC_PLUS("range_size = 10000000000L;"),
+     "@F@:4: source.range_size: 10000000000 is out of range, expected 16 to 1048576"},
+    {"zero source.connect_timeout", SRC_PLUS("connect_timeout = 0;"),
+     "@F@:4: source.connect_timeout: 0 is out of range, expected at least 1"},
+    {"zero query_timeout", SRC_PLUS("query_timeout = 0;"),
+     "@F@:4: source.query_timeout: 0 is out of range, expected 1 to 2147483"},
+    {"negative label_max_length", EV_PLUS("label_max_length = -1;"),
+     "@F@:10: events.label_max_length: -1 is out of range, expected at least 0"},
+    {"invalid_zaak_id maybe", EV_PLUS("invalid_zaak_id = \"maybe\";"),
+     "@F@:10: events.invalid_zaak_id: unknown value 'maybe', expected skip or emit"},
+    {"initial_sync unknown", EV_PLUS("initial_sync = \"all\";"),
+     "@F@:10: events.initial_sync: unknown value 'all', expected baseline or announce"},
+    {"state path in a missing directory", STATE_PATH("/nonexistent-zl-dir/state.db"),
+     "@F@:6: state.path: directory /nonexistent-zl-dir does not exist"},
+    {"state path under a regular file", STATE_PATH("/etc/passwd/x.db"),
+     "@F@:6: state.path: /etc/passwd is not a directory"},
+    {"state path below a regular file", STATE_PATH("/etc/passwd/sub/x.db"),
+     "@F@:6: state.path: could not access directory /etc/passwd/sub: Not a directory"},
+    /* The root of /proc/sys refuses writes even to root. */
+    {"state path in an unwritable directory", STATE_PATH("/proc/sys/x.db"),
+     "@F@:6: state.path: directory /proc/sys is not writable: Permission denied"},
+    {"state path naming a directory", STATE_PATH("/tmp/"),
+     "@F@:6: state.path: '/tmp/' names a directory, expected a file"},
+    {"state path is a directory", STATE_PATH("/tmp/."),
+     "@F@:6: state.path: /tmp/. is a directory, expected a file"},
+    {"empty state path", STATE_PATH(""), "@F@:6: state.path: must not be empty"},
+    {"unparsable amqp url", AMQP("url = \"amqp://guest:" SECRET "@host:abc/\";"),
+     "@F@:12: amqp.url: 'amqp://guest:***@host:abc/' is not a valid AMQP URL, expected "
+     "amqp[s]://[user[:password]@]host[:port][/vhost]"},
+    {"unknown url scheme", AMQP("url = \"http://guest:" SECRET "@host/\";"),
+     "@F@:12: amqp.url: unsupported scheme 'http', expected amqp:// or amqps://"},
+    {"upper-case url scheme", AMQP("url = \"AMQP://host/\";"),
+     "@F@:12: amqp.url: unsupported scheme 'AMQP', expected amqp:// or amqps://"},
+    {"url without scheme", AMQP("url = \"guest:" SECRET "@host\";"),
+     "@F@:12: amqp.url: not a URL, expected amqp:// or amqps://"},
+    {"bad url in a list", AMQP("url = [\"amqp://a\",\n  \"amqps://u:" SECRET "@b:x\"];"),
+     "@F@:13: amqp.url: 'amqps://u:***@b:x' is not a valid AMQP URL, expected "
+     "amqp[s]://[user[:password]@]host[:port][/vhost]"},
+    {"empty url", AMQP("url = \"\";"), "@F@:12: amqp.url: must not be empty"},
+    {"empty url list", AMQP("url = [];"),
+     "@F@:12: amqp.url: the list is empty, expected 1 to 16 URLs"},
+    {"17 urls", AMQP("url = " URL_17 ";"), "@F@:12: amqp.url: 17 URLs, expected at most 16"},
+    {"empty exchange", AMQP("exchange = \"\";"), "@F@:12: amqp.exchange: must not be empty"},
+    {"exchange with a space", AMQP("exchange = \"my exchange\";"),
+     "@F@:12: amqp.exchange: 'my exchange' must not contain spaces or control characters"},
+    {"exchange of 201 characters", AMQP("exchange = \"" NAME_201 "\";"),
+     "@F@:12: amqp.exchange: longer than 200 characters"},
+    {"heartbeat above 600", AMQP("heartbeat = 601;"),
+     "@F@:12: amqp.heartbeat: 601 is out of range, expected 0 to 600"},
+    {"batch_size 0", AMQP("batch_size = 0;"),
+     "@F@:12: amqp.batch_size: 0 is out of range, expected 1 to 65535"},
+    {"batch_size 65536", AMQP("batch_size = 65536;"),
+     "@F@:12: amqp.batch_size: 65536 is out of range, expected 1 to 65535"},
+    {"zero confirm_timeout", AMQP("confirm_timeout = 0.0;"),
+     "@F@:12: amqp.confirm_timeout: 0 is out of range, expected more than 0"},
+    {"negative amqp.connect_timeout", AMQP("connect_timeout = -2;"),
+     "@F@:12: amqp.connect_timeout: -2 is out of range, expected more than 0"},
+    {"max_backoff below 1", AMQP("max_backoff = 0.5;"),
+     "@F@:12: amqp.max_backoff: 0.5 is out of range, expected at least 1"},
+    {"verify_peer given a number", AMQP("verify_peer = 1;"),
+     "@F@:12: amqp.verify_peer: expected true or false"},
+    {"unreadable ca_file", AMQP("ca_file = \"/nonexistent-zl-dir/ca.pem\";"),
+     "@F@:12: amqp.ca_file: could not read /nonexistent-zl-dir/ca.pem: "
+     "No such file or directory"},
+    {"ca_file is a directory", AMQP("ca_file = \"/tmp\";"),
+     "@F@:12: amqp.ca_file: /tmp is a directory, expected a file"},
+    {"cert_file without key_file", AMQP("cert_file = \"/etc/passwd\";"),
+     "@F@:12: amqp.cert_file: set without amqp.key_file, expected both or neither"},
+    {"unknown amqp setting", AMQP("password = \"" SECRET "\";"),
+     "@F@:12: unknown setting 'amqp.password'"},
+    {"log.level verbose", LOG("level = \"verbose\";"),
+     "@F@:12: log.level: unknown level 'verbose', expected debug, info, warning or error"},
+    {"log.level given a number", LOG("level = 3;"), "@F@:12: log.level: expected a string"},
+};
+
+/* Writes text to a fresh file under /tmp; returns its malloc'ed name. */
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/zl-test-conf-XXXXXX");
+	size_t len = strlen(text);
+	int fd;
+
+	ck_assert_ptr_nonnull(path);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Removes a file made by write_temp() and frees its name. */
+static void remove_temp(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+/* Writes tmpl with every "@F@" replaced by file into out. */
+static void expand(const char *tmpl, const char *file, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (*tmpl && n + 1 < size) {
+		if (strncmp(tmpl, "@F@", 3) == 0) {
+			n += (size_t)snprintf(out + n, size - n, "%s", file);
+			tmpl += 3;
+		} else {
+			out[n++] = *tmpl++;
+		}
+	}
+	out[n < size ? n : size - 1] = '\0';
+}
+
+/* Loads text as a configuration file; NULL with err filled on rejection. */
+static struct zl_conf *load_text(const char *text, struct zl_err *err, char **file)
+{
+	*file = write_temp(text);
+	return conf_load(*file, err);
+}
+
+/* Asserts that text is rejected with exactly the message tmpl (code 78, no secret). */
+static void assert_rejected(const char *what, const char *text, const char *tmpl)
+{
+	struct zl_err err = {0};
+	char expected[2048];
+	char *file;
+	struct zl_conf *conf = load_text(text, &err, &file);
+
+	expand(tmpl, file, expected, sizeof(expected));
+	ck_assert_msg(conf == NULL, "%s: accepted", what);
+	ck_assert_msg(strcmp(err.msg, expected) == 0, "%s:\n got      '%s'\n expected '%s'", what,
+	              err.msg, expected);
+	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+	ck_assert_msg(strstr(err.msg, SECRET) == NULL, "%s: password in '%s'", what, err.msg);
+	ck_assert_msg(strchr(err.msg, '\n') == NULL, "%s: newline in message", what);
+	remove_temp(file);
+}
+
+/* Loads text, which must be accepted; the caller frees conf and file. */
+static struct zl_conf *load_ok(const char *text, char **file)
+{
+	struct zl_err err = {0};
+	struct zl_conf *conf = load_text(text, &err, file);
+
+	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
+	return conf;
+}
+
+/* Each test starts without the overrides, whatever the environment of the run. */
+static void clear_environment(void)
+{
+	unsetenv("ZAAKLINK_AMQP_URL");
+	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+}
+
+START_TEST(test_bad_config_rejected_with_file_line_message)
+{
+	const struct bad_case *c = &bad_cases[_i];
+
+	assert_rejected(c->what, c->text, c->message);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct zl_err err = {0};
+
+	ck_assert_ptr_null(conf_load("/nonexistent-zl-dir/zaaklink.conf", &err));
+	ck_assert_str_eq(err.msg, "could not read configuration file "
+	                          "/nonexistent-zl-dir/zaaklink.conf: No such file or directory");
+	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+}
+END_TEST
+
+START_TEST(test_file_is_a_directory)
+{
+	struct zl_err err = {0};
+
+	ck_assert_ptr_null(conf_load("/tmp", &err));
+	ck_assert_str_eq(err.msg, "could not read configuration file /tmp: Is a directory");
+	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+}
+END_TEST
+
+/* A directory nobody but root may write to; root bypasses the mode bits. */
+START_TEST(test_state_directory_not_writable_for_user)
+{
+	char dir[] = "/tmp/zl-test-conf-dir-XXXXXX";
+	char text[1024], expected[1024];
+
+	if (geteuid() == 0)
+		return; /* covered by /proc/sys in the table */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0500), 0);
+	snprintf(text, sizeof(text), SRC "state: {\n  path = \"%s/state.db\";\n};\n" EVENTS, dir);
+	snprintf(expected, sizeof(expected),
+	         "@F@:6: state.path: directory %s is not writable: Permission denied", dir);
+	assert_rejected("unwritable directory", text, expected);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_state_file_must_be_readable_and_writable)
+{
+	char dir[] = "/tmp/zl-test-conf-dir-XXXXXX";
+	char path[512], text[1024];
+	struct zl_conf *conf;
+	char *file;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(text, sizeof(text), SRC "state: {\n  path = \"%s\";\n};\n" EVENTS, path);
+	conf = load_ok(text, &file);
+	ck_assert_str_eq(conf->state.path, path);
+	conf_free(conf);
+	remove_temp(file);
+	if (geteuid() != 0) {
+		char expected[1024];
+
+		ck_assert_int_eq(chmod(path, 0400), 0);
+		snprintf(expected, sizeof(expected),
+		         "@F@:6: state.path: %s is not readable and writable: Permission denied",
+		         path);
+		assert_rejected("read-only state file", text, expected);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(BASE, &file);
+
+	ck_assert_str_eq(conf->file, file);
+	ck_assert_str_eq(conf->source.conninfo, CONNINFO);
+	ck_assert_str_eq(conf->source.base_url, "https://ok.example");
+	ck_assert_double_eq(conf->source.poll_interval, 5.0);
+	ck_assert_int_eq(conf->source.range_size, 1024);
+	ck_assert_int_eq(conf->source.connect_timeout, 10);
+	ck_assert_int_eq(conf->source.query_timeout, 300);
+	ck_assert_str_eq(conf->state.path, STATE_DB);
+	ck_assert_str_eq(conf->events.source, "urn:test");
+	ck_assert_int_eq(conf->events.label_max_length, 80);
+	ck_assert(conf->events.relink_on_label_change);
+	ck_assert_int_eq(conf->events.invalid_zaak_id, ZL_INVALID_SKIP);
+	ck_assert_int_eq(conf->events.initial_sync, ZL_INITIAL_BASELINE);
+	ck_assert_int_eq(conf->amqp.n_urls, 1);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqp://guest:guest@127.0.0.1:5672/%2f");
+	ck_assert_ptr_null(conf->amqp.urls[1]);
+	ck_assert_str_eq(conf->amqp.exchange, "zaaklink.events");
+	ck_assert_int_eq(conf->amqp.heartbeat, 30);
+	ck_assert_int_eq(conf->amqp.batch_size, 1000);
+	ck_assert_double_eq(conf->amqp.confirm_timeout, 30.0);
+	ck_assert_double_eq(conf->amqp.connect_timeout, 10.0);
+	ck_assert_double_eq(conf->amqp.max_backoff, 60.0);
+	ck_assert_ptr_null(conf->amqp.ca_file);
+	ck_assert_ptr_null(conf->amqp.cert_file);
+	ck_assert_ptr_null(conf->amqp.key_file);
+	ck_assert(conf->amqp.verify_peer);
+	ck_assert(conf->amqp.verify_hostname);
+	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+/* The default state.path is used when the state group is left out. */
+START_TEST(test_default_state_path)
+{
+	struct zl_err err = {0};
+	char *file;
+	struct zl_conf *conf = load_text(SRC EVENTS, &err, &file);
+
+	if (access("/var/lib/zaaklink", W_OK | X_OK) == 0) {
+		ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
+		ck_assert_str_eq(conf->state.path, "/var/lib/zaaklink/state.db");
+	} else {
+		char expected[1024];
+
+		/* A default has no line of its own. */
+		ck_assert_ptr_null(conf);
+		snprintf(expected, sizeof(expected),
+		         "%s: state.path: directory /var/lib/zaaklink %s", file,
+		         errno == ENOENT ? "does not exist" : "is not writable");
+		ck_assert_msg(strncmp(err.msg, expected, strlen(expected)) == 0, "got '%s'",
+		              err.msg);
+	}
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_every_setting_read)
+{
+	char *file;
+	struct zl_conf *conf = load_ok("source: {\n"
+	                               "  conninfo = \"postgresql://zl@db/ok\";\n"
+	                               "  base_url = \"http://ok.example:8000/prefix\";\n"
+	                               "  poll_interval = 0.25;\n"
+	                               "  range_size = 16;\n"
+	                               "  connect_timeout = 3;\n"
+	                               "  query_timeout = 60;\n"
+	                               "};\n"
+	                               "state: { path = \"/tmp/zl-other.db\"; };\n"
+	                               "events: {\n"
+	                               "  source = \"urn:other\";\n"
+	                               "  label_max_length = 0;\n"
+	                               "  relink_on_label_change = false;\n"
+	                               "  invalid_zaak_id = \"emit\";\n"
+	                               "  initial_sync = \"announce\";\n"
+	                               "};\n"
+	                               "amqp: {\n"
+	                               "  url = \"amqps://zl:" SECRET "@mq.example:5671/zaken\";\n"
+	                               "  exchange = \"other.events\";\n"
+	                               "  heartbeat = 0;\n"
+	                               "  batch_size = 65535;\n"
+	                               "  confirm_timeout = 2.5;\n"
+	                               "  connect_timeout = 1;\n"
+	                               "  max_backoff = 1;\n"
+	                               "  ca_file = \"/etc/passwd\";\n"
+	                               "  cert_file = \"/etc/passwd\";\n"
+	                               "  key_file = \"/etc/passwd\";\n"
+	                               "  verify_peer = false;\n"
+	                               "  verify_hostname = false;\n"
+	                               "};\n"
+	                               "log: { level = \"debug\"; };\n",
+	                               &file);
+
+	ck_assert_str_eq(conf->source.conninfo, "postgresql://zl@db/ok");
+	ck_assert_str_eq(conf->source.base_url, "http://ok.example:8000/prefix");
+	ck_assert_double_eq(conf->source.poll_interval, 0.25);
+	ck_assert_int_eq(conf->source.range_size, 16);
+	ck_assert_int_eq(conf->source.connect_timeout, 3);
+	ck_assert_int_eq(conf->source.query_timeout, 60);
+	ck_assert_str_eq(conf->state.path, "/tmp/zl-other.db");
+	ck_assert_str_eq(conf->events.source, "urn:other");
+	ck_assert_int_eq(conf->events.label_max_length, 0);
+	ck_assert(!conf->events.relink_on_label_change);
+	ck_assert_int_eq(conf->events.invalid_zaak_id, ZL_INVALID_EMIT);
+	ck_assert_int_eq(conf->events.initial_sync, ZL_INITIAL_ANNOUNCE);
+	ck_assert_int_eq(conf->amqp.n_urls, 1);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqps://zl:" SECRET "@mq.example:5671/zaken");
+	ck_assert_str_eq(conf->amqp.exchange, "other.events");
+	ck_assert_int_eq(conf->amqp.heartbeat, 0);
+	ck_assert_int_eq(conf->amqp.batch_size, 65535);
+	ck_assert_double_eq(conf->amqp.confirm_timeout, 2.5);
+	ck_assert_double_eq(conf->amqp.connect_timeout, 1.0);
+	ck_assert_double_eq(conf->amqp.max_backoff, 1.0);
+	ck_assert_str_eq(conf->amqp.ca_file, "/etc/passwd");
+	ck_assert_str_eq(conf->amqp.cert_file, "/etc/passwd");
+	ck_assert_str_eq(conf->amqp.key_file, "/etc/passwd");
+	ck_assert(!conf->amqp.verify_peer);
+	ck_assert(!conf->amqp.verify_hostname);
+	ck_assert_int_eq(conf->log.level, ZL_LOG_DEBUG);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_integer_accepted_for_a_number)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(SRC_PLUS("poll_interval = 86400;"), &file);
+
+	ck_assert_double_eq(conf->source.poll_interval, 86400.0);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_base_url_trailing_slashes_stripped)
+{
+	char *file;
+	struct zl_conf *conf =
+	    load_ok("source: {\n  conninfo = \"host=db\";\n"
+	            "  base_url = \"https://ok.example/open-klant///\";\n};\n" STATE EVENTS,
+	            &file);
+
+	ck_assert_str_eq(conf->source.base_url, "https://ok.example/open-klant");
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_url_list_kept_in_order)
+{
+	static const char *const forms[] = {
+	    AMQP("url = (\"amqp://a/%2f\", \"amqps://u:" SECRET "@b:5671/v\", \"amqp://c\");"),
+	    AMQP("url = [\"amqp://a/%2f\", \"amqps://u:" SECRET "@b:5671/v\", \"amqp://c\"];"),
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(forms); i++) {
+		char *file;
+		struct zl_conf *conf = load_ok(forms[i], &file);
+
+		ck_assert_int_eq(conf->amqp.n_urls, 3);
+		ck_assert_str_eq(conf->amqp.urls[0], "amqp://a/%2f");
+		ck_assert_str_eq(conf->amqp.urls[1], "amqps://u:" SECRET "@b:5671/v");
+		ck_assert_str_eq(conf->amqp.urls[2], "amqp://c");
+		conf_free(conf);
+		remove_temp(file);
+	}
+}
+END_TEST
+
+START_TEST(test_sixteen_urls_accepted)
+{
+	char *file;
+	struct zl_conf *conf =
+	    load_ok(AMQP("url = [\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "
+	                 "\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "
+	                 "\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "
+	                 "\"amqp://a\", \"amqp://b\"];"),
+	            &file);
+
+	ck_assert_int_eq(conf->amqp.n_urls, ZL_MAX_AMQP_URLS);
+	ck_assert_str_eq(conf->amqp.urls[ZL_MAX_AMQP_URLS - 1], "amqp://b");
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_env_amqp_url_replaces_the_list)
+{
+	char *file;
+	struct zl_conf *conf;
+
+	setenv("ZAAKLINK_AMQP_URL", "amqps://env:" SECRET "@mq.env/%2f", 1);
+	conf = load_ok(AMQP("url = [\"amqp://a\", \"amqp://b\"];"), &file);
+	ck_assert_int_eq(conf->amqp.n_urls, 1);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqps://env:" SECRET "@mq.env/%2f");
+	ck_assert_ptr_null(conf->amqp.urls[1]);
+	conf_free(conf);
+	remove_temp(file);
+	unsetenv("ZAAKLINK_AMQP_URL");
+}
+END_TEST
+
+START_TEST(test_env_amqp_url_replaces_the_default)
+{
+	char *file;
+	struct zl_conf *conf;
+
+	setenv("ZAAKLINK_AMQP_URL", "amqp://mq.env", 1);
+	conf = load_ok(BASE, &file);
+	ck_assert_int_eq(conf->amqp.n_urls, 1);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqp://mq.env");
+	conf_free(conf);
+	remove_temp(file);
+	unsetenv("ZAAKLINK_AMQP_URL");
+}
+END_TEST
+
+START_TEST(test_env_amqp_url_validated)
+{
+	setenv("ZAAKLINK_AMQP_URL", "http://env:" SECRET "@mq.env/", 1);
+	assert_rejected(
+	    "bad scheme in environment", BASE,
+	    "ZAAKLINK_AMQP_URL: unsupported scheme 'http', expected amqp:// or amqps://");
+	setenv("ZAAKLINK_AMQP_URL", "amqp://env:" SECRET "@mq.env:port/", 1);
+	assert_rejected("bad URL in environment", BASE,
+	                "ZAAKLINK_AMQP_URL: 'amqp://env:***@mq.env:port/' is not a valid AMQP URL, "
+	                "expected amqp[s]://[user[:password]@]host[:port][/vhost]");
+	setenv("ZAAKLINK_AMQP_URL", "", 1);
+	assert_rejected("empty URL in environment", BASE, "ZAAKLINK_AMQP_URL: must not be empty");
+	unsetenv("ZAAKLINK_AMQP_URL");
+}
+END_TEST
+
+START_TEST(test_env_conninfo_replaces_the_file)
+{
+	char *file;
+	struct zl_conf *conf;
+
+	setenv("ZAAKLINK_SOURCE_CONNINFO", "host=env dbname=ok password=" SECRET, 1);
+	conf = load_ok(BASE, &file);
+	ck_assert_str_eq(conf->source.conninfo, "host=env dbname=ok password=" SECRET);
+	conf_free(conf);
+	remove_temp(file);
+	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+}
+END_TEST
+
+/* With the conninfo in the environment, the file need not hold one. */
+START_TEST(test_env_conninfo_makes_file_conninfo_optional)
+{
+	char *file;
+	struct zl_conf *conf;
+
+	setenv("ZAAKLINK_SOURCE_CONNINFO", "postgresql://zl@env/ok", 1);
+	conf = load_ok("source: {\n  base_url = \"https://ok.example\";\n};\n" STATE EVENTS, &file);
+	ck_assert_str_eq(conf->source.conninfo, "postgresql://zl@env/ok");
+	conf_free(conf);
+	remove_temp(file);
+	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+}
+END_TEST
+
+START_TEST(test_env_conninfo_validated)
+{
+	setenv("ZAAKLINK_SOURCE_CONNINFO", "", 1);
+	assert_rejected("empty conninfo in environment", BASE,
+	                "ZAAKLINK_SOURCE_CONNINFO: must not be empty");
+	setenv("ZAAKLINK_SOURCE_CONNINFO", "host=env password " SECRET, 1);
+	assert_rejected("bad conninfo in environment", BASE,
+	                "ZAAKLINK_SOURCE_CONNINFO: not a valid libpq connection string "
+	                "(key=value pairs or a postgresql:// URI)");
+	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+}
+END_TEST
+
+/* A URL and its masked form. */
+struct mask_case {
+	const char *url;
+	const char *masked;
+};
+
+START_TEST(test_mask_url)
+{
+	static const struct mask_case cases[] = {
+	    {"amqp://guest:guest@127.0.0.1:5672/%2f", "amqp://guest:***@127.0.0.1:5672/%2f"},
+	    {"amqps://zl:" SECRET "@mq.example/zaken", "amqps://zl:***@mq.example/zaken"},
+	    {"amqp://zl@mq.example/", "amqp://zl@mq.example/"},
+	    {"amqp://mq.example:5672/", "amqp://mq.example:5672/"},
+	    {"amqp://", "amqp://"},
+	    {"amqp://zl:@mq", "amqp://zl:***@mq"},
+	    /* Unencoded '@' or '/' in the password must not leak a part of it. */
+	    {"amqp://zl:s3@cret@mq/v", "amqp://zl:***@mq/v"},
+	    {"amqp://zl:s3/cret@mq/v", "amqp://zl:***@mq/v"},
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		char *m = conf_mask_url(cases[i].url);
+
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_eq(m, cases[i].masked);
+		free(m);
+	}
+}
+END_TEST
+
+START_TEST(test_mask_conninfo)
+{
+	static const struct mask_case cases[] = {
+	    {"host=db port=5433 dbname=ok user=zl password=" SECRET " sslmode=require",
+	     "host=db port=5433 dbname=ok user=zl"},
+	    {"password=" SECRET " user=zl host=db", "host=db user=zl"},
+	    {"postgresql://zl:" SECRET "@db:5433/ok?sslmode=require",
+	     "host=db port=5433 dbname=ok user=zl"},
+	    {"dbname=ok", "dbname=ok"},
+	    {"dbname='my db' user=zl", "dbname='my db' user=zl"},
+	    {"host=db password", "(unparsable conninfo)"},
+	    {"postgresql://zl:" SECRET "@db/ok?nonsense=1", "(unparsable conninfo)"},
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		char *m = conf_mask_conninfo(cases[i].url);
+
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_eq(m, cases[i].masked);
+		ck_assert_ptr_null(strstr(m, SECRET));
+		free(m);
+	}
+}
+END_TEST
+
+START_TEST(test_conf_free_null)
+{
+	conf_free(NULL);
+}
+END_TEST
+
+/* The source tree, from ZL_SRCDIR (make check) or from where this file was compiled. */
+static void source_dir(char *buf, size_t size)
+{
+	const char *env = getenv("ZL_SRCDIR");
+	const char *self = __FILE__;
+	const char *tail = strstr(self, "tests/unit/test_conf.c");
+
+	if (env)
+		snprintf(buf, size, "%s", env);
+	else if (tail && tail > self)
+		snprintf(buf, size, "%.*s", (int)(tail - self - 1), self);
+	else
+		snprintf(buf, size, ".");
+}
+
+/* Reads a whole file into a malloc'ed string. */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	long len;
+
+	ck_assert_msg(f != NULL, "could not open %s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return text;
+}
+
+/* conf/zaaklink.conf loads and shows exactly the defaults (its state.path moved to /tmp). */
+START_TEST(test_example_config_shows_the_defaults)
+{
+	static const char state_line[] = "path = \"/var/lib/zaaklink/state.db\";";
+	char path[1024];
+	char *text, *at, *moved, *file;
+	struct zl_conf *conf;
+
+	source_dir(path, sizeof(path));
+	strncat(path, "/conf/zaaklink.conf", sizeof(path) - strlen(path) - 1);
+	text = read_all(path);
+	at = strstr(text, state_line);
+	ck_assert_msg(at != NULL, "no default state.path line in %s", path);
+	moved = malloc(strlen(text) + 64);
+	ck_assert_ptr_nonnull(moved);
+	sprintf(moved, "%.*spath = \"%s\";%s", (int)(at - text), text, STATE_DB,
+	        at + strlen(state_line));
+	conf = load_ok(moved, &file);
+	ck_assert_str_eq(conf->source.conninfo,
+	                 "host=127.0.0.1 port=5432 dbname=openklant user=zaaklink");
+	ck_assert_str_eq(conf->source.base_url, "https://openklant.example.nl");
+	ck_assert_double_eq(conf->source.poll_interval, 5.0);
+	ck_assert_int_eq(conf->source.range_size, 1024);
+	ck_assert_int_eq(conf->source.connect_timeout, 10);
+	ck_assert_int_eq(conf->source.query_timeout, 300);
+	ck_assert_str_eq(conf->events.source, "urn:nld:oin:01823288444:openklant");
+	ck_assert_int_eq(conf->events.label_max_length, 80);
+	ck_assert(conf->events.relink_on_label_change);
+	ck_assert_int_eq(conf->events.invalid_zaak_id, ZL_INVALID_SKIP);
+	ck_assert_int_eq(conf->events.initial_sync, ZL_INITIAL_BASELINE);
+	ck_assert_int_eq(conf->amqp.n_urls, 1);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqp://guest:guest@127.0.0.1:5672/%2f");
+	ck_assert_str_eq(conf->amqp.exchange, "zaaklink.events");
+	ck_assert_int_eq(conf->amqp.heartbeat, 30);
+	ck_assert_int_eq(conf->amqp.batch_size, 1000);
+	ck_assert_double_eq(conf->amqp.confirm_timeout, 30.0);
+	ck_assert_double_eq(conf->amqp.connect_timeout, 10.0);
+	ck_assert_double_eq(conf->amqp.max_backoff, 60.0);
+	ck_assert_ptr_null(conf->amqp.ca_file);
+	ck_assert(conf->amqp.verify_peer);
+	ck_assert(conf->amqp.verify_hostname);
+	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
+	conf_free(conf);
+	remove_temp(file);
+	free(moved);
+	free(text);
+}
+END_TEST
+
+static Suite *conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *bad = tcase_create("rejected");
+	TCase *good = tcase_create("accepted");
+	TCase *env = tcase_create("environment");
+	TCase *mask = tcase_create("masking");
+
+	tcase_add_checked_fixture(bad, clear_environment, NULL);
+	tcase_add_loop_test(bad, test_bad_config_rejected_with_file_line_message, 0,
+	                    (int)ZL_ARRAY_LEN(bad_cases));
+	tcase_add_test(bad, test_missing_file);
+	tcase_add_test(bad, test_file_is_a_directory);
+	tcase_add_test(bad, test_state_directory_not_writable_for_user);
+	tcase_add_test(bad, test_state_file_must_be_readable_and_writable);
+	suite_add_tcase(s, bad);
+
+	tcase_add_checked_fixture(good, clear_environment, NULL);
+	tcase_add_test(good, test_defaults);
+	tcase_add_test(good, test_default_state_path);
+	tcase_add_test(good, test_every_setting_read);
+	tcase_add_test(good, test_integer_accepted_for_a_number);
+	tcase_add_test(good, test_base_url_trailing_slashes_stripped);
+	tcase_add_test(good, test_url_list_kept_in_order);
+	tcase_add_test(good, test_sixteen_urls_accepted);
+	tcase_add_test(good, test_example_config_shows_the_defaults);
+	tcase_add_test(good, test_conf_free_null);
+	suite_add_tcase(s, good);
+
+	tcase_add_checked_fixture(env, clear_environment, clear_environment);
+	tcase_add_test(env, test_env_amqp_url_replaces_the_list);
+	tcase_add_test(env, test_env_amqp_url_replaces_the_default);
+	tcase_add_test(env, test_env_amqp_url_validated);
+	tcase_add_test(env, test_env_conninfo_replaces_the_file);
+	tcase_add_test(env, test_env_conninfo_makes_file_conninfo_optional);
+	tcase_add_test(env, test_env_conninfo_validated);
+	suite_add_tcase(s, env);
+
+	tcase_add_test(mask, test_mask_url);
+	tcase_add_test(mask, test_mask_conninfo);
+	suite_add_tcase(s, mask);
+	return s;
+}
+
+ZL_UNIT_MAIN(conf_suite)
