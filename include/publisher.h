@@ -1,0 +1,54 @@
+/*
+ * Publisher: the RabbitMQ side, on rabbitmq-c.
+ *
+ * One connection and one channel in confirm mode. publisher_connect() tries
+ * the configured URLs in turn, logs in announcing connection.blocked support,
+ * and declares the exchange (durable topic) with its alternate exchange
+ * "<exchange>.unrouted" (fanout) and the durable queue of that name.
+ * publisher_publish() sends a batch without waiting per message (mandatory,
+ * persistent, CloudEvents properties and headers) and then reads the
+ * broker's acks, nacks and returns until every message of the batch is
+ * settled or the confirm timeout passes. Any connection or channel error
+ * closes the connection; the caller reconnects with backoff.
+ */
+#ifndef ZL_PUBLISHER_H
+#define ZL_PUBLISHER_H
+
+#include "common.h"
+#include "conf.h"
+#include "store.h"
+
+struct zl_publisher;
+
+struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf);
+void publisher_free(struct zl_publisher *pub);
+
+int publisher_connect(struct zl_publisher *pub, struct zl_err *err);
+bool publisher_connected(const struct zl_publisher *pub);
+/* True while the broker has blocked publishers (memory or disk alarm). */
+bool publisher_blocked(const struct zl_publisher *pub);
+void publisher_disconnect(struct zl_publisher *pub);
+/* The masked URL of the current (or last tried) node. */
+const char *publisher_node(const struct zl_publisher *pub);
+
+/*
+ * Publishes rows[0..n) in order and waits for their confirms. Returns the
+ * number of leading rows the broker acknowledged (all n on success). When
+ * fewer, err says why (nack, returned as unroutable, timeout, connection
+ * lost); the connection is closed when it can no longer be trusted.
+ * Returns -1 only when nothing could be sent at all.
+ */
+int publisher_publish(struct zl_publisher *pub, const struct zl_outbox_row *rows, int n,
+		      struct zl_err *err);
+
+/*
+ * Services the connection for up to timeout_ms: sends and checks heartbeats
+ * and handles connection.blocked/unblocked and close frames. Returns -1
+ * when the connection was lost (and closes it).
+ */
+int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *err);
+
+/* Message count of a queue by passive declare; -1 when it does not exist. */
+int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struct zl_err *err);
+
+#endif

@@ -1,0 +1,1099 @@
+/* Publisher: delivers outbox rows to RabbitMQ over one confirm-mode channel. */
+#include "publisher.h"
+#include "amqp_compat.h"
+#include "log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/*
+ * Confirms. After confirm.select the broker numbers every basic.publish on
+ * the channel 1, 2, 3, ... and answers each with basic.ack or basic.nack,
+ * possibly for many at once ("multiple": this tag and all before it). The
+ * numbering is implicit: both sides count publishes. So pub->next_tag must
+ * count every publish the broker received since confirm.select, across
+ * batches, and after anything that leaves the count in doubt (a timeout, a
+ * failed send, a lost connection) the channel is useless and the connection
+ * is closed: the caller reconnects and publishes the unconfirmed rows again
+ * (at-least-once, with the same event ids). An unroutable message comes
+ * back as basic.return plus its header and body, always before its ack and
+ * without a tag; it is matched to its row by message_id.
+ *
+ * Never blocking forever. rabbitmq-c 0.11 works on a non-blocking socket and
+ * waits in poll() with no time limit while sending, and amqp_basic_publish()
+ * may block in a read without limit once a heartbeat is overdue (fixed in
+ * 0.14). SO_SNDTIMEO would change nothing on a non-blocking socket, so the
+ * guards are: (1) before every message, poll() for writability with the
+ * batch's deadline, so a peer that stopped reading (dead, or blocking
+ * publishers on an alarm) ends the batch at the confirm timeout; (2) reading
+ * the socket without waiting before the first and every SERVICE_EVERY-th
+ * message, so an overdue heartbeat is noticed by us instead of inside
+ * amqp_basic_publish(); (3) TCP_USER_TIMEOUT, so the kernel drops a
+ * connection whose sent data stays unacknowledged for the confirm timeout.
+ */
+
+#define PUBLISH_CHANNEL 1 /* confirm mode, lives as long as the connection */
+#define INSPECT_CHANNEL 2 /* opened per passive declare: a 404 closes it */
+#define SERVICE_EVERY 32  /* messages sent between two reads of the socket */
+#define CLOSE_TIMEOUT_MS 2000
+
+/* Where a row of the batch stands with the broker. */
+enum row_state {
+	ROW_UNSENT,
+	ROW_PENDING,    /* sent, not settled */
+	ROW_RETURNED,   /* returned as unroutable, its ack still to come */
+	ROW_ACKED,      /* settled: delivered */
+	ROW_NACKED,     /* settled: refused by the broker */
+	ROW_UNROUTABLE, /* settled: returned, then acked */
+};
+
+/* One connection with its confirm-mode channel, rebuilt after any failure. */
+struct zl_publisher {
+	const struct zl_amqp_conf *conf; /* borrowed; outlives the publisher */
+	char *unrouted;                  /* "<exchange>.unrouted" */
+	amqp_connection_state_t conn;    /* NULL while disconnected */
+	int url_index;                   /* URL of the connection, or last tried */
+	int next_url;                    /* where the next connect starts */
+	char *node;                      /* masked conf->urls[url_index] */
+	bool blocked;                    /* connection.blocked without unblocked */
+	bool broken;                     /* the connection must not be written to */
+	uint64_t next_tag;               /* delivery tag of the next publish */
+};
+
+/* The confirm state of one publisher_publish() call. */
+struct batch {
+	const struct zl_outbox_row *rows;
+	unsigned char *state; /* enum row_state per row */
+	int n;
+	int sent;           /* rows [0, sent) were handed to the socket */
+	int settled;        /* of those, acked or nacked */
+	int low;            /* every row below low is settled */
+	uint64_t first_tag; /* delivery tag of rows[0] */
+	int returned;       /* rows returned as unroutable */
+	char return_text[128];
+};
+
+/* True for states the broker has answered. */
+static bool row_settled(unsigned char s)
+{
+	return s == ROW_ACKED || s == ROW_NACKED || s == ROW_UNROUTABLE;
+}
+
+/* Seconds (configuration) as a struct timeval. */
+static struct timeval seconds_tv(double s)
+{
+	struct timeval tv;
+
+	if (s < 0)
+		s = 0;
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/* Milliseconds as a struct timeval. */
+static struct timeval ms_tv(int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
+/* A string table entry (long string, the type consumers expect). */
+static void string_entry(amqp_table_entry_t *e, const char *key, const char *value)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_UTF8;
+	e->value.value.bytes = amqp_cstring_bytes(value);
+}
+
+/* A boolean table entry. */
+static void bool_entry(amqp_table_entry_t *e, const char *key, bool value)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	e->value.value.boolean = value;
+}
+
+/* A nested table entry. */
+static void table_entry(amqp_table_entry_t *e, const char *key, amqp_table_t value)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_TABLE;
+	e->value.value.table = value;
+}
+
+/* Copies a string value of a table into buf ("" when absent). */
+static void table_string(const amqp_table_t *t, const char *key, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int i = 0; t && i < t->num_entries; i++) {
+		const amqp_table_entry_t *e = &t->entries[i];
+
+		if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0 &&
+		    (e->value.kind == AMQP_FIELD_KIND_UTF8 ||
+		     e->value.kind == AMQP_FIELD_KIND_BYTES)) {
+			snprintf(buf, size, "%.*s", (int)e->value.value.bytes.len,
+			         (const char *)e->value.value.bytes.bytes);
+			return;
+		}
+	}
+}
+
+/* The broker's reply text of a channel.close or connection.close. */
+static void close_text(const amqp_method_t *m, char *buf, size_t size)
+{
+	amqp_bytes_t text = amqp_empty_bytes;
+
+	if (m->id == AMQP_CHANNEL_CLOSE_METHOD)
+		text = ((const amqp_channel_close_t *)m->decoded)->reply_text;
+	else if (m->id == AMQP_CONNECTION_CLOSE_METHOD)
+		text = ((const amqp_connection_close_t *)m->decoded)->reply_text;
+	if (text.len > 0)
+		snprintf(buf, size, "%.*s", (int)text.len, (const char *)text.bytes);
+	else
+		snprintf(buf, size, "closed by the broker (method 0x%08x)", (unsigned)m->id);
+}
+
+/* Describes a failed RPC: the broker's reply text, or the library's error. */
+static void describe_reply(amqp_rpc_reply_t r, char *buf, size_t size)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		snprintf(buf, size, "no error");
+		break;
+	case AMQP_RESPONSE_NONE:
+		snprintf(buf, size, "no reply from the broker");
+		break;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		snprintf(buf, size, "%s", amqp_error_string2(r.library_error));
+		break;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		close_text(&r.reply, buf, size);
+		break;
+	}
+}
+
+/* The reply code of a server exception, 0 for anything else. */
+static int reply_code(amqp_rpc_reply_t r)
+{
+	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
+		return 0;
+	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
+		return ((const amqp_channel_close_t *)r.reply.decoded)->reply_code;
+	if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+		return ((const amqp_connection_close_t *)r.reply.decoded)->reply_code;
+	return 0;
+}
+
+/*
+ * Answers a close the broker sent (the protocol wants close-ok). Returns
+ * true when the connection itself is still open afterwards.
+ */
+static bool answer_close(struct zl_publisher *pub, amqp_channel_t channel, const amqp_method_t *m)
+{
+	if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_ok_t ok = {0};
+
+		amqp_send_method(pub->conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		return true;
+	}
+	if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_ok_t ok = {0};
+
+		amqp_send_method(pub->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		pub->broken = true;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The library's words for a failed call, plus the system's when a socket
+ * call failed: errno means something only then, and callers clear it before
+ * the call.
+ */
+static const char *failure_text(int rc, char *buf, size_t size)
+{
+	int e = errno;
+
+	if (rc == AMQP_STATUS_SOCKET_ERROR && e != 0 && e != EAGAIN && e != EWOULDBLOCK &&
+	    e != EINPROGRESS && e != EINTR)
+		snprintf(buf, size, "%s (%s)", amqp_error_string2(rc), strerror(e));
+	else
+		snprintf(buf, size, "%s", amqp_error_string2(rc));
+	return buf;
+}
+
+/* Polls the socket for writability until deadline_ms (monotonic): 0 when
+ * writable, 1 on timeout, -1 when the socket is gone or failed. */
+static int wait_writable(amqp_connection_state_t conn, int64_t deadline_ms)
+{
+	struct pollfd pfd = {.fd = amqp_get_sockfd(conn), .events = POLLOUT};
+
+	if (pfd.fd < 0)
+		return -1;
+	for (;;) {
+		int64_t left = deadline_ms - zl_now_ms();
+		int rc;
+
+		if (left < 0)
+			left = 0;
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return -1;
+		if (rc > 0)
+			return 0;
+		if (left == 0)
+			return 1;
+	}
+}
+
+/*
+ * Ends the connection. While it is sound, connection.close is sent first
+ * (so the broker logs a clean close), but only when the socket takes data
+ * at once: a peer that stopped reading would make that send wait forever.
+ */
+static void close_connection(struct zl_publisher *pub)
+{
+	if (!pub->conn)
+		return;
+	if (!pub->broken && wait_writable(pub->conn, zl_now_ms()) == 0) {
+		struct timeval tv = ms_tv(CLOSE_TIMEOUT_MS);
+
+		amqp_set_rpc_timeout(pub->conn, &tv);
+		amqp_connection_close(pub->conn, AMQP_REPLY_SUCCESS);
+	}
+	amqp_destroy_connection(pub->conn);
+	pub->conn = NULL;
+	pub->blocked = false;
+	pub->broken = false;
+	pub->next_tag = 1;
+}
+
+/* An established connection failed: log it, drop it, and make the next
+ * connect start at the following node. Returns -1. */
+static int connection_lost(struct zl_publisher *pub, const struct zl_err *err)
+{
+	zl_warn("amqp.disconnected", "node=%s error=\"%s\"", pub->node, err->msg);
+	close_connection(pub);
+	if (pub->conf->n_urls > 0)
+		pub->next_url = (pub->url_index + 1) % pub->conf->n_urls;
+	return -1;
+}
+
+/* Makes conf->urls[idx] the current node (masked for logs). */
+static int set_node(struct zl_publisher *pub, int idx, struct zl_err *err)
+{
+	char *masked = conf_mask_url(pub->conf->urls[idx]);
+
+	if (!masked)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not mask an amqp url: out of memory");
+	free(pub->node);
+	pub->node = masked;
+	pub->url_index = idx;
+	return 0;
+}
+
+struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf)
+{
+	struct zl_publisher *pub = calloc(1, sizeof(*pub));
+	size_t len = strlen(conf->exchange) + sizeof(".unrouted");
+
+	if (!pub)
+		return NULL;
+	pub->conf = conf;
+	pub->next_tag = 1;
+	pub->unrouted = malloc(len);
+	pub->node = conf->n_urls > 0 ? conf_mask_url(conf->urls[0]) : strdup("(none)");
+	if (!pub->unrouted || !pub->node) {
+		publisher_free(pub);
+		return NULL;
+	}
+	snprintf(pub->unrouted, len, "%s.unrouted", conf->exchange);
+	return pub;
+}
+
+void publisher_free(struct zl_publisher *pub)
+{
+	if (!pub)
+		return;
+	close_connection(pub);
+	free(pub->unrouted);
+	free(pub->node);
+	free(pub);
+}
+
+bool publisher_connected(const struct zl_publisher *pub)
+{
+	return pub->conn != NULL;
+}
+
+bool publisher_blocked(const struct zl_publisher *pub)
+{
+	return pub->blocked;
+}
+
+const char *publisher_node(const struct zl_publisher *pub)
+{
+	return pub->node;
+}
+
+void publisher_disconnect(struct zl_publisher *pub)
+{
+	if (!pub->conn)
+		return;
+	close_connection(pub);
+	zl_info("amqp.disconnected", "node=%s", pub->node);
+}
+
+/*
+ * rabbitmq-c 0.11 does not load OpenSSL's default verify paths, so without
+ * a ca_file nothing would be trusted: use the distribution's bundle, as
+ * OpenSSL itself would (SSL_CERT_FILE first).
+ */
+static const char *system_ca_bundle(void)
+{
+	static const char *const bundles[] = {
+	    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu */
+	    "/etc/pki/tls/certs/ca-bundle.crt",   /* Red Hat, Fedora */
+	    "/etc/ssl/cert.pem",                  /* Alpine, BSD */
+	};
+	const char *env = getenv("SSL_CERT_FILE");
+
+	if (env && *env)
+		return env;
+	for (size_t i = 0; i < ZL_ARRAY_LEN(bundles); i++) {
+		if (access(bundles[i], R_OK) == 0)
+			return bundles[i];
+	}
+	return NULL;
+}
+
+/* Creates the TLS socket of conn, configured for amqps. */
+static amqp_socket_t *tls_socket(struct zl_publisher *pub, amqp_connection_state_t conn,
+                                 struct zl_err *err)
+{
+	const struct zl_amqp_conf *c = pub->conf;
+	amqp_socket_t *sock = amqp_ssl_socket_new(conn);
+	const char *ca = c->ca_file ? c->ca_file : system_ca_bundle();
+
+	if (!sock) {
+		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not create a TLS socket for %s",
+		           pub->node);
+		return NULL;
+	}
+	amqp_ssl_socket_set_verify_peer(sock, c->verify_peer);
+	amqp_ssl_socket_set_verify_hostname(sock, c->verify_hostname);
+	if (amqp_ssl_socket_set_ssl_versions(sock, AMQP_TLSv1_2, AMQP_TLSvLATEST) !=
+	    AMQP_STATUS_OK) {
+		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not require TLS 1.2 for %s", pub->node);
+		return NULL;
+	}
+	if (ca && amqp_ssl_socket_set_cacert(sock, ca) != AMQP_STATUS_OK) {
+		zl_err_set(err, ZL_EX_CONFIG, "could not load CA file %s for %s", ca, pub->node);
+		return NULL;
+	}
+	if (c->cert_file && c->key_file &&
+	    amqp_ssl_socket_set_key(sock, c->cert_file, c->key_file) != AMQP_STATUS_OK) {
+		zl_err_set(err, ZL_EX_CONFIG,
+		           "could not load client certificate %s with key %s for %s", c->cert_file,
+		           c->key_file, pub->node);
+		return NULL;
+	}
+	return sock;
+}
+
+/* Bounds, in the kernel, how long sent data may stay unacknowledged by the
+ * peer before the connection is dropped (see the guards above). */
+static void limit_unacked_time(struct zl_publisher *pub)
+{
+#ifdef TCP_USER_TIMEOUT
+	unsigned int ms = (unsigned int)(pub->conf->confirm_timeout * 1000);
+	int fd = amqp_get_sockfd(pub->conn);
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) != 0)
+		zl_debug("amqp.sockopt", "node=%s option=TCP_USER_TIMEOUT error=\"%s\"", pub->node,
+		         strerror(errno));
+#else
+	(void)pub;
+#endif
+}
+
+/* Opens the TCP or TLS socket to the parsed URL. */
+static int open_socket(struct zl_publisher *pub, const struct amqp_connection_info *ci,
+                       struct zl_err *err)
+{
+	struct timeval tv = seconds_tv(pub->conf->connect_timeout);
+	amqp_socket_t *sock;
+	int rc;
+
+	sock = ci->ssl ? tls_socket(pub, pub->conn, err) : amqp_tcp_socket_new(pub->conn);
+	if (!sock) {
+		if (ci->ssl)
+			return -1;
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not create a socket for %s",
+		                  pub->node);
+	}
+	errno = 0;
+	rc = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
+	if (rc != AMQP_STATUS_OK) {
+		char reason[256];
+
+		/* The library reads the result of an asynchronous connect with
+		 * SO_ERROR and drops it: errno still says EINPROGRESS then. */
+		if (rc == AMQP_STATUS_SOCKET_ERROR && errno == EINPROGRESS)
+			return zl_err_set(
+			    err, ZL_EX_UNAVAILABLE,
+			    "could not connect to %s: connection refused or unreachable",
+			    pub->node);
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not connect to %s: %s", pub->node,
+		                  failure_text(rc, reason, sizeof(reason)));
+	}
+	limit_unacked_time(pub);
+	return 0;
+}
+
+/*
+ * Fills err for a failed RPC of the set-up and answers the broker's close.
+ * A declaration that conflicts with what exists (406) is a configuration
+ * problem that reconnecting will not solve, hence its own code.
+ */
+static int setup_failed(struct zl_publisher *pub, amqp_rpc_reply_t r, const char *what,
+                        struct zl_err *err)
+{
+	char reason[512];
+	int code = reply_code(r) == AMQP_PRECONDITION_FAILED ? ZL_EX_CONFIG : ZL_EX_UNAVAILABLE;
+
+	describe_reply(r, reason, sizeof(reason));
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
+		answer_close(pub, PUBLISH_CHANNEL, &r.reply);
+	else
+		pub->broken = true;
+	return zl_err_set(err, code, "could not %s on node %s: %s", what, pub->node, reason);
+}
+
+/* Logs in announcing the capabilities zaaklink relies on. */
+static amqp_rpc_reply_t log_in(struct zl_publisher *pub, const struct amqp_connection_info *ci,
+                               const char *vhost)
+{
+	amqp_table_entry_t caps[3];
+	amqp_table_entry_t props[3];
+	amqp_table_t capabilities = {.num_entries = 3, .entries = caps};
+	amqp_table_t client = {.num_entries = 3, .entries = props};
+
+	/* 0.11 does not announce connection.blocked itself: without it the
+	 * broker would stop reading on an alarm without telling us. */
+	bool_entry(&caps[0], "connection.blocked", true);
+	bool_entry(&caps[1], "publisher_confirms", true);
+	bool_entry(&caps[2], "basic.nack", true);
+	string_entry(&props[0], "product", "zaaklink");
+	string_entry(&props[1], "version", PACKAGE_VERSION);
+	table_entry(&props[2], "capabilities", capabilities);
+	return amqp_login_with_properties(pub->conn, vhost, AMQP_DEFAULT_MAX_CHANNELS,
+	                                  AMQP_DEFAULT_FRAME_SIZE, pub->conf->heartbeat, &client,
+	                                  AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
+}
+
+/*
+ * Declares the topology: the fanout "<exchange>.unrouted" with its durable
+ * queue, then the topic exchange whose alternate exchange it is, so that
+ * nothing published is ever dropped for want of a binding.
+ */
+static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
+{
+	const char *exchange = pub->conf->exchange;
+	amqp_table_entry_t ae;
+	amqp_table_t args = {.num_entries = 1, .entries = &ae};
+	char what[512];
+
+	amqp_exchange_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted),
+	                      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(what, sizeof(what), "declare exchange %s", pub->unrouted);
+		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
+	}
+	amqp_queue_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted), 0, 1, 0,
+	                   0, amqp_empty_table);
+	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(what, sizeof(what), "declare queue %s", pub->unrouted);
+		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
+	}
+	amqp_queue_bind(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted),
+	                amqp_cstring_bytes(pub->unrouted), amqp_empty_bytes, amqp_empty_table);
+	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(what, sizeof(what), "bind queue %s", pub->unrouted);
+		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
+	}
+	string_entry(&ae, "alternate-exchange", pub->unrouted);
+	amqp_exchange_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(exchange),
+	                      amqp_cstring_bytes("topic"), 0, 1, 0, 0, args);
+	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(what, sizeof(what), "declare exchange %s", exchange);
+		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
+	}
+	return 0;
+}
+
+/* Connects to one URL and sets everything up; on failure nothing remains. */
+static int connect_node(struct zl_publisher *pub, const char *url, struct zl_err *err)
+{
+	struct amqp_connection_info ci;
+	struct timeval handshake = seconds_tv(pub->conf->connect_timeout);
+	struct timeval rpc = seconds_tv(pub->conf->confirm_timeout);
+	char *copy = strdup(url);
+	const char *vhost;
+	char server[64];
+	amqp_rpc_reply_t r;
+
+	if (!copy)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not parse %s: out of memory",
+		                  pub->node);
+	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK) {
+		free(copy);
+		return zl_err_set(err, ZL_EX_CONFIG, "could not parse amqp url %s", pub->node);
+	}
+	/* "amqp://host/" names the empty vhost, which RabbitMQ cannot have:
+	 * read it as the default one, like most clients do. */
+	vhost = ci.vhost[0] ? ci.vhost : "/";
+	pub->conn = amqp_new_connection();
+	if (!pub->conn) {
+		free(copy);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not connect to %s: out of memory",
+		                  pub->node);
+	}
+	amqp_set_handshake_timeout(pub->conn, &handshake);
+	amqp_set_rpc_timeout(pub->conn, &rpc);
+	if (open_socket(pub, &ci, err) < 0) {
+		pub->broken = true;
+		goto fail;
+	}
+	r = log_in(pub, &ci, vhost);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "log in as %s to vhost %s", ci.user, vhost);
+		setup_failed(pub, r, what, err);
+		goto fail;
+	}
+	amqp_channel_open(pub->conn, PUBLISH_CHANNEL);
+	r = amqp_get_rpc_reply(pub->conn);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		setup_failed(pub, r, "open a channel", err);
+		goto fail;
+	}
+	amqp_confirm_select(pub->conn, PUBLISH_CHANNEL);
+	r = amqp_get_rpc_reply(pub->conn);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		setup_failed(pub, r, "enable publisher confirms", err);
+		goto fail;
+	}
+	if (declare_topology(pub, err) < 0)
+		goto fail;
+	free(copy);
+	pub->next_tag = 1;
+	pub->blocked = false;
+	table_string(amqp_get_server_properties(pub->conn), "version", server, sizeof(server));
+	zl_info("amqp.connected", "node=%s server=%s heartbeat=%d", pub->node,
+	        server[0] ? server : "unknown", amqp_get_heartbeat(pub->conn));
+	return 0;
+fail:
+	free(copy);
+	close_connection(pub);
+	return -1;
+}
+
+int publisher_connect(struct zl_publisher *pub, struct zl_err *err)
+{
+	const struct zl_amqp_conf *c = pub->conf;
+
+	if (pub->conn)
+		return 0;
+	if (c->n_urls <= 0)
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "could not connect to RabbitMQ: no url configured");
+	for (int i = 0, start = pub->next_url; i < c->n_urls; i++) {
+		int idx = (start + i) % c->n_urls;
+
+		if (set_node(pub, idx, err) < 0)
+			return -1;
+		if (connect_node(pub, c->urls[idx], err) == 0)
+			return 0;
+		/* Rotate: the next attempt starts after the node that failed. */
+		pub->next_url = (idx + 1) % c->n_urls;
+		if (i + 1 < c->n_urls)
+			zl_warn("amqp.connect_failed", "node=%s error=\"%s\"", pub->node, err->msg);
+	}
+	return -1;
+}
+
+/* Marks row i settled by an ack or a nack. */
+static void settle_row(struct batch *b, int i, bool ack)
+{
+	switch (b->state[i]) {
+	case ROW_PENDING:
+		b->state[i] = ack ? ROW_ACKED : ROW_NACKED;
+		b->settled++;
+		break;
+	case ROW_RETURNED:
+		b->state[i] = ack ? ROW_UNROUTABLE : ROW_NACKED;
+		b->settled++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Applies a basic.ack or basic.nack; tags of earlier batches are stale. */
+static void settle(struct batch *b, uint64_t tag, bool multiple, bool ack)
+{
+	int hi, lo;
+
+	if (!b || tag < b->first_tag || tag - b->first_tag >= (uint64_t)b->sent)
+		return;
+	hi = (int)(tag - b->first_tag);
+	lo = multiple ? b->low : hi;
+	for (int i = lo; i <= hi; i++)
+		settle_row(b, i, ack);
+	while (b->low < b->sent && row_settled(b->state[b->low]))
+		b->low++;
+}
+
+/* Marks the pending row with this message id as returned. */
+static void mark_returned(struct batch *b, amqp_bytes_t id, const char *text)
+{
+	if (!b)
+		return;
+	for (int i = b->low; i < b->sent; i++) {
+		const char *eid = b->rows[i].event_id;
+
+		if (b->state[i] == ROW_PENDING && strlen(eid) == id.len &&
+		    memcmp(eid, id.bytes, id.len) == 0) {
+			b->state[i] = ROW_RETURNED;
+			b->returned++;
+			if (!b->return_text[0])
+				snprintf(b->return_text, sizeof(b->return_text), "%s", text);
+			return;
+		}
+	}
+}
+
+/* Reads the header and body that follow a basic.return and marks its row. */
+static int handle_return(struct zl_publisher *pub, const amqp_frame_t *frame, struct batch *b,
+                         struct zl_err *err)
+{
+	const amqp_basic_return_t *m = frame->payload.method.decoded;
+	char text[128];
+	amqp_message_t msg;
+	amqp_rpc_reply_t r;
+
+	snprintf(text, sizeof(text), "%.*s", (int)m->reply_text.len,
+	         (const char *)m->reply_text.bytes);
+	r = amqp_read_message(pub->conn, frame->channel, &msg, 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		char reason[256];
+
+		describe_reply(r, reason, sizeof(reason));
+		if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
+			answer_close(pub, frame->channel, &r.reply);
+		else
+			pub->broken = true;
+		return zl_err_set(err, ZL_EX_UNAVAILABLE,
+		                  "connection lost: could not read a returned message: %s", reason);
+	}
+	if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+		zl_debug("amqp.returned", "node=%s id=%.*s reason=\"%s\"", pub->node,
+		         (int)msg.properties.message_id.len,
+		         (const char *)msg.properties.message_id.bytes, text);
+		mark_returned(b, msg.properties.message_id, text);
+	}
+	amqp_destroy_message(&msg);
+	return 0;
+}
+
+/*
+ * Handles one frame the broker sent on its own: confirms (applied to b,
+ * which is NULL between batches), returns, blocked/unblocked and closes.
+ * Returns -1 with err filled when the connection can no longer be used.
+ */
+static int handle_frame(struct zl_publisher *pub, const amqp_frame_t *frame, struct batch *b,
+                        struct zl_err *err)
+{
+	const amqp_method_t *m = &frame->payload.method;
+	char text[512];
+
+	if (frame->frame_type != AMQP_FRAME_METHOD)
+		return 0;
+	switch (m->id) {
+	case AMQP_BASIC_ACK_METHOD: {
+		const amqp_basic_ack_t *ack = m->decoded;
+
+		if (frame->channel == PUBLISH_CHANNEL)
+			settle(b, ack->delivery_tag, ack->multiple, true);
+		return 0;
+	}
+	case AMQP_BASIC_NACK_METHOD: {
+		const amqp_basic_nack_t *nack = m->decoded;
+
+		if (frame->channel == PUBLISH_CHANNEL)
+			settle(b, nack->delivery_tag, nack->multiple, false);
+		return 0;
+	}
+	case AMQP_BASIC_RETURN_METHOD:
+		return handle_return(pub, frame, b, err);
+	case AMQP_CONNECTION_BLOCKED_METHOD: {
+		const amqp_connection_blocked_t *bl = m->decoded;
+
+		if (!pub->blocked)
+			zl_warn("amqp.blocked", "node=%s reason=\"%.*s\"", pub->node,
+			        (int)bl->reason.len, (const char *)bl->reason.bytes);
+		pub->blocked = true;
+		return 0;
+	}
+	case AMQP_CONNECTION_UNBLOCKED_METHOD:
+		if (pub->blocked)
+			zl_info("amqp.unblocked", "node=%s", pub->node);
+		pub->blocked = false;
+		return 0;
+	case AMQP_CHANNEL_CLOSE_METHOD:
+		close_text(m, text, sizeof(text));
+		answer_close(pub, frame->channel, m);
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "channel closed by the broker: %s", text);
+	case AMQP_CONNECTION_CLOSE_METHOD:
+		close_text(m, text, sizeof(text));
+		answer_close(pub, 0, m);
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "connection closed by the broker: %s",
+		                  text);
+	default:
+		zl_debug("amqp.unexpected", "node=%s channel=%d method=0x%08x", pub->node,
+		         frame->channel, (unsigned)m->id);
+		return 0;
+	}
+}
+
+/*
+ * Reads one frame, waiting at most tv (zero: only what has arrived), and
+ * handles it. This is also where rabbitmq-c sends and checks heartbeats.
+ * Returns 1 when a frame was handled, 0 on timeout, -1 with err filled when
+ * the connection is lost.
+ */
+static int read_frame(struct zl_publisher *pub, struct batch *b, struct timeval tv,
+                      struct zl_err *err)
+{
+	amqp_frame_t frame;
+	int rc;
+
+	errno = 0;
+	rc = amqp_simple_wait_frame_noblock(pub->conn, &frame, &tv);
+	if (rc == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (rc != AMQP_STATUS_OK) {
+		char reason[256];
+
+		pub->broken = true;
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: %s",
+		                  failure_text(rc, reason, sizeof(reason)));
+	}
+	return handle_frame(pub, &frame, b, err) < 0 ? -1 : 1;
+}
+
+/* Handles every frame that can be read without waiting; an overdue
+ * heartbeat is noticed here instead of inside amqp_basic_publish(). */
+static int read_available(struct zl_publisher *pub, struct batch *b, struct zl_err *err)
+{
+	int rc;
+
+	while ((rc = read_frame(pub, b, ms_tv(0), err)) > 0)
+		;
+	return rc;
+}
+
+/* Builds the properties and headers of a row (EVENTS.md section 6) and
+ * sends it; headers must hold 6 entries and time_buf 21 bytes. */
+static int send_row(struct zl_publisher *pub, const struct zl_outbox_row *row,
+                    amqp_table_entry_t *headers, char *time_buf)
+{
+	amqp_basic_properties_t props;
+	int nh = 0;
+
+	memset(&props, 0, sizeof(props));
+	zl_format_utc(row->time, time_buf);
+	string_entry(&headers[nh++], "cloudEvents_specversion", "1.0");
+	string_entry(&headers[nh++], "cloudEvents_id", row->event_id);
+	if (row->source)
+		string_entry(&headers[nh++], "cloudEvents_source", row->source);
+	string_entry(&headers[nh++], "cloudEvents_type", row->type);
+	if (row->subject)
+		string_entry(&headers[nh++], "cloudEvents_subject", row->subject);
+	string_entry(&headers[nh++], "cloudEvents_time", time_buf);
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+	               AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
+	               AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+	props.content_type = amqp_cstring_bytes("application/cloudevents+json");
+	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	props.message_id = amqp_cstring_bytes(row->event_id);
+	props.timestamp = (uint64_t)row->time;
+	props.type = amqp_cstring_bytes(row->type);
+	props.app_id = amqp_cstring_bytes("zaaklink");
+	props.headers.num_entries = nh;
+	props.headers.entries = headers;
+	return amqp_basic_publish(
+	    pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->conf->exchange),
+	    amqp_cstring_bytes(row->type), 1, 0, &props, amqp_cstring_bytes(row->body));
+}
+
+/* How a batch ended, apart from what the broker said about single rows. */
+enum batch_end {
+	END_DONE,    /* every sent row settled */
+	END_BLOCKED, /* stopped sending: the broker blocked publishers */
+	END_STALLED, /* the socket took no data until the deadline */
+	END_TIMEOUT, /* confirms missing at the deadline */
+	END_LOST,    /* connection or channel lost, reason in the batch's err */
+};
+
+/* Sends rows in order until all are sent, or blocked, stalled or lost. */
+static enum batch_end send_rows(struct zl_publisher *pub, struct batch *b, int64_t deadline,
+                                struct zl_err *err)
+{
+	amqp_table_entry_t headers[6];
+	char time_buf[21];
+
+	for (int i = 0; i < b->n; i++) {
+		int rc;
+
+		if (i % SERVICE_EVERY == 0 && read_available(pub, b, err) < 0)
+			return END_LOST;
+		if (pub->blocked)
+			return END_BLOCKED;
+		rc = wait_writable(pub->conn, deadline);
+		if (rc > 0)
+			return END_STALLED;
+		if (rc < 0) {
+			/* The broker may have said why before it closed. */
+			if (read_available(pub, b, err) < 0)
+				return END_LOST;
+			pub->broken = true;
+			zl_err_set(err, ZL_EX_UNAVAILABLE,
+			           "connection lost: socket closed or failed");
+			return END_LOST;
+		}
+		errno = 0;
+		rc = send_row(pub, &b->rows[i], headers, time_buf);
+		if (rc != AMQP_STATUS_OK) {
+			char reason[256];
+
+			pub->broken = true;
+			zl_err_set(err, ZL_EX_UNAVAILABLE,
+			           "connection lost: could not publish event %s: %s",
+			           b->rows[i].event_id, failure_text(rc, reason, sizeof(reason)));
+			return END_LOST;
+		}
+		b->state[i] = ROW_PENDING;
+		b->sent++;
+	}
+	return END_DONE;
+}
+
+/* Reads confirms until every sent row is settled or the deadline passes;
+ * what has already arrived is read even when the deadline has passed. */
+static enum batch_end await_confirms(struct zl_publisher *pub, struct batch *b, int64_t deadline,
+                                     struct zl_err *err)
+{
+	while (b->settled < b->sent) {
+		int64_t left = deadline - zl_now_ms();
+		int rc = read_frame(pub, b, ms_tv(left), err);
+
+		if (rc < 0)
+			return END_LOST;
+		if (rc == 0 && left <= 0)
+			return END_TIMEOUT;
+	}
+	return END_DONE;
+}
+
+/* Fills err with why the batch ended before every row was acknowledged. */
+static void explain_end(const struct zl_publisher *pub, const struct batch *b, enum batch_end end,
+                        const struct zl_err *lost, struct zl_err *err)
+{
+	switch (end) {
+	case END_LOST:
+		*err = *lost;
+		break;
+	case END_TIMEOUT:
+		zl_err_set(err, ZL_EX_UNAVAILABLE, "no confirm within %g s for %d of %d events",
+		           pub->conf->confirm_timeout, b->sent - b->settled, b->sent);
+		break;
+	case END_STALLED:
+		zl_err_set(
+		    err, ZL_EX_UNAVAILABLE,
+		    "could not send within %g s: the broker does not read (%d of %d events sent)",
+		    pub->conf->confirm_timeout, b->sent, b->n);
+		break;
+	case END_BLOCKED:
+		zl_err_set(err, ZL_EX_UNAVAILABLE, "broker has blocked publishers");
+		break;
+	case END_DONE:
+		zl_err_set(err, ZL_EX_SOFTWARE, "confirm state lost");
+		break;
+	}
+}
+
+/* Fills err for row k, the first one not acknowledged. */
+static void explain_row(const struct zl_publisher *pub, const struct batch *b, int k,
+                        enum batch_end end, const struct zl_err *lost, struct zl_err *err)
+{
+	const char *id = b->rows[k].event_id;
+
+	if (b->state[k] == ROW_NACKED)
+		zl_err_set(err, ZL_EX_TEMPFAIL, "broker nacked event %s", id);
+	else if (b->state[k] == ROW_UNROUTABLE)
+		zl_err_set(err, ZL_EX_TEMPFAIL, "event %s returned by the broker: %s", id,
+		           b->return_text[0] ? b->return_text : "unroutable");
+	else
+		explain_end(pub, b, end, lost, err);
+}
+
+/*
+ * A message came back although the exchange has an alternate exchange: its
+ * queue (or the alternate exchange itself) was deleted. Declaring the
+ * topology again repairs that, so the retry of these rows is routed
+ * instead of coming back forever.
+ */
+static void restore_topology(struct zl_publisher *pub, const struct batch *b)
+{
+	struct zl_err err = {0};
+
+	zl_warn("amqp.returned", "node=%s events=%d reason=\"%s\" action=redeclare", pub->node,
+	        b->returned, b->return_text);
+	if (declare_topology(pub, &err) < 0)
+		connection_lost(pub, &err);
+	else
+		amqp_maybe_release_buffers(pub->conn);
+}
+
+int publisher_publish(struct zl_publisher *pub, const struct zl_outbox_row *rows, int n,
+                      struct zl_err *err)
+{
+	struct batch b = {.rows = rows, .n = n};
+	struct zl_err lost = {0};
+	int64_t start_ms = zl_now_ms(), sent_ms;
+	int64_t deadline = start_ms + (int64_t)(pub->conf->confirm_timeout * 1000);
+	enum batch_end end;
+	int k;
+
+	if (!pub->conn)
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
+	if (n <= 0)
+		return 0;
+	b.state = calloc((size_t)n, 1);
+	if (!b.state)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not publish: out of memory");
+	b.first_tag = pub->next_tag;
+	end = send_rows(pub, &b, deadline, &lost);
+	pub->next_tag += (uint64_t)b.sent;
+	sent_ms = zl_now_ms();
+	if (end == END_DONE || end == END_BLOCKED) {
+		enum batch_end waited = await_confirms(pub, &b, deadline, &lost);
+
+		if (waited != END_DONE)
+			end = waited;
+	}
+	for (k = 0; k < n && b.state[k] == ROW_ACKED; k++)
+		;
+	zl_debug("amqp.batch", "events=%d sent=%d acked=%d send_ms=%lld confirm_ms=%lld", n, b.sent,
+	         k, (long long)(sent_ms - start_ms), (long long)(zl_now_ms() - sent_ms));
+	if (k < n)
+		explain_row(pub, &b, k, end, &lost, err);
+	if (end == END_LOST || end == END_TIMEOUT || end == END_STALLED) {
+		/* The broker's count of publishes on the channel is unknown now,
+		 * and a broker this slow would not answer a polite close either. */
+		struct zl_err why;
+
+		explain_end(pub, &b, end, &lost, &why);
+		pub->broken = true;
+		connection_lost(pub, &why);
+	} else if (b.returned > 0) {
+		restore_topology(pub, &b);
+	} else {
+		amqp_maybe_release_buffers(pub->conn);
+	}
+	free(b.state);
+	if (b.sent == 0 && end != END_BLOCKED)
+		return -1;
+	return k;
+}
+
+int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *err)
+{
+	int64_t deadline = zl_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	bool was_blocked = pub->blocked;
+
+	if (!pub->conn)
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
+	for (;;) {
+		int rc = read_frame(pub, NULL, ms_tv(deadline - zl_now_ms()), err);
+
+		if (rc < 0)
+			return connection_lost(pub, err);
+		/* Return at once when publishing became possible (or not). */
+		if (rc == 0 || pub->blocked != was_blocked)
+			break;
+	}
+	amqp_maybe_release_buffers(pub->conn);
+	return 0;
+}
+
+int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struct zl_err *err)
+{
+	amqp_queue_declare_ok_t *ok;
+	amqp_rpc_reply_t r;
+	char reason[512];
+	int code;
+
+	if (!pub->conn)
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
+	amqp_channel_open(pub->conn, INSPECT_CHANNEL);
+	r = amqp_get_rpc_reply(pub->conn);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+		ok = amqp_queue_declare(pub->conn, INSPECT_CHANNEL, amqp_cstring_bytes(queue), 1, 0,
+		                        0, 0, amqp_empty_table);
+		r = amqp_get_rpc_reply(pub->conn);
+		if (ok && r.reply_type == AMQP_RESPONSE_NORMAL) {
+			int64_t count = ok->message_count;
+
+			r = amqp_channel_close(pub->conn, INSPECT_CHANNEL, AMQP_REPLY_SUCCESS);
+			if (r.reply_type == AMQP_RESPONSE_NORMAL)
+				return count;
+		}
+	}
+	describe_reply(r, reason, sizeof(reason));
+	code = reply_code(r);
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    answer_close(pub, INSPECT_CHANNEL, &r.reply)) {
+		/* Only the inspection channel was closed: the connection stays. */
+		amqp_maybe_release_buffers_on_channel(pub->conn, INSPECT_CHANNEL);
+		if (code == AMQP_NOT_FOUND)
+			return zl_err_set(err, ZL_EX_DATAERR, "queue %s does not exist", queue);
+		return zl_err_set(err, ZL_EX_TEMPFAIL, "could not inspect queue %s on node %s: %s",
+		                  queue, pub->node, reason);
+	}
+	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
+		pub->broken = true;
+	zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: could not inspect queue %s: %s", queue,
+	           reason);
+	return connection_lost(pub, err);
+}

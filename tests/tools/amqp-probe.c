@@ -1,0 +1,463 @@
+/* amqp-probe: declares, inspects and drains RabbitMQ queues for the integration tests. */
+#include "amqp_compat.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define CHANNEL 1
+#define CONNECT_TIMEOUT_S 10
+#define RPC_TIMEOUT_S 30
+#define POLL_INTERVAL_MS 50
+
+static const char usage[] =
+    "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
+    "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY";
+
+/* A test tool may simply stop at the first problem: one line, exit 2. */
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("amqp-probe: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* Monotonic clock in milliseconds. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps for ms milliseconds. */
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Dies unless the last RPC succeeded, with the broker's reply text. */
+static void check_reply(amqp_rpc_reply_t r, const char *what, const char *name)
+{
+	amqp_bytes_t text = amqp_empty_bytes;
+
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return;
+	case AMQP_RESPONSE_NONE:
+		die("could not %s %s: no reply from the broker", what, name);
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		die("could not %s %s: %s", what, name, amqp_error_string2(r.library_error));
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
+			text = ((amqp_channel_close_t *)r.reply.decoded)->reply_text;
+		else if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+			text = ((amqp_connection_close_t *)r.reply.decoded)->reply_text;
+		die("could not %s %s: %.*s", what, name, (int)text.len, (char *)text.bytes);
+	}
+	die("could not %s %s: unknown reply", what, name);
+}
+
+/* Connects, logs in and opens channel 1. */
+static amqp_connection_state_t open_connection(const char *url)
+{
+	struct amqp_connection_info ci;
+	struct timeval connect_tv = {CONNECT_TIMEOUT_S, 0};
+	struct timeval rpc_tv = {RPC_TIMEOUT_S, 0};
+	amqp_connection_state_t conn;
+	amqp_socket_t *sock;
+	char *copy = strdup(url);
+	int rc;
+
+	if (!copy)
+		die("out of memory");
+	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK)
+		die("could not parse amqp url %s", url);
+	conn = amqp_new_connection();
+	if (!conn)
+		die("out of memory");
+	sock = ci.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
+	if (!sock)
+		die("could not create a socket");
+	/* Test brokers have throwaway certificates: amqps only encrypts here. */
+	if (ci.ssl) {
+		amqp_ssl_socket_set_verify_peer(sock, 0);
+		amqp_ssl_socket_set_verify_hostname(sock, 0);
+	}
+	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &connect_tv);
+	if (rc != AMQP_STATUS_OK)
+		die("could not connect to %s:%d: %s", ci.host, ci.port, amqp_error_string2(rc));
+	amqp_set_rpc_timeout(conn, &rpc_tv);
+	/* "amqp://host/" means the default vhost, as zaaklink reads it. */
+	check_reply(amqp_login(conn, ci.vhost[0] ? ci.vhost : "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+	                       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+	            "log in to", ci.host);
+	amqp_channel_open(conn, CHANNEL);
+	check_reply(amqp_get_rpc_reply(conn), "open a channel on", ci.host);
+	free(copy);
+	return conn;
+}
+
+/* Closes politely, as a well-behaved client. */
+static void close_connection(amqp_connection_state_t conn)
+{
+	amqp_channel_close(conn, CHANNEL, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(conn);
+}
+
+/* Declares an exchange. */
+static void declare_exchange(amqp_connection_state_t conn, const char *name, const char *type,
+                             amqp_table_t args)
+{
+	amqp_exchange_declare(conn, CHANNEL, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0,
+	                      1, 0, 0, args);
+	check_reply(amqp_get_rpc_reply(conn), "declare exchange", name);
+}
+
+/* Declares a durable, non-exclusive classic queue. */
+static void declare_queue(amqp_connection_state_t conn, const char *name)
+{
+	amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(name), 0, 1, 0, 0, amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "declare queue", name);
+}
+
+/* Binds a queue to an exchange with a routing key. */
+static void bind_queue(amqp_connection_state_t conn, const char *queue, const char *exchange,
+                       const char *key)
+{
+	amqp_queue_bind(conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+	                amqp_cstring_bytes(key), amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "bind queue", queue);
+}
+
+/* declare QUEUE EXCHANGE KEY...: the topology of zaaklink plus a test queue. */
+static int cmd_declare(amqp_connection_state_t conn, int argc, char **argv)
+{
+	amqp_table_entry_t ae;
+	amqp_table_t args = {.num_entries = 1, .entries = &ae};
+	char unrouted[512];
+
+	if (argc < 2)
+		die("%s", usage);
+	snprintf(unrouted, sizeof(unrouted), "%s.unrouted", argv[1]);
+	declare_exchange(conn, unrouted, "fanout", amqp_empty_table);
+	declare_queue(conn, unrouted);
+	bind_queue(conn, unrouted, unrouted, "");
+	ae.key = amqp_cstring_bytes("alternate-exchange");
+	ae.value.kind = AMQP_FIELD_KIND_UTF8;
+	ae.value.value.bytes = amqp_cstring_bytes(unrouted);
+	declare_exchange(conn, argv[1], "topic", args);
+	declare_queue(conn, argv[0]);
+	for (int i = 2; i < argc; i++)
+		bind_queue(conn, argv[0], argv[1], argv[i]);
+	return 0;
+}
+
+/* Adds bytes as a JSON string (they need not be NUL-terminated). */
+static void add_bytes(cJSON *obj, const char *name, amqp_bytes_t b)
+{
+	char *s = malloc(b.len + 1);
+
+	if (!s)
+		die("out of memory");
+	if (b.len)
+		memcpy(s, b.bytes, b.len);
+	s[b.len] = '\0';
+	cJSON_AddStringToObject(obj, name, s);
+	free(s);
+}
+
+/* A header value as JSON: strings as strings, numbers as numbers. */
+static void add_field(cJSON *obj, const char *name, const amqp_field_value_t *v)
+{
+	switch (v->kind) {
+	case AMQP_FIELD_KIND_UTF8:
+	case AMQP_FIELD_KIND_BYTES:
+		add_bytes(obj, name, v->value.bytes);
+		break;
+	case AMQP_FIELD_KIND_BOOLEAN:
+		cJSON_AddBoolToObject(obj, name, v->value.boolean);
+		break;
+	case AMQP_FIELD_KIND_I8:
+		cJSON_AddNumberToObject(obj, name, v->value.i8);
+		break;
+	case AMQP_FIELD_KIND_U8:
+		cJSON_AddNumberToObject(obj, name, v->value.u8);
+		break;
+	case AMQP_FIELD_KIND_I16:
+		cJSON_AddNumberToObject(obj, name, v->value.i16);
+		break;
+	case AMQP_FIELD_KIND_U16:
+		cJSON_AddNumberToObject(obj, name, v->value.u16);
+		break;
+	case AMQP_FIELD_KIND_I32:
+		cJSON_AddNumberToObject(obj, name, v->value.i32);
+		break;
+	case AMQP_FIELD_KIND_U32:
+		cJSON_AddNumberToObject(obj, name, v->value.u32);
+		break;
+	case AMQP_FIELD_KIND_I64:
+		cJSON_AddNumberToObject(obj, name, (double)v->value.i64);
+		break;
+	case AMQP_FIELD_KIND_U64:
+	case AMQP_FIELD_KIND_TIMESTAMP:
+		cJSON_AddNumberToObject(obj, name, (double)v->value.u64);
+		break;
+	case AMQP_FIELD_KIND_F32:
+		cJSON_AddNumberToObject(obj, name, v->value.f32);
+		break;
+	case AMQP_FIELD_KIND_F64:
+		cJSON_AddNumberToObject(obj, name, v->value.f64);
+		break;
+	default:
+		cJSON_AddNullToObject(obj, name);
+		break;
+	}
+}
+
+/* Prints one message as a line of JSON, properties that are present only. */
+static void print_message(const amqp_bytes_t exchange, const amqp_bytes_t key, bool redelivered,
+                          const amqp_message_t *msg)
+{
+	const amqp_basic_properties_t *p = &msg->properties;
+	cJSON *obj = cJSON_CreateObject();
+	char *line;
+
+	if (!obj)
+		die("out of memory");
+	add_bytes(obj, "exchange", exchange);
+	add_bytes(obj, "routing_key", key);
+	cJSON_AddBoolToObject(obj, "redelivered", redelivered);
+	if (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+		add_bytes(obj, "content_type", p->content_type);
+	if (p->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG)
+		cJSON_AddNumberToObject(obj, "delivery_mode", p->delivery_mode);
+	if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+		add_bytes(obj, "message_id", p->message_id);
+	if (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG)
+		cJSON_AddNumberToObject(obj, "timestamp", (double)p->timestamp);
+	if (p->_flags & AMQP_BASIC_TYPE_FLAG)
+		add_bytes(obj, "type", p->type);
+	if (p->_flags & AMQP_BASIC_APP_ID_FLAG)
+		add_bytes(obj, "app_id", p->app_id);
+	if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
+		cJSON *headers = cJSON_AddObjectToObject(obj, "headers");
+		char name[256];
+
+		for (int i = 0; headers && i < p->headers.num_entries; i++) {
+			const amqp_table_entry_t *e = &p->headers.entries[i];
+
+			snprintf(name, sizeof(name), "%.*s", (int)e->key.len, (char *)e->key.bytes);
+			add_field(headers, name, &e->value);
+		}
+	}
+	add_bytes(obj, "body", msg->body);
+	line = cJSON_PrintUnformatted(obj);
+	if (!line)
+		die("out of memory");
+	printf("%s\n", line);
+	fflush(stdout);
+	cJSON_free(line);
+	cJSON_Delete(obj);
+}
+
+/* Gets, prints and acknowledges one message; 0 when the queue was empty. */
+static int get_one(amqp_connection_state_t conn, const char *queue)
+{
+	amqp_rpc_reply_t r = amqp_basic_get(conn, CHANNEL, amqp_cstring_bytes(queue), 0);
+	amqp_basic_get_ok_t *ok;
+	amqp_bytes_t exchange, key;
+	amqp_message_t msg;
+	uint64_t tag;
+	bool redelivered;
+
+	check_reply(r, "get from queue", queue);
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		return 0;
+	ok = r.reply.decoded;
+	tag = ok->delivery_tag;
+	redelivered = ok->redelivered;
+	/* Copied: reading the message may reuse the frame's memory. */
+	exchange = amqp_bytes_malloc_dup(ok->exchange);
+	key = amqp_bytes_malloc_dup(ok->routing_key);
+	check_reply(amqp_read_message(conn, CHANNEL, &msg, 0), "read a message from queue", queue);
+	print_message(exchange, key, redelivered, &msg);
+	amqp_destroy_message(&msg);
+	amqp_bytes_free(exchange);
+	amqp_bytes_free(key);
+	if (amqp_basic_ack(conn, CHANNEL, tag, 0) != AMQP_STATUS_OK)
+		die("could not acknowledge a message from queue %s", queue);
+	amqp_maybe_release_buffers(conn);
+	return 1;
+}
+
+/* Parses a non-negative number or dies. */
+static double parse_number(const char *s, const char *option)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0)
+		die("%s needs a non-negative number, not '%s'", option, s);
+	return v;
+}
+
+/* drain QUEUE [--expect N] [--timeout S]: prints and acks every message. */
+static int cmd_drain(amqp_connection_state_t conn, int argc, char **argv)
+{
+	long expect = -1;
+	double timeout = 10;
+	long got = 0;
+	long long deadline;
+
+	if (argc < 1)
+		die("%s", usage);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
+			expect = (long)parse_number(argv[++i], "--expect");
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			timeout = parse_number(argv[++i], "--timeout");
+		else
+			die("%s", usage);
+	}
+	deadline = now_ms() + (long long)(timeout * 1000);
+	for (;;) {
+		if (get_one(conn, argv[0])) {
+			got++;
+			continue;
+		}
+		/* Empty now: wait only while messages are still expected. */
+		if (expect < 0 || got >= expect || now_ms() >= deadline)
+			break;
+		sleep_ms(POLL_INTERVAL_MS);
+	}
+	return expect < 0 || got == expect ? 0 : 1;
+}
+
+/* Passive declare: the message count of a queue. */
+static int cmd_count(amqp_connection_state_t conn, int argc, char **argv)
+{
+	amqp_queue_declare_ok_t *ok;
+
+	if (argc != 1)
+		die("%s", usage);
+	ok = amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(argv[0]), 1, 0, 0, 0,
+	                        amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "inspect queue", argv[0]);
+	printf("%u\n", ok->message_count);
+	return 0;
+}
+
+/* Empties a queue. */
+static int cmd_purge(amqp_connection_state_t conn, int argc, char **argv)
+{
+	if (argc != 1)
+		die("%s", usage);
+	amqp_queue_purge(conn, CHANNEL, amqp_cstring_bytes(argv[0]));
+	check_reply(amqp_get_rpc_reply(conn), "purge queue", argv[0]);
+	return 0;
+}
+
+/* Deletes a queue, used or not, empty or not. */
+static int cmd_delete(amqp_connection_state_t conn, int argc, char **argv)
+{
+	if (argc != 1)
+		die("%s", usage);
+	amqp_queue_delete(conn, CHANNEL, amqp_cstring_bytes(argv[0]), 0, 0);
+	check_reply(amqp_get_rpc_reply(conn), "delete queue", argv[0]);
+	return 0;
+}
+
+/* Waits for the broker's ack of the single message published. */
+static void await_ack(amqp_connection_state_t conn, const char *exchange)
+{
+	struct timeval tv = {RPC_TIMEOUT_S, 0};
+	amqp_frame_t frame;
+
+	for (;;) {
+		int rc = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
+
+		if (rc != AMQP_STATUS_OK)
+			die("no confirm for the message to %s: %s", exchange,
+			    amqp_error_string2(rc));
+		if (frame.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (frame.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD:
+			return;
+		case AMQP_BASIC_NACK_METHOD:
+			die("broker nacked the message to %s", exchange);
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD: {
+			amqp_rpc_reply_t r = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
+			                      .reply = frame.payload.method};
+
+			check_reply(r, "publish to", exchange);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* publish EXCHANGE KEY BODY: a plain message, confirmed. */
+static int cmd_publish(amqp_connection_state_t conn, int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 3)
+		die("%s", usage);
+	amqp_confirm_select(conn, CHANNEL);
+	check_reply(amqp_get_rpc_reply(conn), "enable confirms for", argv[0]);
+	rc = amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(argv[0]),
+	                        amqp_cstring_bytes(argv[1]), 0, 0, NULL,
+	                        amqp_cstring_bytes(argv[2]));
+	if (rc != AMQP_STATUS_OK)
+		die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
+	await_ack(conn, argv[0]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(amqp_connection_state_t conn, int argc, char **argv);
+	} commands[] = {
+	    {"declare", cmd_declare}, {"drain", cmd_drain},   {"count", cmd_count},
+	    {"purge", cmd_purge},     {"delete", cmd_delete}, {"publish", cmd_publish},
+	};
+	amqp_connection_state_t conn;
+	int status;
+
+	if (argc < 3)
+		die("%s", usage);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[2], commands[i].name) != 0)
+			continue;
+		conn = open_connection(argv[1]);
+		status = commands[i].run(conn, argc - 3, argv + 3);
+		close_connection(conn);
+		return status;
+	}
+	die("unknown command '%s'; %s", argv[2], usage);
+}
