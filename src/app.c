@@ -1,0 +1,42 @@
+/* App: error reporting and state opening shared by the commands. */
+#include "app.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int app_fail(const struct zl_err *err)
+{
+	fprintf(stderr, "zaaklink: %s\n", err->msg);
+	return err->code ? err->code : ZL_EX_SOFTWARE;
+}
+
+struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int *exit_code)
+{
+	struct zl_err err = { 0 };
+	struct zl_store *st = store_open(conf->state.path, read_only, &err);
+
+	if (!st)
+		*exit_code = app_fail(&err);
+	return st;
+}
+
+int app_flags(int argc, char **argv, const char *const *opts, bool *set)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool known = false;
+
+		for (int k = 0; opts[k] && a[0] == '-' && a[1] == '-'; k++) {
+			if (strcmp(a + 2, opts[k]) == 0) {
+				set[k] = known = true;
+				break;
+			}
+		}
+		if (!known) {
+			fprintf(stderr, "zaaklink: %s: unknown option '%s' (see zaaklink --help)\n",
+				argv[0], a);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* check-config: the configuration is valid; with --connect, so are the servers. */
+#include "app.h"
+#include "commands.h"
+#include "publisher.h"
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Connects to PostgreSQL and reads both tables as a pass would. */
+static int check_source(const struct zl_conf *conf, struct zl_err *err)
+{
+	struct zl_source *src = source_new(conf->source.conninfo, conf->source.connect_timeout,
+					   conf->source.query_timeout);
+	int rc;
+
+	if (!src)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	rc = source_check_access(src, err);
+	source_free(src);
+	return rc;
+}
+
+/* Connects to RabbitMQ and declares the exchange and its unrouted queue. */
+static int check_broker(const struct zl_conf *conf, struct zl_err *err)
+{
+	struct zl_publisher *pub = publisher_new(&conf->amqp);
+	int rc;
+
+	if (!pub)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	rc = publisher_connect(pub, err);
+	publisher_free(pub);
+	return rc;
+}
+
+int cmd_check_config(struct zl_conf *conf, int argc, char **argv)
+{
+	static const char *const opts[] = { "connect", NULL };
+	bool set[1] = { false };
+	struct zl_err err = { 0 };
+	char *where;
+
+	if (app_flags(argc, argv, opts, set) < 0)
+		return ZL_EX_USAGE;
+	printf("%s: configuration is valid\n", conf->file);
+	if (!set[0])
+		return ZL_EX_OK;
+	if (check_source(conf, &err) < 0)
+		return app_fail(&err);
+	where = conf_mask_conninfo(conf->source.conninfo);
+	printf("PostgreSQL: connected (%s), onderwerpobjecten readable\n", where ? where : "?");
+	free(where);
+	if (check_broker(conf, &err) < 0)
+		return app_fail(&err);
+	printf("RabbitMQ: connected, exchange %s declared\n", conf->amqp.exchange);
+	return ZL_EX_OK;
+}

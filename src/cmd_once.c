@@ -1,0 +1,81 @@
+/* once: one detection pass, then publish everything pending and wait. */
+#include "app.h"
+#include "commands.h"
+#include "detect.h"
+#include "log.h"
+#include "publisher.h"
+#include "relay.h"
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Publishes until the outbox is empty or a batch fails; returns pending. */
+static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err)
+{
+	struct zl_publisher *pub = publisher_new(&conf->amqp);
+	struct zl_store_counts c;
+	struct zl_relay relay;
+	int n = 0;
+
+	if (!pub)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	relay_init(&relay, &conf->amqp, st, pub);
+	if (store_outbox_retry_now(st, err) < 0 || store_counts(st, &c, err) < 0) {
+		publisher_free(pub);
+		return -1;
+	}
+	if (c.pending > 0 && publisher_connect(pub, err) < 0)
+		n = -1;
+	while (c.pending > 0 && n >= 0 && (n = relay_step(&relay, err)) > 0)
+		;
+	if (relay.published > 0)
+		zl_info("publish.done", "published=%lld", (long long)relay.published);
+	publisher_free(pub);
+	if (n < 0)
+		zl_error("publish.failed", "error=\"%s\"", err->msg);
+	if (store_counts(st, &c, n < 0 ? NULL : err) < 0)
+		return -1;
+	return c.pending;
+}
+
+int cmd_once(struct zl_conf *conf, int argc, char **argv)
+{
+	static const char *const opts[] = { "full", NULL };
+	bool set[1] = { false };
+	struct zl_err err = { 0 };
+	struct zl_pass_stats stats;
+	struct zl_source *src;
+	struct zl_store *st;
+	int rc = ZL_EX_OK;
+	int64_t pending;
+
+	if (app_flags(argc, argv, opts, set) < 0)
+		return ZL_EX_USAGE;
+	if (!(st = app_open_store(conf, false, &rc)))
+		return rc;
+	src = source_new(conf->source.conninfo, conf->source.connect_timeout,
+			 conf->source.query_timeout);
+	if (!src) {
+		store_close(st);
+		return ZL_EX_SOFTWARE;
+	}
+	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, &stats, &err) < 0) {
+		/* Events recorded earlier may still go out. */
+		rc = app_fail(&err);
+	} else {
+		detect_log(&stats, source_bytes_received(src));
+	}
+	source_free(src);
+	pending = drain(conf, st, &err);
+	if (pending < 0) {
+		rc = app_fail(&err);
+	} else if (pending > 0) {
+		fprintf(stderr, "zaaklink: %lld events remain pending: %s\n", (long long)pending,
+			err.msg);
+		if (rc == ZL_EX_OK)
+			rc = ZL_EX_TEMPFAIL;
+	}
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,168 @@
+/* status: what zaaklink knows and owes, for people and (--json) for scripts. */
+#include "app.h"
+#include "commands.h"
+#include "publisher.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct status {
+	bool have_state;
+	struct zl_checkpoint cp;
+	bool have_checkpoint;
+	struct zl_store_counts counts;
+	char *node;              /* masked broker URL */
+	int64_t unrouted;        /* -1 unknown */
+	char broker_error[sizeof(((struct zl_err *)0)->msg)];
+};
+
+/* Depth of the unrouted queue; status never waits long for the broker. */
+static void read_broker(const struct zl_conf *conf, struct status *s)
+{
+	struct zl_amqp_conf quick = conf->amqp;
+	struct zl_publisher *pub;
+	struct zl_err err = { 0 };
+	char queue[256];
+
+	if (quick.connect_timeout > 3)
+		quick.connect_timeout = 3;
+	s->unrouted = -1;
+	s->node = conf_mask_url(conf->amqp.urls[0]);
+	if (!(pub = publisher_new(&quick)))
+		return;
+	snprintf(queue, sizeof(queue), "%s.unrouted", conf->amqp.exchange);
+	if (publisher_connect(pub, &err) < 0 ||
+	    (s->unrouted = publisher_queue_depth(pub, queue, &err)) < 0)
+		snprintf(s->broker_error, sizeof(s->broker_error), "%s", err.msg);
+	publisher_free(pub);
+}
+
+/* Fills s from the state file; a missing file is a state, not an error. */
+static int read_state(const struct zl_conf *conf, struct status *s, struct zl_err *err)
+{
+	struct zl_store *st;
+	int rc;
+
+	if (access(conf->state.path, F_OK) != 0)
+		return 0;
+	if (!(st = store_open(conf->state.path, true, err)))
+		return -1;
+	s->have_state = true;
+	rc = store_checkpoint_get(st, &s->cp, err);
+	if (rc >= 0)
+		s->have_checkpoint = rc == 1;
+	if (rc >= 0)
+		rc = store_counts(st, &s->counts, err);
+	store_close(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static void print_json(const struct zl_conf *conf, const struct status *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *cp, *q;
+	char ts[21];
+	char *text;
+
+	cJSON_AddStringToObject(o, "state_path", conf->state.path);
+	cJSON_AddBoolToObject(o, "state_exists", s->have_state);
+	if (s->have_checkpoint) {
+		cp = cJSON_AddObjectToObject(o, "last_pass");
+		zl_format_utc(s->cp.started_ms / 1000, ts);
+		cJSON_AddStringToObject(cp, "time", ts);
+		cJSON_AddNumberToObject(cp, "passes", (double)s->cp.passes);
+		cJSON_AddNumberToObject(cp, "duration_ms", (double)s->cp.duration_ms);
+		cJSON_AddNumberToObject(cp, "ranges", (double)s->cp.ranges_total);
+		cJSON_AddNumberToObject(cp, "ranges_read", (double)s->cp.ranges_fetched);
+		cJSON_AddNumberToObject(cp, "rows_read", (double)s->cp.rows_fetched);
+		cJSON_AddNumberToObject(cp, "links_seen", (double)s->cp.links);
+		cJSON_AddNumberToObject(cp, "events", (double)s->cp.events);
+		cJSON_AddNumberToObject(cp, "invalid", (double)s->cp.invalid);
+	} else {
+		cJSON_AddNullToObject(o, "last_pass");
+	}
+	cJSON_AddNumberToObject(o, "links", (double)s->counts.links);
+	cJSON_AddNumberToObject(o, "skipped", (double)s->counts.skipped);
+	cJSON_AddNumberToObject(o, "pending", (double)s->counts.pending);
+	cJSON_AddNumberToObject(o, "failed", (double)s->counts.failed);
+	cJSON_AddNumberToObject(o, "published_total", (double)s->counts.published_total);
+	if (s->counts.oldest_pending > 0) {
+		zl_format_utc(s->counts.oldest_pending, ts);
+		cJSON_AddStringToObject(o, "oldest_pending", ts);
+	}
+	if (s->counts.last_error[0])
+		cJSON_AddStringToObject(o, "last_error", s->counts.last_error);
+	q = cJSON_AddObjectToObject(o, "broker");
+	cJSON_AddStringToObject(q, "node", s->node ? s->node : "");
+	cJSON_AddBoolToObject(q, "reachable", s->broker_error[0] == '\0');
+	if (s->broker_error[0])
+		cJSON_AddStringToObject(q, "error", s->broker_error);
+	else
+		cJSON_AddNumberToObject(q, "unrouted", (double)s->unrouted);
+	text = cJSON_Print(o);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	cJSON_Delete(o);
+}
+
+static void print_text(const struct zl_conf *conf, const struct status *s)
+{
+	char ts[21];
+
+	printf("state            %s%s\n", conf->state.path,
+	       s->have_state ? "" : " (not created yet: zaaklink has not run)");
+	if (s->have_checkpoint) {
+		zl_format_utc(s->cp.started_ms / 1000, ts);
+		printf("last pass        %s, %lld ms, pass %lld\n", ts, (long long)s->cp.duration_ms,
+		       (long long)s->cp.passes);
+		printf("ranges           %lld (%lld read, %lld rows)\n", (long long)s->cp.ranges_total,
+		       (long long)s->cp.ranges_fetched, (long long)s->cp.rows_fetched);
+	} else {
+		printf("last pass        none\n");
+	}
+	printf("links            %lld (%lld skipped: invalid zaak id)\n", (long long)s->counts.links,
+	       (long long)s->counts.skipped);
+	printf("outbox           %lld pending, %lld failed at least once\n",
+	       (long long)s->counts.pending, (long long)s->counts.failed);
+	if (s->counts.oldest_pending > 0) {
+		zl_format_utc(s->counts.oldest_pending, ts);
+		printf("oldest pending   %s\n", ts);
+	}
+	printf("published        %lld since the state was created\n",
+	       (long long)s->counts.published_total);
+	if (s->counts.last_error[0])
+		printf("last error       %s\n", s->counts.last_error);
+	if (s->broker_error[0])
+		printf("broker           %s: %s\n", s->node ? s->node : "", s->broker_error);
+	else
+		printf("broker           %s: %s.unrouted holds %lld messages\n", s->node ? s->node : "",
+		       conf->amqp.exchange, (long long)s->unrouted);
+}
+
+int cmd_status(struct zl_conf *conf, int argc, char **argv)
+{
+	static const char *const opts[] = { "json", "no-broker", NULL };
+	bool set[2] = { false, false };
+	struct status s;
+	struct zl_err err = { 0 };
+
+	if (app_flags(argc, argv, opts, set) < 0)
+		return ZL_EX_USAGE;
+	memset(&s, 0, sizeof(s));
+	if (read_state(conf, &s, &err) < 0)
+		return app_fail(&err);
+	if (set[1])
+		snprintf(s.broker_error, sizeof(s.broker_error), "not asked (--no-broker)");
+	else
+		read_broker(conf, &s);
+	if (set[0])
+		print_json(conf, &s);
+	else
+		print_text(conf, &s);
+	free(s.node);
+	return ZL_EX_OK;
+}
