@@ -119,12 +119,7 @@ static int link_same(const struct zl_diff_rules *rules, const struct zl_link *pr
 
 	if (label_changed && rules->relink_on_label_change) {
 		add_event(out, ZL_ONTKOPPELD, &prev->payload, prev->object_id);
-		if (link_from_row(now, ZL_LINK_PUBLISHED, &out->link) < 0 ||
-		    event_payload_build(&rules->payload, now, &out->link.payload) < 0)
-			return -1;
-		add_event(out, ZL_GEKOPPELD, &out->link.payload, out->link.object_id);
-		out->action = ZL_STATE_PUT;
-		return 0;
+		return link_new(rules, now, out);
 	}
 	if (prev->klantcontact_id == now->klantcontact_id) {
 		out->action = ZL_STATE_KEEP;
@@ -154,8 +149,9 @@ int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
 	}
 	if (!prev)
 		return link_new(rules, now, out);
-	/* A skipped link that may be published now (corrected, or the rules
-	 * changed to emit) is new to consumers. */
+	/* A skipped link that may be published now is new to consumers. This
+	 * happens when its range is read again: after a change in the range,
+	 * or in a full pass after the rules changed to emit. */
 	if (prev->status == ZL_LINK_SKIPPED && publishable(rules, now))
 		return link_new(rules, now, out);
 	if (identity_changed(prev, now)) {

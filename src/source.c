@@ -29,8 +29,8 @@
 /*
  * The fingerprint of a range: the number of link rows in it and the sum of
  * a 64-bit hash of each row's text. The row covers exactly what decides the
- * events (uuid, klantcontact_id, the four identificator columns, onderwerp
- * and nummer of the klantcontact); a composite's text form quotes its
+ * events (id, uuid, klantcontact_id, the four identificator columns,
+ * onderwerp and nummer of the klantcontact); a composite's text form quotes its
  * fields, so two different rows never render to the same text. Summing
  * makes it independent of row order; sum() over bigint is numeric in
  * PostgreSQL, so it cannot overflow.
@@ -40,9 +40,10 @@
  *   into or out of a link changes the row multiset of its range, and so the
  *   count or (but for a hash collision) the sum. Changes to other columns do
  *   not matter to the events and are rightly invisible.
- * - A row whose id changes (raw SQL) leaves one range and enters another:
- *   both fingerprints change, both ranges are read, and the diff sees a
- *   delete under the old id and a new link under the new one.
+ * - A row whose id changes (raw SQL) leaves one range and enters another
+ *   (or changes its own range's sum, the id being hashed too): the ranges
+ *   are read, and the diff sees a delete under the old id and a new link
+ *   under the new one; detect.c records the gekoppeld after the ontkoppeld.
  * - A collision (a change that leaves count and sum equal) has a chance of
  *   about 2^-64 per changed range; the change is then seen the next time the
  *   range changes again, or by a full pass (`zaaklink once --full`).
@@ -52,7 +53,7 @@
  *   simply seen by the next one. zaaklink never computes the hash itself.
  */
 #define RANGES_SQL                                                                      \
-	"SELECT o.id / $1::int, count(*), sum(hashtextextended(row(o.uuid,"              \
+	"SELECT o.id / $1::int, count(*), sum(hashtextextended(row(o.id, o.uuid,"        \
 	" o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", "     \
 	COL_REGISTER ", k.onderwerp, k.nummer)::text, 0))::text" LINK_FROM " GROUP BY 1" \
 	" ORDER BY 1"
@@ -187,7 +188,8 @@ int source_check_access(struct zl_source *src, struct zl_err *err)
 	res = PQexec(src->conn, "SELECT 1" LINK_FROM " LIMIT 1");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		return pq_fail(src, err, "read klantinteracties_onderwerpobject");
+		return pq_fail(src, err,
+			       "read klantinteracties_onderwerpobject joined with klantinteracties_klantcontact");
 	}
 	PQclear(res);
 	return 0;
@@ -199,6 +201,9 @@ int source_begin(struct zl_source *src, struct zl_err *err)
 
 	if (source_connect(src, err) < 0)
 		return -1;
+	/* A transaction left open would pin an old snapshot: never reuse one. */
+	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE)
+		source_end(src);
 	if (command(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin a snapshot",
 		    err) < 0)
 		return -1;

@@ -623,6 +623,32 @@ START_TEST(test_invalid_zaak_id_skipped_then_emit_configured_gekoppeld)
 }
 END_TEST
 
+/*
+ * A link published under "emit" with an invalid id, whose label changes
+ * after the rules went back to "skip": ontkoppeld of what was published,
+ * and no new gekoppeld for an id the rules now refuse.
+ */
+START_TEST(test_invalid_zaak_id_emitted_then_skip_configured_label_change_ontkoppeld_only)
+{
+	struct zl_diff_rules rules = default_rules();
+	struct zl_row now = link_row();
+	struct zl_link prev;
+	struct zl_diff d;
+
+	now.object_id = "zaak-123";
+	prev = stored(&now, LINK_TO, LABEL);
+	now.onderwerp = "Ander onderwerp";
+	run(&rules, &prev, &now, &d);
+	ck_assert_int_eq(d.n_events, 1);
+	assert_ontkoppeld_of(&d, 0, &prev);
+	ck_assert_int_eq(d.action, ZL_STATE_PUT);
+	ck_assert_int_eq(d.link.status, ZL_LINK_SKIPPED);
+	ck_assert(d.invalid_seen);
+	diff_clear(&d);
+	diff_link_clear(&prev);
+}
+END_TEST
+
 /* A canonical UUID in upper case is valid: published as written. */
 START_TEST(test_upper_case_zaak_id_is_valid)
 {
@@ -696,6 +722,7 @@ static Suite *diff_suite(void)
 	tcase_add_test(invalid, test_valid_zaak_id_becomes_invalid_ontkoppeld_then_skipped);
 	tcase_add_test(invalid, test_invalid_zaak_id_emit_gekoppeld_raw_value);
 	tcase_add_test(invalid, test_invalid_zaak_id_skipped_then_emit_configured_gekoppeld);
+	tcase_add_test(invalid, test_invalid_zaak_id_emitted_then_skip_configured_label_change_ontkoppeld_only);
 	tcase_add_test(invalid, test_upper_case_zaak_id_is_valid);
 	suite_add_tcase(s, invalid);
 	return s;
