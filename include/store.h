@@ -44,6 +44,10 @@ int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_
 int store_range_delete(struct zl_store *st, int64_t bucket, struct zl_err *err);
 /* Forgets all fingerprints (the next pass compares every range). */
 int store_ranges_clear(struct zl_store *st, struct zl_err *err);
+/* Gives every bucket holding a stored link a fingerprint that matches
+ * nothing, so the pass reads it: after a range size change and in a full
+ * pass, a bucket PostgreSQL no longer reports must still be visited. */
+int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err);
 
 /* ---- links ---- */
 /* Iterates stored links with lo <= id < hi in id order. */
@@ -73,6 +77,11 @@ struct zl_outbox_row {
 
 int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
 		     struct zl_err *err);
+/* Records an event that must follow everything added so far in this
+ * transaction: it enters the outbox at store_outbox_flush_staged(). */
+int store_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+		       struct zl_err *err);
+int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err);
 
 /* Up to max pending rows in seq order whose next attempt is due at now
  * (UNIX ms). Fills rows (caller's array) and returns how many, -1 on error.
@@ -83,9 +92,10 @@ void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
 
 /* The broker acknowledged every row with seq <= upto: remove them. */
 int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
-/* Rows with seq >= from failed: count an attempt, keep the error, and make
- * them due again at next_ms. Keeps them pending, in order. */
-int store_outbox_failed(struct zl_store *st, int64_t from, const char *error,
+/* The batch's rows from..to were not confirmed: count an attempt for them,
+ * keep the error, and make every row from `from` on due again at next_ms
+ * (later rows wait too, so nothing overtakes). */
+int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
 			int64_t next_ms, struct zl_err *err);
 /* Makes every pending row due now (after a reconnect). */
 int store_outbox_retry_now(struct zl_store *st, struct zl_err *err);
@@ -118,11 +128,11 @@ struct zl_store_counts {
 };
 int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err);
 
-/* Records a gekoppeld, with a fresh id, for every published link that does
- * not have a gekoppeld recorded after seq (backfill). Returns the number
+/* Records a gekoppeld, with a fresh id, for every published link that has
+ * no gekoppeld pending in the outbox (backfill). Returns the number
  * recorded, -1 on error. */
-int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *source,
-		       int64_t now_s, struct zl_err *err);
+int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s,
+		       struct zl_err *err);
 /* Highest outbox seq ever assigned, 0 when none. */
 int64_t store_outbox_last_seq(struct zl_store *st, struct zl_err *err);
 

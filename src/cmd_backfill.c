@@ -15,7 +15,7 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 	struct zl_source *src;
 	struct zl_store *st;
 	int rc = ZL_EX_OK;
-	int64_t before, n;
+	int64_t n;
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
 		return ZL_EX_USAGE;
@@ -29,15 +29,15 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 	}
 	/*
 	 * A pass first, so "current" means what the database holds now; links
-	 * that pass already announced are not announced twice.
+	 * with a gekoppeld still pending (from that pass or earlier) are not
+	 * announced twice: Open Zaak would create a second ZaakObject.
 	 */
-	if ((before = store_outbox_last_seq(st, &err)) < 0 ||
-	    detect_pass(conf, src, st, ZL_PASS_NORMAL, &stats, &err) < 0)
+	if (detect_pass(conf, src, st, ZL_PASS_NORMAL, &stats, &err) < 0)
 		goto fail;
 	detect_log(&stats, source_bytes_received(src));
 	if (store_begin(st, &err) < 0)
 		goto fail;
-	n = store_backfill(st, before, conf->events.source, zl_wall_s(), &err);
+	n = store_backfill(st, conf->events.source, zl_wall_s(), &err);
 	if (n < 0 || store_commit(st, &err) < 0) {
 		store_rollback(st);
 		goto fail;

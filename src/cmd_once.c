@@ -32,9 +32,18 @@ static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_
 	if (relay.published > 0)
 		zl_info("publish.done", "published=%lld", (long long)relay.published);
 	publisher_free(pub);
-	if (n < 0)
+	if (n < 0) {
+		struct zl_err count_err = { 0 };
+
 		zl_error("publish.failed", "error=\"%s\"", err->msg);
-	if (store_counts(st, &c, n < 0 ? NULL : err) < 0)
+		/* err keeps the publish error, the reason events remain. */
+		if (store_counts(st, &c, &count_err) < 0) {
+			*err = count_err;
+			return -1;
+		}
+		return c.pending;
+	}
+	if (store_counts(st, &c, err) < 0)
 		return -1;
 	return c.pending;
 }

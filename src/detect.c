@@ -75,7 +75,16 @@ static int64_t bucket_end(int64_t b, int64_t size)
 	return b < 0 ? b * size + 1 : b * size + size;
 }
 
-/* Records the events of one diff, unless the pass only takes a baseline. */
+/*
+ * Records the events of one diff, unless the pass only takes a baseline.
+ *
+ * Ranges are diffed in id order, but consumers need every ontkoppeld
+ * before a gekoppeld with the same (zaak, linkTo): Open Zaak deletes by
+ * that pair. When a row's id changes (raw SQL), its new id may come first.
+ * So after the initial sync, a pass stages its gekoppeld events and appends
+ * them after all its ontkoppeld; the order of one link's own ontkoppeld and
+ * gekoppeld is kept that way too.
+ */
 static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_id,
 			 struct zl_err *err)
 {
@@ -89,7 +98,9 @@ static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_i
 		};
 
 		event_new_id(ev.id);
-		if (store_outbox_add(p->st, &ev, link_id, err) < 0)
+		if (ev.type == ZL_GEKOPPELD && !p->stats->initial
+			    ? store_outbox_stage(p->st, &ev, link_id, err) < 0
+			    : store_outbox_add(p->st, &ev, link_id, err) < 0)
 			return -1;
 		p->stats->events++;
 	}
@@ -285,7 +296,8 @@ static int diff_ranges(struct pass *p, const struct fp_list *now, const struct f
 	return in_run ? diff_run(p, run_first, run_last, err) : 0;
 }
 
-/* Forgets stored fingerprints made with another range size. */
+/* Forgets stored fingerprints made with another range size; the buckets of
+ * the stored links are still visited, or a deleted link would be missed. */
 static int check_range_size(struct pass *p, struct zl_err *err)
 {
 	char want[32], have[32];
@@ -299,7 +311,8 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 		return 0;
 	if (found)
 		zl_info("pass.range_size_changed", "from=%s to=%s", have, want);
-	if (store_ranges_clear(p->st, err) < 0)
+	if (store_ranges_clear(p->st, err) < 0 ||
+	    store_ranges_cover_links(p->st, p->conf->source.range_size, err) < 0)
 		return -1;
 	return store_meta_put(p->st, "range_size", want, err);
 }
@@ -333,6 +346,8 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	if (store_begin(st, err) < 0)
 		goto out;
 	if ((had = store_checkpoint_get(st, &cp, err)) < 0 || check_range_size(&p, err) < 0 ||
+	    (mode == ZL_PASS_FULL &&
+	     store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
 	    store_ranges_each(st, fp_push, &old, err) != 0)
 		goto rollback;
 	stats->initial = had == 0;
@@ -340,7 +355,8 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	stats->ranges_total = (int64_t)now.n;
 	for (size_t i = 0; i < now.n; i++)
 		stats->links += now.v[i].rows;
-	if (diff_ranges(&p, &now, &old, mode == ZL_PASS_FULL, err) < 0)
+	if (diff_ranges(&p, &now, &old, mode == ZL_PASS_FULL, err) < 0 ||
+	    store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
 	stats->duration_ms = zl_now_ms() - t0;
 	cp.passes = had ? cp.passes + 1 : 1;

@@ -61,7 +61,8 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 		int64_t next = zl_wall_ms() + relay_backoff_ms(r->failures, r->conf->max_backoff);
 
 		*err = pub_err;
-		if (store_outbox_failed(r->store, rows[first].seq, pub_err.msg, next, err) < 0)
+		if (store_outbox_failed(r->store, rows[first].seq, rows[n - 1].seq, pub_err.msg, next,
+					err) < 0)
 			zl_err_prefix(err, "%s; and", pub_err.msg);
 	}
 	store_outbox_rows_clear(rows, n);

@@ -56,6 +56,8 @@ static const char *const migrations[] = {
 	"  links INTEGER NOT NULL,"
 	"  events INTEGER NOT NULL,"
 	"  invalid INTEGER NOT NULL);",
+	/* backfill looks up the pending events of a link. */
+	"CREATE INDEX outbox_link ON outbox (link_id, type);",
 };
 
 /* The statements a pass runs per row, prepared once. */
@@ -65,6 +67,7 @@ enum stmt_id {
 	ST_LINK_PUT,
 	ST_LINK_DELETE,
 	ST_OUTBOX_ADD,
+	ST_OUTBOX_STAGE,
 	ST_COUNT
 };
 
@@ -77,6 +80,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LINK_DELETE] = "DELETE FROM link WHERE id = ?",
 	[ST_OUTBOX_ADD] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
 			  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[ST_OUTBOX_STAGE] = "INSERT INTO temp.staged (event_id, type, source, subject, link_id, time,"
+			    " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
 };
 
 struct zl_store {
@@ -229,7 +234,12 @@ struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err
 		if (exec_sql(st, "PRAGMA journal_mode = WAL", "enable WAL mode", err) < 0 ||
 		    exec_sql(st, "PRAGMA synchronous = FULL", "set synchronous=FULL", err) < 0 ||
 		    exec_sql(st, "PRAGMA foreign_keys = ON", "enable foreign keys", err) < 0 ||
-		    migrate(st, err) < 0)
+		    migrate(st, err) < 0 ||
+		    exec_sql(st,
+			     "CREATE TEMP TABLE staged (event_id TEXT NOT NULL, type TEXT NOT NULL,"
+			     " source TEXT NOT NULL, subject TEXT NOT NULL, link_id INTEGER NOT NULL,"
+			     " time INTEGER NOT NULL, body TEXT NOT NULL)",
+			     "create the staging table", err) < 0)
 			goto fail;
 		for (int i = 0; i < ST_COUNT; i++)
 			if (!(st->stmt[i] = prepare(st, stmt_sql[i], err)))
@@ -323,6 +333,26 @@ int store_range_delete(struct zl_store *st, int64_t bucket, struct zl_err *err)
 int store_ranges_clear(struct zl_store *st, struct zl_err *err)
 {
 	return exec_sql(st, "DELETE FROM range_fp", "clear range fingerprints", err);
+}
+
+int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err)
+{
+	/* SQLite's integer division truncates toward zero like PostgreSQL's,
+	 * so these are the buckets PostgreSQL would report the links in. */
+	sqlite3_stmt *s = prepare(st,
+				  "INSERT OR IGNORE INTO range_fp (bucket, rows, fp)"
+				  " SELECT DISTINCT id / ?1, -1, '' FROM link",
+				  err);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int(s, 1, range_size);
+	if (step_done(st, s, "mark the ranges of stored links", err) < 0) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
 }
 
 /* ---- links ---- */
@@ -426,10 +456,10 @@ int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err)
 
 /* ---- outbox ---- */
 
-int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
-		     struct zl_err *err)
+/* Binds an event to an insert into outbox or staged (same columns). */
+static int insert_event(struct zl_store *st, sqlite3_stmt *s, const struct zl_event *ev,
+			int64_t link_id, struct zl_err *err)
 {
-	sqlite3_stmt *s = st->stmt[ST_OUTBOX_ADD];
 	char *body = event_to_json(ev);
 	int rc;
 
@@ -445,6 +475,27 @@ int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t lin
 	rc = step_done(st, s, "record an event in the outbox", err);
 	free(body);
 	return rc;
+}
+
+int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+		     struct zl_err *err)
+{
+	return insert_event(st, st->stmt[ST_OUTBOX_ADD], ev, link_id, err);
+}
+
+int store_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+		       struct zl_err *err)
+{
+	return insert_event(st, st->stmt[ST_OUTBOX_STAGE], ev, link_id, err);
+}
+
+int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err)
+{
+	return exec_sql(st,
+			"INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
+			" SELECT event_id, type, source, subject, link_id, time, body"
+			" FROM temp.staged ORDER BY rowid; DELETE FROM temp.staged",
+			"move staged events to the outbox", err);
 }
 
 int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
@@ -538,19 +589,20 @@ fail:
 	return -1;
 }
 
-int store_outbox_failed(struct zl_store *st, int64_t from, const char *error, int64_t next_ms,
-			struct zl_err *err)
+int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
+			int64_t next_ms, struct zl_err *err)
 {
 	sqlite3_stmt *s = prepare(st,
-				  "UPDATE outbox SET attempts = attempts + (seq = ?1), last_error = ?2,"
-				  " next_attempt_ms = ?3 WHERE seq >= ?1",
+				  "UPDATE outbox SET attempts = attempts + (seq <= ?2), last_error = ?3,"
+				  " next_attempt_ms = ?4 WHERE seq >= ?1",
 				  err);
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, next_ms);
+	sqlite3_bind_int64(s, 2, to);
+	sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, next_ms);
 	if (step_done(st, s, "record a failed delivery", err) < 0) {
 		sqlite3_finalize(s);
 		return -1;
@@ -659,6 +711,7 @@ static int64_t query_int(struct zl_store *st, const char *sql, struct zl_err *er
 int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err)
 {
 	sqlite3_stmt *s;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if ((c->links = query_int(st, "SELECT count(*) FROM link WHERE status = 0", err)) < 0 ||
@@ -675,20 +728,23 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 			  " ORDER BY seq LIMIT 1",
 			  err)))
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
 		snprintf(c->last_error, sizeof(c->last_error), "%s",
 			 (const char *)sqlite3_column_text(s, 0));
 	sqlite3_finalize(s);
-	return 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "read the last error");
 }
 
-int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *source, int64_t now_s,
-		       struct zl_err *err)
+int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, struct zl_err *err)
 {
+	/* Rows leave the outbox when confirmed, so a gekoppeld still in it is
+	 * pending and announces the link anyway. The ids are read first: the
+	 * loop must not read the outbox while it inserts into it. */
 	sqlite3_stmt *s = prepare(st,
 				  "SELECT id, object_id, zaak, link_to, label FROM link l"
 				  " WHERE status = 0 AND NOT EXISTS (SELECT 1 FROM outbox o"
-				  "  WHERE o.link_id = l.id AND o.seq > ? AND o.type = ?)"
+				  "  WHERE o.link_id = l.id AND o.type = ?)"
 				  " ORDER BY id",
 				  err);
 	int64_t n = 0;
@@ -696,8 +752,11 @@ int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *sourc
 
 	if (!s)
 		return -1;
-	sqlite3_bind_int64(s, 1, after_seq);
-	sqlite3_bind_text(s, 2, ZL_TYPE_GEKOPPELD, -1, SQLITE_STATIC);
+	if (exec_sql(st, "DELETE FROM temp.staged", "clear the staging table", err) < 0) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, ZL_TYPE_GEKOPPELD, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct zl_payload p = {
 			.zaak = (char *)sqlite3_column_text(s, 2),
@@ -713,7 +772,7 @@ int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *sourc
 		};
 
 		event_new_id(ev.id);
-		if (store_outbox_add(st, &ev, sqlite3_column_int64(s, 0), err) < 0) {
+		if (store_outbox_stage(st, &ev, sqlite3_column_int64(s, 0), err) < 0) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -722,6 +781,8 @@ int64_t store_backfill(struct zl_store *st, int64_t after_seq, const char *sourc
 	if (rc != SQLITE_DONE)
 		n = db_fail(st, err, "read links for the backfill");
 	sqlite3_finalize(s);
+	if (n >= 0 && store_outbox_flush_staged(st, err) < 0)
+		return -1;
 	return n;
 }
 
