@@ -19,7 +19,6 @@
 /* sysexits.h values, spelled out so no header decides them for us. */
 enum zl_exit {
 	ZL_EX_OK = 0,
-	ZL_EX_FAIL = 1,          /* once: events remain unpublished */
 	ZL_EX_USAGE = 64,
 	ZL_EX_DATAERR = 65,
 	ZL_EX_UNAVAILABLE = 69,  /* PostgreSQL or RabbitMQ cannot be reached */

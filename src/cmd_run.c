@@ -179,6 +179,8 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
 		return ZL_EX_USAGE;
+	/* First, so a stop that comes while starting is still a clean stop. */
+	install_signals();
 	if (!(d.st = app_open_store(conf, false, &rc)))
 		return rc;
 	d.src = source_new(conf->source.conninfo, conf->source.connect_timeout,
@@ -189,7 +191,6 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
-	install_signals();
 	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g", PACKAGE_VERSION,
 		conf->state.path, conf->source.poll_interval);
 

@@ -1,0 +1,199 @@
+#!/bin/bash
+# The whole test suite, from a clean clone: build, unit and integration
+# tests, the same again under AddressSanitizer/UBSan, and the unit tests
+# under valgrind. Prints the total as its last line, "N passed, M failed",
+# and exits non-zero when anything failed.
+#
+#   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers] [-j N]
+#
+# --install-deps   apt-get update and install every build and test
+#                  dependency first (Debian 12; root, or sudo)
+# --sanitizers     also build in _build/asan with --enable-sanitizers and run
+#                  the suite there (the default)
+# --no-sanitizers  do not (a quicker run while developing)
+# -j N             parallel jobs for make and make check (default: nproc, at
+#                  most 4 for the tests)
+# --print-deps     print the Debian packages needed, one a line, and exit
+#
+# PostgreSQL and RabbitMQ are started once, as throwaway servers on random
+# local ports (tests/lib.sh), for all test programs of both builds, and
+# stopped on exit whatever happens.
+set -uo pipefail
+
+DEPS=(build-essential autoconf automake libtool pkg-config
+	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
+	check valgrind jq sqlite3 postgresql-15 rabbitmq-server)
+
+usage() {
+	sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"
+}
+
+install_deps=no
+sanitizers=yes
+jobs=$(nproc 2>/dev/null || echo 2)
+check_jobs=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--install-deps) install_deps=yes ;;
+	--sanitizers) sanitizers=yes ;;
+	--no-sanitizers) sanitizers=no ;;
+	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
+	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
+	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "run-all.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
+	esac
+	shift
+done
+if [ -z "$check_jobs" ]; then
+	check_jobs=$jobs
+	[ "$check_jobs" -gt 4 ] && check_jobs=4
+fi
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+cd "$ROOT" || exit 1
+
+say() { printf '=== %s\n' "$*"; }
+
+if [ "$install_deps" = yes ]; then
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	# Without an init system, package scripts would start a system
+	# PostgreSQL and RabbitMQ that outlive the run; the tests start their
+	# own. Forbid service starts during the installation only.
+	policy_rc_d=
+	if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy_rc_d=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy_rc_d" >/dev/null
+		$sudo chmod 755 "$policy_rc_d"
+	fi
+	say "installing ${DEPS[*]}"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${DEPS[@]}" </dev/null
+	rc=$?
+	[ -n "$policy_rc_d" ] && $sudo rm -f "$policy_rc_d"
+	if [ "$rc" -ne 0 ]; then
+		echo "run-all.sh: installing the dependencies failed" >&2
+		exit 69
+	fi
+fi
+
+if [ ! -x configure ]; then
+	say "./autogen.sh"
+	./autogen.sh || { echo "run-all.sh: ./autogen.sh failed" >&2; exit 1; }
+fi
+if [ -f config.status ]; then
+	echo "run-all.sh: $ROOT is configured in place; out-of-tree builds need" \
+		"'make distclean' there first" >&2
+	exit 1
+fi
+
+# Servers, traps and cleanup come from the test library. It also stops
+# every server it started when this script exits, however it exits.
+# shellcheck source=tests/lib.sh
+. "$ROOT/tests/lib.sh"
+
+passed=0
+failed=0
+summary=()
+
+# build NAME CONFIGURE-ARGS...: configures (when the arguments changed) and
+# builds _build/NAME with -Werror. Returns non-zero when that failed.
+build() {
+	local name=$1 dir="$ROOT/_build/$1"
+	shift
+	mkdir -p "$dir" || return 1
+	local args="$*"
+	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.run-all-configure" 2>/dev/null)" != "$args" ]; then
+		say "configure $name: $args"
+		(cd "$dir" && "$ROOT/configure" -q --enable-werror "$@") || return 1
+		echo "$args" >"$dir/.run-all-configure"
+	fi
+	say "make $name"
+	make -C "$dir" -s -j"$jobs" all || return 1
+	make -C "$dir" -s -j"$jobs" check TESTS= || return 1
+}
+
+# check NAME: make -k check in _build/NAME and adds its counts.
+check() {
+	local name=$1 dir="$ROOT/_build/$1" log p f e x line
+	log="$dir/test-suite.log"
+	rm -f "$log"
+	say "make check $name"
+	local verbose=
+	[ "${CI:-}" = true ] && verbose=VERBOSE=yes
+	make -C "$dir" -k -j"$check_jobs" check $verbose
+	if [ ! -f "$log" ]; then
+		summary+=("$name: no test-suite.log (the suite did not run)")
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -n1)
+	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -n1)
+	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -n1)
+	x=$(sed -n 's/^# XPASS: *//p' "$log" | head -n1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
+	summary+=("$name: ${p:-0} passed, ${f:-0} failed, ${e:-0} errors, ${x:-0} unexpected passes")
+	if [ $((${f:-0} + ${e:-0} + ${x:-0})) -gt 0 ]; then
+		while IFS= read -r line; do
+			summary+=("$name: $line")
+		done < <(grep -E '^(FAIL|ERROR|XPASS): [^ ]+ ' "$log" | sort -u)
+	fi
+}
+
+servers_up=no
+# One PostgreSQL and one RabbitMQ for every test program of every build.
+start_servers() {
+	[ "$servers_up" = yes ] && return 0
+	say "starting PostgreSQL and RabbitMQ in $ZL_TMP"
+	if zl_pg_start "$ZL_TMP/pg" && zl_rabbit_start "$ZL_TMP/rabbit"; then
+		export ZL_TEST_PGPORT ZL_TEST_AMQP_PORT ZL_TEST_AMQP_URL
+		servers_up=yes
+		say "PostgreSQL on 127.0.0.1:$ZL_TEST_PGPORT, RabbitMQ on 127.0.0.1:$ZL_TEST_AMQP_PORT"
+		return 0
+	fi
+	summary+=("servers: could not start PostgreSQL and RabbitMQ (see above)")
+	failed=$((failed + 1))
+	return 1
+}
+
+# ---- the default build: -Werror, the whole suite ----
+if build default; then
+	start_servers
+	check default
+	say "make valgrind-unit"
+	if make -C "$ROOT/_build/default" -s valgrind-unit; then
+		summary+=("valgrind: clean")
+	else
+		summary+=("valgrind: FAILED")
+		failed=$((failed + 1))
+	fi
+else
+	summary+=("default: build FAILED")
+	failed=$((failed + 1))
+fi
+
+# ---- the sanitizer build ----
+if [ "$sanitizers" = yes ]; then
+	if build asan CC=gcc --enable-sanitizers; then
+		start_servers
+		export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		check asan
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+	else
+		summary+=("asan: build FAILED")
+		failed=$((failed + 1))
+	fi
+fi
+
+say "stopping the servers"
+zl_rabbit_stop "$ZL_TMP/rabbit"
+zl_pg_stop "$ZL_TMP/pg"
+
+for line in "${summary[@]}"; do
+	say "$line"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
