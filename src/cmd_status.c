@@ -1,6 +1,7 @@
 /* status: what zaaklink knows and owes, for people and (--json) for scripts. */
 #include "app.h"
 #include "commands.h"
+#include "log.h"
 #include "publisher.h"
 
 #include <cJSON.h>
@@ -152,6 +153,9 @@ int cmd_status(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, set) < 0)
 		return ZL_EX_USAGE;
+	/* The report is the output; routine connection logs would only clutter it. */
+	if (zl_log_get_level() < ZL_LOG_WARNING)
+		zl_log_set_level(ZL_LOG_WARNING);
 	memset(&s, 0, sizeof(s));
 	if (read_state(conf, &s, &err) < 0)
 		return app_fail(&err);
