@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "conf.h"
+#include "source.h"
 #include "store.h"
 
 /* Prints "zaaklink: <message>" on stderr and returns err->code. */
@@ -14,6 +15,10 @@ int app_fail(const struct zl_err *err);
 
 /* Opens the configured state file; NULL after printing why. */
 struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int *exit_code);
+
+/* Opens the state file for writing and prepares the source; returns 0, or
+ * the exit status after printing why (nothing is left open then). */
+int app_open_pass(const struct zl_conf *conf, struct zl_store **st, struct zl_source **src);
 
 /*
  * Parses a command's options. opts lists the long names it accepts (no

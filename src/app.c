@@ -20,6 +20,23 @@ struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int 
 	return st;
 }
 
+int app_open_pass(const struct zl_conf *conf, struct zl_store **st, struct zl_source **src)
+{
+	int rc = ZL_EX_OK;
+
+	if (!(*st = app_open_store(conf, false, &rc)))
+		return rc;
+	*src = source_new(conf->source.conninfo, conf->source.connect_timeout,
+			  conf->source.query_timeout);
+	if (!*src) {
+		fprintf(stderr, "zaaklink: out of memory\n");
+		store_close(*st);
+		*st = NULL;
+		return ZL_EX_SOFTWARE;
+	}
+	return ZL_EX_OK;
+}
+
 int app_flags(int argc, char **argv, const char *const *opts, bool *set)
 {
 	for (int i = 1; i < argc; i++) {

@@ -19,14 +19,8 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
 		return ZL_EX_USAGE;
-	if (!(st = app_open_store(conf, false, &rc)))
+	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
 		return rc;
-	src = source_new(conf->source.conninfo, conf->source.connect_timeout,
-			 conf->source.query_timeout);
-	if (!src) {
-		store_close(st);
-		return ZL_EX_SOFTWARE;
-	}
 	/*
 	 * A pass first, so "current" means what the database holds now; links
 	 * with a gekoppeld still pending (from that pass or earlier) are not

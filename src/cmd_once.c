@@ -61,14 +61,8 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, set) < 0)
 		return ZL_EX_USAGE;
-	if (!(st = app_open_store(conf, false, &rc)))
+	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
 		return rc;
-	src = source_new(conf->source.conninfo, conf->source.connect_timeout,
-			 conf->source.query_timeout);
-	if (!src) {
-		store_close(st);
-		return ZL_EX_SOFTWARE;
-	}
 	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, &stats, &err) < 0) {
 		/* Events recorded earlier may still go out. */
 		rc = app_fail(&err);
