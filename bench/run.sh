@@ -153,7 +153,9 @@ pg_log_size() { stat -c %s "$ZL_TMP/pg/server.log"; }
 # pass sends through the extended protocol ("execute <unnamed>").
 pg_fp_ms() { grep -o 'duration: [0-9.]* ms  execute <unnamed>' | awk '{ print $2 }' | tail -n1; }
 
-amqp() { timeout 120 "$BASELINE" "$ZL_TEST_AMQP_URL" "$@"; }
+# amqp ARGS...: the baseline program against the bench broker; a publish
+# of a million messages may take many minutes on a loaded machine.
+amqp() { timeout "$([ "$1" = publish ] && echo 7200 || echo 120)" "$BASELINE" "$ZL_TEST_AMQP_URL" "$@"; }
 
 report=$ZL_TMP/report.md
 : >"$report"
@@ -290,6 +292,7 @@ bench_size() {
 	for ((r = 1; r <= lat_runs; r++)); do
 		say "size $n: latency run $r/$lat_runs ($lat_n changes)"
 		lat_log=$ZL_TMP/latency-$n-$r.log
+		: >"$lat_log"
 		# Each log line stamped on arrival (zaaklink flushes every line).
 		"$ZL_BIN" -v -c "$conf" run 2> >(while IFS= read -r l; do
 			printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$lat_log") >/dev/null &
@@ -401,7 +404,7 @@ done
 	echo "- $(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- PostgreSQL $(_zl_psql postgres -c 'SHOW server_version'), shared_buffers $(_zl_psql postgres -c 'SHOW shared_buffers'), work_mem $(_zl_psql postgres -c 'SHOW work_mem'), max_parallel_workers_per_gather $(_zl_psql postgres -c 'SHOW max_parallel_workers_per_gather'), fsync off"
 	echo "- RabbitMQ $(sed -n 's/.*Starting RabbitMQ \([0-9.]*\).*/\1/p' "$ZL_TMP"/rabbit/log/*.log 2>/dev/null | head -n1), classic durable queue, same machine; rabbitmq-c $(pkg-config --modversion librabbitmq); SQLite $(pkg-config --modversion sqlite3 2>/dev/null)"
-	echo "- zaaklink $("$ZL_BIN" --version 2>/dev/null | head -n1) at $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null), amqp.batch_size $batch, source.range_size 1024"
+	echo "- $("$ZL_BIN" --version 2>/dev/null | head -n1) at $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null), amqp.batch_size $batch, source.range_size 1024"
 	cat "$report"
 	[ -f "$BENCH_DIR/analysis.md" ] && [ -z "$smoke" ] && { echo; cat "$BENCH_DIR/analysis.md"; }
 } >"$ZL_TMP/final.md"

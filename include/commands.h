@@ -13,5 +13,7 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv);
 int cmd_check_config(struct zl_conf *conf, int argc, char **argv);
 int cmd_status(struct zl_conf *conf, int argc, char **argv);
 int cmd_backfill(struct zl_conf *conf, int argc, char **argv);
+int cmd_setup(struct zl_conf *conf, int argc, char **argv);
+int cmd_dlq(struct zl_conf *conf, int argc, char **argv);
 
 #endif

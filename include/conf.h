@@ -14,6 +14,9 @@
 #include "common.h"
 
 #define ZL_MAX_AMQP_URLS 16
+#define ZL_MAX_QUEUES 64         /* amqp.queues */
+#define ZL_MAX_BINDINGS 32       /* bindings of one queue */
+#define ZL_MAX_RETRY_DELAYS 16   /* retry.delays: wait tiers */
 
 enum zl_invalid_zaak_id { ZL_INVALID_SKIP, ZL_INVALID_EMIT };
 enum zl_initial_sync { ZL_INITIAL_BASELINE, ZL_INITIAL_ANNOUNCE };
@@ -39,6 +42,17 @@ struct zl_events_conf {
 	enum zl_initial_sync initial_sync;
 };
 
+enum zl_queue_type { ZL_QUEUE_CLASSIC, ZL_QUEUE_QUORUM };
+
+/* A consumer queue zaaklink declares and whose failed deliveries it retries. */
+struct zl_queue_conf {
+	char *name;
+	char *bindings[ZL_MAX_BINDINGS]; /* topic patterns on amqp.exchange */
+	int n_bindings;
+	enum zl_queue_type type;
+	int delivery_limit;      /* quorum: x-delivery-limit; 0 for classic */
+};
+
 struct zl_amqp_conf {
 	char *urls[ZL_MAX_AMQP_URLS]; /* amqp:// or amqps://, tried in turn */
 	int n_urls;
@@ -53,6 +67,13 @@ struct zl_amqp_conf {
 	char *key_file;          /* amqps: client key (optional) */
 	bool verify_peer;
 	bool verify_hostname;
+	struct zl_queue_conf queues[ZL_MAX_QUEUES];
+	int n_queues;
+};
+
+struct zl_retry_conf {
+	int delays[ZL_MAX_RETRY_DELAYS]; /* seconds per wait tier, in order */
+	int n_delays;            /* 0: a failed message is parked at once */
 };
 
 struct zl_log_conf {
@@ -65,6 +86,7 @@ struct zl_conf {
 	struct zl_state_conf state;
 	struct zl_events_conf events;
 	struct zl_amqp_conf amqp;
+	struct zl_retry_conf retry;
 	struct zl_log_conf log;
 };
 

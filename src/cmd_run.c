@@ -7,6 +7,7 @@
 #include "log.h"
 #include "publisher.h"
 #include "relay.h"
+#include "retry.h"
 #include "source.h"
 
 #include <errno.h>
@@ -99,6 +100,7 @@ struct daemon {
 	struct zl_store *st;
 	struct zl_source *src;
 	struct zl_publisher *pub;
+	struct zl_retry *retry; /* NULL without amqp.queues: nothing dead-letters to it */
 	struct zl_relay relay;
 	struct outage source, amqp;
 	int64_t next_pass_ms;
@@ -186,7 +188,9 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	d.src = source_new(conf->source.conninfo, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
-	if (!d.src || !d.pub) {
+	if (conf->amqp.n_queues > 0)
+		d.retry = retry_new(conf);
+	if (!d.src || !d.pub || (conf->amqp.n_queues > 0 && !d.retry)) {
 		rc = ZL_EX_SOFTWARE;
 		goto out;
 	}
@@ -201,11 +205,14 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 			do_connect(&d);
 		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
+		if (!stop_signal && d.retry)
+			retry_step(d.retry, 200);
 		wait_for(d.pub, next_deadline(&d), &d.amqp);
 	}
 	zl_info("daemon.stopping", "signal=%d published=%lld", (int)stop_signal,
 		(long long)d.relay.published);
 out:
+	retry_free(d.retry);
 	publisher_free(d.pub);
 	source_free(d.src);
 	store_close(d.st);

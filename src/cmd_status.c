@@ -3,12 +3,23 @@
 #include "commands.h"
 #include "log.h"
 #include "publisher.h"
+#include "retry.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* One queue of zaaklink's topology and how many messages it holds. */
+struct depth {
+	char name[288];
+	const char *role; /* consumer, retry, wait, parking, unrouted */
+	int64_t messages; /* -1 unknown */
+	char error[256];
+};
+
+#define MAX_DEPTHS (ZL_MAX_QUEUES + ZL_MAX_RETRY_DELAYS + 3)
 
 struct status {
 	bool have_state;
@@ -18,7 +29,47 @@ struct status {
 	char *node;              /* masked broker URL */
 	int64_t unrouted;        /* -1 unknown */
 	char broker_error[sizeof(((struct zl_err *)0)->msg)];
+	struct depth depths[MAX_DEPTHS];
+	int n_depths;
 };
+
+/* Adds a queue to the list of depths to read. */
+static void want(struct status *s, const char *name, const char *role)
+{
+	struct depth *d = &s->depths[s->n_depths++];
+
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->role = role;
+	d->messages = -1;
+}
+
+/* Depths of the consumer queues, the retry queue, the wait tiers and the parking queue. */
+static void read_depths(const struct zl_conf *conf, struct status *s)
+{
+	struct zl_conf quick = *conf;
+	struct zl_topology t;
+	struct zl_mover *m;
+
+	if (quick.amqp.connect_timeout > 3)
+		quick.amqp.connect_timeout = 3;
+	retry_names(conf, &t);
+	for (int i = 0; i < conf->amqp.n_queues; i++)
+		want(s, conf->amqp.queues[i].name, "consumer");
+	want(s, t.retry, "retry");
+	for (int i = 0; i < t.n_wait; i++)
+		want(s, t.wait[i], "wait");
+	want(s, t.dlq, "parking");
+	if (!(m = mover_new(&quick)))
+		return;
+	for (int i = 0; i < s->n_depths; i++) {
+		struct zl_err err = {0};
+
+		s->depths[i].messages = mover_depth(m, s->depths[i].name, &err);
+		if (s->depths[i].messages < 0)
+			snprintf(s->depths[i].error, sizeof(s->depths[i].error), "%s", err.msg);
+	}
+	mover_free(m);
+}
 
 /* Depth of the unrouted queue; status never waits long for the broker. */
 static void read_broker(const struct zl_conf *conf, struct status *s)
@@ -103,6 +154,23 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 		cJSON_AddStringToObject(q, "error", s->broker_error);
 	else
 		cJSON_AddNumberToObject(q, "unrouted", (double)s->unrouted);
+	if (s->n_depths > 0) {
+		cJSON *list = cJSON_AddArrayToObject(q, "queues");
+
+		for (int i = 0; list && i < s->n_depths; i++) {
+			cJSON *d = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(d, "name", s->depths[i].name);
+			cJSON_AddStringToObject(d, "role", s->depths[i].role);
+			if (s->depths[i].messages >= 0)
+				cJSON_AddNumberToObject(d, "messages", (double)s->depths[i].messages);
+			else
+				cJSON_AddNullToObject(d, "messages");
+			if (s->depths[i].error[0])
+				cJSON_AddStringToObject(d, "error", s->depths[i].error);
+			cJSON_AddItemToArray(list, d);
+		}
+	}
 	text = cJSON_Print(o);
 	if (text)
 		printf("%s\n", text);
@@ -142,6 +210,15 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 	else
 		printf("broker           %s: %s.unrouted holds %lld messages\n", s->node ? s->node : "",
 		       conf->amqp.exchange, (long long)s->unrouted);
+	for (int i = 0; i < s->n_depths; i++) {
+		const struct depth *d = &s->depths[i];
+
+		if (d->messages >= 0)
+			printf("  %-8s       %s: %lld messages\n", d->role, d->name,
+			       (long long)d->messages);
+		else
+			printf("  %-8s       %s: %s\n", d->role, d->name, d->error);
+	}
 }
 
 int cmd_status(struct zl_conf *conf, int argc, char **argv)
@@ -163,6 +240,8 @@ int cmd_status(struct zl_conf *conf, int argc, char **argv)
 		snprintf(s.broker_error, sizeof(s.broker_error), "not asked (--no-broker)");
 	else
 		read_broker(conf, &s);
+	if (!set[1] && !s.broker_error[0])
+		read_depths(conf, &s);
 	if (set[0])
 		print_json(conf, &s);
 	else

@@ -41,7 +41,9 @@ static const char *const events_keys[] = {
 static const char *const amqp_keys[] = {
     "url",         "exchange", "heartbeat", "batch_size", "confirm_timeout", "connect_timeout",
     "max_backoff", "ca_file",  "cert_file", "key_file",   "verify_peer",     "verify_hostname",
-    NULL};
+    "queues",      NULL};
+static const char *const queue_keys[] = {"name", "bindings", "type", "delivery_limit", NULL};
+static const char *const retry_keys[] = {"delays", NULL};
 static const char *const log_keys[] = {"level", NULL};
 
 static const struct {
@@ -49,8 +51,11 @@ static const struct {
 	const char *const *keys;
 } known_groups[] = {
     {"source", source_keys}, {"state", state_keys}, {"events", events_keys},
-    {"amqp", amqp_keys},     {"log", log_keys},
+    {"amqp", amqp_keys},     {"retry", retry_keys},   {"log", log_keys},
 };
+
+/* Default retry.delays: 10 s, 1 min, 5 min, 30 min, 2 h. */
+static const int default_delays[] = {10, 60, 300, 1800, 7200};
 
 /* Allowed numeric values of one setting; bounds are inclusive unless min_excl. */
 struct range {
@@ -631,6 +636,8 @@ static int check_exchange(struct loader *ld, const char *exchange)
 	return 0;
 }
 
+static int load_queues(struct loader *ld);
+
 /* Reads and checks the amqp group. */
 static int load_amqp(struct loader *ld)
 {
@@ -663,6 +670,224 @@ static int load_amqp(struct loader *ld)
 		               "amqp.%s: set without amqp.%s, expected both or neither",
 		               amqp->cert_file ? "cert_file" : "key_file",
 		               amqp->cert_file ? "key_file" : "cert_file");
+	return load_queues(ld);
+}
+
+/*
+ * Checks a queue name: like an exchange name, not in the broker's "amq."
+ * namespace, and not one of the names zaaklink derives from the exchange
+ * for its own topology (see retry.h), which the queue would collide with.
+ */
+static int check_queue_name(struct loader *ld, const config_setting_t *s, const char *name)
+{
+	const char *ex = ld->conf->amqp.exchange;
+	size_t exlen = strlen(ex);
+
+	if (*name == '\0')
+		return fail_at(ld, s, "amqp.queues: name must not be empty");
+	if (strlen(name) > EXCHANGE_MAX_LENGTH)
+		return fail_at(ld, s, "amqp.queues: name '%.40s...' longer than %d characters",
+		               name, EXCHANGE_MAX_LENGTH);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f)
+			return fail_at(ld, s,
+			               "amqp.queues: name '%s' must not contain spaces or control "
+			               "characters",
+			               name);
+	}
+	if (strncmp(name, "amq.", 4) == 0)
+		return fail_at(ld, s, "amqp.queues: name '%s' is reserved by RabbitMQ (amq.)",
+		               name);
+	if (strncmp(name, ex, exlen) == 0 && name[exlen] == '.') {
+		const char *rest = name + exlen + 1;
+
+		if (strcmp(rest, "unrouted") == 0 || strcmp(rest, "retry") == 0 ||
+		    strcmp(rest, "requeue") == 0 || strcmp(rest, "dlq") == 0 ||
+		    strncmp(rest, "wait.", 5) == 0)
+			return fail_at(ld, s,
+			               "amqp.queues: name '%s' is one of zaaklink's own queues "
+			               "of exchange %s",
+			               name, ex);
+	}
+	return 0;
+}
+
+/* Reads the bindings of queue q: a list of non-empty topic patterns. */
+static int read_bindings(struct loader *ld, const config_setting_t *qs, struct zl_queue_conf *q)
+{
+	const config_setting_t *s = config_setting_get_member(qs, "bindings");
+	int n;
+
+	if (!s)
+		return fail_at(ld, qs, "amqp.queues: queue '%s' has no bindings, expected a list "
+		               "of routing key patterns", q->name);
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return fail_at(ld, s, "amqp.queues: bindings of '%s': expected a list of strings",
+		               q->name);
+	n = config_setting_length(s);
+	if (n == 0 || n > ZL_MAX_BINDINGS)
+		return fail_at(ld, s, "amqp.queues: bindings of '%s': %d patterns, expected 1 to %d",
+		               q->name, n, ZL_MAX_BINDINGS);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail_at(ld, e,
+			               "amqp.queues: bindings of '%s': expected a list of strings",
+			               q->name);
+		if (strlen(config_setting_get_string(e)) > 255)
+			return fail_at(ld, e,
+			               "amqp.queues: bindings of '%s': pattern longer than 255 "
+			               "characters",
+			               q->name);
+		q->bindings[i] = strdup(config_setting_get_string(e));
+		if (!q->bindings[i])
+			return fail_oom(ld);
+		q->n_bindings = i + 1;
+	}
+	return 0;
+}
+
+/* Reads one element of amqp.queues into q. */
+static int read_queue(struct loader *ld, const config_setting_t *qs, struct zl_queue_conf *q)
+{
+	static const char *const types[] = {"classic", "quorum"};
+	const config_setting_t *s;
+	int n = config_setting_length(qs);
+
+	if (!config_setting_is_group(qs))
+		return fail_at(ld, qs, "amqp.queues: expected a list of groups ({ name = ...; })");
+	for (int j = 0; j < n; j++) {
+		const config_setting_t *e = config_setting_get_elem(qs, (unsigned int)j);
+
+		if (!key_known(queue_keys, config_setting_name(e)))
+			return fail_at(ld, e, "unknown setting 'amqp.queues.%s'",
+			               config_setting_name(e));
+	}
+	s = config_setting_get_member(qs, "name");
+	if (!s)
+		return fail_at(ld, qs, "amqp.queues: missing required setting 'name'");
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail_at(ld, s, "amqp.queues: name: expected a string");
+	if (check_queue_name(ld, s, config_setting_get_string(s)) < 0)
+		return -1;
+	if (!(q->name = strdup(config_setting_get_string(s))))
+		return fail_oom(ld);
+	if ((s = config_setting_get_member(qs, "type"))) {
+		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
+		                    ? config_setting_get_string(s)
+		                    : NULL;
+
+		if (v && strcmp(v, types[0]) == 0)
+			q->type = ZL_QUEUE_CLASSIC;
+		else if (v && strcmp(v, types[1]) == 0)
+			q->type = ZL_QUEUE_QUORUM;
+		else
+			return fail_at(ld, s,
+			               "amqp.queues: type of '%s': expected classic or quorum",
+			               q->name);
+	}
+	/*
+	 * A quorum queue always gets an explicit delivery limit: RabbitMQ 4.0
+	 * defaults to 20 and then drops what has no dead-letter exchange, and
+	 * before 4.0 there is no limit at all, so a message that kills its
+	 * consumer would be redelivered forever.
+	 */
+	if (q->type == ZL_QUEUE_QUORUM)
+		q->delivery_limit = 5;
+	if ((s = config_setting_get_member(qs, "delivery_limit"))) {
+		long long v;
+
+		if (q->type != ZL_QUEUE_QUORUM)
+			return fail_at(ld, s,
+			               "amqp.queues: delivery_limit of '%s': only quorum queues have "
+			               "one (type = quorum)",
+			               q->name);
+		if (config_setting_type(s) != CONFIG_TYPE_INT &&
+		    config_setting_type(s) != CONFIG_TYPE_INT64)
+			return fail_at(ld, s, "amqp.queues: delivery_limit of '%s': expected an integer",
+			               q->name);
+		v = config_setting_get_int64(s);
+		if (v < 1 || v > 1000000)
+			return fail_at(ld, s,
+			               "amqp.queues: delivery_limit of '%s': %lld is out of range, "
+			               "expected 1 to 1000000",
+			               q->name, v);
+		q->delivery_limit = (int)v;
+	}
+	return read_bindings(ld, qs, q);
+}
+
+/* Reads amqp.queues: a list of queue groups with distinct names. */
+static int load_queues(struct loader *ld)
+{
+	struct zl_amqp_conf *amqp = &ld->conf->amqp;
+	const config_setting_t *s = lookup(ld, "amqp", "queues");
+	int n;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_list(s))
+		return fail_at(ld, s, "amqp.queues: expected a list of groups ( { name = ...; } )");
+	n = config_setting_length(s);
+	if (n > ZL_MAX_QUEUES)
+		return fail_at(ld, s, "amqp.queues: %d queues, expected at most %d", n,
+		               ZL_MAX_QUEUES);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *qs = config_setting_get_elem(s, (unsigned int)i);
+
+		amqp->n_queues = i + 1;
+		if (read_queue(ld, qs, &amqp->queues[i]) < 0)
+			return -1;
+		for (int k = 0; k < i; k++) {
+			if (strcmp(amqp->queues[k].name, amqp->queues[i].name) == 0)
+				return fail_at(ld, qs, "amqp.queues: queue '%s' is listed twice",
+				               amqp->queues[i].name);
+		}
+	}
+	return 0;
+}
+
+/* Reads and checks the retry group: delays of the wait tiers, in seconds. */
+static int load_retry(struct loader *ld)
+{
+	struct zl_retry_conf *retry = &ld->conf->retry;
+	const config_setting_t *s = lookup(ld, "retry", "delays");
+	int n;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return fail_at(ld, s, "retry.delays: expected a list of seconds ([ 10, 60, ... ])");
+	n = config_setting_length(s);
+	if (n > ZL_MAX_RETRY_DELAYS)
+		return fail_at(ld, s, "retry.delays: %d tiers, expected at most %d", n,
+		               ZL_MAX_RETRY_DELAYS);
+	retry->n_delays = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		long long v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64)
+			return fail_at(ld, e, "retry.delays: expected whole seconds");
+		v = config_setting_get_int64(e);
+		/* x-message-ttl is a 32-bit count of milliseconds; keep well within. */
+		if (v < 1 || v > 2592000)
+			return fail_at(ld, e,
+			               "retry.delays: %lld is out of range, expected 1 to 2592000 "
+			               "seconds (30 days)",
+			               v);
+		for (int k = 0; k < i; k++) {
+			if (retry->delays[k] == v)
+				return fail_at(ld, e,
+				               "retry.delays: %lld is listed twice, each tier needs its "
+				               "own delay",
+				               v);
+		}
+		retry->delays[i] = (int)v;
+		retry->n_delays = i + 1;
+	}
 	return 0;
 }
 
@@ -738,6 +963,9 @@ static struct zl_conf *conf_new_defaults(const char *file)
 	c->amqp.max_backoff = 60;
 	c->amqp.verify_peer = true;
 	c->amqp.verify_hostname = true;
+	for (size_t i = 0; i < ZL_ARRAY_LEN(default_delays); i++)
+		c->retry.delays[i] = default_delays[i];
+	c->retry.n_delays = (int)ZL_ARRAY_LEN(default_delays);
 	c->log.level = ZL_LOG_INFO;
 	if (!c->file || !c->state.path || !c->amqp.urls[0] || !c->amqp.exchange) {
 		conf_free(c);
@@ -806,6 +1034,8 @@ struct zl_conf *conf_load(const char *file, struct zl_err *err)
 	if (rc == 0)
 		rc = load_amqp(&ld);
 	if (rc == 0)
+		rc = load_retry(&ld);
+	if (rc == 0)
 		rc = load_log(&ld);
 	if (rc == 0)
 		rc = apply_environment(&ld);
@@ -831,6 +1061,11 @@ void conf_free(struct zl_conf *conf)
 	free(conf->amqp.ca_file);
 	free(conf->amqp.cert_file);
 	free(conf->amqp.key_file);
+	for (int i = 0; i < conf->amqp.n_queues; i++) {
+		free(conf->amqp.queues[i].name);
+		for (int k = 0; k < conf->amqp.queues[i].n_bindings; k++)
+			free(conf->amqp.queues[i].bindings[k]);
+	}
 	free(conf);
 }
 

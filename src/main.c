@@ -26,6 +26,8 @@ static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "validate the configuration [--connect]" },
 	{ "status", cmd_status, "checkpoint, links, pending events, queue depths [--json]" },
 	{ "backfill", cmd_backfill, "record a gekoppeld for every current link (re-announce)" },
+	{ "setup", cmd_setup, "declare the RabbitMQ topology: queues, retry tiers, parking" },
+	{ "dlq", cmd_dlq, "list|requeue|purge|export parked messages [--unrouted]" },
 };
 
 static void usage(FILE *out)

@@ -1,6 +1,7 @@
 /* Publisher: delivers outbox rows to RabbitMQ over one confirm-mode channel. */
 #include "publisher.h"
 #include "amqp_compat.h"
+#include "broker.h"
 #include "log.h"
 
 #include <errno.h>
@@ -87,117 +88,6 @@ static bool row_settled(unsigned char s)
 	return s == ROW_ACKED || s == ROW_NACKED || s == ROW_UNROUTABLE;
 }
 
-/* Seconds (configuration) as a struct timeval. */
-static struct timeval seconds_tv(double s)
-{
-	struct timeval tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
-/* Milliseconds as a struct timeval. */
-static struct timeval ms_tv(int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return tv;
-}
-
-/* A string table entry (long string, the type consumers expect). */
-static void string_entry(amqp_table_entry_t *e, const char *key, const char *value)
-{
-	e->key = amqp_cstring_bytes(key);
-	e->value.kind = AMQP_FIELD_KIND_UTF8;
-	e->value.value.bytes = amqp_cstring_bytes(value);
-}
-
-/* A boolean table entry. */
-static void bool_entry(amqp_table_entry_t *e, const char *key, bool value)
-{
-	e->key = amqp_cstring_bytes(key);
-	e->value.kind = AMQP_FIELD_KIND_BOOLEAN;
-	e->value.value.boolean = value;
-}
-
-/* A nested table entry. */
-static void table_entry(amqp_table_entry_t *e, const char *key, amqp_table_t value)
-{
-	e->key = amqp_cstring_bytes(key);
-	e->value.kind = AMQP_FIELD_KIND_TABLE;
-	e->value.value.table = value;
-}
-
-/* Copies a string value of a table into buf ("" when absent). */
-static void table_string(const amqp_table_t *t, const char *key, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	for (int i = 0; t && i < t->num_entries; i++) {
-		const amqp_table_entry_t *e = &t->entries[i];
-
-		if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0 &&
-		    (e->value.kind == AMQP_FIELD_KIND_UTF8 ||
-		     e->value.kind == AMQP_FIELD_KIND_BYTES)) {
-			snprintf(buf, size, "%.*s", (int)e->value.value.bytes.len,
-			         (const char *)e->value.value.bytes.bytes);
-			return;
-		}
-	}
-}
-
-/* The broker's reply text of a channel.close or connection.close. */
-static void close_text(const amqp_method_t *m, char *buf, size_t size)
-{
-	amqp_bytes_t text = amqp_empty_bytes;
-
-	if (m->id == AMQP_CHANNEL_CLOSE_METHOD)
-		text = ((const amqp_channel_close_t *)m->decoded)->reply_text;
-	else if (m->id == AMQP_CONNECTION_CLOSE_METHOD)
-		text = ((const amqp_connection_close_t *)m->decoded)->reply_text;
-	if (text.len > 0)
-		snprintf(buf, size, "%.*s", (int)text.len, (const char *)text.bytes);
-	else
-		snprintf(buf, size, "closed by the broker (method 0x%08x)", (unsigned)m->id);
-}
-
-/* Describes a failed RPC: the broker's reply text, or the library's error. */
-static void describe_reply(amqp_rpc_reply_t r, char *buf, size_t size)
-{
-	switch (r.reply_type) {
-	case AMQP_RESPONSE_NORMAL:
-		snprintf(buf, size, "no error");
-		break;
-	case AMQP_RESPONSE_NONE:
-		snprintf(buf, size, "no reply from the broker");
-		break;
-	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-		snprintf(buf, size, "%s", amqp_error_string2(r.library_error));
-		break;
-	case AMQP_RESPONSE_SERVER_EXCEPTION:
-		close_text(&r.reply, buf, size);
-		break;
-	}
-}
-
-/* The reply code of a server exception, 0 for anything else. */
-static int reply_code(amqp_rpc_reply_t r)
-{
-	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
-		return 0;
-	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
-		return ((const amqp_channel_close_t *)r.reply.decoded)->reply_code;
-	if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
-		return ((const amqp_connection_close_t *)r.reply.decoded)->reply_code;
-	return 0;
-}
-
 /*
  * Answers a close the broker sent (the protocol wants close-ok). Returns
  * true when the connection itself is still open afterwards.
@@ -218,23 +108,6 @@ static bool answer_close(struct zl_publisher *pub, amqp_channel_t channel, const
 		return false;
 	}
 	return true;
-}
-
-/*
- * The library's words for a failed call, plus the system's when a socket
- * call failed: errno means something only then, and callers clear it before
- * the call.
- */
-static const char *failure_text(int rc, char *buf, size_t size)
-{
-	int e = errno;
-
-	if (rc == AMQP_STATUS_SOCKET_ERROR && e != 0 && e != EAGAIN && e != EWOULDBLOCK &&
-	    e != EINPROGRESS && e != EINTR)
-		snprintf(buf, size, "%s (%s)", amqp_error_string2(rc), strerror(e));
-	else
-		snprintf(buf, size, "%s", amqp_error_string2(rc));
-	return buf;
 }
 
 /* Polls the socket for writability until deadline_ms (monotonic): 0 when
@@ -273,7 +146,7 @@ static void close_connection(struct zl_publisher *pub)
 	if (!pub->conn)
 		return;
 	if (!pub->broken && wait_writable(pub->conn, zl_now_ms()) == 0) {
-		struct timeval tv = ms_tv(CLOSE_TIMEOUT_MS);
+		struct timeval tv = broker_ms_tv(CLOSE_TIMEOUT_MS);
 
 		amqp_set_rpc_timeout(pub->conn, &tv);
 		amqp_connection_close(pub->conn, AMQP_REPLY_SUCCESS);
@@ -362,113 +235,6 @@ void publisher_disconnect(struct zl_publisher *pub)
 }
 
 /*
- * rabbitmq-c 0.11 does not load OpenSSL's default verify paths, so without
- * a ca_file nothing would be trusted: use the distribution's bundle, as
- * OpenSSL itself would (SSL_CERT_FILE first).
- */
-static const char *system_ca_bundle(void)
-{
-	static const char *const bundles[] = {
-	    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu */
-	    "/etc/pki/tls/certs/ca-bundle.crt",   /* Red Hat, Fedora */
-	    "/etc/ssl/cert.pem",                  /* Alpine, BSD */
-	};
-	const char *env = getenv("SSL_CERT_FILE");
-
-	if (env && *env)
-		return env;
-	for (size_t i = 0; i < ZL_ARRAY_LEN(bundles); i++) {
-		if (access(bundles[i], R_OK) == 0)
-			return bundles[i];
-	}
-	return NULL;
-}
-
-/* Creates the TLS socket of conn, configured for amqps. */
-static amqp_socket_t *tls_socket(struct zl_publisher *pub, amqp_connection_state_t conn,
-                                 struct zl_err *err)
-{
-	const struct zl_amqp_conf *c = pub->conf;
-	amqp_socket_t *sock = amqp_ssl_socket_new(conn);
-	const char *ca = c->ca_file ? c->ca_file : system_ca_bundle();
-
-	if (!sock) {
-		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not create a TLS socket for %s",
-		           pub->node);
-		return NULL;
-	}
-	amqp_ssl_socket_set_verify_peer(sock, c->verify_peer);
-	amqp_ssl_socket_set_verify_hostname(sock, c->verify_hostname);
-	if (amqp_ssl_socket_set_ssl_versions(sock, AMQP_TLSv1_2, AMQP_TLSvLATEST) !=
-	    AMQP_STATUS_OK) {
-		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not require TLS 1.2 for %s", pub->node);
-		return NULL;
-	}
-	if (ca && amqp_ssl_socket_set_cacert(sock, ca) != AMQP_STATUS_OK) {
-		zl_err_set(err, ZL_EX_CONFIG, "could not load CA file %s for %s", ca, pub->node);
-		return NULL;
-	}
-	if (c->cert_file && c->key_file &&
-	    amqp_ssl_socket_set_key(sock, c->cert_file, c->key_file) != AMQP_STATUS_OK) {
-		zl_err_set(err, ZL_EX_CONFIG,
-		           "could not load client certificate %s with key %s for %s", c->cert_file,
-		           c->key_file, pub->node);
-		return NULL;
-	}
-	return sock;
-}
-
-/* Bounds, in the kernel, how long sent data may stay unacknowledged by the
- * peer before the connection is dropped (see the guards above). */
-static void limit_unacked_time(struct zl_publisher *pub)
-{
-#ifdef TCP_USER_TIMEOUT
-	unsigned int ms = (unsigned int)(pub->conf->confirm_timeout * 1000);
-	int fd = amqp_get_sockfd(pub->conn);
-
-	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) != 0)
-		zl_debug("amqp.sockopt", "node=%s option=TCP_USER_TIMEOUT error=\"%s\"", pub->node,
-		         strerror(errno));
-#else
-	(void)pub;
-#endif
-}
-
-/* Opens the TCP or TLS socket to the parsed URL. */
-static int open_socket(struct zl_publisher *pub, const struct amqp_connection_info *ci,
-                       struct zl_err *err)
-{
-	struct timeval tv = seconds_tv(pub->conf->connect_timeout);
-	amqp_socket_t *sock;
-	int rc;
-
-	sock = ci->ssl ? tls_socket(pub, pub->conn, err) : amqp_tcp_socket_new(pub->conn);
-	if (!sock) {
-		if (ci->ssl)
-			return -1;
-		return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not create a socket for %s",
-		                  pub->node);
-	}
-	errno = 0;
-	rc = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
-	if (rc != AMQP_STATUS_OK) {
-		char reason[256];
-
-		/* The library reads the result of an asynchronous connect with
-		 * SO_ERROR and drops it: errno still says EINPROGRESS then. */
-		if (rc == AMQP_STATUS_SOCKET_ERROR && errno == EINPROGRESS)
-			return zl_err_set(
-			    err, ZL_EX_UNAVAILABLE,
-			    "could not connect to %s: connection refused or unreachable",
-			    pub->node);
-		return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not connect to %s: %s", pub->node,
-		                  failure_text(rc, reason, sizeof(reason)));
-	}
-	limit_unacked_time(pub);
-	return 0;
-}
-
-/*
  * Fills err for a failed RPC of the set-up and answers the broker's close.
  * A declaration that conflicts with what exists (406) is a configuration
  * problem that reconnecting will not solve, hence its own code.
@@ -477,36 +243,15 @@ static int setup_failed(struct zl_publisher *pub, amqp_rpc_reply_t r, const char
                         struct zl_err *err)
 {
 	char reason[512];
-	int code = reply_code(r) == AMQP_PRECONDITION_FAILED ? ZL_EX_CONFIG : ZL_EX_UNAVAILABLE;
+	int code =
+	    broker_reply_code(r) == AMQP_PRECONDITION_FAILED ? ZL_EX_CONFIG : ZL_EX_UNAVAILABLE;
 
-	describe_reply(r, reason, sizeof(reason));
+	broker_reply_text(r, reason, sizeof(reason));
 	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
 		answer_close(pub, PUBLISH_CHANNEL, &r.reply);
 	else
 		pub->broken = true;
 	return zl_err_set(err, code, "could not %s on node %s: %s", what, pub->node, reason);
-}
-
-/* Logs in announcing the capabilities zaaklink relies on. */
-static amqp_rpc_reply_t log_in(struct zl_publisher *pub, const struct amqp_connection_info *ci,
-                               const char *vhost)
-{
-	amqp_table_entry_t caps[3];
-	amqp_table_entry_t props[3];
-	amqp_table_t capabilities = {.num_entries = 3, .entries = caps};
-	amqp_table_t client = {.num_entries = 3, .entries = props};
-
-	/* 0.11 does not announce connection.blocked itself: without it the
-	 * broker would stop reading on an alarm without telling us. */
-	bool_entry(&caps[0], "connection.blocked", true);
-	bool_entry(&caps[1], "publisher_confirms", true);
-	bool_entry(&caps[2], "basic.nack", true);
-	string_entry(&props[0], "product", "zaaklink");
-	string_entry(&props[1], "version", PACKAGE_VERSION);
-	table_entry(&props[2], "capabilities", capabilities);
-	return amqp_login_with_properties(pub->conn, vhost, AMQP_DEFAULT_MAX_CHANNELS,
-	                                  AMQP_DEFAULT_FRAME_SIZE, pub->conf->heartbeat, &client,
-	                                  AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
 }
 
 /*
@@ -539,7 +284,7 @@ static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
 		snprintf(what, sizeof(what), "bind queue %s", pub->unrouted);
 		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
 	}
-	string_entry(&ae, "alternate-exchange", pub->unrouted);
+	broker_string_entry(&ae, "alternate-exchange", pub->unrouted);
 	amqp_exchange_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(exchange),
 	                      amqp_cstring_bytes("topic"), 0, 1, 0, 0, args);
 	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
@@ -549,47 +294,14 @@ static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
 	return 0;
 }
 
-/* Connects to one URL and sets everything up; on failure nothing remains. */
-static int connect_node(struct zl_publisher *pub, const char *url, struct zl_err *err)
+/* Connects to conf->urls[idx] (broker.c) and sets everything up; on failure nothing remains. */
+static int connect_node(struct zl_publisher *pub, int idx, struct zl_err *err)
 {
-	struct amqp_connection_info ci;
-	struct timeval handshake = seconds_tv(pub->conf->connect_timeout);
-	struct timeval rpc = seconds_tv(pub->conf->confirm_timeout);
-	char *copy = strdup(url);
-	const char *vhost;
 	char server[64];
 	amqp_rpc_reply_t r;
 
-	if (!copy)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not parse %s: out of memory",
-		                  pub->node);
-	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK) {
-		free(copy);
-		return zl_err_set(err, ZL_EX_CONFIG, "could not parse amqp url %s", pub->node);
-	}
-	/* "amqp://host/" names the empty vhost, which RabbitMQ cannot have:
-	 * read it as the default one, like most clients do. */
-	vhost = ci.vhost[0] ? ci.vhost : "/";
-	pub->conn = amqp_new_connection();
-	if (!pub->conn) {
-		free(copy);
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not connect to %s: out of memory",
-		                  pub->node);
-	}
-	amqp_set_handshake_timeout(pub->conn, &handshake);
-	amqp_set_rpc_timeout(pub->conn, &rpc);
-	if (open_socket(pub, &ci, err) < 0) {
-		pub->broken = true;
-		goto fail;
-	}
-	r = log_in(pub, &ci, vhost);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		char what[300];
-
-		snprintf(what, sizeof(what), "log in as %s to vhost %s", ci.user, vhost);
-		setup_failed(pub, r, what, err);
-		goto fail;
-	}
+	if (broker_open(pub->conf, idx, pub->node, &pub->conn, err) < 0)
+		return -1;
 	amqp_channel_open(pub->conn, PUBLISH_CHANNEL);
 	r = amqp_get_rpc_reply(pub->conn);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -604,15 +316,13 @@ static int connect_node(struct zl_publisher *pub, const char *url, struct zl_err
 	}
 	if (declare_topology(pub, err) < 0)
 		goto fail;
-	free(copy);
 	pub->next_tag = 1;
 	pub->blocked = false;
-	table_string(amqp_get_server_properties(pub->conn), "version", server, sizeof(server));
+	broker_table_string(amqp_get_server_properties(pub->conn), "version", server, sizeof(server));
 	zl_info("amqp.connected", "node=%s server=%s heartbeat=%d", pub->node,
 	        server[0] ? server : "unknown", amqp_get_heartbeat(pub->conn));
 	return 0;
 fail:
-	free(copy);
 	close_connection(pub);
 	return -1;
 }
@@ -631,7 +341,7 @@ int publisher_connect(struct zl_publisher *pub, struct zl_err *err)
 
 		if (set_node(pub, idx, err) < 0)
 			return -1;
-		if (connect_node(pub, c->urls[idx], err) == 0)
+		if (connect_node(pub, idx, err) == 0)
 			return 0;
 		/* Rotate: the next attempt starts after the node that failed. */
 		pub->next_url = (idx + 1) % c->n_urls;
@@ -707,7 +417,7 @@ static int handle_return(struct zl_publisher *pub, const amqp_frame_t *frame, st
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		char reason[256];
 
-		describe_reply(r, reason, sizeof(reason));
+		broker_reply_text(r, reason, sizeof(reason));
 		if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
 			answer_close(pub, frame->channel, &r.reply);
 		else
@@ -770,11 +480,11 @@ static int handle_frame(struct zl_publisher *pub, const amqp_frame_t *frame, str
 		pub->blocked = false;
 		return 0;
 	case AMQP_CHANNEL_CLOSE_METHOD:
-		close_text(m, text, sizeof(text));
+		broker_close_text(m, text, sizeof(text));
 		answer_close(pub, frame->channel, m);
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "channel closed by the broker: %s", text);
 	case AMQP_CONNECTION_CLOSE_METHOD:
-		close_text(m, text, sizeof(text));
+		broker_close_text(m, text, sizeof(text));
 		answer_close(pub, 0, m);
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "connection closed by the broker: %s",
 		                  text);
@@ -806,7 +516,7 @@ static int read_frame(struct zl_publisher *pub, struct batch *b, struct timeval 
 
 		pub->broken = true;
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: %s",
-		                  failure_text(rc, reason, sizeof(reason)));
+		                  broker_failure_text(rc, reason, sizeof(reason)));
 	}
 	return handle_frame(pub, &frame, b, err) < 0 ? -1 : 1;
 }
@@ -817,7 +527,7 @@ static int read_available(struct zl_publisher *pub, struct batch *b, struct zl_e
 {
 	int rc;
 
-	while ((rc = read_frame(pub, b, ms_tv(0), err)) > 0)
+	while ((rc = read_frame(pub, b, broker_ms_tv(0), err)) > 0)
 		;
 	return rc;
 }
@@ -832,14 +542,14 @@ static int send_row(struct zl_publisher *pub, const struct zl_outbox_row *row,
 
 	memset(&props, 0, sizeof(props));
 	zl_format_utc(row->time, time_buf);
-	string_entry(&headers[nh++], "cloudEvents_specversion", "1.0");
-	string_entry(&headers[nh++], "cloudEvents_id", row->event_id);
+	broker_string_entry(&headers[nh++], "cloudEvents_specversion", "1.0");
+	broker_string_entry(&headers[nh++], "cloudEvents_id", row->event_id);
 	if (row->source)
-		string_entry(&headers[nh++], "cloudEvents_source", row->source);
-	string_entry(&headers[nh++], "cloudEvents_type", row->type);
+		broker_string_entry(&headers[nh++], "cloudEvents_source", row->source);
+	broker_string_entry(&headers[nh++], "cloudEvents_type", row->type);
 	if (row->subject)
-		string_entry(&headers[nh++], "cloudEvents_subject", row->subject);
-	string_entry(&headers[nh++], "cloudEvents_time", time_buf);
+		broker_string_entry(&headers[nh++], "cloudEvents_subject", row->subject);
+	broker_string_entry(&headers[nh++], "cloudEvents_time", time_buf);
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 	               AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
 	               AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
@@ -899,7 +609,8 @@ static enum batch_end send_rows(struct zl_publisher *pub, struct batch *b, int64
 			pub->broken = true;
 			zl_err_set(err, ZL_EX_UNAVAILABLE,
 			           "connection lost: could not publish event %s: %s",
-			           b->rows[i].event_id, failure_text(rc, reason, sizeof(reason)));
+			           b->rows[i].event_id,
+			           broker_failure_text(rc, reason, sizeof(reason)));
 			return END_LOST;
 		}
 		b->state[i] = ROW_PENDING;
@@ -915,7 +626,7 @@ static enum batch_end await_confirms(struct zl_publisher *pub, struct batch *b, 
 {
 	while (b->settled < b->sent) {
 		int64_t left = deadline - zl_now_ms();
-		int rc = read_frame(pub, b, ms_tv(left), err);
+		int rc = read_frame(pub, b, broker_ms_tv(left), err);
 
 		if (rc < 0)
 			return END_LOST;
@@ -1045,7 +756,7 @@ int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *e
 	if (!pub->conn)
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
 	for (;;) {
-		int rc = read_frame(pub, NULL, ms_tv(deadline - zl_now_ms()), err);
+		int rc = read_frame(pub, NULL, broker_ms_tv(deadline - zl_now_ms()), err);
 
 		if (rc < 0)
 			return connection_lost(pub, err);
@@ -1080,8 +791,8 @@ int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struc
 				return count;
 		}
 	}
-	describe_reply(r, reason, sizeof(reason));
-	code = reply_code(r);
+	broker_reply_text(r, reason, sizeof(reason));
+	code = broker_reply_code(r);
 	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
 	    answer_close(pub, INSPECT_CHANNEL, &r.reply)) {
 		/* Only the inspection channel was closed: the connection stays. */

@@ -18,7 +18,9 @@
 
 static const char usage[] =
     "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
-    "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY";
+    "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY "
+    "[--id ID] [--type T] [--count N] | consume QUEUE [--reject N] [--requeue] [--expect N] "
+    "[--timeout SECONDS]";
 
 /* A test tool may simply stop at the first problem: one line, exit 2. */
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -233,7 +235,7 @@ static void add_field(cJSON *obj, const char *name, const amqp_field_value_t *v)
 
 /* Prints one message as a line of JSON, properties that are present only. */
 static void print_message(const amqp_bytes_t exchange, const amqp_bytes_t key, bool redelivered,
-                          const amqp_message_t *msg)
+                          const amqp_message_t *msg, const char *action)
 {
 	const amqp_basic_properties_t *p = &msg->properties;
 	cJSON *obj = cJSON_CreateObject();
@@ -268,6 +270,14 @@ static void print_message(const amqp_bytes_t exchange, const amqp_bytes_t key, b
 		}
 	}
 	add_bytes(obj, "body", msg->body);
+	if (action) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cJSON_AddStringToObject(obj, "action", action);
+		cJSON_AddNumberToObject(obj, "at_ms",
+		                        (double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000));
+	}
 	line = cJSON_PrintUnformatted(obj);
 	if (!line)
 		die("out of memory");
@@ -297,7 +307,7 @@ static int get_one(amqp_connection_state_t conn, const char *queue)
 	exchange = amqp_bytes_malloc_dup(ok->exchange);
 	key = amqp_bytes_malloc_dup(ok->routing_key);
 	check_reply(amqp_read_message(conn, CHANNEL, &msg, 0), "read a message from queue", queue);
-	print_message(exchange, key, redelivered, &msg);
+	print_message(exchange, key, redelivered, &msg, NULL);
 	amqp_destroy_message(&msg);
 	amqp_bytes_free(exchange);
 	amqp_bytes_free(key);
@@ -419,22 +429,158 @@ static void await_ack(amqp_connection_state_t conn, const char *exchange)
 	}
 }
 
-/* publish EXCHANGE KEY BODY: a plain message, confirmed. */
+/*
+ * publish EXCHANGE KEY BODY [--id ID] [--type T] [--count N]: a persistent
+ * message with that message_id and type, confirmed; with --count, N of
+ * them with the ids ID-1 .. ID-N.
+ */
 static int cmd_publish(amqp_connection_state_t conn, int argc, char **argv)
 {
-	int rc;
+	amqp_basic_properties_t props;
+	const char *id = NULL, *type = NULL;
+	long count = 1;
+	char idbuf[256];
 
-	if (argc != 3)
+	if (argc < 3)
 		die("%s", usage);
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--id") == 0 && i + 1 < argc)
+			id = argv[++i];
+		else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc)
+			type = argv[++i];
+		else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+			count = (long)parse_number(argv[++i], "--count");
+		else
+			die("%s", usage);
+	}
 	amqp_confirm_select(conn, CHANNEL);
 	check_reply(amqp_get_rpc_reply(conn), "enable confirms for", argv[0]);
-	rc = amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(argv[0]),
-	                        amqp_cstring_bytes(argv[1]), 0, 0, NULL,
-	                        amqp_cstring_bytes(argv[2]));
-	if (rc != AMQP_STATUS_OK)
-		die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
-	await_ack(conn, argv[0]);
+	for (long n = 1; n <= count; n++) {
+		int rc;
+
+		memset(&props, 0, sizeof(props));
+		props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+		props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+		if (id) {
+			if (count > 1)
+				snprintf(idbuf, sizeof(idbuf), "%s-%ld", id, n);
+			else
+				snprintf(idbuf, sizeof(idbuf), "%s", id);
+			props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+			props.message_id = amqp_cstring_bytes(idbuf);
+		}
+		if (type) {
+			props._flags |= AMQP_BASIC_TYPE_FLAG;
+			props.type = amqp_cstring_bytes(type);
+		}
+		rc = amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(argv[0]),
+		                        amqp_cstring_bytes(argv[1]), 0, 0, &props,
+		                        amqp_cstring_bytes(argv[2]));
+		if (rc != AMQP_STATUS_OK)
+			die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
+		await_ack(conn, argv[0]);
+	}
 	return 0;
+}
+
+/* Deliveries seen per message id, for consume. */
+struct seen {
+	char **ids;
+	long *counts;
+	long n, cap;
+};
+
+/* Counts one more delivery of id and returns the count. */
+static long count_delivery(struct seen *s, amqp_bytes_t id)
+{
+	for (long i = 0; i < s->n; i++) {
+		if (strlen(s->ids[i]) == id.len && memcmp(s->ids[i], id.bytes, id.len) == 0)
+			return ++s->counts[i];
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->ids = realloc(s->ids, (size_t)s->cap * sizeof(*s->ids));
+		s->counts = realloc(s->counts, (size_t)s->cap * sizeof(*s->counts));
+		if (!s->ids || !s->counts)
+			die("out of memory");
+	}
+	s->ids[s->n] = strndup(id.bytes, id.len);
+	if (!s->ids[s->n])
+		die("out of memory");
+	s->counts[s->n] = 1;
+	return s->counts[s->n++];
+}
+
+/*
+ * consume QUEUE [--reject N] [--requeue] [--expect M] [--timeout S]: a
+ * consumer that rejects the first N deliveries of every message (requeue
+ * false, so the queue dead-letters it; with --requeue, nack requeue true,
+ * so a quorum queue counts it against its delivery limit) and acks the
+ * next. Prints every delivery as a line of JSON with "action" (rejected,
+ * accepted) and "at_ms"; stops after M accepted messages or at the timeout.
+ */
+static int cmd_consume(amqp_connection_state_t conn, int argc, char **argv)
+{
+	long reject = 0, expect = -1, accepted = 0;
+	double timeout = 10;
+	bool requeue = false;
+	struct seen seen = {0};
+	long long deadline;
+
+	if (argc < 1)
+		die("%s", usage);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--reject") == 0 && i + 1 < argc)
+			reject = (long)parse_number(argv[++i], "--reject");
+		else if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
+			expect = (long)parse_number(argv[++i], "--expect");
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			timeout = parse_number(argv[++i], "--timeout");
+		else if (strcmp(argv[i], "--requeue") == 0)
+			requeue = true;
+		else
+			die("%s", usage);
+	}
+	amqp_basic_qos(conn, CHANNEL, 0, 1, 0);
+	check_reply(amqp_get_rpc_reply(conn), "set the prefetch for", argv[0]);
+	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(argv[0]), amqp_empty_bytes, 0, 0, 0,
+	                   amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "consume from", argv[0]);
+	deadline = now_ms() + (long long)(timeout * 1000);
+	while ((expect < 0 || accepted < expect) && now_ms() < deadline) {
+		long long left = deadline - now_ms();
+		struct timeval tv = {left / 1000, (left % 1000) * 1000};
+		amqp_envelope_t env;
+		amqp_rpc_reply_t r;
+		long n;
+
+		amqp_maybe_release_buffers(conn);
+		r = amqp_consume_message(conn, &env, &tv, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT)
+			break;
+		check_reply(r, "consume from", argv[0]);
+		n = count_delivery(&seen, env.message.properties.message_id);
+		if (n <= reject) {
+			print_message(env.exchange, env.routing_key, env.redelivered, &env.message,
+			              "rejected");
+			if (amqp_basic_nack(conn, CHANNEL, env.delivery_tag, 0, requeue) !=
+			    AMQP_STATUS_OK)
+				die("could not reject a message from %s", argv[0]);
+		} else {
+			print_message(env.exchange, env.routing_key, env.redelivered, &env.message,
+			              "accepted");
+			if (amqp_basic_ack(conn, CHANNEL, env.delivery_tag, 0) != AMQP_STATUS_OK)
+				die("could not acknowledge a message from %s", argv[0]);
+			accepted++;
+		}
+		amqp_destroy_envelope(&env);
+	}
+	for (long i = 0; i < seen.n; i++)
+		free(seen.ids[i]);
+	free(seen.ids);
+	free(seen.counts);
+	return expect < 0 || accepted == expect ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -445,6 +591,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 	    {"declare", cmd_declare}, {"drain", cmd_drain},   {"count", cmd_count},
 	    {"purge", cmd_purge},     {"delete", cmd_delete}, {"publish", cmd_publish},
+	    {"consume", cmd_consume},
 	};
 	amqp_connection_state_t conn;
 	int status;

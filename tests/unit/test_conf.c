@@ -33,6 +33,8 @@
 #define EV_PLUS(x) SRC STATE "events: {\n  source = \"urn:test\";\n  " x "\n};\n"
 /* x on line 12, inside amqp. */
 #define AMQP(x) BASE "amqp: {\n  " x "\n};\n"
+/* x on line 12, inside retry. */
+#define RETRY(x) BASE "retry: {\n  " x "\n};\n"
 /* x on line 12, inside log. */
 #define LOG(x) BASE "log: {\n  " x "\n};\n"
 
@@ -178,6 +180,63 @@ static const struct bad_case bad_cases[] = {
      "@F@:12: amqp.ca_file: /tmp is a directory, expected a file"},
     {"cert_file without key_file", AMQP("cert_file = \"/etc/passwd\";"),
      "@F@:12: amqp.cert_file: set without amqp.key_file, expected both or neither"},
+    {"queues given a group", AMQP("queues = { name = \"q\"; };"),
+     "@F@:12: amqp.queues: expected a list of groups ( { name = ...; } )"},
+    {"queue without a name", AMQP("queues = ( { bindings = [ \"#\" ]; } );"),
+     "@F@:12: amqp.queues: missing required setting 'name'"},
+    {"queue without bindings", AMQP("queues = (\n  { name = \"q\"; }\n);"),
+     "@F@:13: amqp.queues: queue 'q' has no bindings, expected a list of routing key patterns"},
+    {"queue with an empty binding list", AMQP("queues = ( { name = \"q\"; bindings = [ ]; } );"),
+     "@F@:12: amqp.queues: bindings of 'q': 0 patterns, expected 1 to 32"},
+    {"queue of unknown type",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  type = \"stream\"; } );"),
+     "@F@:13: amqp.queues: type of 'q': expected classic or quorum"},
+    {"delivery_limit on a classic queue",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  delivery_limit = 3; } );"),
+     "@F@:13: amqp.queues: delivery_limit of 'q': only quorum queues have one "
+     "(type = quorum)"},
+    {"delivery_limit 0",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ]; type = \"quorum\";\n"
+          "  delivery_limit = 0; } );"),
+     "@F@:13: amqp.queues: delivery_limit of 'q': 0 is out of range, expected 1 to 1000000"},
+    {"unknown queue setting",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  durable = false; } );"),
+     "@F@:13: unknown setting 'amqp.queues.durable'"},
+    {"queue listed twice",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ]; },\n"
+          "  { name = \"q\"; bindings = [ \"a\" ]; } );"),
+     "@F@:13: amqp.queues: queue 'q' is listed twice"},
+    {"queue named like the parking queue",
+     AMQP("queues = ( { name = \"zaaklink.events.dlq\"; bindings = [ \"#\" ]; } );"),
+     "@F@:12: amqp.queues: name 'zaaklink.events.dlq' is one of zaaklink's own queues of "
+     "exchange zaaklink.events"},
+    {"queue named like a wait tier",
+     AMQP("queues = ( { name = \"zaaklink.events.wait.10s\"; bindings = [ \"#\" ]; } );"),
+     "@F@:12: amqp.queues: name 'zaaklink.events.wait.10s' is one of zaaklink's own queues "
+     "of exchange zaaklink.events"},
+    {"queue in the amq. namespace",
+     AMQP("queues = ( { name = \"amq.q\"; bindings = [ \"#\" ]; } );"),
+     "@F@:12: amqp.queues: name 'amq.q' is reserved by RabbitMQ (amq.)"},
+    {"queue name with a space", AMQP("queues = ( { name = \"a q\"; bindings = [ \"#\" ]; } );"),
+     "@F@:12: amqp.queues: name 'a q' must not contain spaces or control characters"},
+    {"binding given a number",
+     AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  } );"
+          "\n  heartbeat = \"x\";"),
+     "@F@:14: amqp.heartbeat: expected an integer"},
+    {"retry.delays given a number", RETRY("delays = 10;"),
+     "@F@:12: retry.delays: expected a list of seconds ([ 10, 60, ... ])"},
+    {"retry.delays holding a float", RETRY("delays = ( 10,\n  1.5 );"),
+     "@F@:13: retry.delays: expected whole seconds"},
+    {"retry.delays holding 0", RETRY("delays = [ 0 ];"),
+     "@F@:12: retry.delays: 0 is out of range, expected 1 to 2592000 seconds (30 days)"},
+    {"retry.delays above 30 days", RETRY("delays = [ 2592001 ];"),
+     "@F@:12: retry.delays: 2592001 is out of range, expected 1 to 2592000 seconds (30 days)"},
+    {"retry.delays with a tier twice", RETRY("delays = [ 10, 60,\n  10 ];"),
+     "@F@:13: retry.delays: 10 is listed twice, each tier needs its own delay"},
+    {"retry.delays with 17 tiers",
+     RETRY("delays = [ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 ];"),
+     "@F@:12: retry.delays: 17 tiers, expected at most 16"},
+    {"unknown retry setting", RETRY("attempts = 3;"), "@F@:12: unknown setting 'retry.attempts'"},
     {"unknown amqp setting", AMQP("password = \"" SECRET "\";"),
      "@F@:12: unknown setting 'amqp.password'"},
     {"log.level verbose", LOG("level = \"verbose\";"),
@@ -376,7 +435,58 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(conf->amqp.key_file);
 	ck_assert(conf->amqp.verify_peer);
 	ck_assert(conf->amqp.verify_hostname);
+	ck_assert_int_eq(conf->amqp.n_queues, 0);
+	ck_assert_int_eq(conf->retry.n_delays, 5);
+	ck_assert_int_eq(conf->retry.delays[0], 10);
+	ck_assert_int_eq(conf->retry.delays[1], 60);
+	ck_assert_int_eq(conf->retry.delays[2], 300);
+	ck_assert_int_eq(conf->retry.delays[3], 1800);
+	ck_assert_int_eq(conf->retry.delays[4], 7200);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+/* Consumer queues and retry tiers are read in order, with per-type defaults. */
+START_TEST(test_queues_and_retry_read)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(
+	    BASE "amqp: {\n  queues = (\n"
+	         "    { name = \"openzaak\"; bindings = [ \"nl.overheid.zaken.#\" ]; type = \"quorum\"; "
+	         "delivery_limit = 7; },\n"
+	         "    { name = \"q2\"; bindings = [ \"a.*\", \"b.#\" ]; type = \"quorum\"; },\n"
+	         "    { name = \"audit\"; bindings = [ \"#\" ]; }\n  );\n};\n"
+	         "retry: {\n  delays = [ 1, 2 ];\n};\n",
+	    &file);
+
+	ck_assert_int_eq(conf->amqp.n_queues, 3);
+	ck_assert_str_eq(conf->amqp.queues[0].name, "openzaak");
+	ck_assert_int_eq(conf->amqp.queues[0].type, ZL_QUEUE_QUORUM);
+	ck_assert_int_eq(conf->amqp.queues[0].delivery_limit, 7);
+	ck_assert_int_eq(conf->amqp.queues[0].n_bindings, 1);
+	ck_assert_str_eq(conf->amqp.queues[0].bindings[0], "nl.overheid.zaken.#");
+	ck_assert_int_eq(conf->amqp.queues[1].delivery_limit, 5);
+	ck_assert_int_eq(conf->amqp.queues[1].n_bindings, 2);
+	ck_assert_str_eq(conf->amqp.queues[1].bindings[1], "b.#");
+	ck_assert_int_eq(conf->amqp.queues[2].type, ZL_QUEUE_CLASSIC);
+	ck_assert_int_eq(conf->amqp.queues[2].delivery_limit, 0);
+	ck_assert_int_eq(conf->retry.n_delays, 2);
+	ck_assert_int_eq(conf->retry.delays[0], 1);
+	ck_assert_int_eq(conf->retry.delays[1], 2);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+/* An empty retry.delays is allowed: every failure is parked at once. */
+START_TEST(test_empty_retry_delays_park_at_once)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(RETRY("delays = [ ];"), &file);
+
+	ck_assert_int_eq(conf->retry.n_delays, 0);
 	conf_free(conf);
 	remove_temp(file);
 }
@@ -762,6 +872,10 @@ START_TEST(test_example_config_shows_the_defaults)
 	ck_assert_ptr_null(conf->amqp.ca_file);
 	ck_assert(conf->amqp.verify_peer);
 	ck_assert(conf->amqp.verify_hostname);
+	ck_assert_int_eq(conf->amqp.n_queues, 0);
+	ck_assert_int_eq(conf->retry.n_delays, 5);
+	ck_assert_int_eq(conf->retry.delays[0], 10);
+	ck_assert_int_eq(conf->retry.delays[4], 7200);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
 	conf_free(conf);
 	remove_temp(file);
@@ -789,6 +903,8 @@ static Suite *conf_suite(void)
 
 	tcase_add_checked_fixture(good, clear_environment, NULL);
 	tcase_add_test(good, test_defaults);
+	tcase_add_test(good, test_queues_and_retry_read);
+	tcase_add_test(good, test_empty_retry_delays_park_at_once);
 	tcase_add_test(good, test_default_state_path);
 	tcase_add_test(good, test_every_setting_read);
 	tcase_add_test(good, test_integer_accepted_for_a_number);

@@ -1,0 +1,162 @@
+/*
+ * Retry: what happens to a delivery a consumer rejects.
+ *
+ * Topology, all names derived from amqp.exchange X (zaaklink setup, and the
+ * retry controller at the start of run; every declaration is idempotent):
+ *
+ *   X (topic) --binding--> consumer queue Q (amqp.queues)
+ *   Q  --dead-letter, key Q-->  X.retry (fanout) --> queue X.retry
+ *   controller: X.retry --publish, key Q--> X.wait.<N>s (fanout) --> queue X.wait.<N>s
+ *   X.wait.<N>s --TTL N s, dead-letter, key still Q--> X.requeue (direct) --key Q--> Q
+ *   controller: after the last tier, or on delivery_limit --> queue X.dlq (parking)
+ *   X --no binding matches--> X.unrouted (fanout, alternate exchange) --> queue X.unrouted
+ *
+ * Every consumer queue is bound to X.requeue with its own name as the key,
+ * so a message comes back to exactly the queue it failed in and to no other
+ * queue bound to the same event type. The per-tier fanout exchanges exist
+ * so that the controller can publish into a wait queue while keeping the
+ * routing key = the origin queue, which the TTL dead-lettering then keeps.
+ *
+ * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
+ * later stop counting client-republished x-death) and never touches body,
+ * message_id or any other property. It moves one message at a time:
+ * basic.get, publish with confirm, and only after the confirm basic.ack. A
+ * crash in between leaves the message where it was as well as where it
+ * went: duplicates are possible, losses are not.
+ */
+#ifndef ZL_RETRY_H
+#define ZL_RETRY_H
+
+#include "amqp_compat.h"
+#include "common.h"
+#include "conf.h"
+
+#include <stdio.h>
+
+/* Headers zaaklink keeps on a failed message (values: see the README). */
+#define ZL_H_ATTEMPTS "zaaklink-attempts"           /* long: failures so far */
+#define ZL_H_ORIGIN "zaaklink-origin-queue"         /* the consumer queue */
+#define ZL_H_ROUTING_KEY "zaaklink-routing-key"     /* key it was first published with */
+#define ZL_H_FIRST_FAILURE "zaaklink-first-failure" /* "YYYY-MM-DDTHH:MM:SSZ" */
+#define ZL_H_LAST_FAILURE "zaaklink-last-failure"
+#define ZL_H_LAST_REASON "zaaklink-last-reason" /* rejected, expired, delivery_limit */
+
+/* The channel of a zl_mover's connection (confirm mode). */
+#define ZL_MOVER_CHANNEL 1
+
+/* The names of zaaklink's topology for one exchange. */
+struct zl_topology {
+	char exchange[256];
+	char unrouted[272];
+	char retry[272];                     /* exchange and queue */
+	char requeue[272];                   /* exchange */
+	char dlq[272];                       /* queue */
+	char wait[ZL_MAX_RETRY_DELAYS][288]; /* exchange and queue per tier */
+	int n_wait;
+};
+
+void retry_names(const struct zl_conf *conf, struct zl_topology *t);
+
+/* What the controller does with a failed message. */
+struct zl_retry_decision {
+	int tier;        /* index into retry.delays, or -1: park */
+	int attempts;    /* failures including this one */
+	const char *why; /* for the log: "retry", "last tier passed", ... */
+};
+
+/*
+ * The retry policy, pure: attempts_before failures were counted already,
+ * reason is why the message died this time, origin_known says whether it
+ * came from a configured consumer queue. A message that reached the quorum
+ * delivery limit is parked at once: it was delivered delivery_limit times
+ * without any verdict, the mark of a message that kills its consumer, and
+ * backing off would only do that again later.
+ */
+struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int attempts_before,
+                                      const char *reason, bool origin_known);
+
+/*
+ * Declares the whole topology on an open channel. A declaration that
+ * conflicts with an existing one fails with ZL_EX_CONFIG and names the queue
+ * or exchange and the argument that differs. The channel is closed by the
+ * broker after a failure. Prints each name to out when out is not NULL.
+ */
+int retry_declare(amqp_connection_state_t conn, amqp_channel_t ch, const struct zl_conf *conf,
+                  FILE *out, struct zl_err *err);
+
+/* One message taken with basic.get, not yet acknowledged. */
+struct zl_taken {
+	uint64_t tag;
+	char exchange[256];
+	char routing_key[256];
+	amqp_message_t msg;
+};
+
+/* The zaaklink and CloudEvents facts of a message, read from its headers. */
+struct zl_failure {
+	char id[256];
+	char type[256];
+	char subject[256];
+	char origin[256];
+	char routing_key[256];
+	char first[32];
+	char last[32];
+	char reason[32];
+	int attempts;
+};
+
+/* Reads f from a taken message; the routing key it arrived with is the
+ * origin queue when no header says otherwise. */
+void retry_read_failure(const struct zl_taken *t, struct zl_failure *f);
+
+/*
+ * A connection with one channel in confirm mode, for the controller and
+ * the operator commands (never the event publisher's: see broker.h).
+ */
+struct zl_mover;
+
+struct zl_mover *mover_new(const struct zl_conf *conf);
+void mover_free(struct zl_mover *m);
+int mover_connect(struct zl_mover *m, struct zl_err *err);
+bool mover_connected(const struct zl_mover *m);
+void mover_disconnect(struct zl_mover *m);
+const char *mover_node(const struct zl_mover *m);
+amqp_connection_state_t mover_conn(struct zl_mover *m);
+/* Messages in queue (passive declare); -1 with err when it does not exist. */
+int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);
+/* basic.get: 1 with *t filled, 0 when the queue is empty, -1 on error. */
+int mover_take(struct zl_mover *m, const char *queue, struct zl_taken *t, struct zl_err *err);
+void mover_release(struct zl_taken *t);
+int mover_ack(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err);
+/*
+ * Publishes t's message (body and properties unchanged, headers replaced by
+ * headers) to exchange with key, mandatory, and waits for the confirm.
+ * Fails when the broker nacks, returns it as unroutable, or is silent for
+ * confirm_timeout; the connection is dropped unless the failure was a
+ * clean nack or return.
+ */
+int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table_t *headers,
+                  const char *exchange, const char *key, struct zl_err *err);
+
+/*
+ * The headers of t without zaaklink's own (the x-death of the broker stay);
+ * with room for extra more entries at the end. free() entries after use.
+ */
+amqp_table_t retry_headers_without_ours(const struct zl_taken *t, int extra);
+
+/* The retry controller of run (see the top of this file). */
+struct zl_retry;
+
+struct zl_retry *retry_new(const struct zl_conf *conf);
+void retry_free(struct zl_retry *r);
+/*
+ * Does what is due within about budget_ms and returns: connects (with
+ * backoff, logging an outage once), declares the topology, and moves failed
+ * messages until X.retry is empty or the budget is spent. Never waits for
+ * new failures: run calls it once per tick of its loop.
+ */
+void retry_step(struct zl_retry *r, int budget_ms);
+/* Messages moved since start, for the stop log line. */
+int64_t retry_moved(const struct zl_retry *r);
+
+#endif

@@ -1,0 +1,789 @@
+/* Retry: the failed-delivery topology, the retry policy and the controller that applies it. */
+#include "retry.h"
+#include "broker.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOVE_CHANNEL ZL_MOVER_CHANNEL /* get, publish, confirm, ack: one message at a time */
+
+void retry_names(const struct zl_conf *conf, struct zl_topology *t)
+{
+	const char *x = conf->amqp.exchange;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->exchange, sizeof(t->exchange), "%s", x);
+	snprintf(t->unrouted, sizeof(t->unrouted), "%s.unrouted", x);
+	snprintf(t->retry, sizeof(t->retry), "%s.retry", x);
+	snprintf(t->requeue, sizeof(t->requeue), "%s.requeue", x);
+	snprintf(t->dlq, sizeof(t->dlq), "%s.dlq", x);
+	for (int i = 0; i < conf->retry.n_delays; i++)
+		snprintf(t->wait[i], sizeof(t->wait[i]), "%s.wait.%ds", x, conf->retry.delays[i]);
+	t->n_wait = conf->retry.n_delays;
+}
+
+struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int attempts_before,
+                                      const char *reason, bool origin_known)
+{
+	struct zl_retry_decision d = {.tier = -1, .attempts = attempts_before + 1};
+
+	if (attempts_before < 0)
+		d.attempts = 1;
+	if (!origin_known)
+		d.why = "unknown origin queue";
+	else if (strcmp(reason, "delivery_limit") == 0)
+		d.why = "delivery limit reached";
+	else if (d.attempts > rc->n_delays)
+		d.why = rc->n_delays == 0 ? "no retry tiers" : "last tier passed";
+	else {
+		d.tier = d.attempts - 1;
+		d.why = "retry";
+	}
+	return d;
+}
+
+/* ---------------------------------------------------------- headers ---- */
+
+/* True when the table key equals name. */
+static bool key_is(amqp_bytes_t key, const char *name)
+{
+	return key.len == strlen(name) && memcmp(key.bytes, name, key.len) == 0;
+}
+
+/* The entry called name in t, or NULL. */
+static const amqp_field_value_t *field(const amqp_table_t *t, const char *name)
+{
+	for (int i = 0; t && i < t->num_entries; i++) {
+		if (key_is(t->entries[i].key, name))
+			return &t->entries[i].value;
+	}
+	return NULL;
+}
+
+/* Copies a string field into buf ("" when absent or not a string). */
+static void field_string(const amqp_field_value_t *v, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (v && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES))
+		snprintf(buf, size, "%.*s", (int)v->value.bytes.len,
+		         (const char *)v->value.bytes.bytes);
+}
+
+/* An integer field of any width; def when absent or not an integer. */
+static int64_t field_int(const amqp_field_value_t *v, int64_t def)
+{
+	if (!v)
+		return def;
+	switch (v->kind) {
+	case AMQP_FIELD_KIND_I8:
+		return v->value.i8;
+	case AMQP_FIELD_KIND_U8:
+		return v->value.u8;
+	case AMQP_FIELD_KIND_I16:
+		return v->value.i16;
+	case AMQP_FIELD_KIND_U16:
+		return v->value.u16;
+	case AMQP_FIELD_KIND_I32:
+		return v->value.i32;
+	case AMQP_FIELD_KIND_U32:
+		return v->value.u32;
+	case AMQP_FIELD_KIND_I64:
+		return v->value.i64;
+	case AMQP_FIELD_KIND_U64:
+		return (int64_t)v->value.u64;
+	default:
+		return def;
+	}
+}
+
+/* True for the headers zaaklink owns. */
+static bool ours(amqp_bytes_t key)
+{
+	return key.len > 9 && memcmp(key.bytes, "zaaklink-", 9) == 0;
+}
+
+/* The headers of a taken message, NULL when it has none. */
+static const amqp_table_t *headers_of(const struct zl_taken *t)
+{
+	const amqp_basic_properties_t *p = &t->msg.properties;
+
+	return (p->_flags & AMQP_BASIC_HEADERS_FLAG) ? &p->headers : NULL;
+}
+
+/*
+ * The latest death of a message: the first x-death entry (RabbitMQ keeps
+ * them most recent first), with its reason, its queue and the first
+ * routing key the message had when it entered that queue.
+ */
+static void latest_death(const amqp_table_t *h, struct zl_failure *f)
+{
+	const amqp_field_value_t *death = field(h, "x-death");
+	const amqp_table_t *d;
+	const amqp_field_value_t *keys;
+
+	if (!death || death->kind != AMQP_FIELD_KIND_ARRAY || death->value.array.num_entries < 1 ||
+	    death->value.array.entries[0].kind != AMQP_FIELD_KIND_TABLE)
+		return;
+	d = &death->value.array.entries[0].value.table;
+	field_string(field(d, "reason"), f->reason, sizeof(f->reason));
+	if (!f->origin[0])
+		field_string(field(d, "queue"), f->origin, sizeof(f->origin));
+	keys = field(d, "routing-keys");
+	if (!f->routing_key[0] && keys && keys->kind == AMQP_FIELD_KIND_ARRAY &&
+	    keys->value.array.num_entries > 0)
+		field_string(&keys->value.array.entries[0], f->routing_key, sizeof(f->routing_key));
+}
+
+void retry_read_failure(const struct zl_taken *t, struct zl_failure *f)
+{
+	const amqp_basic_properties_t *p = &t->msg.properties;
+	const amqp_table_t *h = headers_of(t);
+
+	memset(f, 0, sizeof(*f));
+	if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+		snprintf(f->id, sizeof(f->id), "%.*s", (int)p->message_id.len,
+		         (const char *)p->message_id.bytes);
+	if (p->_flags & AMQP_BASIC_TYPE_FLAG)
+		snprintf(f->type, sizeof(f->type), "%.*s", (int)p->type.len,
+		         (const char *)p->type.bytes);
+	if (!f->type[0])
+		field_string(field(h, "cloudEvents_type"), f->type, sizeof(f->type));
+	field_string(field(h, "cloudEvents_subject"), f->subject, sizeof(f->subject));
+	field_string(field(h, ZL_H_ORIGIN), f->origin, sizeof(f->origin));
+	field_string(field(h, ZL_H_ROUTING_KEY), f->routing_key, sizeof(f->routing_key));
+	field_string(field(h, ZL_H_FIRST_FAILURE), f->first, sizeof(f->first));
+	field_string(field(h, ZL_H_LAST_FAILURE), f->last, sizeof(f->last));
+	field_string(field(h, ZL_H_LAST_REASON), f->reason, sizeof(f->reason));
+	f->attempts = (int)field_int(field(h, ZL_H_ATTEMPTS), 0);
+	if (!f->reason[0])
+		latest_death(h, f);
+}
+
+amqp_table_t retry_headers_without_ours(const struct zl_taken *t, int extra)
+{
+	const amqp_basic_properties_t *p = &t->msg.properties;
+	int n = (p->_flags & AMQP_BASIC_HEADERS_FLAG) ? p->headers.num_entries : 0;
+	amqp_table_t out = {0, NULL};
+
+	out.entries = calloc((size_t)(n + extra + 1), sizeof(amqp_table_entry_t));
+	if (!out.entries)
+		return out;
+	for (int i = 0; i < n; i++) {
+		if (!ours(p->headers.entries[i].key))
+			out.entries[out.num_entries++] = p->headers.entries[i];
+	}
+	return out;
+}
+
+/* ---------------------------------------------------------- topology ---- */
+
+/*
+ * Fills err for a failed declaration. A 406 means that what exists differs
+ * from what the configuration asks for; the broker's text names the
+ * argument ("inequivalent arg 'x-message-ttl' for queue ... received ...
+ * but current is ..."), so it is kept, with what to do about it.
+ */
+static int declare_failed(amqp_rpc_reply_t r, const char *kind, const char *name,
+                          struct zl_err *err)
+{
+	char reason[512];
+	const char *text = reason;
+
+	broker_reply_text(r, reason, sizeof(reason));
+	if (broker_reply_code(r) == AMQP_PRECONDITION_FAILED) {
+		if (strncmp(reason, "PRECONDITION_FAILED - ", 22) == 0)
+			text += 22;
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "%s %s exists with different settings (%s); delete it or make "
+		                  "the configuration match it",
+		                  kind, name, text);
+	}
+	if (broker_reply_code(r) == AMQP_ACCESS_REFUSED)
+		return zl_err_set(err, ZL_EX_CONFIG, "could not declare %s %s: %s", kind, name,
+		                  text);
+	return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not declare %s %s: %s", kind, name, text);
+}
+
+static int declare_exchange(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
+                            const char *type, amqp_table_t args, FILE *out, struct zl_err *err)
+{
+	amqp_rpc_reply_t r;
+
+	amqp_exchange_declare(c, ch, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0,
+	                      args);
+	r = amqp_get_rpc_reply(c);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return declare_failed(r, "exchange", name, err);
+	if (out)
+		fprintf(out, "exchange %-40s %s\n", name, type);
+	return 0;
+}
+
+static int declare_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
+                         amqp_table_t args, const char *what, FILE *out, struct zl_err *err)
+{
+	amqp_rpc_reply_t r;
+
+	amqp_queue_declare(c, ch, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
+	r = amqp_get_rpc_reply(c);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return declare_failed(r, "queue", name, err);
+	if (out)
+		fprintf(out, "queue    %-40s %s\n", name, what);
+	return 0;
+}
+
+static int bind_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *q, const char *x,
+                      const char *key, FILE *out, struct zl_err *err)
+{
+	amqp_rpc_reply_t r;
+
+	amqp_queue_bind(c, ch, amqp_cstring_bytes(q), amqp_cstring_bytes(x),
+	                amqp_cstring_bytes(key), amqp_empty_table);
+	r = amqp_get_rpc_reply(c);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		char reason[512];
+
+		broker_reply_text(r, reason, sizeof(reason));
+		return zl_err_set(err, ZL_EX_UNAVAILABLE,
+		                  "could not bind queue %s to %s with '%s': %s", q, x, key, reason);
+	}
+	if (out)
+		fprintf(out, "binding  %-40s <- %s '%s'\n", q, x, key);
+	return 0;
+}
+
+static void long_entry(amqp_table_entry_t *e, const char *key, int64_t v)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_I64;
+	e->value.value.i64 = v;
+}
+
+/* The arguments of consumer queue q: dead-lettering into X.retry keyed by its name. */
+static int consumer_queue(amqp_connection_state_t c, amqp_channel_t ch,
+                          const struct zl_queue_conf *q, const struct zl_topology *t, FILE *out,
+                          struct zl_err *err)
+{
+	amqp_table_entry_t e[4];
+	amqp_table_t args = {0, e};
+	char what[128];
+
+	broker_string_entry(&e[args.num_entries++], "x-dead-letter-exchange", t->retry);
+	broker_string_entry(&e[args.num_entries++], "x-dead-letter-routing-key", q->name);
+	/*
+	 * Classic queues get no x-queue-type: a queue declared before with no
+	 * type would otherwise count as different on older brokers.
+	 */
+	if (q->type == ZL_QUEUE_QUORUM) {
+		broker_string_entry(&e[args.num_entries++], "x-queue-type", "quorum");
+		long_entry(&e[args.num_entries++], "x-delivery-limit", q->delivery_limit);
+		snprintf(what, sizeof(what), "quorum, delivery limit %d, dead-letters to %s",
+		         q->delivery_limit, t->retry);
+	} else {
+		snprintf(what, sizeof(what), "classic, dead-letters to %s", t->retry);
+	}
+	if (declare_queue(c, ch, q->name, args, what, out, err) < 0)
+		return -1;
+	for (int k = 0; k < q->n_bindings; k++) {
+		if (bind_queue(c, ch, q->name, t->exchange, q->bindings[k], out, err) < 0)
+			return -1;
+	}
+	return bind_queue(c, ch, q->name, t->requeue, q->name, out, err);
+}
+
+int retry_declare(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_conf *conf,
+                  FILE *out, struct zl_err *err)
+{
+	struct zl_topology t;
+	amqp_table_entry_t e[2];
+	amqp_table_t ae = {1, e};
+
+	retry_names(conf, &t);
+	/* The event exchange exactly as the publisher declares it. */
+	if (declare_exchange(c, ch, t.unrouted, "fanout", amqp_empty_table, out, err) < 0 ||
+	    declare_queue(c, ch, t.unrouted, amqp_empty_table, "events no binding matched", out,
+	                  err) < 0 ||
+	    bind_queue(c, ch, t.unrouted, t.unrouted, "", out, err) < 0)
+		return -1;
+	broker_string_entry(&e[0], "alternate-exchange", t.unrouted);
+	if (declare_exchange(c, ch, t.exchange, "topic", ae, out, err) < 0)
+		return -1;
+	if (declare_exchange(c, ch, t.retry, "fanout", amqp_empty_table, out, err) < 0 ||
+	    declare_queue(c, ch, t.retry, amqp_empty_table, "failed deliveries, for the controller",
+	                  out, err) < 0 ||
+	    bind_queue(c, ch, t.retry, t.retry, "", out, err) < 0 ||
+	    declare_exchange(c, ch, t.requeue, "direct", amqp_empty_table, out, err) < 0 ||
+	    declare_queue(c, ch, t.dlq, amqp_empty_table, "parked: zaaklink dlq list", out, err) <
+	        0)
+		return -1;
+	for (int i = 0; i < t.n_wait; i++) {
+		amqp_table_t args = {2, e};
+		char what[128];
+
+		long_entry(&e[0], "x-message-ttl", (int64_t)conf->retry.delays[i] * 1000);
+		broker_string_entry(&e[1], "x-dead-letter-exchange", t.requeue);
+		snprintf(what, sizeof(what), "tier %d: waits %d s, then back via %s", i + 1,
+		         conf->retry.delays[i], t.requeue);
+		if (declare_exchange(c, ch, t.wait[i], "fanout", amqp_empty_table, out, err) < 0 ||
+		    declare_queue(c, ch, t.wait[i], args, what, out, err) < 0 ||
+		    bind_queue(c, ch, t.wait[i], t.wait[i], "", out, err) < 0)
+			return -1;
+	}
+	for (int i = 0; i < conf->amqp.n_queues; i++) {
+		if (consumer_queue(c, ch, &conf->amqp.queues[i], &t, out, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- mover ---- */
+
+struct zl_mover {
+	const struct zl_conf *conf; /* borrowed */
+	amqp_connection_state_t conn;
+	char *node;
+	int next_url;
+	bool broken; /* the connection must not be written to */
+};
+
+struct zl_mover *mover_new(const struct zl_conf *conf)
+{
+	struct zl_mover *m = calloc(1, sizeof(*m));
+
+	if (m)
+		m->conf = conf;
+	return m;
+}
+
+void mover_disconnect(struct zl_mover *m)
+{
+	if (!m->conn)
+		return;
+	broker_close(m->conn, !m->broken);
+	m->conn = NULL;
+	m->broken = false;
+}
+
+void mover_free(struct zl_mover *m)
+{
+	if (!m)
+		return;
+	mover_disconnect(m);
+	free(m->node);
+	free(m);
+}
+
+bool mover_connected(const struct zl_mover *m)
+{
+	return m->conn != NULL;
+}
+
+const char *mover_node(const struct zl_mover *m)
+{
+	return m->node ? m->node : "(none)";
+}
+
+amqp_connection_state_t mover_conn(struct zl_mover *m)
+{
+	return m->conn;
+}
+
+/* Fills err for a failed RPC and marks the connection unusable; returns -1. */
+static int rpc_failed(struct zl_mover *m, amqp_rpc_reply_t r, const char *what, const char *name,
+                      struct zl_err *err)
+{
+	char reason[512];
+
+	broker_reply_text(r, reason, sizeof(reason));
+	/* Any failure closes at least our only channel: start over. */
+	m->broken = r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+	            r.reply.id == AMQP_CONNECTION_CLOSE_METHOD;
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_ok_t ok = {0};
+
+		amqp_send_method(m->conn, MOVE_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	}
+	zl_err_set(err, broker_reply_code(r) == AMQP_NOT_FOUND ? ZL_EX_DATAERR : ZL_EX_UNAVAILABLE,
+	           "could not %s %s on node %s: %s", what, name, mover_node(m), reason);
+	mover_disconnect(m);
+	return -1;
+}
+
+int mover_connect(struct zl_mover *m, struct zl_err *err)
+{
+	amqp_rpc_reply_t r;
+
+	if (m->conn)
+		return 0;
+	if (broker_connect(&m->conf->amqp, &m->next_url, &m->node, &m->conn, err) < 0)
+		return -1;
+	amqp_channel_open(m->conn, MOVE_CHANNEL);
+	r = amqp_get_rpc_reply(m->conn);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return rpc_failed(m, r, "open a channel", "", err);
+	amqp_confirm_select(m->conn, MOVE_CHANNEL);
+	r = amqp_get_rpc_reply(m->conn);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return rpc_failed(m, r, "enable publisher confirms", "", err);
+	return 0;
+}
+
+int64_t mover_depth(struct zl_mover *m, const char *q, struct zl_err *err)
+{
+	amqp_queue_declare_ok_t *ok;
+	amqp_rpc_reply_t r;
+
+	if (!m->conn && mover_connect(m, err) < 0)
+		return -1;
+	ok = amqp_queue_declare(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(q), 1, 0, 0, 0,
+	                        amqp_empty_table);
+	r = amqp_get_rpc_reply(m->conn);
+	if (!ok || r.reply_type != AMQP_RESPONSE_NORMAL) {
+		if (broker_reply_code(r) == AMQP_NOT_FOUND) {
+			rpc_failed(m, r, "inspect queue", q, err);
+			return zl_err_set(err, ZL_EX_DATAERR,
+			                  "queue %s does not exist (zaaklink setup declares it)",
+			                  q);
+		}
+		return rpc_failed(m, r, "inspect queue", q, err);
+	}
+	return ok->message_count;
+}
+
+void mover_release(struct zl_taken *t)
+{
+	amqp_destroy_message(&t->msg);
+	memset(&t->msg, 0, sizeof(t->msg));
+}
+
+int mover_take(struct zl_mover *m, const char *q, struct zl_taken *t, struct zl_err *err)
+{
+	amqp_rpc_reply_t r;
+	const amqp_basic_get_ok_t *ok;
+
+	if (!m->conn && mover_connect(m, err) < 0)
+		return -1;
+	r = amqp_basic_get(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(q), 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return rpc_failed(m, r, "get a message from queue", q, err);
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		return 0;
+	ok = r.reply.decoded;
+	t->tag = ok->delivery_tag;
+	/* Copied now: reading the message reuses the frame's memory. */
+	snprintf(t->exchange, sizeof(t->exchange), "%.*s", (int)ok->exchange.len,
+	         (const char *)ok->exchange.bytes);
+	snprintf(t->routing_key, sizeof(t->routing_key), "%.*s", (int)ok->routing_key.len,
+	         (const char *)ok->routing_key.bytes);
+	r = amqp_read_message(m->conn, MOVE_CHANNEL, &t->msg, 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return rpc_failed(m, r, "read a message from queue", q, err);
+	return 1;
+}
+
+int mover_ack(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err)
+{
+	char reason[256];
+	int rc;
+
+	errno = 0;
+	rc = amqp_basic_ack(m->conn, MOVE_CHANNEL, t->tag, 0);
+	if (rc == AMQP_STATUS_OK)
+		return 0;
+	m->broken = true;
+	zl_err_set(err, ZL_EX_UNAVAILABLE, "could not acknowledge a message on node %s: %s",
+	           mover_node(m), broker_failure_text(rc, reason, sizeof(reason)));
+	mover_disconnect(m);
+	return -1;
+}
+
+/*
+ * Waits for the confirm of the one message just published: basic.ack is
+ * success; a basic.return (no queue took it) or basic.nack is a failure
+ * the channel survives; anything else ends the connection.
+ */
+static int await_confirm(struct zl_mover *m, const char *exchange, const char *key,
+                         struct zl_err *err)
+{
+	int64_t deadline = zl_now_ms() + (int64_t)(m->conf->amqp.confirm_timeout * 1000);
+	bool returned = false;
+	char text[256] = "";
+
+	for (;;) {
+		struct timeval tv = broker_ms_tv(deadline - zl_now_ms());
+		amqp_frame_t f;
+		int rc;
+
+		errno = 0;
+		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT) {
+			m->broken = true;
+			zl_err_set(err, ZL_EX_UNAVAILABLE, "no confirm within %g s from node %s",
+			           m->conf->amqp.confirm_timeout, mover_node(m));
+			mover_disconnect(m);
+			return -1;
+		}
+		if (rc != AMQP_STATUS_OK) {
+			m->broken = true;
+			zl_err_set(err, ZL_EX_UNAVAILABLE, "connection to %s lost: %s",
+			           mover_node(m), broker_failure_text(rc, text, sizeof(text)));
+			mover_disconnect(m);
+			return -1;
+		}
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (f.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD:
+			if (!returned)
+				return 0;
+			return zl_err_set(
+			    err, ZL_EX_TEMPFAIL,
+			    "no queue took the message at exchange %s with key '%s': %s", exchange,
+			    key, text);
+		case AMQP_BASIC_NACK_METHOD:
+			return zl_err_set(err, ZL_EX_TEMPFAIL, "broker nacked the message to %s",
+			                  exchange);
+		case AMQP_BASIC_RETURN_METHOD: {
+			const amqp_basic_return_t *ret = f.payload.method.decoded;
+			amqp_message_t msg;
+			amqp_rpc_reply_t r;
+
+			snprintf(text, sizeof(text), "%.*s", (int)ret->reply_text.len,
+			         (const char *)ret->reply_text.bytes);
+			r = amqp_read_message(m->conn, f.channel, &msg, 0);
+			if (r.reply_type != AMQP_RESPONSE_NORMAL)
+				return rpc_failed(m, r, "read a returned message from", exchange,
+				                  err);
+			amqp_destroy_message(&msg);
+			returned = true;
+			break;
+		}
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD: {
+			amqp_rpc_reply_t r = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
+			                      .reply = f.payload.method};
+
+			return rpc_failed(m, r, "publish to exchange", exchange, err);
+		}
+		default:
+			break;
+		}
+	}
+}
+
+int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table_t *headers,
+                  const char *exchange, const char *key, struct zl_err *err)
+{
+	amqp_basic_properties_t props = t->msg.properties;
+	int rc;
+
+	if (!m->conn)
+		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
+	props.headers = *headers;
+	props._flags |= AMQP_BASIC_HEADERS_FLAG;
+	errno = 0;
+	rc = amqp_basic_publish(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(exchange),
+	                        amqp_cstring_bytes(key), 1, 0, &props, t->msg.body);
+	if (rc != AMQP_STATUS_OK) {
+		char reason[256];
+
+		m->broken = true;
+		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not publish to %s on node %s: %s",
+		           exchange, mover_node(m),
+		           broker_failure_text(rc, reason, sizeof(reason)));
+		mover_disconnect(m);
+		return -1;
+	}
+	return await_confirm(m, exchange, key, err);
+}
+
+/* -------------------------------------------------------- controller ---- */
+
+struct zl_retry {
+	const struct zl_conf *conf; /* borrowed */
+	struct zl_topology names;
+	struct zl_mover *mover;
+	bool declared; /* topology declared on this connection */
+	int failures;  /* consecutive, for backoff and the outage log */
+	int64_t since_ms;
+	int64_t next_try_ms; /* monotonic */
+	int64_t moved;
+};
+
+struct zl_retry *retry_new(const struct zl_conf *conf)
+{
+	struct zl_retry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->conf = conf;
+	retry_names(conf, &r->names);
+	if (!(r->mover = mover_new(conf))) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void retry_free(struct zl_retry *r)
+{
+	if (!r)
+		return;
+	mover_free(r->mover);
+	free(r);
+}
+
+int64_t retry_moved(const struct zl_retry *r)
+{
+	return r->moved;
+}
+
+/* An outage is logged once when it starts and once when it ends; retries back off. */
+static void retry_failed(struct zl_retry *r, const struct zl_err *err)
+{
+	int64_t wait = 1000;
+
+	for (int i = 0; i < r->failures && wait < (int64_t)(r->conf->amqp.max_backoff * 1000); i++)
+		wait *= 2;
+	if (wait > (int64_t)(r->conf->amqp.max_backoff * 1000))
+		wait = (int64_t)(r->conf->amqp.max_backoff * 1000);
+	if (r->failures++ == 0) {
+		r->since_ms = zl_now_ms();
+		zl_error("retry.unavailable", "node=%s error=\"%s\"", mover_node(r->mover),
+		         err->msg);
+	} else {
+		zl_debug("retry.failed", "attempt=%d error=\"%s\"", r->failures, err->msg);
+	}
+	r->next_try_ms = zl_now_ms() + wait;
+	mover_disconnect(r->mover);
+	r->declared = false;
+}
+
+static void retry_ok(struct zl_retry *r)
+{
+	if (r->failures > 0)
+		zl_info("retry.recovered", "node=%s down_ms=%lld attempts=%d", mover_node(r->mover),
+		        (long long)(zl_now_ms() - r->since_ms), r->failures);
+	r->failures = 0;
+}
+
+/* True when name is a configured consumer queue. */
+static bool known_queue(const struct zl_conf *conf, const char *name)
+{
+	for (int i = 0; i < conf->amqp.n_queues; i++) {
+		if (strcmp(conf->amqp.queues[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Moves one taken message to its wait tier or to the parking queue. */
+static int move_failed(struct zl_retry *r, struct zl_taken *t, struct zl_err *err)
+{
+	struct zl_failure f;
+	struct zl_retry_decision d;
+	amqp_table_t h;
+	char now[21];
+	const char *x, *key;
+	int rc;
+
+	retry_read_failure(t, &f);
+	/*
+	 * This failure: the queue dead-letters with its own name as the key,
+	 * so the key the message arrived with names the queue it failed in,
+	 * and its latest x-death says why.
+	 */
+	if (t->routing_key[0])
+		snprintf(f.origin, sizeof(f.origin), "%s", t->routing_key);
+	f.reason[0] = '\0';
+	latest_death(headers_of(t), &f);
+	if (!f.routing_key[0])
+		snprintf(f.routing_key, sizeof(f.routing_key), "%s", f.type);
+	if (!f.reason[0])
+		snprintf(f.reason, sizeof(f.reason), "unknown");
+	d = retry_decide(&r->conf->retry, f.attempts, f.reason, known_queue(r->conf, f.origin));
+	zl_format_utc(zl_wall_s(), now);
+	h = retry_headers_without_ours(t, 6);
+	if (!h.entries)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not move a message: out of memory");
+	long_entry(&h.entries[h.num_entries++], ZL_H_ATTEMPTS, d.attempts);
+	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ORIGIN, f.origin);
+	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ROUTING_KEY, f.routing_key);
+	broker_string_entry(&h.entries[h.num_entries++], ZL_H_FIRST_FAILURE,
+	                    f.first[0] ? f.first : now);
+	broker_string_entry(&h.entries[h.num_entries++], ZL_H_LAST_FAILURE, now);
+	broker_string_entry(&h.entries[h.num_entries++], ZL_H_LAST_REASON, f.reason);
+	if (d.tier >= 0) {
+		x = r->names.wait[d.tier];
+		key = f.origin; /* kept by the TTL dead-lettering: back to exactly this queue */
+	} else {
+		x = "";
+		key = r->names.dlq;
+	}
+	rc = mover_publish(r->mover, t, &h, x, key, err);
+	free(h.entries);
+	if (rc < 0)
+		return -1;
+	if (mover_ack(r->mover, t, err) < 0)
+		return -1;
+	if (d.tier >= 0)
+		zl_debug("retry.scheduled", "id=%s queue=%s attempt=%d delay=%d reason=%s", f.id,
+		         f.origin, d.attempts, r->conf->retry.delays[d.tier], f.reason);
+	else
+		zl_warn("retry.parked", "id=%s type=%s queue=%s attempts=%d reason=%s why=\"%s\"",
+		        f.id, f.type, f.origin[0] ? f.origin : "-", d.attempts, f.reason, d.why);
+	r->moved++;
+	return 0;
+}
+
+void retry_step(struct zl_retry *r, int budget_ms)
+{
+	int64_t deadline = zl_now_ms() + budget_ms;
+	struct zl_err err = {0};
+
+	if (!mover_connected(r->mover)) {
+		if (zl_now_ms() < r->next_try_ms)
+			return;
+		if (mover_connect(r->mover, &err) < 0) {
+			retry_failed(r, &err);
+			return;
+		}
+	}
+	if (!r->declared) {
+		if (retry_declare(mover_conn(r->mover), MOVE_CHANNEL, r->conf, NULL, &err) < 0) {
+			/* The broker closed the channel: start over after a backoff. */
+			retry_failed(r, &err);
+			return;
+		}
+		r->declared = true;
+		zl_info("retry.ready", "node=%s queue=%s tiers=%d parking=%s", mover_node(r->mover),
+		        r->names.retry, r->names.n_wait, r->names.dlq);
+	}
+	retry_ok(r);
+	do {
+		struct zl_taken t;
+		int rc;
+
+		memset(&t, 0, sizeof(t));
+		rc = mover_take(r->mover, r->names.retry, &t, &err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			retry_failed(r, &err);
+			return;
+		}
+		rc = move_failed(r, &t, &err);
+		mover_release(&t);
+		if (rc < 0) {
+			/* Unacked, the message stays in X.retry (a reconnect requeues it). */
+			retry_failed(r, &err);
+			return;
+		}
+		amqp_maybe_release_buffers(mover_conn(r->mover));
+	} while (zl_now_ms() < deadline);
+}
