@@ -1,10 +1,14 @@
-/* run: the daemon loop: poll, record and publish until SIGTERM or SIGINT. */
+/*
+ * run: the daemon loop: poll, record and publish until SIGTERM or SIGINT;
+ * SIGHUP reloads the configuration where that is safe.
+ */
 #include "config.h"
 
 #include "app.h"
 #include "commands.h"
 #include "detect.h"
 #include "log.h"
+#include "notify.h"
 #include "publisher.h"
 #include "relay.h"
 #include "retry.h"
@@ -12,16 +16,24 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* Set by the signal handler, read by the loop: the one thing a handler may touch. */
+/* Set by the signal handlers, read by the loop: the one thing a handler may touch. */
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_requested;
 
 static void on_stop(int sig)
 {
 	stop_signal = sig;
+}
+
+static void on_reload(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 /*
@@ -71,6 +83,8 @@ static void install_signals(void)
 	/* No SA_RESTART; waits are at most 1 s, so a stop is seen within 1 s. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -80,7 +94,7 @@ static void wait_for(struct zl_publisher *pub, int64_t ms, struct outage *amqp)
 {
 	struct zl_err err = { 0 };
 
-	if (ms <= 0 || stop_signal)
+	if (ms <= 0 || stop_signal || reload_requested)
 		return;
 	if (ms > 1000)
 		ms = 1000;
@@ -104,6 +118,9 @@ struct daemon {
 	struct zl_relay relay;
 	struct outage source, amqp;
 	int64_t next_pass_ms;
+	struct zl_notify notify;
+	bool ready;              /* READY=1 sent */
+	bool level_pinned;       /* -v or -q given: a reload keeps the log level */
 };
 
 static void do_pass(struct daemon *d)
@@ -114,18 +131,29 @@ static void do_pass(struct daemon *d)
 	int64_t start = zl_now_ms();
 
 	d->next_pass_ms = start + poll_ms;
+	/* Ready once the first pass starts, whatever its outcome: an outage of
+	 * PostgreSQL is something the running daemon waits out, not a failed
+	 * start. A long initial pass must not run into TimeoutStartSec= either. */
+	if (!d->ready) {
+		notify_ready(&d->notify, "first pass started");
+		d->ready = true;
+	}
 	if (detect_pass(d->conf, d->src, d->st, ZL_PASS_NORMAL, &stats, &err) < 0) {
 		if (err.code == ZL_EX_UNAVAILABLE) {
 			outage_fail(&d->source, &err, d->conf->amqp.max_backoff, poll_ms);
 			d->next_pass_ms = d->source.next_try_ms;
+			notify_status(&d->notify, "PostgreSQL unavailable: %s", err.msg);
 		} else {
 			/* The state file or memory: logged every time, it needs a person. */
 			zl_error("pass.failed", "error=\"%s\"", err.msg);
+			notify_status(&d->notify, "pass failed: %s", err.msg);
 		}
 		return;
 	}
 	outage_ok(&d->source);
 	detect_log(&stats, source_bytes_received(d->src));
+	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
+		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);
 }
 
 static void do_connect(struct daemon *d)
@@ -134,6 +162,7 @@ static void do_connect(struct daemon *d)
 
 	if (publisher_connect(d->pub, &err) < 0) {
 		outage_fail(&d->amqp, &err, d->conf->amqp.max_backoff, 0);
+		notify_status(&d->notify, "RabbitMQ unavailable: %s", err.msg);
 		return;
 	}
 	outage_ok(&d->amqp);
@@ -158,7 +187,9 @@ static void do_publish(struct daemon *d)
 				d->amqp.next_try_ms = zl_now_ms() + relay_backoff_ms(
 						d->relay.failures, d->conf->amqp.max_backoff);
 		}
-	} while (n == d->conf->amqp.batch_size && !stop_signal && zl_now_ms() < d->next_pass_ms);
+		notify_watchdog(&d->notify);
+	} while (n == d->conf->amqp.batch_size && !stop_signal && !reload_requested &&
+		 zl_now_ms() < d->next_pass_ms);
 }
 
 /* Milliseconds until the next thing the loop has to do. */
@@ -171,6 +202,203 @@ static int64_t next_deadline(const struct daemon *d)
 		until = d->amqp.next_try_ms - now;
 	/* Rows waiting out a backoff become due within the loop's 1 s tick. */
 	return until;
+}
+
+/*
+ * Reload (SIGHUP). A pass reads its rules from the configuration every time
+ * (base_url, label_max_length, relink_on_label_change, invalid_zaak_id,
+ * range_size, events.source, initial_sync), and the loop reads
+ * poll_interval and the log level every time: those a reload can change.
+ * The connections and the state file are opened once, with the settings
+ * they were opened with, the relay, publisher and retry controller keep
+ * pointers into the configuration, and the queues are declared at start:
+ * a change of those needs a restart. A reload is all or nothing,
+ * so that the daemon always runs one version of the file: a new file that
+ * does not load, or that changes a setting only a restart can apply, is
+ * refused whole and the running configuration stays as it was.
+ */
+
+/* Appends name to a comma-separated list in buf. */
+static void list_add(char *buf, size_t size, const char *name)
+{
+	size_t len = strlen(buf);
+
+	if (len < size)
+		snprintf(buf + len, size - len, "%s%s", len ? "," : "", name);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return a && b ? strcmp(a, b) != 0 : a != b;
+}
+
+static bool urls_differ(const struct zl_amqp_conf *a, const struct zl_amqp_conf *b)
+{
+	if (a->n_urls != b->n_urls)
+		return true;
+	for (int i = 0; i < a->n_urls; i++)
+		if (str_differs(a->urls[i], b->urls[i]))
+			return true;
+	return false;
+}
+
+/* The consumer queues are declared, and bound, once when run starts. */
+static bool queues_differ(const struct zl_amqp_conf *a, const struct zl_amqp_conf *b)
+{
+	if (a->n_queues != b->n_queues)
+		return true;
+	for (int i = 0; i < a->n_queues; i++) {
+		const struct zl_queue_conf *p = &a->queues[i], *q = &b->queues[i];
+
+		if (str_differs(p->name, q->name) || p->type != q->type ||
+		    p->delivery_limit != q->delivery_limit || p->n_bindings != q->n_bindings)
+			return true;
+		for (int k = 0; k < p->n_bindings; k++)
+			if (str_differs(p->bindings[k], q->bindings[k]))
+				return true;
+	}
+	return false;
+}
+
+/* The wait tiers are queues of their own, named after their delays. */
+static bool delays_differ(const struct zl_retry_conf *a, const struct zl_retry_conf *b)
+{
+	return a->n_delays != b->n_delays ||
+	       memcmp(a->delays, b->delays, sizeof(a->delays[0]) * (size_t)a->n_delays) != 0;
+}
+
+/*
+ * Names in buf the settings that differ and that only a restart applies.
+ * Every setting of zaaklink.conf(5) belongs either here or in
+ * apply_runtime(): one in neither would be reloaded as "changed=none".
+ */
+static void restart_settings(const struct zl_conf *cur, const struct zl_conf *next, char *buf,
+			     size_t size)
+{
+	const struct zl_amqp_conf *a = &cur->amqp, *b = &next->amqp;
+	const struct {
+		bool differs;
+		const char *name;
+	} checks[] = {
+		{ str_differs(cur->source.conninfo, next->source.conninfo), "source.conninfo" },
+		{ cur->source.connect_timeout != next->source.connect_timeout,
+		  "source.connect_timeout" },
+		{ cur->source.query_timeout != next->source.query_timeout, "source.query_timeout" },
+		{ str_differs(cur->state.path, next->state.path), "state.path" },
+		{ urls_differ(a, b), "amqp.url" },
+		{ str_differs(a->exchange, b->exchange), "amqp.exchange" },
+		{ a->heartbeat != b->heartbeat, "amqp.heartbeat" },
+		{ a->batch_size != b->batch_size, "amqp.batch_size" },
+		{ a->confirm_timeout != b->confirm_timeout, "amqp.confirm_timeout" },
+		{ a->connect_timeout != b->connect_timeout, "amqp.connect_timeout" },
+		{ a->max_backoff != b->max_backoff, "amqp.max_backoff" },
+		{ str_differs(a->ca_file, b->ca_file), "amqp.ca_file" },
+		{ str_differs(a->cert_file, b->cert_file), "amqp.cert_file" },
+		{ str_differs(a->key_file, b->key_file), "amqp.key_file" },
+		{ a->verify_peer != b->verify_peer, "amqp.verify_peer" },
+		{ a->verify_hostname != b->verify_hostname, "amqp.verify_hostname" },
+		{ queues_differ(a, b), "amqp.queues" },
+		{ delays_differ(&cur->retry, &next->retry), "retry.delays" },
+	};
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ZL_ARRAY_LEN(checks); i++)
+		if (checks[i].differs)
+			list_add(buf, size, checks[i].name);
+}
+
+/* Takes a string setting from next when it differs; the old string goes to
+ * next, so conf_free(next) releases it. */
+static void take_str(char **cur, char **next, const char *name, char *buf, size_t size)
+{
+	char *old = *cur;
+
+	if (!str_differs(*cur, *next))
+		return;
+	*cur = *next;
+	*next = old;
+	list_add(buf, size, name);
+}
+
+#define TAKE(field, name)                                  \
+	do {                                               \
+		if (cur->field != next->field) {           \
+			cur->field = next->field;          \
+			list_add(buf, size, name);         \
+		}                                          \
+	} while (0)
+
+/* Moves the settings a reload may change from next into cur; names them in buf. */
+static void apply_runtime(struct zl_conf *cur, struct zl_conf *next, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	take_str(&cur->source.base_url, &next->source.base_url, "source.base_url", buf, size);
+	TAKE(source.poll_interval, "source.poll_interval");
+	TAKE(source.range_size, "source.range_size");
+	take_str(&cur->events.source, &next->events.source, "events.source", buf, size);
+	TAKE(events.label_max_length, "events.label_max_length");
+	TAKE(events.relink_on_label_change, "events.relink_on_label_change");
+	TAKE(events.invalid_zaak_id, "events.invalid_zaak_id");
+	TAKE(events.initial_sync, "events.initial_sync");
+	TAKE(log.level, "log.level");
+}
+
+#undef TAKE
+
+static void do_reload(struct daemon *d)
+{
+	struct zl_err err = { 0 };
+	struct zl_conf *next;
+	char names[512];
+	int64_t poll_ms;
+
+	notify_reloading(&d->notify);
+	if (!(next = conf_load(d->conf->file, &err))) {
+		/* An error, not a warning: the next restart would fail on it. */
+		zl_error("config.reload_refused", "file=%s error=\"%s\"", d->conf->file, err.msg);
+		notify_ready(&d->notify, "reload refused: the new file is invalid; running on");
+		return;
+	}
+	restart_settings(d->conf, next, names, sizeof(names));
+	if (names[0]) {
+		zl_warn("config.reload_refused",
+			"file=%s settings=%s reason=\"these need a restart; nothing was changed\"",
+			d->conf->file, names);
+		notify_ready(&d->notify, "reload refused: a changed setting needs a restart");
+		conf_free(next);
+		return;
+	}
+	apply_runtime(d->conf, next, names, sizeof(names));
+	conf_free(next);
+	if (!d->level_pinned)
+		zl_log_set_level((enum zl_log_level)d->conf->log.level);
+	/* A shorter interval takes effect now, not after the old one ran out. */
+	poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
+	if (d->source.failures == 0 && d->next_pass_ms > zl_now_ms() + poll_ms)
+		d->next_pass_ms = zl_now_ms() + poll_ms;
+	zl_info("config.reloaded", "file=%s changed=%s%s", d->conf->file,
+		names[0] ? names : "none",
+		d->level_pinned ? " log_level=command-line" : "");
+	notify_ready(&d->notify, "configuration reloaded");
+}
+
+/*
+ * The watchdog must outlast the longest single wait of a step, or a slow
+ * but healthy daemon is killed: a pass may wait connect_timeout plus
+ * query_timeout on PostgreSQL, a connect tries every broker URL in turn.
+ */
+static void check_watchdog(const struct daemon *d)
+{
+	const struct zl_conf *c = d->conf;
+	double need = c->source.connect_timeout + c->source.query_timeout;
+
+	if (c->amqp.n_urls * c->amqp.connect_timeout > need)
+		need = c->amqp.n_urls * c->amqp.connect_timeout;
+	if (c->amqp.confirm_timeout > need)
+		need = c->amqp.confirm_timeout;
+	if (d->notify.watchdog_ms > 0 && d->notify.watchdog_ms < (int64_t)(need * 1000))
+		zl_warn("watchdog.too_short", "watchdog_s=%.3g longest_wait_s=%.3g",
+			d->notify.watchdog_ms / 1000.0, need);
 }
 
 int cmd_run(struct zl_conf *conf, int argc, char **argv)
@@ -195,20 +423,31 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
-	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g", PACKAGE_VERSION,
-		conf->state.path, conf->source.poll_interval);
+	notify_init(&d.notify);
+	/* main() applied -v/-q over log.level; then a reload must not undo it. */
+	d.level_pinned = zl_log_get_level() != (enum zl_log_level)conf->log.level;
+	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g watchdog_s=%.3g",
+		PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
+		d.notify.watchdog_ms / 1000.0);
+	check_watchdog(&d);
 
 	while (!stop_signal) {
+		if (reload_requested) {
+			reload_requested = 0;
+			do_reload(&d);
+		}
 		if (zl_now_ms() >= d.next_pass_ms)
 			do_pass(&d);
 		if (!stop_signal && !publisher_connected(d.pub) && zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
 		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
+		notify_watchdog(&d.notify);
 		if (!stop_signal && d.retry)
 			retry_step(d.retry, 200);
 		wait_for(d.pub, next_deadline(&d), &d.amqp);
 	}
+	notify_stopping(&d.notify, "stopping: the batch in flight is done");
 	zl_info("daemon.stopping", "signal=%d published=%lld", (int)stop_signal,
 		(long long)d.relay.published);
 out:
