@@ -1,16 +1,21 @@
 #!/bin/bash
 # The whole test suite, from a clean clone: build, unit and integration
-# tests, the same again under AddressSanitizer/UBSan, and the unit tests
-# under valgrind. Prints the total as its last line, "N passed, M failed",
-# and exits non-zero when anything failed.
+# tests, the same again under AddressSanitizer/UBSan, the unit tests under
+# valgrind, then the packaging stage. Prints the total as its last line,
+# "N passed, M failed", and exits non-zero when anything failed.
 #
-#   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers] [-j N]
+#   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
+#                    [--no-packaging] [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
 # --sanitizers     also build in _build/asan with --enable-sanitizers and run
 #                  the suite there (the default)
 # --no-sanitizers  do not (a quicker run while developing)
+# --no-packaging   skip the packaging stage: the .deb (built, checked by
+#                  lintian, installed, upgraded, removed and purged on
+#                  this machine, as root), the RPM, the man pages, the
+#                  systemd notifications and reload, and make distcheck
 # -j N             parallel jobs for make and make check (default: nproc, at
 #                  most 4 for the tests)
 # --print-deps     print the Debian packages needed, one a line, and exit
@@ -22,7 +27,9 @@ set -uo pipefail
 
 DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
-	check valgrind jq sqlite3 postgresql-15 rabbitmq-server)
+	check valgrind jq sqlite3 postgresql-15 rabbitmq-server
+	libsystemd-dev systemd socat groff-base man-db
+	debhelper dpkg-dev lintian rpm)
 
 usage() {
 	sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"
@@ -30,6 +37,7 @@ usage() {
 
 install_deps=no
 sanitizers=yes
+packaging=yes
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -37,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--install-deps) install_deps=yes ;;
 	--sanitizers) sanitizers=yes ;;
 	--no-sanitizers) sanitizers=no ;;
+	--no-packaging) packaging=no ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -186,6 +195,86 @@ if [ "$sanitizers" = yes ]; then
 		summary+=("asan: build FAILED")
 		failed=$((failed + 1))
 	fi
+fi
+
+# ---- the packaging stage ----
+# Each check counts as one pass or one failure; a TAP script counts one
+# per test. Logs go to _build/packaging/*.log, and a failure shows its log.
+pkg_dir="$ROOT/_build/packaging"
+
+# pkg_log NAME: sets $log to the log file of a check.
+pkg_log() {
+	log="$pkg_dir/$(printf '%s' "$1" | tr -c 'A-Za-z0-9' '-').log"
+}
+
+# pkg_check NAME COMMAND...: one check; $log is its log afterwards.
+pkg_check() {
+	local name=$1
+	shift
+	pkg_log "$name"
+	say "packaging: $name"
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		summary+=("packaging: $name: ok")
+		return 0
+	fi
+	tail -n 40 "$log"
+	failed=$((failed + 1))
+	summary+=("packaging: $name: FAILED (see $log)")
+	return 1
+}
+
+# pkg_tap NAME COMMAND...: a TAP script; each "ok" a pass, each "not ok" a
+# failure, and a script that fails without saying "not ok" one failure.
+pkg_tap() {
+	local name=$1 rc ok bad
+	shift
+	pkg_log "$name"
+	say "packaging: $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	ok=$(($(grep -Ec '^ok [0-9]+' "$log") - $(grep -Ec '^ok [0-9]+.*# SKIP' "$log")))
+	bad=$(grep -Ec '^not ok [0-9]+' "$log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	summary+=("packaging: $name: $ok passed, $bad failed")
+}
+
+deb=
+if [ "$packaging" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
+	rm -rf "$pkg_dir" && mkdir -p "$pkg_dir"
+	version=$(sed -n 's/^PACKAGE_VERSION = //p' "$ROOT/_build/default/Makefile")
+	tarball="$ROOT/_build/default/zaaklink-$version.tar.gz"
+	pkg_check "man pages format without warnings (groff -ww)" make -C "$ROOT/_build/default" -s check-man
+	pkg_tap "sd_notify and SIGHUP reload" "$ROOT/packaging/tests/notify-reload.sh" "$ROOT/_build/default/zaaklink"
+	# The suite above ran the integration tests on these very sources; here
+	# distcheck proves the tarball builds, installs and uninstalls on its
+	# own, with the unit tests (the whole suite there takes minutes more).
+	pkg_check "make distcheck (unit tests)" \
+		make -C "$ROOT/_build/default" distcheck TESTS='$(UNIT_TESTS)'
+	if pkg_check "make dist" make -C "$ROOT/_build/default" -s dist; then
+		if pkg_check "build the .deb (packaging/build-deb.sh)" \
+			"$ROOT/packaging/build-deb.sh" --tarball "$tarball" --outdir "$pkg_dir"; then
+			deb=$(tail -n 1 "$log") # build-deb.sh prints the .deb last
+			pkg_check "lintian: no errors, no warnings" \
+				lintian --pedantic --display-info --fail-on error,warning "$pkg_dir"/zaaklink_*.changes
+			sudo=
+			[ "$(id -u)" = 0 ] || sudo=sudo
+			pkg_tap "the .deb installed, upgraded, removed, purged" \
+				$sudo "$ROOT/packaging/tests/deb-lifecycle.sh" "$deb"
+		fi
+		if pkg_check "build the RPM (packaging/build-rpm.sh)" \
+			"$ROOT/packaging/build-rpm.sh" --tarball "$tarball" --outdir "$pkg_dir" &&
+			[ -n "$deb" ]; then
+			rpm=$(tail -n 1 "$log")
+			pkg_tap "the RPM holds the files of the .deb" \
+				"$ROOT/packaging/tests/rpm-contents.sh" "$rpm" "$deb"
+		fi
+	fi
+elif [ "$packaging" = yes ]; then
+	summary+=("packaging: not run, as the default build failed")
 fi
 
 say "stopping the servers"
