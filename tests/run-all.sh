@@ -14,8 +14,9 @@
 # --no-sanitizers  do not (a quicker run while developing)
 # --no-packaging   skip the packaging stage: the .deb (built, checked by
 #                  lintian, installed, upgraded, removed and purged on
-#                  this machine, as root), the RPM, the man pages, the
-#                  systemd notifications and reload, and make distcheck
+#                  this machine, as root, and run as a service in a
+#                  container booted with systemd), the RPM, the man pages,
+#                  the systemd notifications and reload, and make distcheck
 # -j N             parallel jobs for make and make check (default: nproc, at
 #                  most 4 for the tests)
 # --print-deps     print the Debian packages needed, one a line, and exit
@@ -28,7 +29,7 @@ set -uo pipefail
 DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
 	check valgrind jq sqlite3 postgresql-15 rabbitmq-server
-	libsystemd-dev systemd socat groff-base man-db
+	libsystemd-dev systemd systemd-container socat groff-base man-db
 	debhelper dpkg-dev lintian rpm)
 
 usage() {
@@ -264,6 +265,8 @@ if [ "$packaging" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 			[ "$(id -u)" = 0 ] || sudo=sudo
 			pkg_tap "the .deb installed, upgraded, removed, purged" \
 				$sudo "$ROOT/packaging/tests/deb-lifecycle.sh" "$deb"
+			pkg_tap "the .deb's service under a booted systemd" \
+				$sudo "$ROOT/packaging/tests/systemd-boot.sh" "$deb"
 		fi
 		if pkg_check "build the RPM (packaging/build-rpm.sh)" \
 			"$ROOT/packaging/build-rpm.sh" --tarball "$tarball" --outdir "$pkg_dir" &&
