@@ -562,11 +562,13 @@ _zl_rabbit_kill() {
 	return 0
 }
 
-# zl_rabbit_start DIR: a new broker with all its state in DIR, on random
-# AMQP, distribution and epmd ports, bound to 127.0.0.1. Exports
-# ZL_TEST_AMQP_PORT and ZL_TEST_AMQP_URL (guest, loopback only).
+# zl_rabbit_start DIR [CONFIGURE]: a new broker with all its state in DIR,
+# on random AMQP, distribution and epmd ports, bound to 127.0.0.1. Exports
+# ZL_TEST_AMQP_PORT and ZL_TEST_AMQP_URL (guest, loopback only). CONFIGURE,
+# a function, is called with DIR after DIR/rabbitmq.conf is written, to
+# add lines of its own (a TLS listener, say).
 zl_rabbit_start() {
-	local dir=$1 amqp dist epmd
+	local dir=$1 configure=${2:-} amqp dist epmd
 	[ -x "$ZL_RABBIT_BIN/rabbitmq-server" ] || {
 		echo "zl_rabbit_start: $ZL_RABBIT_BIN/rabbitmq-server not found; on Debian: apt-get install rabbitmq-server" >&2
 		return 1
@@ -587,6 +589,9 @@ zl_rabbit_start() {
 		EOF
 		echo '[].' >"$dir/enabled_plugins"
 		: >"$dir/rabbitmq-env.conf"
+		if [ -n "$configure" ]; then
+			"$configure" "$dir" || return 1
+		fi
 		_zl_rabbit_launch "$dir" && return 0
 	done
 	return 1

@@ -74,45 +74,31 @@ nok "fixture: the other.example certificate does not name localhost" \
 RB=$ZL_TMP/tls-rabbit
 PASS=tls$(openssl rand -hex 12)
 
-# The recipe of zl_rabbit_start (tests/lib.sh) plus a TLS listener whose
-# certificate is $RB/server.pem, and a password of our own for guest.
+# tls_conf DIR: adds to zl_rabbit_start's configuration a TLS listener whose
+# certificate is DIR/server.pem, and a password of our own for guest.
+tls_conf() {
+	local dir=$1
+	TLS_PORT=$(zl_free_port) || return 1
+	cp "$PKI/localhost.pem" "$dir/server.pem" && cp "$PKI/localhost.key" "$dir/server.key" &&
+		cp "$CA" "$dir/ca.pem" || return 1
+	cat >>"$dir/rabbitmq.conf" <<-EOF
+		listeners.ssl.default = 127.0.0.1:$TLS_PORT
+		ssl_options.cacertfile = $dir/ca.pem
+		ssl_options.certfile = $dir/server.pem
+		ssl_options.keyfile = $dir/server.key
+		ssl_options.verify = verify_none
+		ssl_options.fail_if_no_peer_cert = false
+		default_user = guest
+		default_pass = $PASS
+	EOF
+}
+
 tls_rabbit_start() {
-	local amqp dist epmd
-	zl_on_exit "zl_rabbit_stop '$RB'"
-	for _ in 1 2 3; do
-		rm -rf "$RB"
-		mkdir -p "$RB/home" "$RB/mnesia" "$RB/log" || return 1
-		chmod 700 "$RB/home"
-		amqp=$(zl_free_port) && dist=$(zl_free_port) && epmd=$(zl_free_port) &&
-			TLS_PORT=$(zl_free_port) || return 1
-		echo "$amqp $dist $epmd zl$$x$RANDOM@localhost" >"$RB/ports"
-		cp "$PKI/localhost.pem" "$RB/server.pem" && cp "$PKI/localhost.key" "$RB/server.key" &&
-			cp "$CA" "$RB/ca.pem" || return 1
-		cat >"$RB/rabbitmq.conf" <<-EOF
-			listeners.tcp.1 = 127.0.0.1:$amqp
-			listeners.ssl.default = 127.0.0.1:$TLS_PORT
-			ssl_options.cacertfile = $RB/ca.pem
-			ssl_options.certfile = $RB/server.pem
-			ssl_options.keyfile = $RB/server.key
-			ssl_options.verify = verify_none
-			ssl_options.fail_if_no_peer_cert = false
-			default_user = guest
-			default_pass = $PASS
-			loopback_users.guest = true
-			log.file.level = info
-			log.console = false
-			disk_free_limit.absolute = 50MB
-		EOF
-		echo '[].' >"$RB/enabled_plugins"
-		: >"$RB/rabbitmq-env.conf"
-		if _zl_rabbit_launch "$RB"; then
-			# The probe reads over the plain listener of the same broker.
-			export ZL_TEST_AMQP_URL="amqp://guest:$PASS@127.0.0.1:$ZL_TEST_AMQP_PORT/%2f"
-			zl_wait_port "$TLS_PORT" 20 && return 0
-			echo "tls_rabbit_start: nothing listens on the TLS port $TLS_PORT" >&2
-			return 1
-		fi
-	done
+	zl_rabbit_start "$RB" tls_conf || return 1
+	# The probe reads over the plain listener of the same broker.
+	export ZL_TEST_AMQP_URL="amqp://guest:$PASS@127.0.0.1:$ZL_TEST_AMQP_PORT/%2f"
+	zl_wait_port "$TLS_PORT" 20 && return 0
+	echo "tls_rabbit_start: nothing listens on the TLS port $TLS_PORT" >&2
 	return 1
 }
 
