@@ -45,6 +45,23 @@ published() {
 		jq -c . | sort
 }
 
+
+# delete_one_link MODE: deletes the link with the lowest id and checks that
+# the next pass publishes one ontkoppeld carrying the payload that link had
+# when it was recorded ($before); sets $after to the links left.
+delete_one_link() {
+	local mode=$1 victim rc f
+	victim=$(zl_sql "$db" "SELECT min(id) FROM klantinteracties_onderwerpobject
+		WHERE onderwerpobjectidentificator_code_objecttype = 'zaak' AND klantcontact_id IS NOT NULL")
+	zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $victim"
+	after=$(links "$db")
+	rc=0; zl_once "$conf" || rc=$?
+	f=$(zl_drain "$q" 1 10)
+	is "$rc $(zl_types "$f")" "0 ontkoppeld" "$mode: a link deleted later: ontkoppeld"
+	is "$(published "$f")" "$(comm -23 <(echo "$before") <(echo "$after"))" \
+		"$mode: the ontkoppeld carries the payload recorded for the link"
+}
+
 # ---- baseline (the default) ----
 db=$(zl_db_new) || bail "cannot create a database"
 ex=$(zl_exchange_new)
@@ -66,15 +83,7 @@ f=$(zl_drain "$q" "" 1)
 is "$rc/$(zl_count "$f")" 0/0 "baseline: the next pass publishes nothing either"
 
 # A link that was baselined is undone with the payload it had.
-victim=$(zl_sql "$db" "SELECT min(id) FROM klantinteracties_onderwerpobject
-	WHERE onderwerpobjectidentificator_code_objecttype = 'zaak' AND klantcontact_id IS NOT NULL")
-zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $victim"
-after=$(links "$db")
-rc=0; zl_once "$conf" || rc=$?
-f=$(zl_drain "$q" 1 10)
-is "$rc $(zl_types "$f")" "0 ontkoppeld" "baseline: a baselined link deleted later: ontkoppeld"
-is "$(published "$f")" "$(comm -23 <(echo "$before") <(echo "$after"))" \
-	"baseline: the ontkoppeld carries the payload the link had at the baseline"
+delete_one_link baseline
 
 # ---- backfill: re-announce every current link ----
 rc=0; zl_zl -c "$conf" backfill >"$ZL_TMP/backfill.out" 2>&1 || rc=$?
@@ -112,15 +121,7 @@ rc=0; zl_once "$conf" || rc=$?
 f=$(zl_drain "$q" "" 1)
 is "$rc/$(zl_count "$f")" 0/0 "announce: only on the first pass, nothing again"
 
-victim=$(zl_sql "$db" "SELECT min(id) FROM klantinteracties_onderwerpobject
-	WHERE onderwerpobjectidentificator_code_objecttype = 'zaak' AND klantcontact_id IS NOT NULL")
-zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $victim"
-after=$(links "$db")
-rc=0; zl_once "$conf" || rc=$?
-f=$(zl_drain "$q" 1 10)
-is "$rc $(zl_types "$f")" "0 ontkoppeld" "announce: a link deleted later: ontkoppeld"
-is "$(published "$f")" "$(comm -23 <(echo "$before") <(echo "$after"))" \
-	"announce: the ontkoppeld carries the announced payload"
+delete_one_link announce
 
 # ---- announce on an empty database ----
 db=$(zl_db_new) || bail "cannot create a database"
