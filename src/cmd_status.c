@@ -69,6 +69,16 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 			snprintf(s->depths[i].error, sizeof(s->depths[i].error), "%s", err.msg);
 	}
 	mover_free(m);
+	/* Without consumer queues the retry topology is optional: show what
+	 * exists (messages parked earlier, say), not what was never declared. */
+	if (conf->amqp.n_queues == 0) {
+		int kept = 0;
+
+		for (int i = 0; i < s->n_depths; i++)
+			if (s->depths[i].messages >= 0)
+				s->depths[kept++] = s->depths[i];
+		s->n_depths = kept;
+	}
 }
 
 /* Depth of the unrouted queue; status never waits long for the broker. */
