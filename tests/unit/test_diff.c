@@ -1,12 +1,11 @@
 /* Unit tests of diff.c: every row of the transition table of EVENTS.md section 4. */
 #include "diff.h"
+#include "fixtures.h"
 #include "unit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define UUID_O "5f0e1d2c-3b4a-4596-8877-665544332211"
-#define ZAAK_ID "0b9e6c5a-4f3d-4e2b-9a1c-7d8e9f0a1b2c"
 #define OTHER_ZAAK_ID "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
 #define BASE_URL "https://openklant.example.nl"
 #define OLD_BASE_URL "https://old.example.nl/openklant"
@@ -25,23 +24,6 @@ static struct zl_diff_rules default_rules(void)
 	return rules;
 }
 
-/* A current row that is a zaak link; tests change one field at a time. */
-static struct zl_row link_row(void)
-{
-	struct zl_row row = {
-	    .id = 7,
-	    .uuid = UUID_O,
-	    .klantcontact_id = 3,
-	    .has_klantcontact = true,
-	    .objecttype = "zaak",
-	    .soort_object_id = "uuid",
-	    .object_id = ZAAK_ID,
-	    .code_register = "openzaak",
-	    .onderwerp = "Vraag over aanvraag",
-	    .nummer = "0000012",
-	};
-	return row;
-}
 
 /* strdup that fails the test instead of returning NULL. */
 static char *copy_of(const char *s)

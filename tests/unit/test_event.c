@@ -1,5 +1,6 @@
 /* Unit tests of event.c, one per rule of EVENTS.md sections 2, 3 and 5. */
 #include "event.h"
+#include "fixtures.h"
 #include "unit.h"
 
 #include <cJSON.h>
@@ -7,27 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UUID_O "5f0e1d2c-3b4a-4596-8877-665544332211"
-#define ZAAK_ID "0b9e6c5a-4f3d-4e2b-9a1c-7d8e9f0a1b2c"
 #define BASE_URL "https://openklant.example.nl"
 
-/* A row that is a zaak link; tests change one field at a time. */
-static struct zl_row link_row(void)
-{
-	struct zl_row row = {
-	    .id = 7,
-	    .uuid = UUID_O,
-	    .klantcontact_id = 3,
-	    .has_klantcontact = true,
-	    .objecttype = "zaak",
-	    .soort_object_id = "uuid",
-	    .object_id = ZAAK_ID,
-	    .code_register = "openzaak",
-	    .onderwerp = "Vraag over aanvraag",
-	    .nummer = "0000012",
-	};
-	return row;
-}
 
 /* s repeated n times, malloc'ed. */
 static char *repeat(const char *s, int n)
