@@ -721,6 +721,15 @@ zl_types() {
 
 # --------------------------------------------------------- zaaklink ----
 
+# zl_fixture_new: what most tests start from: a fresh Open Klant database
+# ($db), an exchange of their own ($ex) and a queue bound to it ($q).
+# Sets the three variables, so call it directly, not in $(...).
+zl_fixture_new() {
+	db=$(zl_db_new) || bail "cannot create a database"
+	ex=$(zl_exchange_new)
+	q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+}
+
 # zl_conf FILE DB STATEFILE EXCHANGE [EXTRA...]: writes a zaaklink.conf for
 # the test servers. Each EXTRA is one or more lines "group.setting = value;"
 # (e.g. 'events.initial_sync = "announce";'); they land inside their group

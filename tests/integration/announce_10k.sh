@@ -9,9 +9,7 @@ zl_servers_up
 N=10000
 BASE=https://openklant.example.nl/klantinteracties/api/v1/onderwerpobjecten/
 
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/zaaklink.conf
 log=$ZL_TMP/zaaklink.log
 zl_conf "$conf" "$db" "$ZL_TMP/state.db" "$ex" 'events.initial_sync = "announce";'

@@ -10,9 +10,7 @@ zl_servers_up
 zl_rabbit_start "$ZL_TMP/own-rabbit" || bail "cannot start a RabbitMQ of our own"
 broker=$ZL_TMP/own-rabbit
 
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/zaaklink.conf
 state=$ZL_TMP/state.db
 log=$ZL_TMP/zaaklink.log

@@ -63,9 +63,7 @@ delete_one_link() {
 }
 
 # ---- baseline (the default) ----
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/baseline.conf
 zl_conf "$conf" "$db" "$ZL_TMP/baseline.state" "$ex"
 existing_links "$db"
@@ -102,9 +100,7 @@ f=$(zl_drain "$q" "" 1)
 is "$rc/$(zl_count "$f")" 0/0 "backfill: published once, not again"
 
 # ---- announce ----
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/announce.conf
 zl_conf "$conf" "$db" "$ZL_TMP/announce.state" "$ex" 'events.initial_sync = "announce";'
 existing_links "$db"
@@ -124,9 +120,7 @@ is "$rc/$(zl_count "$f")" 0/0 "announce: only on the first pass, nothing again"
 delete_one_link announce
 
 # ---- announce on an empty database ----
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/empty.conf
 zl_conf "$conf" "$db" "$ZL_TMP/empty.state" "$ex" 'events.initial_sync = "announce";'
 rc=0; zl_once "$conf" || rc=$?

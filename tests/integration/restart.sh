@@ -7,9 +7,7 @@
 zl_require_tools
 zl_servers_up
 
-db=$(zl_db_new) || bail "cannot create a database"
-ex=$(zl_exchange_new)
-q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
+zl_fixture_new
 conf=$ZL_TMP/zaaklink.conf
 state=$ZL_TMP/state.db
 log=$ZL_TMP/zaaklink.log
