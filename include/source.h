@@ -27,10 +27,29 @@ int source_begin(struct zl_source *src, struct zl_err *err);
 /* Ends the read-only transaction (there is nothing to commit). */
 void source_end(struct zl_source *src);
 
-/* Calls fn for the fingerprint of every non-empty range in bucket order. */
-int source_ranges_each(struct zl_source *src, int range_size,
-		       int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
-		       struct zl_err *err);
+/* What PostgreSQL counted while comparing fingerprints of one kind. */
+struct zl_fp_totals {
+	int64_t ranges;          /* non-empty ranges */
+	int64_t rows;            /* rows in them (for ZL_FP_LINKS: links) */
+};
+
+/*
+ * Compares PostgreSQL's fingerprints of one kind with old (the stored ones,
+ * any order) and calls fn, in bucket order, for every bucket whose
+ * fingerprint differs: with its new count and hash, or with rows = 0 when
+ * the range is now empty. fn returns 0 to go on, non-zero to stop (passed
+ * back). An old entry with rows = -1 differs from anything.
+ */
+int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+			  const struct zl_range_fp *old, size_t n_old,
+			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+			  struct zl_fp_totals *totals, struct zl_err *err);
+
+/* Calls fn, in order, for every bucket of onderwerpobject ids holding a link
+ * row whose klantcontact_id lies in one of the ranges lo[i] <= id < hi[i]. */
+int source_contact_buckets(struct zl_source *src, int range_size, const int64_t *lo,
+			   const int64_t *hi, size_t n,
+			   int (*fn)(int64_t bucket, void *arg), void *arg, struct zl_err *err);
 
 /* Streams the link rows with lo <= id < hi in id order, in batches. */
 struct zl_row_cursor;

@@ -3,8 +3,9 @@
  *
  * Tables: link (per onderwerpobject that is a link: its identificator, and
  * the payload last recorded, so an ontkoppeld repeats the gekoppeld exactly),
- * range_fp (the fingerprint PostgreSQL computed per range of onderwerpobject
- * ids, in the snapshot the links were read in), outbox (events in record
+ * range_fp (the fingerprints PostgreSQL computed per range of onderwerpobject
+ * ids and per range of klantcontact ids, in the snapshot the links were read
+ * in), outbox (events in record
  * order with a stable id), checkpoint (the last pass). WAL mode and
  * synchronous=FULL: a committed pass survives a power cut. A detection pass
  * writes links, fingerprints, outbox rows and its checkpoint in one
@@ -29,19 +30,28 @@ int store_commit(struct zl_store *st, struct zl_err *err);
 void store_rollback(struct zl_store *st);
 
 /* ---- range fingerprints ---- */
-struct zl_range_fp {
-	int64_t bucket;          /* onderwerpobject id / range_size */
-	int64_t rows;            /* link rows PostgreSQL counted in it */
-	char fp[64];             /* PostgreSQL's hash sum, as text */
+/* What a fingerprint covers (source.c): the link rows of a range of
+ * onderwerpobject ids, or the klantcontacten of a range of their ids. */
+enum zl_fp_kind {
+	ZL_FP_LINKS = 0,
+	ZL_FP_KLANTCONTACTS = 1,
 };
 
-/* Calls fn for every stored fingerprint in bucket order; fn returns 0 to go
- * on, non-zero to stop (passed back). */
-int store_ranges_each(struct zl_store *st,
+struct zl_range_fp {
+	enum zl_fp_kind kind;
+	int64_t bucket;          /* id / range_size */
+	int64_t rows;            /* rows PostgreSQL counted in it; -1 matches nothing */
+	int64_t fp;              /* PostgreSQL's XOR of the rows' 64-bit hashes */
+};
+
+/* Calls fn for every stored fingerprint of a kind in bucket order; fn
+ * returns 0 to go on, non-zero to stop (passed back). */
+int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
 		      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
 		      struct zl_err *err);
 int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err);
-int store_range_delete(struct zl_store *st, int64_t bucket, struct zl_err *err);
+int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t bucket,
+		       struct zl_err *err);
 /* Forgets all fingerprints (the next pass compares every range). */
 int store_ranges_clear(struct zl_store *st, struct zl_err *err);
 /* Gives every bucket holding a stored link a fingerprint that matches

@@ -11,10 +11,12 @@
  * How a pass works
  *
  * Open Klant's tables carry no modification time, so a pass reconciles:
- * PostgreSQL reports a fingerprint per range of onderwerpobject ids (see
- * source.c for what it covers), the pass compares them with the ones stored
- * after the previous pass, and reads and diffs only the ranges that differ.
- * An idle pass therefore moves one summary row per range over the wire.
+ * PostgreSQL computes a fingerprint per range of onderwerpobject ids and
+ * per range of klantcontact ids (see source.c for what they cover),
+ * compares them with the ones stored after the previous pass, and reports
+ * the ranges that differ. The pass reads and diffs only the onderwerpobject
+ * ranges that differ or hold a link to a klantcontact whose range differs.
+ * An idle pass therefore receives two summary rows.
  *
  * Ranges that differ are read in runs of consecutive buckets through one
  * cursor per run and diffed bucket by bucket against the stored links of
@@ -247,43 +249,78 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 	return rc;
 }
 
+/* Collects the onderwerpobject buckets the changed klantcontacten point into. */
+static int bucket_push(int64_t bucket, void *arg)
+{
+	struct fp_list *l = arg;
+	struct zl_range_fp r = { .kind = ZL_FP_LINKS, .bucket = bucket, .rows = -1 };
+
+	return fp_push(&r, l);
+}
+
 /*
- * Walks both sorted fingerprint lists: a bucket differs when it is missing
- * on one side or its fingerprint differs. Runs of consecutive differing
- * buckets are diffed together; fingerprints are then stored as PostgreSQL
- * computed them.
+ * The ranges of onderwerpobject ids to read because a klantcontact they
+ * point to changed: the changed klantcontact buckets, as runs of ids, are
+ * looked up through the klantcontact_id index.
  */
-static int diff_ranges(struct pass *p, const struct fp_list *now, const struct fp_list *old,
-		       bool full, struct zl_err *err)
+static int contact_buckets(struct pass *p, const struct fp_list *contacts, struct fp_list *out,
+			   struct zl_err *err)
+{
+	int64_t size = p->conf->source.range_size;
+	int64_t *lo = malloc(contacts->n * sizeof(*lo)), *hi = malloc(contacts->n * sizeof(*hi));
+	size_t n = 0;
+	int rc;
+
+	if (!lo || !hi) {
+		free(lo);
+		free(hi);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	}
+	for (size_t i = 0; i < contacts->n; i++) {
+		int64_t b = contacts->v[i].bucket;
+
+		if (n > 0 && i > 0 && b == contacts->v[i - 1].bucket + 1)
+			hi[n - 1] = bucket_end(b, size);
+		else {
+			lo[n] = bucket_lo(b, size);
+			hi[n] = bucket_end(b, size);
+			n++;
+		}
+	}
+	rc = source_contact_buckets(p->src, (int)size, lo, hi, n, bucket_push, out, err);
+	free(lo);
+	free(hi);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Reads and diffs every bucket in one of the two sorted lists: changed
+ * (whose fingerprint PostgreSQL reported as different: stored as it is
+ * now, or forgotten when the range is empty) and also (buckets to read,
+ * their fingerprints unchanged). Runs of consecutive buckets are diffed
+ * together.
+ */
+static int diff_ranges(struct pass *p, const struct fp_list *changed, const struct fp_list *also,
+		       struct zl_err *err)
 {
 	size_t i = 0, j = 0;
 	int64_t run_first = 0, run_last = 0;
 	bool in_run = false;
 
-	while (i < now->n || j < old->n) {
-		const struct zl_range_fp *a = i < now->n ? &now->v[i] : NULL;
-		const struct zl_range_fp *o = j < old->n ? &old->v[j] : NULL;
-		int64_t b;
-		bool differs;
+	while (i < changed->n || j < also->n) {
+		const struct zl_range_fp *c = i < changed->n ? &changed->v[i] : NULL;
+		const struct zl_range_fp *a = j < also->n ? &also->v[j] : NULL;
+		int64_t b = c && (!a || c->bucket <= a->bucket) ? c->bucket : a->bucket;
 
-		if (a && (!o || a->bucket <= o->bucket))
-			b = a->bucket;
-		else
-			b = o->bucket;
-		if (a && a->bucket != b)
-			a = NULL;
-		if (o && o->bucket != b)
-			o = NULL;
-		differs = full || !a || !o || a->rows != o->rows || strcmp(a->fp, o->fp) != 0;
-		if (a)
+		if (c && c->bucket == b) {
+			if (c->rows > 0 ? store_range_put(p->st, c, err)
+					: store_range_delete(p->st, ZL_FP_LINKS, b, err))
+				return -1;
 			i++;
-		if (o)
+		}
+		while (j < also->n && also->v[j].bucket == b)
 			j++;
-		if (!differs)
-			continue;
 		p->stats->ranges_fetched++;
-		if (a ? store_range_put(p->st, a, err) : store_range_delete(p->st, b, err))
-			return -1;
 		if (in_run && b == run_last + 1) {
 			run_last = b;
 			continue;
@@ -294,6 +331,40 @@ static int diff_ranges(struct pass *p, const struct fp_list *now, const struct f
 		in_run = true;
 	}
 	return in_run ? diff_run(p, run_first, run_last, err) : 0;
+}
+
+/* Stores the klantcontact fingerprints PostgreSQL reported as changed. */
+static int store_contacts(struct pass *p, const struct fp_list *contacts, struct zl_err *err)
+{
+	for (size_t i = 0; i < contacts->n; i++) {
+		const struct zl_range_fp *c = &contacts->v[i];
+
+		if (c->rows > 0 ? store_range_put(p->st, c, err)
+				: store_range_delete(p->st, ZL_FP_KLANTCONTACTS, c->bucket, err))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Has PostgreSQL compare the stored fingerprints of one kind with the
+ * current ones; changed receives those that differ. A full pass makes
+ * every stored one differ.
+ */
+static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struct fp_list *changed,
+			  struct zl_fp_totals *totals, struct zl_err *err)
+{
+	struct fp_list old = { 0 };
+	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
+
+	if (rc == 0) {
+		for (size_t i = 0; full && i < old.n; i++)
+			old.v[i].rows = -1;
+		rc = source_ranges_changed(p->src, kind, p->conf->source.range_size, old.v, old.n,
+					   fp_push, changed, totals, err);
+	}
+	free(old.v);
+	return rc == 0 ? 0 : -1;
 }
 
 /* Forgets stored fingerprints made with another range size; the buckets of
@@ -320,9 +391,11 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
 		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err)
 {
-	struct fp_list now = { 0 }, old = { 0 };
+	struct fp_list links = { 0 }, contacts = { 0 }, also = { 0 };
+	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
 	struct zl_checkpoint cp;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
+	bool full = mode == ZL_PASS_FULL;
 	struct pass p = {
 		.conf = conf,
 		.src = src,
@@ -341,21 +414,19 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	if (source_begin(src, err) < 0)
 		return -1;
 	p.now_s = zl_wall_s();
-	if (source_ranges_each(src, conf->source.range_size, fp_push, &now, err) != 0)
-		goto out;
 	if (store_begin(st, err) < 0)
 		goto out;
 	if ((had = store_checkpoint_get(st, &cp, err)) < 0 || check_range_size(&p, err) < 0 ||
-	    (mode == ZL_PASS_FULL &&
-	     store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
-	    store_ranges_each(st, fp_push, &old, err) != 0)
+	    (full && store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
+	    compare_ranges(&p, ZL_FP_LINKS, full, &links, &link_totals, err) < 0 ||
+	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0 ||
+	    (!full && contacts.n > 0 && contact_buckets(&p, &contacts, &also, err) < 0))
 		goto rollback;
 	stats->initial = had == 0;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
-	stats->ranges_total = (int64_t)now.n;
-	for (size_t i = 0; i < now.n; i++)
-		stats->links += now.v[i].rows;
-	if (diff_ranges(&p, &now, &old, mode == ZL_PASS_FULL, err) < 0 ||
+	stats->ranges_total = link_totals.ranges;
+	stats->links = link_totals.rows;
+	if (diff_ranges(&p, &links, &also, err) < 0 || store_contacts(&p, &contacts, err) < 0 ||
 	    store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
 	stats->duration_ms = zl_now_ms() - t0;
@@ -378,8 +449,9 @@ out:
 	if (rc < 0 && err->msg[0] == '\0')
 		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");
 	source_end(src);
-	free(now.v);
-	free(old.v);
+	free(links.v);
+	free(contacts.v);
+	free(also.v);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_bytes_received */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,44 +20,92 @@
 #define COL_OBJECT_ID "o.onderwerpobjectidentificator_object_id"
 #define COL_REGISTER "o.onderwerpobjectidentificator_code_register"
 
-/* The rows that are zaak links (EVENTS.md 2) and their klantcontact. */
+/* The rows that are zaak links (EVENTS.md 2). */
+#define LINK_WHERE                                                        \
+	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'" \
+	" AND o.klantcontact_id IS NOT NULL"
+
+/* The link rows and their klantcontact. */
 #define LINK_FROM                                                                  \
 	" FROM klantinteracties_onderwerpobject o"                                 \
 	" LEFT JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id" \
-	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'"          \
-	" AND o.klantcontact_id IS NOT NULL"
+	LINK_WHERE
 
 /*
- * The fingerprint of a range: the number of link rows in it and the sum of
- * a 64-bit hash of each row's text. The row covers exactly what decides the
- * events (id, uuid, klantcontact_id, the four identificator columns,
- * onderwerp and nummer of the klantcontact); a composite's text form quotes its
- * fields, so two different rows never render to the same text. Summing
- * makes it independent of row order; sum() over bigint is numeric in
- * PostgreSQL, so it cannot overflow.
+ * Fingerprints. What decides a link's events comes from two tables: the
+ * onderwerpobject (id, uuid, klantcontact_id and the identificator) and its
+ * klantcontact (onderwerp and nummer, for the label). Joining them costs
+ * more than reading both (bench/RESULTS.md), so each table has its own
+ * fingerprints, per range of its own ids:
+ *
+ * - ZL_FP_LINKS, per range of onderwerpobject ids: the number of link rows
+ *   and the XOR of a 64-bit hash of each row's id, uuid, klantcontact_id,
+ *   object id and register (objecttype and soort are fixed by the filter);
+ * - ZL_FP_KLANTCONTACTS, per range of klantcontact ids: the number of rows
+ *   and the XOR of a hash of each one's id, onderwerp and nummer.
+ *
+ * Every hash is seeded with the row's id and each column hashed with its
+ * own seed, so a row's hash changes with any covered column, and no two
+ * rows of a range hash alike but by a collision (about 2^-64).
  *
  * Why comparing fingerprints is enough:
- * - Any change to a covered column, an insert, a delete, or a row turning
- *   into or out of a link changes the row multiset of its range, and so the
- *   count or (but for a hash collision) the sum. Changes to other columns do
- *   not matter to the events and are rightly invisible.
- * - A row whose id changes (raw SQL) leaves one range and enters another
- *   (or changes its own range's sum, the id being hashed too): the ranges
- *   are read, and the diff sees a delete under the old id and a new link
- *   under the new one; detect.c records the gekoppeld after the ontkoppeld.
- * - A collision (a change that leaves count and sum equal) has a chance of
- *   about 2^-64 per changed range; the change is then seen the next time the
- *   range changes again, or by a full pass (`zaaklink once --full`).
- * - The fingerprint kept for a range is the one PostgreSQL computed in the
- *   same snapshot as the rows that were diffed, so state and fingerprint
- *   always describe the same moment; a change committed during the pass is
- *   simply seen by the next one. zaaklink never computes the hash itself.
+ * - A change to a covered column of a link row, an insert, a delete or a
+ *   row turning into or out of a link changes its range's count or (but
+ *   for a collision) its hash; a row whose id changes (raw SQL) leaves one
+ *   range and enters another, or changes its own range's hash, the id
+ *   being hashed too. The diff then sees a delete under the old id and a
+ *   new link under the new one; detect.c records the gekoppeld after the
+ *   ontkoppeld.
+ * - A change to a klantcontact's onderwerp or nummer leaves the link rows
+ *   alone, but changes the klantcontact range's fingerprint; the link rows
+ *   that point into that range are found through the klantcontact_id index
+ *   (CONTACT_BUCKETS_SQL) and their ranges read. A link whose klantcontact
+ *   is replaced has itself changed.
+ * - Changes to other columns do not matter to the events and are rightly
+ *   invisible. A collision has a chance of about 2^-64 per changed range;
+ *   the change is then seen the next time the range changes again, or by a
+ *   full pass (`zaaklink once --full`).
+ * - The fingerprints kept are the ones PostgreSQL computed in the same
+ *   snapshot as the rows that were diffed, so state and fingerprints always
+ *   describe the same moment; a change committed during the pass is simply
+ *   seen by the next one. zaaklink never computes a hash itself.
+ *
+ * PostgreSQL compares the fingerprints too: the pass sends the stored ones
+ * as arrays and receives only those that differ (a bucket it no longer has
+ * comes back with no count), after one row with the number of ranges and
+ * of rows. An idle pass therefore receives two rows, whatever the size of
+ * the tables.
  */
-#define RANGES_SQL                                                                      \
-	"SELECT o.id / $1::int, count(*), sum(hashtextextended(row(o.id, o.uuid,"        \
-	" o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", "     \
-	COL_REGISTER ", k.onderwerp, k.nummer)::text, 0))::text" LINK_FROM " GROUP BY 1" \
-	" ORDER BY 1"
+#define LINK_HASH                                                          \
+	"uuid_hash_extended(o.uuid, o.id) # hashtextextended(" COL_OBJECT_ID \
+	", o.klantcontact_id) # hashtextextended(" COL_REGISTER ", ~o.klantcontact_id)"
+
+#define CONTACT_HASH \
+	"hashtextextended(k.onderwerp, k.id) # coalesce(hashtextextended(k.nummer, ~k.id), 0)"
+
+/* $1 range size; $2, $3, $4 the stored buckets, counts and hashes. */
+#define CHANGED_SQL(CUR)                                                                  \
+	"WITH cur AS (" CUR "), old AS (SELECT * FROM"                                     \
+	" unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS s(b, n, h))"                 \
+	" SELECT NULL::bigint AS b, count(*), coalesce(sum(n), 0)::bigint FROM cur"       \
+	" UNION ALL SELECT b, cur.n, cur.h FROM cur FULL JOIN old USING (b)"              \
+	" WHERE cur.n IS DISTINCT FROM old.n OR cur.h IS DISTINCT FROM old.h"             \
+	" ORDER BY 1 NULLS FIRST"
+
+static const char *const changed_sql[] = {
+	[ZL_FP_LINKS] = CHANGED_SQL("SELECT o.id / $1::int AS b, count(*) AS n, bit_xor(" LINK_HASH
+				    ") AS h FROM klantinteracties_onderwerpobject o" LINK_WHERE
+				    " GROUP BY 1"),
+	[ZL_FP_KLANTCONTACTS] = CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor("
+					    CONTACT_HASH ") AS h FROM klantinteracties_klantcontact k"
+					    " GROUP BY 1"),
+};
+
+/* $1 range size; $2, $3 first and one-past-last klantcontact ids. */
+#define CONTACT_BUCKETS_SQL                                                               \
+	"SELECT DISTINCT o.id / $1::int FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi)" \
+	" JOIN klantinteracties_onderwerpobject o"                                          \
+	" ON o.klantcontact_id >= r.lo AND o.klantcontact_id < r.hi" LINK_WHERE " ORDER BY 1"
 
 #define ROWS_SQL                                                                   \
 	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT o.id, o.uuid, o.klantcontact_id," \
@@ -161,6 +210,18 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 		disconnect(src);
 		return -1;
 	}
+	/* The fingerprints use bit_xor(bigint), new in PostgreSQL 14. */
+	if (PQserverVersion(src->conn) < 140000) {
+		char *where = conf_mask_conninfo(src->conninfo);
+		int v = PQserverVersion(src->conn);
+
+		zl_err_set(err, ZL_EX_UNAVAILABLE,
+			   "PostgreSQL %d.%d (%s) is too old: zaaklink needs version 14 or newer",
+			   v / 10000, v >= 100000 ? v % 10000 : v / 100 % 100, where ? where : "?");
+		free(where);
+		disconnect(src);
+		return -1;
+	}
 	return 0;
 }
 
@@ -197,26 +258,29 @@ int source_check_access(struct zl_source *src, struct zl_err *err)
 
 int source_begin(struct zl_source *src, struct zl_err *err)
 {
-	char sql[64];
+	char sql[256];
 
 	if (source_connect(src, err) < 0)
 		return -1;
 	/* A transaction left open would pin an old snapshot: never reuse one. */
 	if (PQtransactionStatus(src->conn) != PQTRANS_IDLE)
 		source_end(src);
-	if (command(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin a snapshot",
-		    err) < 0)
-		return -1;
-	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %d", src->query_timeout * 1000);
-	if (command(src, sql, "set statement_timeout", err) < 0) {
-		source_end(src);
-		return -1;
-	}
-	/* From about 500 000 ids up, the fingerprint query's cost estimate
-	 * passes jit_above_cost, and PostgreSQL then compiles it anew for every
-	 * pass: about 170 ms of a 1M pass, more than JIT saves on a query
-	 * whose time goes to the join and the hashing (bench/RESULTS.md). */
-	if (command(src, "SET LOCAL jit = off", "turn off JIT compilation", err) < 0) {
+	/*
+	 * One round trip. JIT: from about 500 000 ids up, the fingerprint
+	 * queries' cost estimates pass jit_above_cost, and PostgreSQL would
+	 * compile them anew for every pass, for more time than it saves.
+	 * work_mem: PostgreSQL cannot know how few distinct id / range_size
+	 * there are, estimates about one group per two rows, and with the
+	 * default work_mem would sort every row (to disk) to group them; with
+	 * room for that estimate it hashes them, and the hash table then holds
+	 * one entry per range, not per row.
+	 */
+	snprintf(sql, sizeof(sql),
+		 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+		 " SET LOCAL statement_timeout = %d; SET LOCAL jit = off;"
+		 " SET LOCAL work_mem = '64MB'",
+		 src->query_timeout * 1000);
+	if (command(src, sql, "begin a snapshot", err) < 0) {
 		source_end(src);
 		return -1;
 	}
@@ -233,30 +297,135 @@ void source_end(struct zl_source *src)
 	PQclear(res);
 }
 
-int source_ranges_each(struct zl_source *src, int range_size,
-		       int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
-		       struct zl_err *err)
+/* A growing text, for array literals; failed after an allocation failed. */
+struct text {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
 {
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+			return;
+		}
+		if (t->s && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		while (cap <= t->len + (size_t)n)
+			cap *= 2;
+		char *s = realloc(t->s, cap);
+		if (!s) {
+			t->failed = true;
+			return;
+		}
+		t->s = s;
+		t->cap = cap;
+	}
+}
+
+int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+			  const struct zl_range_fp *old, size_t n_old,
+			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+			  struct zl_fp_totals *totals, struct zl_err *err)
+{
+	struct text arr[3] = { { 0 } };
 	char size[16];
-	const char *params[] = { size };
+	const char *params[4] = { size };
 	PGresult *res;
 	int ret = 0;
 
 	snprintf(size, sizeof(size), "%d", range_size);
-	res = PQexecParams(src->conn, RANGES_SQL, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		return pq_fail(src, err, "compute range fingerprints");
+	for (int a = 0; a < 3; a++) {
+		text_add(&arr[a], "{");
+		for (size_t i = 0; i < n_old; i++) {
+			int64_t v = a == 0 ? old[i].bucket : a == 1 ? old[i].rows : old[i].fp;
+
+			text_add(&arr[a], "%s%lld", i ? "," : "", (long long)v);
+		}
+		text_add(&arr[a], "}");
+		params[a + 1] = arr[a].s;
 	}
-	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
-		struct zl_range_fp r;
+	if (arr[0].failed || arr[1].failed || arr[2].failed) {
+		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory sending range fingerprints");
+		goto out;
+	}
+	res = PQexecParams(src->conn, changed_sql[kind], 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 ||
+	    !PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		ret = pq_fail(src, err,
+			      kind == ZL_FP_LINKS ? "compare the fingerprints of onderwerpobjecten"
+						  : "compare the fingerprints of klantcontacten");
+		goto out;
+	}
+	totals->ranges = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	totals->rows = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	for (int i = 1; i < PQntuples(res) && ret == 0; i++) {
+		struct zl_range_fp r = { .kind = kind };
 
 		r.bucket = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		snprintf(r.fp, sizeof(r.fp), "%s", PQgetvalue(res, i, 2));
+		if (!PQgetisnull(res, i, 1)) {
+			r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		}
 		ret = fn(&r, arg);
 	}
 	PQclear(res);
+out:
+	for (int a = 0; a < 3; a++)
+		free(arr[a].s);
+	return ret;
+}
+
+int source_contact_buckets(struct zl_source *src, int range_size, const int64_t *lo,
+			   const int64_t *hi, size_t n,
+			   int (*fn)(int64_t bucket, void *arg), void *arg, struct zl_err *err)
+{
+	struct text arr[2] = { { 0 } };
+	char size[16];
+	const char *params[3] = { size };
+	PGresult *res;
+	int ret = 0;
+
+	snprintf(size, sizeof(size), "%d", range_size);
+	for (int a = 0; a < 2; a++) {
+		text_add(&arr[a], "{");
+		for (size_t i = 0; i < n; i++)
+			text_add(&arr[a], "%s%lld", i ? "," : "", (long long)(a ? hi[i] : lo[i]));
+		text_add(&arr[a], "}");
+		params[a + 1] = arr[a].s;
+	}
+	if (arr[0].failed || arr[1].failed) {
+		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory sending klantcontact ranges");
+		goto out;
+	}
+	res = PQexecParams(src->conn, CONTACT_BUCKETS_SQL, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		ret = pq_fail(src, err, "find the onderwerpobjecten of changed klantcontacten");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++)
+		ret = fn(strtoll(PQgetvalue(res, i, 0), NULL, 10), arg);
+	PQclear(res);
+out:
+	for (int a = 0; a < 2; a++)
+		free(arr[a].s);
 	return ret;
 }
 

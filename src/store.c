@@ -58,6 +58,19 @@ static const char *const migrations[] = {
 	"  invalid INTEGER NOT NULL);",
 	/* backfill looks up the pending events of a link. */
 	"CREATE INDEX outbox_link ON outbox (link_id, type);",
+	/* Fingerprints of two kinds (enum zl_fp_kind), hashes as integers. The
+	 * old ones are dropped; forgetting the range size makes the next pass
+	 * give every bucket of a stored link a fingerprint that matches nothing,
+	 * so that pass reads every range once and records no event for a link
+	 * that did not change. */
+	"DROP TABLE range_fp;"
+	"CREATE TABLE range_fp ("
+	"  kind INTEGER NOT NULL,"
+	"  bucket INTEGER NOT NULL,"
+	"  rows INTEGER NOT NULL,"
+	"  fp INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, bucket)) WITHOUT ROWID;"
+	"DELETE FROM meta WHERE key = 'range_size';",
 };
 
 /* The statements a pass runs per row, prepared once. */
@@ -72,8 +85,9 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_RANGE_PUT] = "INSERT OR REPLACE INTO range_fp (bucket, rows, fp) VALUES (?, ?, ?)",
-	[ST_RANGE_DELETE] = "DELETE FROM range_fp WHERE bucket = ?",
+	[ST_RANGE_PUT] = "INSERT OR REPLACE INTO range_fp (kind, bucket, rows, fp)"
+			 " VALUES (?, ?, ?, ?)",
+	[ST_RANGE_DELETE] = "DELETE FROM range_fp WHERE kind = ? AND bucket = ?",
 	[ST_LINK_PUT] = "INSERT OR REPLACE INTO link (id, status, uuid, klantcontact_id, objecttype,"
 			" soort_object_id, object_id, code_register, zaak, link_to, label)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -289,20 +303,27 @@ void store_rollback(struct zl_store *st)
 
 /* ---- range fingerprints ---- */
 
-int store_ranges_each(struct zl_store *st, int (*fn)(const struct zl_range_fp *r, void *arg),
-		      void *arg, struct zl_err *err)
+int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
+		      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
+		      struct zl_err *err)
 {
-	sqlite3_stmt *stmt = prepare(st, "SELECT bucket, rows, fp FROM range_fp ORDER BY bucket", err);
+	sqlite3_stmt *stmt = prepare(st,
+				     "SELECT bucket, rows, fp FROM range_fp WHERE kind = ?"
+				     " ORDER BY bucket",
+				     err);
 	int rc, ret = 0;
 
 	if (!stmt)
 		return -1;
+	sqlite3_bind_int(stmt, 1, (int)kind);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct zl_range_fp r;
+		struct zl_range_fp r = {
+			.kind = kind,
+			.bucket = sqlite3_column_int64(stmt, 0),
+			.rows = sqlite3_column_int64(stmt, 1),
+			.fp = sqlite3_column_int64(stmt, 2),
+		};
 
-		r.bucket = sqlite3_column_int64(stmt, 0);
-		r.rows = sqlite3_column_int64(stmt, 1);
-		snprintf(r.fp, sizeof(r.fp), "%s", (const char *)sqlite3_column_text(stmt, 2));
 		if ((ret = fn(&r, arg)) != 0)
 			break;
 	}
@@ -316,17 +337,20 @@ int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_
 {
 	sqlite3_stmt *s = st->stmt[ST_RANGE_PUT];
 
-	sqlite3_bind_int64(s, 1, r->bucket);
-	sqlite3_bind_int64(s, 2, r->rows);
-	sqlite3_bind_text(s, 3, r->fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 1, (int)r->kind);
+	sqlite3_bind_int64(s, 2, r->bucket);
+	sqlite3_bind_int64(s, 3, r->rows);
+	sqlite3_bind_int64(s, 4, r->fp);
 	return step_done(st, s, "write a range fingerprint", err);
 }
 
-int store_range_delete(struct zl_store *st, int64_t bucket, struct zl_err *err)
+int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t bucket,
+		       struct zl_err *err)
 {
 	sqlite3_stmt *s = st->stmt[ST_RANGE_DELETE];
 
-	sqlite3_bind_int64(s, 1, bucket);
+	sqlite3_bind_int(s, 1, (int)kind);
+	sqlite3_bind_int64(s, 2, bucket);
 	return step_done(st, s, "delete a range fingerprint", err);
 }
 
@@ -340,13 +364,14 @@ int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err 
 	/* SQLite's integer division truncates toward zero like PostgreSQL's,
 	 * so these are the buckets PostgreSQL would report the links in. */
 	sqlite3_stmt *s = prepare(st,
-				  "INSERT OR IGNORE INTO range_fp (bucket, rows, fp)"
-				  " SELECT DISTINCT id / ?1, -1, '' FROM link",
+				  "INSERT OR IGNORE INTO range_fp (kind, bucket, rows, fp)"
+				  " SELECT DISTINCT ?2, id / ?1, -1, 0 FROM link",
 				  err);
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int(s, 1, range_size);
+	sqlite3_bind_int(s, 2, ZL_FP_LINKS);
 	if (step_done(st, s, "mark the ranges of stored links", err) < 0) {
 		sqlite3_finalize(s);
 		return -1;

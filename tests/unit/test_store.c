@@ -71,6 +71,14 @@ static int64_t pending(struct zl_store *st)
 	return c.pending;
 }
 
+/* Counts the stored fingerprints. */
+static int count_fp(const struct zl_range_fp *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
 START_TEST(test_state_file_uses_wal_and_versioned_schema)
 {
 	struct zl_store *st = open_rw();
@@ -85,9 +93,49 @@ START_TEST(test_state_file_uses_wal_and_versioned_schema)
 	sqlite3_finalize(s);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(s, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+}
+END_TEST
+
+/*
+ * Version 3 replaced the fingerprints of version 2 (one kind, the hash sum
+ * as text): they are dropped, and the stored range size forgotten, so the
+ * next pass covers the buckets of the stored links; the links stay.
+ */
+START_TEST(test_version_2_fingerprints_are_replaced)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = { 0 };
+	struct zl_link l;
+	struct zl_store_counts c;
+	char meta[32];
+	sqlite3 *db;
+	int n = 0;
+
+	make_link(&l, 7, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "DROP TABLE range_fp;"
+				      "CREATE TABLE range_fp (bucket INTEGER PRIMARY KEY,"
+				      " rows INTEGER NOT NULL, fp TEXT NOT NULL);"
+				      "INSERT INTO range_fp VALUES (0, 1, '-12345678901234567890');"
+				      "INSERT INTO meta VALUES ('range_size', '1024');"
+				      "PRAGMA user_version = 2;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	st = open_rw();
+	ck_assert_int_eq(store_meta_get(st, "range_size", meta, sizeof(meta), &err), 0);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_int_eq(c.links, 1);
+	ck_assert_int_eq(store_ranges_cover_links(st, 1024, &err), 0);
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_LINKS, count_fp, &n, &err), 0);
+	ck_assert_int_eq(n, 1);
+	store_close(st);
 }
 END_TEST
 
@@ -179,7 +227,7 @@ START_TEST(test_rollback_leaves_nothing_of_a_pass)
 	struct zl_err err = { 0 };
 	struct zl_link l;
 	struct zl_checkpoint cp = { .passes = 1 };
-	struct zl_range_fp r = { .bucket = 0, .rows = 1, .fp = "123" };
+	struct zl_range_fp r = { .kind = ZL_FP_LINKS, .bucket = 0, .rows = 1, .fp = 123 };
 	struct zl_store_counts c;
 
 	ck_assert_int_eq(store_begin(st, &err), 0);
@@ -361,14 +409,6 @@ START_TEST(test_staged_events_follow_everything_added_in_the_pass)
 }
 END_TEST
 
-/* Counts the stored fingerprints. */
-static int count_fp(const struct zl_range_fp *r, void *arg)
-{
-	(void)r;
-	(*(int *)arg)++;
-	return 0;
-}
-
 START_TEST(test_buckets_of_stored_links_are_covered_after_a_clear)
 {
 	struct zl_store *st = open_rw();
@@ -384,28 +424,64 @@ START_TEST(test_buckets_of_stored_links_are_covered_after_a_clear)
 	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
 	ck_assert_int_eq(store_ranges_clear(st, &err), 0);
 	ck_assert_int_eq(store_ranges_cover_links(st, 16, &err), 0);
-	ck_assert_int_eq(store_ranges_each(st, count_fp, &n, &err), 0);
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_LINKS, count_fp, &n, &err), 0);
 	ck_assert_int_eq(n, 2);
+	n = 0;
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_KLANTCONTACTS, count_fp, &n, &err), 0);
+	ck_assert_int_eq(n, 0);
 	store_close(st);
 }
 END_TEST
+
+/* Collects the stored fingerprints. */
+struct fp_seen {
+	struct zl_range_fp v[4];
+	int n;
+};
+
+static int collect_fp(const struct zl_range_fp *r, void *arg)
+{
+	struct fp_seen *s = arg;
+
+	ck_assert_int_lt(s->n, 4);
+	s->v[s->n++] = *r;
+	return 0;
+}
 
 START_TEST(test_range_fingerprints_round_trip)
 {
 	struct zl_store *st = open_rw();
 	struct zl_err err = { 0 };
-	struct zl_range_fp a = { .bucket = 3, .rows = 2, .fp = "-922337203685477580812" };
-	struct zl_range_fp b = { .bucket = 1, .rows = 1, .fp = "5" };
+	struct zl_range_fp a = { .kind = ZL_FP_LINKS, .bucket = 3, .rows = 2, .fp = INT64_MIN };
+	struct zl_range_fp b = { .kind = ZL_FP_LINKS, .bucket = 1, .rows = 1, .fp = 5 };
+	struct zl_range_fp k = { .kind = ZL_FP_KLANTCONTACTS, .bucket = 1, .rows = 7, .fp = -9 };
+	struct fp_seen seen = { 0 };
 	char meta[32];
 
 	ck_assert_int_eq(store_range_put(st, &a, &err), 0);
 	ck_assert_int_eq(store_range_put(st, &b, &err), 0);
-	ck_assert_int_eq(store_range_delete(st, 1, &err), 0);
+	ck_assert_int_eq(store_range_put(st, &k, &err), 0);
+	/* The same bucket of the other kind is another fingerprint. */
+	ck_assert_int_eq(store_range_delete(st, ZL_FP_LINKS, 1, &err), 0);
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_LINKS, collect_fp, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_int_eq(seen.v[0].bucket, 3);
+	ck_assert_int_eq(seen.v[0].rows, 2);
+	ck_assert(seen.v[0].fp == INT64_MIN);
+	seen.n = 0;
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_KLANTCONTACTS, collect_fp, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_int_eq(seen.v[0].kind, ZL_FP_KLANTCONTACTS);
+	ck_assert_int_eq(seen.v[0].rows, 7);
+	ck_assert(seen.v[0].fp == -9);
 	ck_assert_int_eq(store_meta_put(st, "range_size", "1024", &err), 0);
 	ck_assert_int_eq(store_meta_get(st, "range_size", meta, sizeof(meta), &err), 1);
 	ck_assert_str_eq(meta, "1024");
 	ck_assert_int_eq(store_meta_get(st, "nothing", meta, sizeof(meta), &err), 0);
 	ck_assert_int_eq(store_ranges_clear(st, &err), 0);
+	seen.n = 0;
+	ck_assert_int_eq(store_ranges_each(st, ZL_FP_KLANTCONTACTS, collect_fp, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 0);
 	store_close(st);
 }
 END_TEST
@@ -418,6 +494,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_state_file_uses_wal_and_versioned_schema);
 	tcase_add_test(tc, test_newer_schema_is_refused);
+	tcase_add_test(tc, test_version_2_fingerprints_are_replaced);
 	tcase_add_test(tc, test_second_writer_is_refused_with_pid);
 	tcase_add_test(tc, test_missing_state_read_only_names_file);
 	tcase_add_test(tc, test_unwritable_directory_names_file_and_cause);
