@@ -14,9 +14,11 @@
 #      event is confirmed, paired with bench/baseline.c publishing as many
 #      messages of the same shape in the same run; events/s and the ratio;
 #   2. idle pass: wall time of the pass, PostgreSQL's execution time of the
-#      fingerprint query (log_min_duration_statement) and bytes received,
-#      next to the time PostgreSQL takes merely to read the link rows;
-#   3. a pass after k changes (k = 1, 100, 10 000 updated links);
+#      two fingerprint queries (log_min_duration_statement) and bytes
+#      received, next to the time PostgreSQL takes merely to count the rows
+#      of the two tables;
+#   3. a pass after k changes (k = 1, 100, 10 000 updated links), and after
+#      k changed klantcontacten (their onderwerp edited);
 #   4. latency: 200 links inserted at random moments under `zaaklink run`
 #      with poll_interval = 1, from COMMIT to the broker's confirm;
 #   5. memory: peak RSS of the announce, steady RSS of the daemon;
@@ -149,9 +151,10 @@ kv() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2" | head -n1; }
 pg_log_since() { tail -c +"$(($1 + 1))" "$ZL_TMP/pg/server.log"; }
 pg_log_size() { stat -c %s "$ZL_TMP/pg/server.log"; }
 
-# PostgreSQL's own duration of the fingerprint query: the only statement a
-# pass sends through the extended protocol ("execute <unnamed>").
-pg_fp_ms() { grep -o 'duration: [0-9.]* ms  execute <unnamed>' | awk '{ print $2 }' | tail -n1; }
+# PostgreSQL's own duration of the fingerprint queries: in an idle pass the
+# only statements sent through the extended protocol ("execute <unnamed>"),
+# one for the onderwerpobjecten and one for the klantcontacten.
+pg_fp_ms() { grep -o 'duration: [0-9.]* ms  execute <unnamed>' | awk '{ s += $2 } END { printf "%.1f\n", s }'; }
 
 # amqp ARGS...: the baseline program against the bench broker; a publish
 # of a million messages may take many minutes on a loaded machine.
@@ -246,13 +249,15 @@ bench_size() {
 		i_bytes+=("$(kv bytes_received " $line")")
 		i_pg+=("$(pg_log_since "$off" | pg_fp_ms)")
 		i_wall+=("$(div "$(grep -o 'wall=[0-9.]*' <<<"$log" | cut -d= -f2)" 0.001 0)")
-		# Reference: PostgreSQL reading the link rows with their
-		# klantcontact once, without computing anything.
-		ref=$( (echo '\timing on'; echo "SELECT count(k.onderwerp) FROM klantinteracties_onderwerpobject o
-			JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id
+		# Reference: PostgreSQL reading the two tables once, counting
+		# their rows and computing nothing (the least any pass that looks
+		# at every row can cost).
+		ref=$( (echo '\timing on'; echo "SELECT count(*) FROM klantinteracties_onderwerpobject o
 			WHERE o.onderwerpobjectidentificator_code_objecttype = 'zaak'
-			  AND o.onderwerpobjectidentificator_code_soort_object_id = 'uuid';") |
-			_zl_psql "$db" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+			  AND o.onderwerpobjectidentificator_code_soort_object_id = 'uuid'
+			  AND o.klantcontact_id IS NOT NULL;
+			SELECT count(*) FROM klantinteracties_klantcontact;") |
+			_zl_psql "$db" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s }')
 		i_ref+=("$ref")
 		i_ratio+=("$(div "${i_ms[-1]}" "$ref" 2)")
 	done
@@ -283,6 +288,38 @@ bench_size() {
 			amqp purge "$Q"
 		done
 		k_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_extra[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_ranges[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
+	done
+
+	# ---- 3b: k changed klantcontacten (onderwerp edited: every link of
+	# each is relinked, the link rows themselves unchanged) ----
+	local -a kc_rows=()
+	local nlinks
+	for k in $ks; do
+		[ "$k" -le "$links" ] || continue
+		local -a c_ms=() c_bytes=() c_read=()
+		for ((r = 1; r <= runs; r++)); do
+			nlinks=$(zl_sql "$db" "WITH c AS (SELECT kc FROM (SELECT DISTINCT klantcontact_id AS kc
+					FROM klantinteracties_onderwerpobject
+					WHERE onderwerpobjectidentificator_code_objecttype = 'zaak'
+					  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
+					  AND klantcontact_id IS NOT NULL) s ORDER BY random() LIMIT $k),
+				u AS (UPDATE klantinteracties_klantcontact k SET onderwerp = left('~' || k.onderwerp, 200)
+					FROM c WHERE k.id = c.kc RETURNING k.id)
+				SELECT count(*) FROM klantinteracties_onderwerpobject
+				WHERE onderwerpobjectidentificator_code_objecttype = 'zaak'
+				  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
+				  AND klantcontact_id IN (SELECT id FROM u)") || die "cannot change $k klantcontacten"
+			log=$(timeout 600 "$ZL_BIN" -v -c "$conf" once 2>&1 >/dev/null) ||
+				die "once after $k klantcontact changes failed: $log"
+			line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
+			check "pass after $k klantcontact changes: events" "$(kv events " $line")" $((2 * nlinks))
+			c_ms+=("$(kv duration_ms " $line")")
+			c_bytes+=("$(kv bytes_received " $line")")
+			c_read+=("$(kv ranges_read " $line")")
+			got=$(amqp count "$Q"); check "pass after $k klantcontact changes: messages" "$got" $((2 * nlinks))
+			amqp purge "$Q"
+		done
+		kc_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
 	done
 
 	# ---- 4, 5: latency and steady RSS under `zaaklink run` ----
@@ -348,14 +385,17 @@ bench_size() {
 	emit "### 2. Idle pass (runs: ${#i_ms[@]})" "" \
 		"| | min / median / max |" "|---|---|" \
 		"| pass duration (pass.done duration_ms), ms | $(stats "${i_ms[@]}") |" \
-		"| PostgreSQL execution of the fingerprint query, ms | $(stats "${i_pg[@]}") |" \
+		"| PostgreSQL execution of the two fingerprint queries, ms | $(stats "${i_pg[@]}") |" \
 		"| bytes received from PostgreSQL | $(stats "${i_bytes[@]}") |" \
 		"| whole \`zaaklink once\` process, ms | $(stats "${i_wall[@]}") |" \
-		"| reference: PostgreSQL reading the link rows with their klantcontact, ms | $(stats "${i_ref[@]}") |" \
+		"| reference: PostgreSQL counting the link rows and the klantcontacten, ms | $(stats "${i_ref[@]}") |" \
 		"| **ratio pass / reference** | **$(stats "${i_ratio[@]}")** |" ""
 	emit "### 3. Pass after k changed links (runs: $runs; each change = ontkoppeld + gekoppeld)" "" \
 		"| k | pass ms | ms beyond the idle median | bytes received | ranges read (median) | rows read (median) | ratio to idle pass |" \
 		"|---|---|---|---|---|---|---|" "${k_rows[@]}" ""
+	emit "### 3b. Pass after k changed klantcontacten (onderwerp edited; runs: $runs; each of their links relinked)" "" \
+		"| k | pass ms | bytes received | ranges read (median) | ratio to idle pass |" \
+		"|---|---|---|---|---|" "${kc_rows[@]}" ""
 	emit "### 4. Latency, COMMIT to broker confirm (poll_interval = 1 s, $lat_n changes per run, runs: $lat_runs)" "" \
 		"| | min / median / max over runs |" "|---|---|" \
 		"| p50, ms | $(stats "${l_p50[@]}") |" \
@@ -371,15 +411,15 @@ bench_size() {
 		"| ratio | $(div "$(median "${z_cpu[@]}")" "$(median "${b_cpu[@]}")" 2) |" ""
 	# The fingerprint query's plan, for the record.
 	if [ -z "$smoke" ]; then
-		emit "### Plan of the fingerprint query (EXPLAIN (ANALYZE, BUFFERS), one run)" "" '```'
+		emit "### Plan of the fingerprint queries of an idle pass (EXPLAIN (ANALYZE, BUFFERS), one run)" "" '```'
 		_zl_psql postgres -c "ALTER ROLE zaaklink SET session_preload_libraries = 'auto_explain'" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_min_duration = 0" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_analyze = on" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_buffers = on" >/dev/null
 		off=$(pg_log_size)
 		timeout 600 "$ZL_BIN" -c "$conf" once 2>/dev/null
-		pg_log_since "$off" | awk '/plan:/ { p = 1; next } p && /^[0-9]{4}-/ { if (seen) exit; p = 0 }
-			p && /Query Text: SELECT o.id/ { seen = 1 } p && seen' | sed 's/^\t//' >>"$report"
+		pg_log_since "$off" | awk '/plan:/ { p = 1; keep = 0; next } p && /^[0-9]{4}-/ { p = 0 }
+			p && /Query Text: WITH cur/ { keep = 1 } p && keep' | sed 's/^\t//' >>"$report"
 		_zl_psql postgres -c "ALTER ROLE zaaklink RESET ALL" >/dev/null
 		emit '```' ""
 	fi
