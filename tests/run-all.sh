@@ -5,7 +5,7 @@
 # "N passed, M failed", and exits non-zero when anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
-#                    [--no-packaging] [-j N]
+#                    [--no-packaging] [--no-bench] [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
@@ -17,6 +17,8 @@
 #                  this machine, as root, and run as a service in a
 #                  container booted with systemd), the RPM, the man pages,
 #                  the systemd notifications and reload, and make distcheck
+# --no-bench       skip the benchmark smoke test (bench/run.sh --smoke: the
+#                  harness at a tiny size, so that it keeps working)
 # -j N             parallel jobs for make and make check (default: nproc, at
 #                  most 4 for the tests)
 # --print-deps     print the Debian packages needed, one a line, and exit
@@ -30,7 +32,7 @@ DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
 	check valgrind jq sqlite3 postgresql-15 rabbitmq-server
 	libsystemd-dev systemd systemd-container socat groff-base man-db
-	debhelper dpkg-dev lintian rpm)
+	debhelper dpkg-dev lintian rpm time)
 
 usage() {
 	sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"
@@ -39,6 +41,7 @@ usage() {
 install_deps=no
 sanitizers=yes
 packaging=yes
+bench=yes
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--sanitizers) sanitizers=yes ;;
 	--no-sanitizers) sanitizers=no ;;
 	--no-packaging) packaging=no ;;
+	--no-bench) bench=no ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -183,6 +187,20 @@ if build default; then
 else
 	summary+=("default: build FAILED")
 	failed=$((failed + 1))
+fi
+
+# ---- the benchmark harness, at a tiny size ----
+if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
+	say "bench/run.sh --smoke"
+	bench_log="$ROOT/_build/bench-smoke.log"
+	if "$ROOT/bench/run.sh" --smoke --zaaklink "$ROOT/_build/default/zaaklink" >"$bench_log" 2>&1; then
+		passed=$((passed + 1))
+		summary+=("bench smoke: ok")
+	else
+		tail -n 40 "$bench_log"
+		failed=$((failed + 1))
+		summary+=("bench smoke: FAILED (see $bench_log)")
+	fi
 fi
 
 # ---- the sanitizer build ----
