@@ -299,6 +299,7 @@ static void restart_settings(const struct zl_conf *cur, const struct zl_conf *ne
 		{ a->verify_hostname != b->verify_hostname, "amqp.verify_hostname" },
 		{ queues_differ(a, b), "amqp.queues" },
 		{ delays_differ(&cur->retry, &next->retry), "retry.delays" },
+		{ str_differs(cur->metrics.listen, next->metrics.listen), "metrics.listen" },
 	};
 
 	buf[0] = '\0';
