@@ -74,9 +74,10 @@ struct zl_metrics {
 
 void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *version);
 
-/* Adds a successful pass that ended at now_s (wall) / now_ms (monotonic). */
+/* Adds a successful pass that ended at now_s (wall) / now_ms (monotonic);
+ * bytes_total: received from PostgreSQL since start, as the source counts. */
 void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
-		       int64_t bytes_received, int64_t now_s, int64_t now_ms);
+		       int64_t bytes_total, int64_t now_s, int64_t now_ms);
 /* Counts a failed pass and keeps why. */
 void metrics_pass_failed(struct zl_metrics *m, const char *error);
 

@@ -26,7 +26,7 @@ void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *
 }
 
 void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
-		       int64_t bytes_received, int64_t now_s, int64_t now_ms)
+		       int64_t bytes_total, int64_t now_s, int64_t now_ms)
 {
 	double seconds = (double)s->duration_ms / 1000.0;
 	int b;
@@ -43,7 +43,7 @@ void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
 	m->last_ranges_fetched = s->ranges_fetched;
 	m->ranges_fetched += s->ranges_fetched;
 	m->rows_received += s->rows_fetched;
-	m->bytes_received += bytes_received;
+	m->bytes_received = bytes_total;
 	m->invalid_skipped += s->invalid;
 	m->last_success_s = now_s;
 	m->last_success_ms = now_ms > 0 ? now_ms : 1;

@@ -191,7 +191,7 @@ START_TEST(test_pass_figures_and_last_success)
 	metrics_pass_failed(&m, "could not connect to PostgreSQL");
 	ck_assert_str_eq(m.pass_error, "could not connect to PostgreSQL");
 	metrics_pass_done(&m, &s, 4096, NOW - 7, 5000);
-	metrics_pass_done(&m, &s, 4096, NOW - 2, 10000);
+	metrics_pass_done(&m, &s, 8192, NOW - 2, 10000);
 	ck_assert_str_eq(m.pass_error, "");
 	text = metrics_render(&m, NOW);
 	ck_assert(has_line(text, "zaaklink_pass_errors_total 1"));
