@@ -515,8 +515,16 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		return ZL_EX_USAGE;
 	/* First, so a stop that comes while starting is still a clean stop. */
 	install_signals();
+	/* The endpoint next: a port in use ends the start before the state file is touched. */
+	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
+	if (conf->metrics.listen) {
+		struct zl_err err = { 0 };
+
+		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
+			return app_fail(&err);
+	}
 	if (!(d.st = app_open_store(conf, false, &rc)))
-		return rc;
+		goto out;
 	d.src = source_new(conf->source.conninfo, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
@@ -528,14 +536,7 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
 	retry_names(conf, &d.names);
-	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
-	if (conf->metrics.listen) {
-		struct zl_err err = { 0 };
-
-		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err))) {
-			rc = app_fail(&err);
-			goto out;
-		}
+	if (d.http) {
 		read_store_figures(&d, true);
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
 			conf->metrics.listen);
