@@ -23,6 +23,7 @@ enum zl_exit {
 	ZL_EX_DATAERR = 65,
 	ZL_EX_UNAVAILABLE = 69,  /* PostgreSQL or RabbitMQ cannot be reached */
 	ZL_EX_SOFTWARE = 70,
+	ZL_EX_OSERR = 71,        /* no socket or thread to be had */
 	ZL_EX_CANTCREAT = 73,    /* state file cannot be opened or written */
 	ZL_EX_IOERR = 74,
 	ZL_EX_TEMPFAIL = 75,

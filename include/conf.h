@@ -13,6 +13,8 @@
 
 #include "common.h"
 
+#include <sys/socket.h>
+
 #define ZL_MAX_AMQP_URLS 16
 #define ZL_MAX_QUEUES 64         /* amqp.queues */
 #define ZL_MAX_BINDINGS 32       /* bindings of one queue */
@@ -80,6 +82,12 @@ struct zl_log_conf {
 	int level;               /* enum zl_log_level */
 };
 
+struct zl_metrics_conf {
+	char *listen;            /* "ADDRESS:PORT" as written; NULL: no HTTP server */
+	struct sockaddr_storage addr; /* listen, parsed: the one address bound */
+	socklen_t addr_len;
+};
+
 struct zl_conf {
 	char *file;              /* path it was read from */
 	struct zl_source_conf source;
@@ -88,6 +96,7 @@ struct zl_conf {
 	struct zl_amqp_conf amqp;
 	struct zl_retry_conf retry;
 	struct zl_log_conf log;
+	struct zl_metrics_conf metrics;
 };
 
 /* Loads and validates FILE. Returns NULL and fills err on any problem. */

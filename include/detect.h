@@ -19,6 +19,7 @@ struct zl_pass_stats {
 	int64_t rows_fetched;
 	int64_t links;
 	int64_t events;
+	int64_t events_by_type[2]; /* by enum zl_event_type */
 	int64_t invalid;
 	int64_t duration_ms;
 	bool initial;            /* the state was empty: initial_sync applied */

@@ -4,16 +4,23 @@
  *     2026-11-29T10:00:00Z level=info msg=pass.done ranges=977 fetched=2
  *
  * The message is a stable event name (dotted, lower case) that alerts can
- * match; key=value pairs follow. Values that may hold spaces are quoted by
+ * match; key=value pairs follow. When stderr is journald's stream (systemd
+ * sets JOURNAL_STREAM to its device and inode), a line starts with its
+ * syslog priority instead of a timestamp, which journald adds itself:
+ *
+ *     <6>level=info msg=pass.done ranges=977 fetched=2
+ * Values that may hold spaces are quoted by
  * the caller ("error=\"%s\""), and messages built with zl_err_set() are safe
  * to quote. Passwords never reach the log: callers pass masked URLs.
  *
- * The level and the destination are process-wide: they are set once at
- * start-up by the command line and the configuration and only read after.
+ * The level and the format are process-wide: they are set at start-up by
+ * the command line, the configuration and the environment, and only by the
+ * main thread (a reload may change the level); other threads do not log.
  */
 #ifndef ZL_LOG_H
 #define ZL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum zl_log_level { ZL_LOG_DEBUG, ZL_LOG_INFO, ZL_LOG_WARNING, ZL_LOG_ERROR };
@@ -22,6 +29,16 @@ void zl_log_set_level(enum zl_log_level level);
 enum zl_log_level zl_log_get_level(void);
 /* Parses "debug", "info", "warning", "error"; returns -1 when unknown. */
 int zl_log_parse_level(const char *name, enum zl_log_level *level);
+
+/*
+ * True when fd is the stream journald gave us: journal_stream (the value of
+ * JOURNAL_STREAM, "DEVICE:INODE") names fd's device and inode. A process
+ * whose stderr was redirected elsewhere inherits the variable but not the
+ * stream, hence the comparison (see systemd.exec(5)).
+ */
+bool zl_log_is_journal_stream(const char *journal_stream, int fd);
+/* Journal format (priority prefix, no timestamp) on or off. */
+void zl_log_set_journal(bool on);
 
 void zl_log(enum zl_log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

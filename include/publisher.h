@@ -48,6 +48,13 @@ int publisher_publish(struct zl_publisher *pub, const struct zl_outbox_row *rows
  */
 int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *err);
 
+/* What the broker refused since publisher_new(), for the metrics. */
+struct zl_publisher_counts {
+	int64_t nacked;          /* events nacked */
+	int64_t returned;        /* events returned as unroutable */
+};
+const struct zl_publisher_counts *publisher_counts(const struct zl_publisher *pub);
+
 /* Message count of a queue by passive declare; -1 when it does not exist. */
 int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struct zl_err *err);
 

@@ -158,5 +158,8 @@ void retry_free(struct zl_retry *r);
 void retry_step(struct zl_retry *r, int budget_ms);
 /* Messages moved since start, for the stop log line. */
 int64_t retry_moved(const struct zl_retry *r);
+/* Messages moved into wait tier i (0 .. n_delays-1) since start; i = -1:
+ * into the parking queue. */
+int64_t retry_moves(const struct zl_retry *r, int tier);
 
 #endif

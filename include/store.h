@@ -137,6 +137,10 @@ struct zl_store_counts {
 	char last_error[512];    /* last delivery error, "" if none */
 };
 int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err);
+/* Only the outbox part of store_counts(): pending rows and the record time
+ * (UNIX s) of the oldest, 0 when none; cheap enough after every batch. */
+int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
+			 struct zl_err *err);
 
 /* Records a gekoppeld, with a fresh id, for every published link that has
  * no gekoppeld pending in the outbox (backfill). Returns the number

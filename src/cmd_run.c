@@ -7,7 +7,10 @@
 #include "app.h"
 #include "commands.h"
 #include "detect.h"
+#include "event.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "publisher.h"
 #include "relay.h"
@@ -121,7 +124,98 @@ struct daemon {
 	struct zl_notify notify;
 	bool ready;              /* READY=1 sent */
 	bool level_pinned;       /* -v or -q given: a reload keeps the log level */
+	struct zl_metrics metrics;    /* this loop's figures; the server gets copies */
+	struct zl_metrics_http *http; /* NULL without metrics.listen */
+	struct zl_topology names;     /* for the unrouted and parking queue depths */
+	int64_t next_depth_ms;        /* monotonic */
 };
+
+/* How often the depths of the unrouted and parking queues are read. */
+#define DEPTH_EVERY_MS 15000
+
+/*
+ * The figures of the state file, for the metrics. The number of links is a
+ * count over every link, so it is read only when a pass changed some; the
+ * outbox is read after every pass and batch (it is small, or draining).
+ */
+static void read_store_figures(struct daemon *d, bool links)
+{
+	struct zl_metrics *m = &d->metrics;
+	struct zl_store_counts c;
+	struct zl_err err = { 0 };
+	int rc;
+
+	if (!d->http)
+		return;
+	if (links) {
+		if ((rc = store_counts(d->st, &c, &err)) == 0) {
+			m->links = c.links;
+			m->outbox_pending = c.pending;
+			m->outbox_oldest_s = c.oldest_pending;
+		}
+	} else {
+		rc = store_outbox_summary(d->st, &m->outbox_pending, &m->outbox_oldest_s, &err);
+	}
+	if (rc < 0)
+		zl_warn("metrics.state_failed", "error=\"%s\"", err.msg);
+}
+
+/* Depth of one queue for the metrics: 0 when it does not exist, -1 unknown. */
+static int64_t queue_depth(struct daemon *d, const char *queue)
+{
+	struct zl_err err = { 0 };
+	int64_t n;
+
+	if (!publisher_connected(d->pub))
+		return -1;
+	n = publisher_queue_depth(d->pub, queue, &err);
+	if (n < 0 && err.code == ZL_EX_DATAERR)
+		return 0;
+	return n;
+}
+
+/* Reads the depths of the unrouted and parking queues now and then, on the
+ * publishing connection between batches (never while blocked: the broker
+ * would not answer). */
+static void read_depths(struct daemon *d)
+{
+	int64_t n;
+
+	if (!d->http || !publisher_connected(d->pub) || publisher_blocked(d->pub) ||
+	    zl_now_ms() < d->next_depth_ms)
+		return;
+	d->next_depth_ms = zl_now_ms() + DEPTH_EVERY_MS;
+	if ((n = queue_depth(d, d->names.unrouted)) >= 0)
+		d->metrics.unrouted = n;
+	if ((n = queue_depth(d, d->names.dlq)) >= 0)
+		d->metrics.parked = n;
+}
+
+/* Gathers the modules' counters into the figures and hands a copy to the
+ * HTTP server. */
+static void share_figures(struct daemon *d)
+{
+	struct zl_metrics *m = &d->metrics;
+	const struct zl_publisher_counts *pc = publisher_counts(d->pub);
+
+	if (!d->http)
+		return;
+	m->poll_interval = d->conf->source.poll_interval;
+	m->published[ZL_GEKOPPELD] = d->relay.published_by_type[ZL_GEKOPPELD];
+	m->published[ZL_ONTKOPPELD] = d->relay.published_by_type[ZL_ONTKOPPELD];
+	m->publish_retries = d->relay.retried;
+	m->nacked = pc->nacked;
+	m->returned = pc->returned;
+	m->broker_connected = publisher_connected(d->pub);
+	m->broker_blocked = publisher_blocked(d->pub);
+	if (m->broker_connected)
+		m->broker_error[0] = '\0';
+	for (int i = 0; d->retry && i < m->n_tiers; i++)
+		m->moves[i] = retry_moves(d->retry, i);
+	if (d->retry)
+		m->parked_moves = retry_moves(d->retry, -1);
+	metrics_http_update(d->http, m);
+}
 
 static void do_pass(struct daemon *d)
 {
@@ -148,9 +242,13 @@ static void do_pass(struct daemon *d)
 			zl_error("pass.failed", "error=\"%s\"", err.msg);
 			notify_status(&d->notify, "pass failed: %s", err.msg);
 		}
+		metrics_pass_failed(&d->metrics, err.msg);
 		return;
 	}
 	outage_ok(&d->source);
+	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
+			  zl_now_ms());
+	read_store_figures(d, stats.ranges_fetched > 0 || stats.events > 0);
 	detect_log(&stats, source_bytes_received(d->src));
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
 		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);
@@ -161,6 +259,7 @@ static void do_connect(struct daemon *d)
 	struct zl_err err = { 0 };
 
 	if (publisher_connect(d->pub, &err) < 0) {
+		snprintf(d->metrics.broker_error, sizeof(d->metrics.broker_error), "%s", err.msg);
 		outage_fail(&d->amqp, &err, d->conf->amqp.max_backoff, 0);
 		notify_status(&d->notify, "RabbitMQ unavailable: %s", err.msg);
 		return;
@@ -176,10 +275,12 @@ static void do_connect(struct daemon *d)
 static void do_publish(struct daemon *d)
 {
 	struct zl_err err = { 0 };
+	bool worked = false;
 	int n;
 
 	do {
 		n = relay_step(&d->relay, &err);
+		worked = worked || n != 0;
 		if (n < 0) {
 			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
 				d->relay.failures);
@@ -190,6 +291,8 @@ static void do_publish(struct daemon *d)
 		notify_watchdog(&d->notify);
 	} while (n == d->conf->amqp.batch_size && !stop_signal && !reload_requested &&
 		 zl_now_ms() < d->next_pass_ms);
+	if (worked)
+		read_store_figures(d, false);
 }
 
 /* Milliseconds until the next thing the loop has to do. */
@@ -299,6 +402,7 @@ static void restart_settings(const struct zl_conf *cur, const struct zl_conf *ne
 		{ a->verify_hostname != b->verify_hostname, "amqp.verify_hostname" },
 		{ queues_differ(a, b), "amqp.queues" },
 		{ delays_differ(&cur->retry, &next->retry), "retry.delays" },
+		{ str_differs(cur->metrics.listen, next->metrics.listen), "metrics.listen" },
 	};
 
 	buf[0] = '\0';
@@ -411,8 +515,16 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		return ZL_EX_USAGE;
 	/* First, so a stop that comes while starting is still a clean stop. */
 	install_signals();
+	/* The endpoint next: a port in use ends the start before the state file is touched. */
+	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
+	if (conf->metrics.listen) {
+		struct zl_err err = { 0 };
+
+		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
+			return app_fail(&err);
+	}
 	if (!(d.st = app_open_store(conf, false, &rc)))
-		return rc;
+		goto out;
 	d.src = source_new(conf->source.conninfo, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
@@ -423,6 +535,12 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
+	retry_names(conf, &d.names);
+	if (d.http) {
+		read_store_figures(&d, true);
+		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
+			conf->metrics.listen);
+	}
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
 	d.level_pinned = zl_log_get_level() != (enum zl_log_level)conf->log.level;
@@ -445,12 +563,15 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		notify_watchdog(&d.notify);
 		if (!stop_signal && d.retry)
 			retry_step(d.retry, 200);
+		read_depths(&d);
+		share_figures(&d);
 		wait_for(d.pub, next_deadline(&d), &d.amqp);
 	}
 	notify_stopping(&d.notify, "stopping: the batch in flight is done");
 	zl_info("daemon.stopping", "signal=%d published=%lld", (int)stop_signal,
 		(long long)d.relay.published);
 out:
+	metrics_http_stop(d.http);
 	retry_free(d.retry);
 	publisher_free(d.pub);
 	source_free(d.src);

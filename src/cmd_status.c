@@ -2,6 +2,7 @@
 #include "app.h"
 #include "commands.h"
 #include "log.h"
+#include "metrics.h"
 #include "publisher.h"
 #include "retry.h"
 
@@ -31,7 +32,46 @@ struct status {
 	char broker_error[sizeof(((struct zl_err *)0)->msg)];
 	struct depth depths[MAX_DEPTHS];
 	int n_depths;
+	int64_t now_ms;          /* wall clock of the report */
+	int64_t pass_age_ms;     /* since the last pass ended; -1 none */
+	bool healthy;            /* by the rule of /healthz (metrics.h) */
+	char health_reason[1024];
 };
+
+/*
+ * Health by the rule the daemon's /healthz applies, judged from the state
+ * file and this command's own look at the broker: the last pass recorded
+ * ended within 3 poll intervals, and the broker accepts a connection.
+ */
+static void judge_health(const struct zl_conf *conf, struct status *s, bool broker_asked)
+{
+	struct zl_health h = {
+		.pass_age_ms = -1,
+		.poll_interval = conf->source.poll_interval,
+		.broker_checked = broker_asked,
+		.broker_connected = s->broker_error[0] == '\0',
+		.broker_error = s->broker_error,
+	};
+
+	s->now_ms = zl_wall_ms();
+	s->pass_age_ms = -1;
+	if (s->have_checkpoint) {
+		int64_t end = s->cp.started_ms + s->cp.duration_ms;
+
+		s->pass_age_ms = s->now_ms > end ? s->now_ms - end : 0;
+		h.pass_age_ms = s->pass_age_ms;
+	}
+	s->healthy = metrics_healthy(&h, s->health_reason, sizeof(s->health_reason));
+}
+
+/* Messages in the parking queue; -1 when not read. */
+static int64_t parked(const struct status *s)
+{
+	for (int i = 0; i < s->n_depths; i++)
+		if (strcmp(s->depths[i].role, "parking") == 0)
+			return s->depths[i].messages;
+	return -1;
+}
 
 /* Adds a queue to the list of depths to read. */
 static void want(struct status *s, const char *name, const char *role)
@@ -131,10 +171,17 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 
 	cJSON_AddStringToObject(o, "state_path", conf->state.path);
 	cJSON_AddBoolToObject(o, "state_exists", s->have_state);
+	cp = cJSON_AddObjectToObject(o, "health");
+	cJSON_AddBoolToObject(cp, "ok", s->healthy);
+	if (s->healthy)
+		cJSON_AddNullToObject(cp, "reason");
+	else
+		cJSON_AddStringToObject(cp, "reason", s->health_reason);
 	if (s->have_checkpoint) {
 		cp = cJSON_AddObjectToObject(o, "last_pass");
 		zl_format_utc(s->cp.started_ms / 1000, ts);
 		cJSON_AddStringToObject(cp, "time", ts);
+		cJSON_AddNumberToObject(cp, "age_s", (double)(s->pass_age_ms / 1000));
 		cJSON_AddNumberToObject(cp, "passes", (double)s->cp.passes);
 		cJSON_AddNumberToObject(cp, "duration_ms", (double)s->cp.duration_ms);
 		cJSON_AddNumberToObject(cp, "ranges", (double)s->cp.ranges_total);
@@ -154,6 +201,8 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 	if (s->counts.oldest_pending > 0) {
 		zl_format_utc(s->counts.oldest_pending, ts);
 		cJSON_AddStringToObject(o, "oldest_pending", ts);
+		cJSON_AddNumberToObject(o, "oldest_pending_age_s",
+					(double)(s->now_ms / 1000 - s->counts.oldest_pending));
 	}
 	if (s->counts.last_error[0])
 		cJSON_AddStringToObject(o, "last_error", s->counts.last_error);
@@ -164,6 +213,8 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 		cJSON_AddStringToObject(q, "error", s->broker_error);
 	else
 		cJSON_AddNumberToObject(q, "unrouted", (double)s->unrouted);
+	if (parked(s) >= 0)
+		cJSON_AddNumberToObject(q, "parked", (double)parked(s));
 	if (s->n_depths > 0) {
 		cJSON *list = cJSON_AddArrayToObject(q, "queues");
 
@@ -194,10 +245,15 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 
 	printf("state            %s%s\n", conf->state.path,
 	       s->have_state ? "" : " (not created yet: zaaklink has not run)");
+	if (s->healthy)
+		printf("health           ok\n");
+	else
+		printf("health           unhealthy: %s\n", s->health_reason);
 	if (s->have_checkpoint) {
 		zl_format_utc(s->cp.started_ms / 1000, ts);
-		printf("last pass        %s, %lld ms, pass %lld\n", ts, (long long)s->cp.duration_ms,
-		       (long long)s->cp.passes);
+		printf("last pass        %s, %lld ms, pass %lld, ended %lld s ago\n", ts,
+		       (long long)s->cp.duration_ms, (long long)s->cp.passes,
+		       (long long)(s->pass_age_ms / 1000));
 		printf("ranges           %lld (%lld read, %lld rows)\n", (long long)s->cp.ranges_total,
 		       (long long)s->cp.ranges_fetched, (long long)s->cp.rows_fetched);
 	} else {
@@ -209,7 +265,8 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 	       (long long)s->counts.pending, (long long)s->counts.failed);
 	if (s->counts.oldest_pending > 0) {
 		zl_format_utc(s->counts.oldest_pending, ts);
-		printf("oldest pending   %s\n", ts);
+		printf("oldest pending   %s, %lld s ago\n", ts,
+		       (long long)(s->now_ms / 1000 - s->counts.oldest_pending));
 	}
 	printf("published        %lld since the state was created\n",
 	       (long long)s->counts.published_total);
@@ -252,6 +309,7 @@ int cmd_status(struct zl_conf *conf, int argc, char **argv)
 		read_broker(conf, &s);
 	if (!set[1] && !s.broker_error[0])
 		read_depths(conf, &s);
+	judge_health(conf, &s, !set[1]);
 	if (set[0])
 		print_json(conf, &s);
 	else

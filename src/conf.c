@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -45,6 +47,7 @@ static const char *const amqp_keys[] = {
 static const char *const queue_keys[] = {"name", "bindings", "type", "delivery_limit", NULL};
 static const char *const retry_keys[] = {"delays", NULL};
 static const char *const log_keys[] = {"level", NULL};
+static const char *const metrics_keys[] = {"listen", NULL};
 
 static const struct {
 	const char *name;
@@ -52,6 +55,7 @@ static const struct {
 } known_groups[] = {
     {"source", source_keys}, {"state", state_keys}, {"events", events_keys},
     {"amqp", amqp_keys},     {"retry", retry_keys},   {"log", log_keys},
+    {"metrics", metrics_keys},
 };
 
 /* Default retry.delays: 10 s, 1 min, 5 min, 30 min, 2 h. */
@@ -910,6 +914,80 @@ static int load_log(struct loader *ld)
 	return 0;
 }
 
+/*
+ * Parses "A.B.C.D:PORT" or "[IPv6]:PORT" into addr. Only numeric addresses:
+ * a host name could resolve to several addresses, or to another one
+ * tomorrow, and the endpoint must be bound exactly where the file says.
+ * Fills why and returns -1 when text is not such an address.
+ */
+static int parse_listen(const char *text, struct zl_metrics_conf *m, char *why, size_t size)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
+	size_t hlen = colon ? (size_t)(colon - text) : 0;
+	char *end;
+	long p;
+
+	if (!colon || hlen == 0 || !*port) {
+		snprintf(why, size, "'%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9187 or [::1]:9187)",
+		         text);
+		return -1;
+	}
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (*end || port[0] < '0' || port[0] > '9' || errno) {
+		snprintf(why, size, "'%s': port '%s' is not a number", text, port);
+		return -1;
+	}
+	if (p < 1 || p > 65535) {
+		snprintf(why, size, "'%s': port %s is out of range, expected 1 to 65535", text, port);
+		return -1;
+	}
+	memset(&m->addr, 0, sizeof(m->addr));
+	if (text[0] == '[' && text[hlen - 1] == ']' && hlen - 2 < sizeof(host)) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&m->addr;
+
+		memcpy(host, text + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons((uint16_t)p);
+			m->addr_len = sizeof(*a6);
+			return 0;
+		}
+	} else if (hlen < sizeof(host)) {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&m->addr;
+
+		memcpy(host, text, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+			a4->sin_family = AF_INET;
+			a4->sin_port = htons((uint16_t)p);
+			m->addr_len = sizeof(*a4);
+			return 0;
+		}
+	}
+	snprintf(why, size,
+	         "'%.*s' is not a numeric IPv4 address or an IPv6 address in brackets "
+	         "(host names are not resolved)",
+	         (int)hlen, text);
+	return -1;
+}
+
+/* Reads and checks the metrics group: the HTTP endpoint, off when unset. */
+static int load_metrics(struct loader *ld)
+{
+	char why[512];
+
+	if (read_string(ld, "metrics", "listen", &ld->conf->metrics.listen) < 0 ||
+	    check_non_empty(ld, "metrics", "listen", ld->conf->metrics.listen) < 0)
+		return -1;
+	if (ld->conf->metrics.listen &&
+	    parse_listen(ld->conf->metrics.listen, &ld->conf->metrics, why, sizeof(why)) < 0)
+		return fail_at(ld, lookup(ld, "metrics", "listen"), "metrics.listen: %s", why);
+	return 0;
+}
+
 /* Applies ZAAKLINK_AMQP_URL and ZAAKLINK_SOURCE_CONNINFO, validated like the file's values. */
 static int apply_environment(struct loader *ld)
 {
@@ -1038,6 +1116,8 @@ struct zl_conf *conf_load(const char *file, struct zl_err *err)
 	if (rc == 0)
 		rc = load_log(&ld);
 	if (rc == 0)
+		rc = load_metrics(&ld);
+	if (rc == 0)
 		rc = apply_environment(&ld);
 	config_destroy(&ld.cfg);
 	if (rc < 0) {
@@ -1061,6 +1141,7 @@ void conf_free(struct zl_conf *conf)
 	free(conf->amqp.ca_file);
 	free(conf->amqp.cert_file);
 	free(conf->amqp.key_file);
+	free(conf->metrics.listen);
 	for (int i = 0; i < conf->amqp.n_queues; i++) {
 		free(conf->amqp.queues[i].name);
 		for (int k = 0; k < conf->amqp.queues[i].n_bindings; k++)

@@ -105,6 +105,7 @@ static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_i
 			    : store_outbox_add(p->st, &ev, link_id, err) < 0)
 			return -1;
 		p->stats->events++;
+		p->stats->events_by_type[ev.type]++;
 	}
 	return 0;
 }

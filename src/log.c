@@ -2,14 +2,19 @@
 #include "log.h"
 #include "common.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
-/* Set once at start-up, read afterwards: the only process-wide setting. */
+/* Set at start-up, read afterwards: the only process-wide settings. */
 static enum zl_log_level current_level = ZL_LOG_INFO;
+static bool journal_format;
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
+/* syslog(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
+static const int level_priorities[] = { 7, 6, 4, 3 };
 
 void zl_log_set_level(enum zl_log_level level)
 {
@@ -32,6 +37,25 @@ int zl_log_parse_level(const char *name, enum zl_log_level *level)
 	return -1;
 }
 
+bool zl_log_is_journal_stream(const char *journal_stream, int fd)
+{
+	uintmax_t dev, ino;
+	struct stat st;
+	char end;
+
+	if (!journal_stream ||
+	    sscanf(journal_stream, "%" SCNuMAX ":%" SCNuMAX "%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(fd, &st) != 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
+void zl_log_set_journal(bool on)
+{
+	journal_format = on;
+}
+
 void zl_log(enum zl_log_level level, const char *event, const char *fmt, ...)
 {
 	char line[4096];
@@ -41,8 +65,14 @@ void zl_log(enum zl_log_level level, const char *event, const char *fmt, ...)
 
 	if (level < current_level)
 		return;
-	zl_format_utc(zl_wall_s(), ts);
-	n = snprintf(line, sizeof(line), "%s level=%s msg=%s", ts, level_names[level], event);
+	if (journal_format) {
+		n = snprintf(line, sizeof(line), "<%d>level=%s msg=%s", level_priorities[level],
+			     level_names[level], event);
+	} else {
+		zl_format_utc(zl_wall_s(), ts);
+		n = snprintf(line, sizeof(line), "%s level=%s msg=%s", ts, level_names[level],
+			     event);
+	}
 	if (fmt && *fmt && n > 0 && (size_t)n < sizeof(line) - 2) {
 		line[n++] = ' ';
 		va_start(ap, fmt);

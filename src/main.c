@@ -7,7 +7,9 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 	struct zl_conf *conf;
 	int i, rc;
 
+	/* Under systemd, log lines carry their priority and journald the time. */
+	zl_log_set_journal(zl_log_is_journal_stream(getenv("JOURNAL_STREAM"), STDERR_FILENO));
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 

@@ -67,6 +67,7 @@ struct zl_publisher {
 	bool blocked;                    /* connection.blocked without unblocked */
 	bool broken;                     /* the connection must not be written to */
 	uint64_t next_tag;               /* delivery tag of the next publish */
+	struct zl_publisher_counts counts;
 };
 
 /* The confirm state of one publisher_publish() call. */
@@ -219,6 +220,11 @@ bool publisher_connected(const struct zl_publisher *pub)
 bool publisher_blocked(const struct zl_publisher *pub)
 {
 	return pub->blocked;
+}
+
+const struct zl_publisher_counts *publisher_counts(const struct zl_publisher *pub)
+{
+	return &pub->counts;
 }
 
 const char *publisher_node(const struct zl_publisher *pub)
@@ -725,6 +731,9 @@ int publisher_publish(struct zl_publisher *pub, const struct zl_outbox_row *rows
 	}
 	for (k = 0; k < n && b.state[k] == ROW_ACKED; k++)
 		;
+	for (int i = 0; i < b.sent; i++)
+		pub->counts.nacked += b.state[i] == ROW_NACKED;
+	pub->counts.returned += b.returned;
 	zl_debug("amqp.batch", "events=%d sent=%d acked=%d send_ms=%lld confirm_ms=%lld", n, b.sent,
 	         k, (long long)(sent_ms - start_ms), (long long)(zl_now_ms() - sent_ms));
 	if (k < n)

@@ -1,5 +1,6 @@
 /* Relay: moves recorded events from the outbox to the broker, in order. */
 #include "relay.h"
+#include "event.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -12,6 +13,8 @@ void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf, struct zl_s
 	r->pub = pub;
 	r->failures = 0;
 	r->published = 0;
+	r->published_by_type[ZL_GEKOPPELD] = r->published_by_type[ZL_ONTKOPPELD] = 0;
+	r->retried = 0;
 }
 
 int64_t relay_backoff_ms(int n, double max_seconds)
@@ -47,6 +50,12 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 	}
 	if (acked > 0)
 		r->published += acked;
+	for (int i = 0; i < acked; i++) {
+		enum zl_event_type t;
+
+		if (event_type_parse(rows[i].type, &t) == 0)
+			r->published_by_type[t]++;
+	}
 	if (acked == n) {
 		r->failures = 0;
 		store_outbox_rows_clear(rows, n);
@@ -61,6 +70,7 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 		int64_t next = zl_wall_ms() + relay_backoff_ms(r->failures, r->conf->max_backoff);
 
 		*err = pub_err;
+		r->retried += n - first;
 		if (store_outbox_failed(r->store, rows[first].seq, rows[n - 1].seq, pub_err.msg, next,
 					err) < 0)
 			zl_err_prefix(err, "%s; and", pub_err.msg);

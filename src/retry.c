@@ -613,6 +613,8 @@ struct zl_retry {
 	int64_t since_ms;
 	int64_t next_try_ms; /* monotonic */
 	int64_t moved;
+	int64_t moves[ZL_MAX_RETRY_DELAYS]; /* per wait tier */
+	int64_t parked;
 };
 
 struct zl_retry *retry_new(const struct zl_conf *conf)
@@ -641,6 +643,13 @@ void retry_free(struct zl_retry *r)
 int64_t retry_moved(const struct zl_retry *r)
 {
 	return r->moved;
+}
+
+int64_t retry_moves(const struct zl_retry *r, int tier)
+{
+	if (tier < 0)
+		return r->parked;
+	return tier < ZL_MAX_RETRY_DELAYS ? r->moves[tier] : 0;
 }
 
 /* An outage is logged once when it starts and once when it ends; retries back off. */
@@ -738,6 +747,10 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, struct zl_err *er
 		zl_warn("retry.parked", "id=%s type=%s queue=%s attempts=%d reason=%s why=\"%s\"",
 		        f.id, f.type, f.origin[0] ? f.origin : "-", d.attempts, f.reason, d.why);
 	r->moved++;
+	if (d.tier >= 0)
+		r->moves[d.tier]++;
+	else
+		r->parked++;
 	return 0;
 }
 

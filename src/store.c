@@ -761,6 +761,15 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "read the last error");
 }
 
+int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
+			 struct zl_err *err)
+{
+	if ((*pending = query_int(st, "SELECT count(*) FROM outbox", err)) < 0 ||
+	    (*oldest = query_int(st, "SELECT min(time) FROM outbox", err)) < 0)
+		return -1;
+	return 0;
+}
+
 int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, struct zl_err *err)
 {
 	/* Rows leave the outbox when confirmed, so a gekoppeld still in it is

@@ -30,7 +30,8 @@ set -uo pipefail
 
 DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
-	check valgrind jq sqlite3 postgresql-15 rabbitmq-server
+	libmicrohttpd-dev
+	check valgrind jq curl sqlite3 postgresql-15 rabbitmq-server
 	libsystemd-dev systemd systemd-container socat groff-base man-db
 	debhelper dpkg-dev lintian rpm time)
 

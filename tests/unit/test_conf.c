@@ -3,7 +3,9 @@
 #include "log.h"
 #include "unit.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,8 @@
 #define RETRY(x) BASE "retry: {\n  " x "\n};\n"
 /* x on line 12, inside log. */
 #define LOG(x) BASE "log: {\n  " x "\n};\n"
+/* x on line 12, inside metrics. */
+#define METRICS(x) BASE "metrics: {\n  " x "\n};\n"
 
 #define URL_17                                                                                     \
 	"[\"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", \"amqp://a\", "    \
@@ -242,6 +246,42 @@ static const struct bad_case bad_cases[] = {
     {"log.level verbose", LOG("level = \"verbose\";"),
      "@F@:12: log.level: unknown level 'verbose', expected debug, info, warning or error"},
     {"log.level given a number", LOG("level = 3;"), "@F@:12: log.level: expected a string"},
+    {"unknown metrics setting", METRICS("port = 9187;"),
+     "@F@:12: unknown setting 'metrics.port'"},
+    {"metrics.listen given a number", METRICS("listen = 9187;"),
+     "@F@:12: metrics.listen: expected a string"},
+    {"metrics.listen empty", METRICS("listen = \"\";"),
+     "@F@:12: metrics.listen: must not be empty"},
+    {"metrics.listen without a port", METRICS("listen = \"127.0.0.1\";"),
+     "@F@:12: metrics.listen: '127.0.0.1' is not ADDRESS:PORT (e.g. 127.0.0.1:9187 or "
+     "[::1]:9187)"},
+    {"metrics.listen with an empty port", METRICS("listen = \"127.0.0.1:\";"),
+     "@F@:12: metrics.listen: '127.0.0.1:' is not ADDRESS:PORT (e.g. 127.0.0.1:9187 or "
+     "[::1]:9187)"},
+    {"metrics.listen port only", METRICS("listen = \":9187\";"),
+     "@F@:12: metrics.listen: ':9187' is not ADDRESS:PORT (e.g. 127.0.0.1:9187 or "
+     "[::1]:9187)"},
+    {"metrics.listen port not a number", METRICS("listen = \"127.0.0.1:http\";"),
+     "@F@:12: metrics.listen: '127.0.0.1:http': port 'http' is not a number"},
+    {"metrics.listen port signed", METRICS("listen = \"127.0.0.1:+80\";"),
+     "@F@:12: metrics.listen: '127.0.0.1:+80': port '+80' is not a number"},
+    {"metrics.listen port 0", METRICS("listen = \"127.0.0.1:0\";"),
+     "@F@:12: metrics.listen: '127.0.0.1:0': port 0 is out of range, expected 1 to 65535"},
+    {"metrics.listen port too large", METRICS("listen = \"127.0.0.1:65536\";"),
+     "@F@:12: metrics.listen: '127.0.0.1:65536': port 65536 is out of range, expected 1 to "
+     "65535"},
+    {"metrics.listen host name", METRICS("listen = \"localhost:9187\";"),
+     "@F@:12: metrics.listen: 'localhost' is not a numeric IPv4 address or an IPv6 address in "
+     "brackets (host names are not resolved)"},
+    {"metrics.listen bad IPv4", METRICS("listen = \"127.0.0.256:9187\";"),
+     "@F@:12: metrics.listen: '127.0.0.256' is not a numeric IPv4 address or an IPv6 address "
+     "in brackets (host names are not resolved)"},
+    {"metrics.listen IPv6 without brackets", METRICS("listen = \"::1:9187\";"),
+     "@F@:12: metrics.listen: '::1' is not a numeric IPv4 address or an IPv6 address in "
+     "brackets (host names are not resolved)"},
+    {"metrics.listen empty brackets", METRICS("listen = \"[]:9187\";"),
+     "@F@:12: metrics.listen: '[]' is not a numeric IPv4 address or an IPv6 address in "
+     "brackets (host names are not resolved)"},
 };
 
 /* Writes text to a fresh file under /tmp; returns its malloc'ed name. */
@@ -443,8 +483,53 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf->retry.delays[3], 1800);
 	ck_assert_int_eq(conf->retry.delays[4], 7200);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
+	ck_assert_ptr_null(conf->metrics.listen);
 	conf_free(conf);
 	remove_temp(file);
+}
+END_TEST
+
+/* metrics.listen: the address and port to bind, IPv4 or IPv6 in brackets. */
+START_TEST(test_metrics_listen_parsed)
+{
+	static const struct {
+		const char *text;
+		int family;
+		const char *address;
+		int port;
+	} cases[] = {
+		{ "127.0.0.1:9187", AF_INET, "127.0.0.1", 9187 },
+		{ "0.0.0.0:1", AF_INET, "0.0.0.0", 1 },
+		{ "10.1.2.3:65535", AF_INET, "10.1.2.3", 65535 },
+		{ "[::1]:9187", AF_INET6, "::1", 9187 },
+		{ "[fd00::2:1]:8080", AF_INET6, "fd00::2:1", 8080 },
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		char text[1024], addr[INET6_ADDRSTRLEN], *file;
+		struct zl_conf *conf;
+
+		snprintf(text, sizeof(text), METRICS("listen = \"%s\";"), cases[i].text);
+		conf = load_ok(text, &file);
+		ck_assert_str_eq(conf->metrics.listen, cases[i].text);
+		ck_assert_int_eq(conf->metrics.addr.ss_family, cases[i].family);
+		if (cases[i].family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)&conf->metrics.addr;
+
+			ck_assert_uint_eq(conf->metrics.addr_len, sizeof(*a));
+			inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+			ck_assert_int_eq(ntohs(a->sin_port), cases[i].port);
+		} else {
+			const struct sockaddr_in6 *a = (const void *)&conf->metrics.addr;
+
+			ck_assert_uint_eq(conf->metrics.addr_len, sizeof(*a));
+			inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+			ck_assert_int_eq(ntohs(a->sin6_port), cases[i].port);
+		}
+		ck_assert_str_eq(addr, cases[i].address);
+		conf_free(conf);
+		remove_temp(file);
+	}
 }
 END_TEST
 
@@ -551,7 +636,8 @@ START_TEST(test_every_setting_read)
 	                               "  verify_peer = false;\n"
 	                               "  verify_hostname = false;\n"
 	                               "};\n"
-	                               "log: { level = \"debug\"; };\n",
+	                               "log: { level = \"debug\"; };\n"
+	                               "metrics: { listen = \"[::1]:9187\"; };\n",
 	                               &file);
 
 	ck_assert_str_eq(conf->source.conninfo, "postgresql://zl@db/ok");
@@ -580,6 +666,7 @@ START_TEST(test_every_setting_read)
 	ck_assert(!conf->amqp.verify_peer);
 	ck_assert(!conf->amqp.verify_hostname);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_DEBUG);
+	ck_assert_str_eq(conf->metrics.listen, "[::1]:9187");
 	conf_free(conf);
 	remove_temp(file);
 }
@@ -877,6 +964,8 @@ START_TEST(test_example_config_shows_the_defaults)
 	ck_assert_int_eq(conf->retry.delays[0], 10);
 	ck_assert_int_eq(conf->retry.delays[4], 7200);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
+	ck_assert_ptr_null(conf->metrics.listen);
+	ck_assert_ptr_nonnull(strstr(text, "\n  # listen = \"127.0.0.1:9187\";\n"));
 	conf_free(conf);
 	remove_temp(file);
 	free(moved);
@@ -904,6 +993,7 @@ static Suite *conf_suite(void)
 	tcase_add_checked_fixture(good, clear_environment, NULL);
 	tcase_add_test(good, test_defaults);
 	tcase_add_test(good, test_queues_and_retry_read);
+	tcase_add_test(good, test_metrics_listen_parsed);
 	tcase_add_test(good, test_empty_retry_delays_park_at_once);
 	tcase_add_test(good, test_default_state_path);
 	tcase_add_test(good, test_every_setting_read);

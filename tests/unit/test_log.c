@@ -3,7 +3,9 @@
 #include "log.h"
 #include "unit.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +39,58 @@ START_TEST(test_log_line_has_level_event_and_pairs)
 	ck_assert_ptr_nonnull(strstr(line, " level=warning msg=amqp.blocked value=7\n"));
 	ck_assert_int_eq(line[4], '-');
 	ck_assert_int_eq(line[19], 'Z');
+}
+END_TEST
+
+/* Under journald: the syslog priority first, no timestamp (journald adds one). */
+START_TEST(test_journal_lines_carry_the_priority_and_no_timestamp)
+{
+	static const struct {
+		enum zl_log_level level;
+		const char *line;
+	} cases[] = {
+		{ ZL_LOG_DEBUG, "<7>level=debug msg=amqp.blocked value=7\n" },
+		{ ZL_LOG_INFO, "<6>level=info msg=amqp.blocked value=7\n" },
+		{ ZL_LOG_WARNING, "<4>level=warning msg=amqp.blocked value=7\n" },
+		{ ZL_LOG_ERROR, "<3>level=error msg=amqp.blocked value=7\n" },
+	};
+	char line[512];
+
+	zl_log_set_level(ZL_LOG_DEBUG);
+	zl_log_set_journal(true);
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		capture(line, sizeof(line), cases[i].level, "amqp.blocked", "7");
+		ck_assert_str_eq(line, cases[i].line);
+	}
+	zl_log_set_journal(false);
+	capture(line, sizeof(line), ZL_LOG_ERROR, "amqp.blocked", "7");
+	ck_assert_int_eq(line[0], '2');
+	ck_assert_ptr_nonnull(strstr(line, "Z level=error msg=amqp.blocked value=7\n"));
+	zl_log_set_level(ZL_LOG_ERROR);
+}
+END_TEST
+
+/* JOURNAL_STREAM counts only when it names the very stream stderr is. */
+START_TEST(test_journal_stream_must_match_the_device_and_inode)
+{
+	FILE *tmp = tmpfile();
+	struct stat st;
+	char env[128];
+
+	ck_assert_ptr_nonnull(tmp);
+	ck_assert_int_eq(fstat(fileno(tmp), &st), 0);
+	snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	ck_assert(zl_log_is_journal_stream(env, fileno(tmp)));
+	snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino + 1);
+	ck_assert(!zl_log_is_journal_stream(env, fileno(tmp)));
+	snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)st.st_dev + 1, (uintmax_t)st.st_ino);
+	ck_assert(!zl_log_is_journal_stream(env, fileno(tmp)));
+	snprintf(env, sizeof(env), "%ju:%jux", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	ck_assert(!zl_log_is_journal_stream(env, fileno(tmp)));
+	ck_assert(!zl_log_is_journal_stream("", fileno(tmp)));
+	ck_assert(!zl_log_is_journal_stream("journal", fileno(tmp)));
+	ck_assert(!zl_log_is_journal_stream(NULL, fileno(tmp)));
+	fclose(tmp);
 }
 END_TEST
 
@@ -103,6 +157,8 @@ static Suite *log_suite(void)
 	TCase *tc = tcase_create("log");
 
 	tcase_add_test(tc, test_log_line_has_level_event_and_pairs);
+	tcase_add_test(tc, test_journal_lines_carry_the_priority_and_no_timestamp);
+	tcase_add_test(tc, test_journal_stream_must_match_the_device_and_inode);
 	tcase_add_test(tc, test_log_level_filters_lower_levels);
 	tcase_add_test(tc, test_log_level_names_parse);
 	tcase_add_test(tc, test_quoted_values_escape_quotes_backslashes_and_controls);
