@@ -68,8 +68,8 @@ static void check_error(const struct zl_err *err)
 		FUZZ_CHECK(*rest == ':', "no ':' after the line in '%s'", msg);
 		rest++;
 	}
-	FUZZ_CHECK(rest[0] == ' ' && rest[1] != '\0' && rest[1] != ' ', "no message after the position in '%s'",
-	           msg);
+	FUZZ_CHECK(rest[0] == ' ' && rest[1] != '\0' && rest[1] != ' ',
+	           "no message after the position in '%s'", msg);
 }
 
 /* An accepted URL parses, and its masked form hides its password. */
@@ -116,15 +116,14 @@ static void check_conf(const struct zl_conf *c)
 	FUZZ_CHECK(src->range_size >= 16 && src->range_size <= 1048576, "range_size %d",
 	           src->range_size);
 	FUZZ_CHECK(src->connect_timeout >= 1, "connect_timeout %d", src->connect_timeout);
-	FUZZ_CHECK(src->query_timeout >= 1 && src->query_timeout <= 2147483,
-	           "query_timeout %d", src->query_timeout);
+	FUZZ_CHECK(src->query_timeout >= 1 && src->query_timeout <= 2147483, "query_timeout %d",
+	           src->query_timeout);
 	FUZZ_CHECK(c->state.path && *c->state.path, "no state.path");
 	FUZZ_CHECK(c->events.source && *c->events.source, "no events.source");
 	FUZZ_CHECK(c->events.label_max_length >= 0, "label_max_length %d",
 	           c->events.label_max_length);
 
-	FUZZ_CHECK(amqp->n_urls >= 1 && amqp->n_urls <= ZL_MAX_AMQP_URLS, "%d urls",
-	           amqp->n_urls);
+	FUZZ_CHECK(amqp->n_urls >= 1 && amqp->n_urls <= ZL_MAX_AMQP_URLS, "%d urls", amqp->n_urls);
 	for (int i = 0; i < amqp->n_urls; i++)
 		check_url(amqp->urls[i]);
 	n = strlen(amqp->exchange);
@@ -149,16 +148,17 @@ static void check_conf(const struct zl_conf *c)
 
 		FUZZ_CHECK(q->name && *q->name && strncmp(q->name, "amq.", 4) != 0,
 		           "queue name '%s'", q->name ? q->name : "(null)");
-		FUZZ_CHECK(q->n_bindings >= 1 && q->n_bindings <= ZL_MAX_BINDINGS,
-		           "%d bindings", q->n_bindings);
-		FUZZ_CHECK(q->type == ZL_QUEUE_QUORUM ? q->delivery_limit >= 1 : q->delivery_limit == 0,
+		FUZZ_CHECK(q->n_bindings >= 1 && q->n_bindings <= ZL_MAX_BINDINGS, "%d bindings",
+		           q->n_bindings);
+		FUZZ_CHECK(q->type == ZL_QUEUE_QUORUM ? q->delivery_limit >= 1
+		                                      : q->delivery_limit == 0,
 		           "delivery_limit %d", q->delivery_limit);
 		for (int k = 0; k < i; k++)
 			FUZZ_CHECK(strcmp(amqp->queues[k].name, q->name) != 0, "queue '%s' twice",
 			           q->name);
 	}
-	FUZZ_CHECK(c->retry.n_delays >= 0 && c->retry.n_delays <= ZL_MAX_RETRY_DELAYS,
-	           "%d delays", c->retry.n_delays);
+	FUZZ_CHECK(c->retry.n_delays >= 0 && c->retry.n_delays <= ZL_MAX_RETRY_DELAYS, "%d delays",
+	           c->retry.n_delays);
 	for (int i = 0; i < c->retry.n_delays; i++) {
 		FUZZ_CHECK(c->retry.delays[i] >= 1 && c->retry.delays[i] <= 2592000, "delay %d",
 		           c->retry.delays[i]);

@@ -93,8 +93,9 @@ static bool is_utc_time(const char *t)
 
 static void check_json(const struct zl_event *ev)
 {
-	static const char *const top[] = {"specversion", "type", "source", "subject", "id",
-	                                  "time", "datacontenttype", "data", NULL};
+	static const char *const top[] = {"specversion",     "type", "source",
+	                                  "subject",         "id",   "time",
+	                                  "datacontenttype", "data", NULL};
 	static const char *const data[] = {"zaak", "linkTo", "label", "linkObjectType", NULL};
 	char *json = event_to_json(ev);
 	cJSON *root, *d;
@@ -108,8 +109,8 @@ static void check_json(const struct zl_event *ev)
 	FUZZ_CHECK(strcmp(member(root, "source"), ev->source) == 0, "source");
 	FUZZ_CHECK(strcmp(member(root, "subject"), ev->subject) == 0, "subject");
 	FUZZ_CHECK(strcmp(member(root, "id"), ev->id) == 0, "id");
-	FUZZ_CHECK(is_utc_time(member(root, "time")), "time '%s' for %lld",
-	           member(root, "time"), (long long)ev->time);
+	FUZZ_CHECK(is_utc_time(member(root, "time")), "time '%s' for %lld", member(root, "time"),
+	           (long long)ev->time);
 	FUZZ_CHECK(strcmp(member(root, "datacontenttype"), "application/json") == 0,
 	           "datacontenttype");
 	d = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -165,7 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(want);
 
 	FUZZ_CHECK(event_is_canonical_uuid(row.object_id) == (uuid_parse(row.object_id, u) == 0),
-	           "canonical uuid '%s': %d", row.object_id, event_is_canonical_uuid(row.object_id));
+	           "canonical uuid '%s': %d", row.object_id,
+	           event_is_canonical_uuid(row.object_id));
 
 	ev.type = (data[0] & 1) ? ZL_ONTKOPPELD : ZL_GEKOPPELD;
 	strcpy(ev.id, "0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f");

@@ -104,8 +104,7 @@ static void check_mask_conninfo(const char *conninfo)
 		return;
 	}
 	back = PQconninfoParse(masked, &errmsg);
-	FUZZ_CHECK(back, "masked conninfo '%s' does not parse: %s", masked,
-	           errmsg ? errmsg : "?");
+	FUZZ_CHECK(back, "masked conninfo '%s' does not parse: %s", masked, errmsg ? errmsg : "?");
 	for (const PQconninfoOption *o = back; o->keyword; o++) {
 		bool is_shown = false;
 
@@ -147,11 +146,13 @@ static void check_log_quote(const char *s, size_t size)
 				want = (unsigned char)buf[o + 1];
 				o += 2;
 			} else {
-				FUZZ_CHECK(buf[o + 1] == 'x' && sscanf(buf + o + 2, "%2x", &v) == 1 &&
-				               buf[o + 2] && buf[o + 3],
+				FUZZ_CHECK(buf[o + 1] == 'x' &&
+				               sscanf(buf + o + 2, "%2x", &v) == 1 && buf[o + 2] &&
+				               buf[o + 3],
 				           "bad escape in '%s'", buf);
 				want = (unsigned char)v;
-				FUZZ_CHECK(want < 0x20 || want == 0x7f, "needless escape \\x%02x", want);
+				FUZZ_CHECK(want < 0x20 || want == 0x7f, "needless escape \\x%02x",
+				           want);
 				o += 4;
 			}
 		} else {
