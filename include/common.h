@@ -49,7 +49,9 @@ int64_t zl_now_ms(void);        /* CLOCK_MONOTONIC, milliseconds */
 int64_t zl_wall_s(void);        /* time(NULL) */
 int64_t zl_wall_ms(void);       /* CLOCK_REALTIME, milliseconds */
 
-/* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; buf must hold 21 bytes. */
+/* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; buf must hold 21 bytes. Times
+ * before 1970 or after 9999 are written as the first or last second of
+ * that range. */
 void zl_format_utc(int64_t t, char buf[21]);
 
 #define ZL_STR_(x) #x

@@ -79,11 +79,20 @@ int64_t zl_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years %Y writes in four digits. */
+#define UTC_FIRST INT64_C(0)
+#define UTC_LAST INT64_C(253402300799)
+
+/*
+ * A time outside 1970..9999 (a corrupt state file, a clock far off) is
+ * written as the nearest end of that range: strftime() would need more
+ * than 21 bytes for it and then leave buf without its terminating NUL.
+ */
 void zl_format_utc(int64_t t, char buf[21])
 {
-	time_t tt = (time_t)t;
+	time_t tt = (time_t)(t < UTC_FIRST ? UTC_FIRST : t > UTC_LAST ? UTC_LAST : t);
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
-	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+		memcpy(buf, "1970-01-01T00:00:00Z", 21);
 }

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "amqp_compat.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -1178,10 +1179,20 @@ char *conf_mask_url(const char *url)
 	return out;
 }
 
-/* True when a conninfo value has to be quoted to be read back by libpq. */
+/*
+ * True when a conninfo value has to be quoted to be read back by libpq:
+ * an unquoted value ends at any isspace() byte, vertical tab and form feed
+ * included.
+ */
 static bool needs_quotes(const char *v)
 {
-	return *v == '\0' || strpbrk(v, " \t\r\n'\\") != NULL;
+	if (*v == '\0')
+		return true;
+	for (; *v; v++) {
+		if (isspace((unsigned char)*v) || *v == '\'' || *v == '\\')
+			return true;
+	}
+	return false;
 }
 
 /* Appends " key=value" (value quoted the libpq way when needed) to buf. */

@@ -1,17 +1,25 @@
 #!/bin/bash
 # The whole test suite, from a clean clone: build, unit and integration
 # tests, the same again under AddressSanitizer/UBSan, the unit tests under
-# valgrind, then the packaging stage. Prints the total as its last line,
-# "N passed, M failed", and exits non-zero when anything failed.
+# valgrind, the benchmark harness at its smoke size, the libFuzzer targets,
+# then the packaging stage. Prints the
+# total as its last line, "N passed, M failed", and exits non-zero when
+# anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
-#                    [--no-packaging] [--no-bench] [-j N]
+#                    [--no-fuzz] [--fuzz-seconds N] [--no-packaging] [--no-bench]
+#                    [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
 # --sanitizers     also build in _build/asan with --enable-sanitizers and run
 #                  the suite there (the default)
 # --no-sanitizers  do not (a quicker run while developing)
+# --no-fuzz        skip the fuzz stage: tests/fuzz/run.sh builds _build/fuzz
+#                  with clang (--enable-fuzzing) and runs each libFuzzer
+#                  target (configuration loader, URL and conninfo masking,
+#                  payload and JSON) for 60 s, two at a time
+# --fuzz-seconds N run each fuzz target for N seconds instead
 # --no-packaging   skip the packaging stage: the .deb (built, checked by
 #                  lintian, installed, upgraded, removed and purged on
 #                  this machine, as root, and run as a service in a
@@ -31,7 +39,7 @@ set -uo pipefail
 DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
 	libmicrohttpd-dev
-	check valgrind jq curl sqlite3 postgresql-15 rabbitmq-server
+	check valgrind jq curl sqlite3 postgresql-15 rabbitmq-server clang libclang-rt-14-dev
 	libsystemd-dev systemd systemd-container socat groff-base man-db
 	debhelper dpkg-dev lintian rpm time)
 
@@ -43,6 +51,8 @@ install_deps=no
 sanitizers=yes
 packaging=yes
 bench=yes
+fuzz=yes
+fuzz_seconds=60
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -52,6 +62,8 @@ while [ $# -gt 0 ]; do
 	--no-sanitizers) sanitizers=no ;;
 	--no-packaging) packaging=no ;;
 	--no-bench) bench=no ;;
+	--no-fuzz) fuzz=no ;;
+	--fuzz-seconds) shift; fuzz_seconds=${1:?--fuzz-seconds needs a number} ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -203,6 +215,22 @@ if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 		summary+=("bench smoke: FAILED (see $bench_log)")
 	fi
 fi
+# tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG; each "ok"
+# a pass, each "not ok" a failure, and a script that fails without saying
+# "not ok" one failure.
+tap() {
+	local label=$1 log=$2 rc ok bad
+	shift 2
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	ok=$(($(grep -Ec '^ok [0-9]+' "$log") - $(grep -Ec '^ok [0-9]+.*# SKIP' "$log")))
+	bad=$(grep -Ec '^not ok [0-9]+' "$log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	summary+=("$label: $ok passed, $bad failed")
+}
 
 # ---- the sanitizer build ----
 if [ "$sanitizers" = yes ]; then
@@ -215,6 +243,13 @@ if [ "$sanitizers" = yes ]; then
 		summary+=("asan: build FAILED")
 		failed=$((failed + 1))
 	fi
+fi
+
+# ---- the fuzz stage: each libFuzzer target for a while, one TAP line each ----
+if [ "$fuzz" = yes ]; then
+	say "fuzz: tests/fuzz/run.sh $fuzz_seconds (each target $fuzz_seconds s, two at a time)"
+	mkdir -p "$ROOT/_build/fuzz"
+	tap "fuzz" "$ROOT/_build/fuzz/run.log" "$ROOT/tests/fuzz/run.sh" "$fuzz_seconds"
 fi
 
 # ---- the packaging stage ----
@@ -244,22 +279,13 @@ pkg_check() {
 	return 1
 }
 
-# pkg_tap NAME COMMAND...: a TAP script; each "ok" a pass, each "not ok" a
-# failure, and a script that fails without saying "not ok" one failure.
+# pkg_tap NAME COMMAND...: a TAP script of the packaging stage.
 pkg_tap() {
-	local name=$1 rc ok bad
+	local name=$1
 	shift
 	pkg_log "$name"
 	say "packaging: $name"
-	"$@" >"$log" 2>&1
-	rc=$?
-	cat "$log"
-	ok=$(($(grep -Ec '^ok [0-9]+' "$log") - $(grep -Ec '^ok [0-9]+.*# SKIP' "$log")))
-	bad=$(grep -Ec '^not ok [0-9]+' "$log")
-	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-	summary+=("packaging: $name: $ok passed, $bad failed")
+	tap "packaging: $name" "$log" "$@"
 }
 
 deb=

@@ -865,6 +865,9 @@ START_TEST(test_mask_conninfo)
 	    {"dbname=ok", "dbname=ok"},
 	    {"dbname='my db' user=zl", "dbname='my db' user=zl"},
 	    {"host=db password", "(unparsable conninfo)"},
+	    /* libpq ends an unquoted value at any white space, \v and \f too. */
+	    {"postgresql://zl@db%0Bx/ok%0Cy", "host='db\vx' dbname='ok\fy' user=zl"},
+	    {"dbname='a\\\\b' user='it\\'s'", "dbname='a\\\\b' user='it\\'s'"},
 	    {"postgresql://zl:" SECRET "@db/ok?nonsense=1", "(unparsable conninfo)"},
 	};
 

@@ -151,6 +151,27 @@ START_TEST(test_utc_time_format_is_whole_seconds_with_z)
 }
 END_TEST
 
+/* strftime() needs more room for a five-digit year and would leave the
+ * buffer unterminated; such times are clamped to 1970..9999. */
+START_TEST(test_utc_time_outside_1970_to_9999_is_clamped)
+{
+	char buf[22];
+
+	memset(buf, 'x', sizeof(buf));
+	buf[21] = '\0';
+	zl_format_utc(INT64_MAX, buf);
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+	zl_format_utc(253402300800, buf);
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+	zl_format_utc(253402300799, buf);
+	ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+	zl_format_utc(-1, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	zl_format_utc(INT64_MIN, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -164,6 +185,7 @@ static Suite *log_suite(void)
 	tcase_add_test(tc, test_quoted_values_escape_quotes_backslashes_and_controls);
 	tcase_add_test(tc, test_error_messages_are_one_line_without_double_quotes);
 	tcase_add_test(tc, test_utc_time_format_is_whole_seconds_with_z);
+	tcase_add_test(tc, test_utc_time_outside_1970_to_9999_is_clamped);
 	suite_add_tcase(s, tc);
 	return s;
 }
