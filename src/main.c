@@ -6,6 +6,7 @@
 #include "conf.h"
 #include "log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,10 @@ int main(int argc, char **argv)
 	struct zl_conf *conf;
 	int i, rc;
 
+	/* At the file size limit (RLIMIT_FSIZE) a write must fail with EFBIG,
+	 * which SQLite turns into an error naming the state file; the default
+	 * action of SIGXFSZ would kill the process with no word said. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
