@@ -1,17 +1,22 @@
 #!/bin/bash
 # The whole test suite, from a clean clone: build, unit and integration
-# tests, the same again under AddressSanitizer/UBSan, the unit tests under
-# valgrind, then the packaging stage. Prints the total as its last line,
+# tests, the unit tests under valgrind, the fault-injection suite
+# (tests/faults/, docs/RELIABILITY.md), the same again under
+# AddressSanitizer/UBSan, then the packaging stage. Prints the total as its last line,
 # "N passed, M failed", and exits non-zero when anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
-#                    [--no-packaging] [-j N]
+#                    [--no-faults] [--no-packaging] [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
 # --sanitizers     also build in _build/asan with --enable-sanitizers and run
 #                  the suite there (the default)
 # --no-sanitizers  do not (a quicker run while developing)
+# --no-faults      skip the fault-injection suite (tests/faults/run.sh:
+#                  SIGKILL, broker and database outages, a broker alarm,
+#                  disk faults, SIGTERM, hostile rows, bad configuration;
+#                  about 4 minutes)
 # --no-packaging   skip the packaging stage: the .deb (built, checked by
 #                  lintian, installed, upgraded, removed and purged on
 #                  this machine, as root, and run as a service in a
@@ -39,6 +44,7 @@ usage() {
 install_deps=no
 sanitizers=yes
 packaging=yes
+faults=yes
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -47,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--sanitizers) sanitizers=yes ;;
 	--no-sanitizers) sanitizers=no ;;
 	--no-packaging) packaging=no ;;
+	--no-faults) faults=no ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -183,6 +190,28 @@ if build default; then
 else
 	summary+=("default: build FAILED")
 	failed=$((failed + 1))
+fi
+
+# ---- the fault-injection suite, against the default build ----
+# Its scripts start their own PostgreSQL or RabbitMQ where they stop,
+# restart or alarm one; the others use the shared servers.
+if [ "$faults" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
+	say "fault-injection suite (tests/faults/run.sh)"
+	faults_out="$ROOT/_build/faults"
+	rm -rf "$faults_out"
+	ZL_BIN="$ROOT/_build/default/zaaklink" ZL_PROBE="$ROOT/_build/default/amqp-probe" \
+		"$ROOT/tests/faults/run.sh" "$faults_out" | tee "$ROOT/_build/faults.log"
+	line=$(tail -n 1 "$ROOT/_build/faults.log")
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		summary+=("faults: $line")
+	else
+		failed=$((failed + 1))
+		summary+=("faults: the suite did not finish (see $ROOT/_build/faults.log)")
+	fi
+elif [ "$faults" = yes ]; then
+	summary+=("faults: not run, as the default build failed")
 fi
 
 # ---- the sanitizer build ----
