@@ -1071,9 +1071,50 @@ static int check_readable(const char *file, struct zl_err *err)
 	return 0;
 }
 
+/*
+ * Fills buf with what libconfig's own message leaves out: the name the
+ * failing line starts with (" at 'poll_interval'"), or the file an
+ * @include names. Only the name is quoted, never the value, which may be
+ * a password. Empty when the line starts with neither.
+ */
+static void parse_context(const char *file, int line, char *buf, size_t size)
+{
+	char text[512];
+	const char *p;
+	size_t len;
+	FILE *f;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (!file || line <= 0 || !(f = fopen(file, "r")))
+		return;
+	while (n < line && fgets(text, sizeof(text), f)) {
+		/* A line longer than the buffer is read in pieces: count it once. */
+		if (strchr(text, '\n') || feof(f))
+			n++;
+	}
+	fclose(f);
+	if (n != line)
+		return;
+	p = text + strspn(text, " \t");
+	if (strncmp(p, "@include", 8) == 0) {
+		p += 8;
+		p += strspn(p, " \t\"");
+		len = strcspn(p, "\"\r\n");
+		snprintf(buf, size, " (include file '%.*s')", (int)(len > 200 ? 200 : len), p);
+		return;
+	}
+	len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*");
+	if (len > 0 && !(p[0] >= '0' && p[0] <= '9'))
+		snprintf(buf, size, " at '%.*s'", (int)(len > 100 ? 100 : len), p);
+}
+
 /* Parses the file into ld->cfg; a syntax error is reported as "FILE:LINE: text". */
 static int parse_file(struct loader *ld)
 {
+	const char *efile;
+	char context[256];
+
 	if (check_readable(ld->file, ld->err) < 0)
 		return -1;
 	errno = 0;
@@ -1082,11 +1123,12 @@ static int parse_file(struct loader *ld)
 	if (config_error_type(&ld->cfg) == CONFIG_ERR_FILE_IO)
 		return zl_err_set(ld->err, ZL_EX_CONFIG, "could not read configuration file %s: %s",
 		                  ld->file, errno ? strerror(errno) : "I/O error");
-	return zl_err_set(ld->err, ZL_EX_CONFIG, "%s:%d: %s",
-	                  config_error_file(&ld->cfg) ? config_error_file(&ld->cfg) : ld->file,
-	                  config_error_line(&ld->cfg),
+	efile = config_error_file(&ld->cfg) ? config_error_file(&ld->cfg) : ld->file;
+	parse_context(efile, config_error_line(&ld->cfg), context, sizeof(context));
+	return zl_err_set(ld->err, ZL_EX_CONFIG, "%s:%d: %s%s", efile, config_error_line(&ld->cfg),
 	                  config_error_text(&ld->cfg) ? config_error_text(&ld->cfg)
-	                                              : "syntax error");
+	                                              : "syntax error",
+	                  context);
 }
 
 struct zl_conf *conf_load(const char *file, struct zl_err *err)

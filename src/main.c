@@ -6,6 +6,7 @@
 #include "conf.h"
 #include "log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,10 @@ int main(int argc, char **argv)
 
 	/* Under systemd, log lines carry their priority and journald the time. */
 	zl_log_set_journal(zl_log_is_journal_stream(getenv("JOURNAL_STREAM"), STDERR_FILENO));
+	/* At the file size limit (RLIMIT_FSIZE) a write must fail with EFBIG,
+	 * which SQLite turns into an error naming the state file; the default
+	 * action of SIGXFSZ would kill the process with no word said. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 

@@ -632,7 +632,23 @@ static enum batch_end await_confirms(struct zl_publisher *pub, struct batch *b, 
 {
 	while (b->settled < b->sent) {
 		int64_t left = deadline - zl_now_ms();
-		int rc = read_frame(pub, b, broker_ms_tv(left), err);
+		int rc;
+
+		/*
+		 * A blocked broker confirms nothing until its alarm clears, which
+		 * may take hours. Waiting out the deadline would only end in a
+		 * reconnect, a new block and the same wait, over and over, with
+		 * signals unanswered meanwhile. The connection is sound: keep it,
+		 * take the confirms that have arrived, and let the caller wait
+		 * for connection.unblocked; what is still unconfirmed is sent
+		 * again then (at most this batch twice).
+		 */
+		if (pub->blocked) {
+			if (read_available(pub, b, err) < 0)
+				return END_LOST;
+			return b->settled < b->sent ? END_BLOCKED : END_DONE;
+		}
+		rc = read_frame(pub, b, broker_ms_tv(left), err);
 
 		if (rc < 0)
 			return END_LOST;

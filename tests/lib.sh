@@ -883,3 +883,60 @@ zl_wait_for() {
 	done
 	return 0
 }
+
+# ------------------------------------------------------ fault helpers ----
+
+# zl_feed_links DB COUNT GAP OUT: in the background, inserts COUNT links one
+# at a time, GAP seconds apart, each with a klantcontact of its own; a
+# statement PostgreSQL refuses (it is restarting, say) is tried again until
+# it is taken, and ON CONFLICT makes a retry after a lost commit harmless.
+# The zaak id of every committed link is appended to OUT. Sets
+# ZL_FEED_PID (stopped on exit like a daemon).
+ZL_FEED_PID=
+zl_feed_links() {
+	local db=$1 count=$2 gap=$3 out=$4
+	(
+		for ((i = 1; i <= count; i++)); do
+			read -r z </proc/sys/kernel/random/uuid
+			read -r u </proc/sys/kernel/random/uuid
+			for ((try = 0; try < 600; try++)); do
+				_zl_psql "$db" -c "WITH k AS (INSERT INTO klantinteracties_klantcontact
+					(uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk, plaatsgevonden_op,
+					 metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
+					VALUES ('$u', NULL, 'telefoon', 'Stroom $i', '', 'nld', false, now(), '{}', '',
+					 '', false) ON CONFLICT (uuid) DO NOTHING RETURNING id)
+					INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_id,
+					 onderwerpobjectidentificator_code_objecttype,
+					 onderwerpobjectidentificator_code_soort_object_id,
+					 onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
+					SELECT '$u', id, 'zaak', 'uuid', '$z', 'open-zaak' FROM k" >/dev/null 2>&1 && break
+				sleep 0.2
+			done
+			echo "$z" >>"$out"
+			sleep "$gap"
+		done
+	) &
+	ZL_FEED_PID=$!
+	echo "$ZL_FEED_PID" >>"$ZL_TMP/pids"
+}
+
+# zl_each_once IDS DRAINED: compares the zaak ids in IDS (one a line) with
+# the gekoppeld events of a drained file; prints "missing=M extra=E
+# duplicates=D distinct=N": M ids without an event, E events for no id,
+# D messages whose event id arrived before.
+zl_each_once() {
+	local ids=$1 f=$2 got
+	got=$(zl_jq "$f" 'select(.routing_key == "nl.overheid.zaken.zaak-gekoppeld") | ev.subject' | sort -u)
+	printf 'missing=%s extra=%s duplicates=%s distinct=%s\n' \
+		"$(comm -23 <(sort -u "$ids") <(echo "$got") | grep -c .)" \
+		"$(comm -13 <(sort -u "$ids") <(echo "$got") | grep -c .)" \
+		"$(($(zl_count "$f") - $(zl_jq "$f" '.message_id' | sort -u | grep -c .)))" \
+		"$(echo "$got" | grep -c .)"
+}
+
+# zl_figures LINE...: adds lines to the figures file of the fault suite
+# (ZL_FAULT_FIGURES, set by tests/faults/run.sh), for docs/RELIABILITY.md.
+zl_figures() {
+	[ -n "${ZL_FAULT_FIGURES:-}" ] && printf '%s\n' "$@" >>"$ZL_FAULT_FIGURES"
+	return 0
+}

@@ -1,20 +1,26 @@
 #!/bin/bash
 # The whole test suite, from a clean clone: build, unit and integration
-# tests, the same again under AddressSanitizer/UBSan, the unit tests under
-# valgrind, the benchmark harness at its smoke size, the libFuzzer targets,
-# then the packaging stage. Prints the
-# total as its last line, "N passed, M failed", and exits non-zero when
-# anything failed.
+# tests, the unit tests under valgrind, the fault-injection suite
+# (tests/faults/, docs/RELIABILITY.md), the benchmark harness at its smoke
+# size, the same again under AddressSanitizer/UBSan, the libFuzzer targets,
+# then the packaging stage. Prints the total as its last line,
+# "N passed, M failed", and exits non-zero when anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
-#                    [--no-fuzz] [--fuzz-seconds N] [--no-packaging] [--no-bench]
-#                    [-j N]
+#                    [--no-faults] [--no-bench] [--no-fuzz] [--fuzz-seconds N]
+#                    [--no-packaging] [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
 # --sanitizers     also build in _build/asan with --enable-sanitizers and run
 #                  the suite there (the default)
 # --no-sanitizers  do not (a quicker run while developing)
+# --no-faults      skip the fault-injection suite (tests/faults/run.sh:
+#                  SIGKILL, broker and database outages, a broker alarm,
+#                  disk faults, SIGTERM, hostile rows, bad configuration;
+#                  about 4 minutes)
+# --no-bench       skip the benchmark smoke test (bench/run.sh --smoke: the
+#                  harness at a tiny size, so that it keeps working)
 # --no-fuzz        skip the fuzz stage: tests/fuzz/run.sh builds _build/fuzz
 #                  with clang (--enable-fuzzing) and runs each libFuzzer
 #                  target (configuration loader, URL and conninfo masking,
@@ -25,8 +31,6 @@
 #                  this machine, as root, and run as a service in a
 #                  container booted with systemd), the RPM, the man pages,
 #                  the systemd notifications and reload, and make distcheck
-# --no-bench       skip the benchmark smoke test (bench/run.sh --smoke: the
-#                  harness at a tiny size, so that it keeps working)
 # -j N             parallel jobs for make and make check (default: nproc, at
 #                  most 4 for the tests)
 # --print-deps     print the Debian packages needed, one a line, and exit
@@ -53,6 +57,7 @@ packaging=yes
 bench=yes
 fuzz=yes
 fuzz_seconds=60
+faults=yes
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--no-bench) bench=no ;;
 	--no-fuzz) fuzz=no ;;
 	--fuzz-seconds) shift; fuzz_seconds=${1:?--fuzz-seconds needs a number} ;;
+	--no-faults) faults=no ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -202,6 +208,28 @@ else
 	failed=$((failed + 1))
 fi
 
+# ---- the fault-injection suite, against the default build ----
+# Its scripts start their own PostgreSQL or RabbitMQ where they stop,
+# restart or alarm one; the others use the shared servers.
+if [ "$faults" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
+	say "fault-injection suite (tests/faults/run.sh)"
+	faults_out="$ROOT/_build/faults"
+	rm -rf "$faults_out"
+	ZL_BIN="$ROOT/_build/default/zaaklink" ZL_PROBE="$ROOT/_build/default/amqp-probe" \
+		"$ROOT/tests/faults/run.sh" "$faults_out" | tee "$ROOT/_build/faults.log"
+	line=$(tail -n 1 "$ROOT/_build/faults.log")
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		summary+=("faults: $line")
+	else
+		failed=$((failed + 1))
+		summary+=("faults: the suite did not finish (see $ROOT/_build/faults.log)")
+	fi
+elif [ "$faults" = yes ]; then
+	summary+=("faults: not run, as the default build failed")
+fi
+
 # ---- the benchmark harness, at a tiny size ----
 if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 	say "bench/run.sh --smoke"
@@ -215,6 +243,7 @@ if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 		summary+=("bench smoke: FAILED (see $bench_log)")
 	fi
 fi
+
 # tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG; each "ok"
 # a pass, each "not ok" a failure, and a script that fails without saying
 # "not ok" one failure.

@@ -59,8 +59,12 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-    {"syntax error", "source: {\n  conninfo = \"x\";\n  base_url = ;\n};\n", "@F@:3: syntax error"},
-    {"duplicate setting", BASE "source: {\n};\n", "@F@:11: duplicate setting name"},
+    {"syntax error", "source: {\n  conninfo = \"x\";\n  base_url = ;\n};\n", "@F@:3: syntax error at 'base_url'"},
+    {"duplicate setting", BASE "source: {\n};\n", "@F@:11: duplicate setting name at 'source'"},
+    {"syntax error names the setting, not its value",
+     "source: {\n  conninfo = \"password=secret\" x;\n};\n", "@F@:2: syntax error at 'conninfo'"},
+    {"include of a missing file", "@include \"/nonexistent/zaaklink.d/x.conf\"\n",
+     "@F@:1: cannot open include file (include file '/nonexistent/zaaklink.d/x.conf')"},
     {"unknown setting", SRC_PLUS("conninfoo = \"x\";"),
      "@F@:4: unknown setting 'source.conninfoo'"},
     {"unknown group", BASE "sourse: {\n  conninfo = \"x\";\n};\n",
