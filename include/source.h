@@ -45,12 +45,6 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
 			  struct zl_fp_totals *totals, struct zl_err *err);
 
-/* Calls fn, in order, for every bucket of onderwerpobject ids holding a link
- * row whose klantcontact_id lies in one of the ranges lo[i] <= id < hi[i]. */
-int source_contact_buckets(struct zl_source *src, int range_size, const int64_t *lo,
-			   const int64_t *hi, size_t n,
-			   int (*fn)(int64_t bucket, void *arg), void *arg, struct zl_err *err);
-
 /* Streams the link rows with lo <= id < hi in id order, in batches. */
 struct zl_row_cursor;
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
@@ -59,6 +53,10 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row,
 		     struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);
+/* Streams, in id order, the link rows whose klantcontact_id lies in one of
+ * the disjoint ranges lo[i] <= klantcontact_id < hi[i]. */
+struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
+					  const int64_t *hi, size_t n, struct zl_err *err);
 
 /* Bytes received from the server since source_new (for the checkpoint). */
 int64_t source_bytes_received(const struct zl_source *src);

@@ -15,8 +15,8 @@
  * per range of klantcontact ids (see source.c for what they cover),
  * compares them with the ones stored after the previous pass, and reports
  * the ranges that differ. The pass reads and diffs only the onderwerpobject
- * ranges that differ or hold a link to a klantcontact whose range differs.
- * An idle pass therefore receives two summary rows.
+ * ranges that differ, and the link rows that point into a klantcontact
+ * range that differs. An idle pass therefore receives two summary rows.
  *
  * Ranges that differ are read in runs of consecutive buckets through one
  * cursor per run and diffed bucket by bucket against the stored links of
@@ -250,77 +250,96 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 	return rc;
 }
 
-/* Collects the onderwerpobject buckets the changed klantcontacten point into. */
-static int bucket_push(int64_t bucket, void *arg)
+/* Whether a sorted list holds a bucket. */
+static bool has_bucket(const struct fp_list *l, int64_t bucket)
 {
-	struct fp_list *l = arg;
-	struct zl_range_fp r = { .kind = ZL_FP_LINKS, .bucket = bucket, .rows = -1 };
+	size_t lo = 0, hi = l->n;
 
-	return fp_push(&r, l);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].bucket == bucket)
+			return true;
+		if (l->v[mid].bucket < bucket)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 /*
- * The ranges of onderwerpobject ids to read because a klantcontact they
- * point to changed: the changed klantcontact buckets, as runs of ids, are
- * looked up through the klantcontact_id index.
+ * Diffs the link rows that point into a changed klantcontact range. Such a
+ * row's own range may be unchanged: its onderwerp or nummer may not. The
+ * rows are found through the klantcontact_id index and diffed one by one
+ * against their stored link, except those in a range of changed, which
+ * diff_ranges() reads and diffs whole.
  */
-static int contact_buckets(struct pass *p, const struct fp_list *contacts, struct fp_list *out,
-			   struct zl_err *err)
+static int diff_contacts(struct pass *p, const struct fp_list *contacts,
+			 const struct fp_list *changed, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
 	int64_t *lo = malloc(contacts->n * sizeof(*lo)), *hi = malloc(contacts->n * sizeof(*hi));
+	struct bucket_links links = { 0 };
+	struct zl_row_cursor *cur = NULL;
+	const struct zl_row *row;
 	size_t n = 0;
-	int rc;
+	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
-		free(lo);
-		free(hi);
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		goto out;
 	}
 	for (size_t i = 0; i < contacts->n; i++) {
 		int64_t b = contacts->v[i].bucket;
 
-		if (n > 0 && i > 0 && b == contacts->v[i - 1].bucket + 1)
+		if (n > 0 && b == contacts->v[i - 1].bucket + 1) {
 			hi[n - 1] = bucket_end(b, size);
-		else {
+		} else {
 			lo[n] = bucket_lo(b, size);
 			hi[n] = bucket_end(b, size);
 			n++;
 		}
 	}
-	rc = source_contact_buckets(p->src, (int)size, lo, hi, n, bucket_push, out, err);
+	if (!(cur = source_contact_rows(p->src, lo, hi, n, err))) {
+		rc = -1;
+		goto out;
+	}
+	while (rc == 0 && (more = source_rows_next(cur, &row, err)) == 1) {
+		if (has_bucket(changed, row->id / size))
+			continue;
+		p->stats->rows_fetched++;
+		if ((rc = load_bucket(p, row->id, row->id + 1, &links, err)) == 0)
+			rc = apply(p, links.n ? &links.v[0] : NULL, row, err);
+	}
+	if (more < 0)
+		rc = -1;
+out:
+	bucket_links_clear(&links);
+	free(links.v);
+	source_rows_free(cur);
 	free(lo);
 	free(hi);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /*
- * Reads and diffs every bucket in one of the two sorted lists: changed
- * (whose fingerprint PostgreSQL reported as different: stored as it is
- * now, or forgotten when the range is empty) and also (buckets to read,
- * their fingerprints unchanged). Runs of consecutive buckets are diffed
- * together.
+ * Reads and diffs every bucket whose fingerprint PostgreSQL reported as
+ * changed, in runs of consecutive buckets, and stores the fingerprint as it
+ * is now (or forgets it when the range is empty).
  */
-static int diff_ranges(struct pass *p, const struct fp_list *changed, const struct fp_list *also,
-		       struct zl_err *err)
+static int diff_ranges(struct pass *p, const struct fp_list *changed, struct zl_err *err)
 {
-	size_t i = 0, j = 0;
 	int64_t run_first = 0, run_last = 0;
 	bool in_run = false;
 
-	while (i < changed->n || j < also->n) {
-		const struct zl_range_fp *c = i < changed->n ? &changed->v[i] : NULL;
-		const struct zl_range_fp *a = j < also->n ? &also->v[j] : NULL;
-		int64_t b = c && (!a || c->bucket <= a->bucket) ? c->bucket : a->bucket;
+	for (size_t i = 0; i < changed->n; i++) {
+		const struct zl_range_fp *c = &changed->v[i];
+		int64_t b = c->bucket;
 
-		if (c && c->bucket == b) {
-			if (c->rows > 0 ? store_range_put(p->st, c, err)
-					: store_range_delete(p->st, ZL_FP_LINKS, b, err))
-				return -1;
-			i++;
-		}
-		while (j < also->n && also->v[j].bucket == b)
-			j++;
+		if (c->rows > 0 ? store_range_put(p->st, c, err)
+				: store_range_delete(p->st, ZL_FP_LINKS, b, err))
+			return -1;
 		p->stats->ranges_fetched++;
 		if (in_run && b == run_last + 1) {
 			run_last = b;
@@ -392,7 +411,7 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
 		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err)
 {
-	struct fp_list links = { 0 }, contacts = { 0 }, also = { 0 };
+	struct fp_list links = { 0 }, contacts = { 0 };
 	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
 	struct zl_checkpoint cp;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
@@ -420,15 +439,16 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	if ((had = store_checkpoint_get(st, &cp, err)) < 0 || check_range_size(&p, err) < 0 ||
 	    (full && store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
 	    compare_ranges(&p, ZL_FP_LINKS, full, &links, &link_totals, err) < 0 ||
-	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0 ||
-	    (!full && contacts.n > 0 && contact_buckets(&p, &contacts, &also, err) < 0))
+	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0)
 		goto rollback;
 	stats->initial = had == 0;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
-	if (diff_ranges(&p, &links, &also, err) < 0 || store_contacts(&p, &contacts, err) < 0 ||
-	    store_outbox_flush_staged(st, err) < 0)
+	/* A full pass reads every range anyway. */
+	if (diff_ranges(&p, &links, err) < 0 ||
+	    (!full && contacts.n > 0 && diff_contacts(&p, &contacts, &links, err) < 0) ||
+	    store_contacts(&p, &contacts, err) < 0 || store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
 	stats->duration_ms = zl_now_ms() - t0;
 	cp.passes = had ? cp.passes + 1 : 1;
@@ -452,7 +472,6 @@ out:
 	source_end(src);
 	free(links.v);
 	free(contacts.v);
-	free(also.v);
 	return rc;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Change detection against an oracle: rounds of random changes to both of
 # Open Klant's tables (inserts, deletes, ids changed by raw SQL, links
-# repointed to another klantcontact or none, onderwerp and nummer edited,
+# repointed to another klantcontact or none, onderwerp and nummer edited
+# (every third round nothing else),
 # klantcontacten deleted with their onderwerpobjecten, rows turning into and
 # out of links), each followed by `zaaklink once`. After every pass:
 #
@@ -57,6 +58,12 @@ BEGIN
 		o := o_ids[1 + floor(random() * coalesce(array_length(o_ids, 1), 1))];
 		k := k_ids[1 + floor(random() * coalesce(array_length(k_ids, 1), 1))];
 		op := floor(random() * 14);
+		IF $2 THEN
+			-- only the onderwerp or nummer of a klantcontact with links
+			op := 8 + floor(random() * 2);
+			SELECT klantcontact_id INTO k FROM klantinteracties_onderwerpobject
+			WHERE klantcontact_id IS NOT NULL ORDER BY random() LIMIT 1;
+		END IF;
 		BEGIN
 			IF op <= 4 OR o IS NULL THEN
 				-- a new klantcontact now and then, a new link always
@@ -170,8 +177,10 @@ messages=$ZL_TMP/messages.jsonl
 bad_state=0 bad_replay=0 events=0
 for r in $(seq 1 "$rounds"); do
 	# The range size changes every eighth round: every range is then read.
+	# Every third round changes only klantcontacten: the link rows stay,
+	# their labels do not.
 	write_conf $((r % 16 < 8 ? 16 : 17))
-	mutate $((seed + r))
+	mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
 	rc=0
 	zl_once "$conf" "$log" || rc=$?
 	if [ "$rc" -ne 0 ]; then
