@@ -58,4 +58,15 @@ void zl_format_utc(int64_t t, char buf[21]);
 #define ZL_STR(x) ZL_STR_(x)
 #define ZL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A growing text, appended to with printf formats. A failed allocation
+ * sticks (failed), keeps what was there, and is for the caller to report;
+ * buf is the caller's to free. */
+struct zl_text {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+void zl_text_add(struct zl_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -95,4 +96,40 @@ void zl_format_utc(int64_t t, char buf[21])
 
 	if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
 		memcpy(buf, "1970-01-01T00:00:00Z", 21);
+}
+
+void zl_text_add(struct zl_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
+			      ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+			return;
+		}
+		if (t->buf && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = t->cap ? t->cap * 2 : 4096;
+			char *grown;
+
+			while (cap <= t->len + (size_t)n)
+				cap *= 2;
+			if (!(grown = realloc(t->buf, cap))) {
+				t->failed = true;
+				return;
+			}
+			t->buf = grown;
+			t->cap = cap;
+		}
+	}
 }

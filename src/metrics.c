@@ -58,73 +58,29 @@ void metrics_pass_failed(struct zl_metrics *m, const char *error)
 
 /* ------------------------------------------------------------ render ---- */
 
-/* A growing text; a failed allocation sticks and is reported at the end. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
-			      ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if (t->buf && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = t->cap ? t->cap * 2 : 4096;
-			char *grown;
-
-			while (cap <= t->len + (size_t)n)
-				cap *= 2;
-			if (!(grown = realloc(t->buf, cap))) {
-				t->failed = true;
-				return;
-			}
-			t->buf = grown;
-			t->cap = cap;
-		}
-	}
-}
-
 /* The HELP and TYPE lines of a metric family. */
-static void family(struct text *t, const char *name, const char *type, const char *help)
+static void family(struct zl_text *t, const char *name, const char *type, const char *help)
 {
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	zl_text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A family with a single sample without labels. */
-static void single(struct text *t, const char *name, const char *type, const char *help,
+static void single(struct zl_text *t, const char *name, const char *type, const char *help,
 		   int64_t value)
 {
 	family(t, name, type, help);
-	put(t, "%s %lld\n", name, (long long)value);
+	zl_text_add(t, "%s %lld\n", name, (long long)value);
 }
 
-static void by_type(struct text *t, const char *name, const char *help, const int64_t *v)
+static void by_type(struct zl_text *t, const char *name, const char *help, const int64_t *v)
 {
 	family(t, name, "counter", help);
 	for (int i = 0; i < ZL_EVENT_TYPES; i++)
-		put(t, "%s{type=\"%s\"} %lld\n", name, event_type_name((enum zl_event_type)i),
+		zl_text_add(t, "%s{type=\"%s\"} %lld\n", name, event_type_name((enum zl_event_type)i),
 		    (long long)v[i]);
 }
 
-static void pass_histogram(struct text *t, const struct zl_metrics *m)
+static void pass_histogram(struct zl_text *t, const struct zl_metrics *m)
 {
 	const char *name = "zaaklink_pass_duration_seconds";
 	int64_t cumulative = 0;
@@ -132,22 +88,22 @@ static void pass_histogram(struct text *t, const struct zl_metrics *m)
 	family(t, name, "histogram", "Duration of successful detection passes.");
 	for (int b = 0; b < ZL_PASS_BUCKETS; b++) {
 		cumulative += m->pass_bucket[b];
-		put(t, "%s_bucket{le=\"%g\"} %lld\n", name, zl_pass_buckets[b],
+		zl_text_add(t, "%s_bucket{le=\"%g\"} %lld\n", name, zl_pass_buckets[b],
 		    (long long)cumulative);
 	}
-	put(t, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)m->passes);
-	put(t, "%s_sum %.6f\n", name, m->pass_seconds_sum);
-	put(t, "%s_count %lld\n", name, (long long)m->passes);
+	zl_text_add(t, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)m->passes);
+	zl_text_add(t, "%s_sum %.6f\n", name, m->pass_seconds_sum);
+	zl_text_add(t, "%s_count %lld\n", name, (long long)m->passes);
 }
 
-static void retry_families(struct text *t, const struct zl_metrics *m)
+static void retry_families(struct zl_text *t, const struct zl_metrics *m)
 {
 	if (!m->retry_enabled)
 		return;
 	family(t, "zaaklink_retry_moves_total", "counter",
 	       "Failed deliveries the retry controller moved into a wait tier, by tier.");
 	for (int i = 0; i < m->n_tiers; i++)
-		put(t, "zaaklink_retry_moves_total{tier=\"%ds\"} %lld\n", m->tier_delay[i],
+		zl_text_add(t, "zaaklink_retry_moves_total{tier=\"%ds\"} %lld\n", m->tier_delay[i],
 		    (long long)m->moves[i]);
 	single(t, "zaaklink_retry_parked_total", "counter",
 	       "Failed deliveries the retry controller moved into the parking queue.",
@@ -156,13 +112,13 @@ static void retry_families(struct text *t, const struct zl_metrics *m)
 
 char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 {
-	struct text t = { 0 };
+	struct zl_text t = { 0 };
 	int64_t age = m->outbox_pending > 0 && m->outbox_oldest_s > 0 && now_s > m->outbox_oldest_s
 			      ? now_s - m->outbox_oldest_s
 			      : 0;
 
 	family(&t, "zaaklink_build_info", "gauge", "Always 1; the version of zaaklink as a label.");
-	put(&t, "zaaklink_build_info{version=\"%s\"} 1\n", m->version);
+	zl_text_add(&t, "zaaklink_build_info{version=\"%s\"} 1\n", m->version);
 	single(&t, "zaaklink_links", "gauge", "Zaak links zaaklink knows (its own record).",
 	       m->links);
 	by_type(&t, "zaaklink_events_recorded_total", "Events recorded in the outbox, by type.",

@@ -6,7 +6,6 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_bytes_received */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,58 +305,17 @@ void source_end(struct zl_source *src)
 	PQclear(res);
 }
 
-/* A growing text, for array literals; failed after an allocation failed. */
-struct text {
-	char *s;
-	size_t len, cap;
-	bool failed;
-};
-
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if (t->s && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = t->cap ? t->cap * 2 : 4096;
-		while (cap <= t->len + (size_t)n)
-			cap *= 2;
-		char *s = realloc(t->s, cap);
-		if (!s) {
-			t->failed = true;
-			return;
-		}
-		t->s = s;
-		t->cap = cap;
-	}
-}
-
 /*
  * Appends n integers as an array literal ("{1,2,3}"): the one at v, and each
  * stride bytes further (a field of an array of structs).
  */
-static void text_add_array(struct text *t, const int64_t *v, size_t n, size_t stride)
+static void text_add_array(struct zl_text *t, const int64_t *v, size_t n, size_t stride)
 {
-	text_add(t, "{");
+	zl_text_add(t, "{");
 	for (size_t i = 0; i < n; i++)
-		text_add(t, "%s%lld", i ? "," : "",
+		zl_text_add(t, "%s%lld", i ? "," : "",
 			 (long long)*(const int64_t *)((const char *)v + i * stride));
-	text_add(t, "}");
+	zl_text_add(t, "}");
 }
 
 int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
@@ -365,7 +323,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
 			  struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct text arr[3] = { { 0 } };
+	struct zl_text arr[3] = { { 0 } };
 	char size[16];
 	const char *params[4] = { size };
 	PGresult *res;
@@ -376,7 +334,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	text_add_array(&arr[1], &old->rows, n_old, sizeof(*old));
 	text_add_array(&arr[2], &old->fp, n_old, sizeof(*old));
 	for (int a = 0; a < 3; a++)
-		params[a + 1] = arr[a].s;
+		params[a + 1] = arr[a].buf;
 	if (arr[0].failed || arr[1].failed || arr[2].failed) {
 		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory sending range fingerprints");
 		goto out;
@@ -405,7 +363,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	PQclear(res);
 out:
 	for (int a = 0; a < 3; a++)
-		free(arr[a].s);
+		free(arr[a].buf);
 	return ret;
 }
 
@@ -437,20 +395,20 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
 					  const int64_t *hi, size_t n, struct zl_err *err)
 {
-	struct text arr[2] = { { 0 } }, sql = { 0 };
+	struct zl_text arr[2] = { { 0 } }, sql = { 0 };
 	struct zl_row_cursor *cur = NULL;
 
 	text_add_array(&arr[0], lo, n, sizeof(*lo));
 	text_add_array(&arr[1], hi, n, sizeof(*hi));
 	if (!arr[0].failed && !arr[1].failed)
-		text_add(&sql, CONTACT_ROWS_SQL, arr[0].s, arr[1].s);
+		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf);
 	if (arr[0].failed || arr[1].failed || sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
 	else
-		cur = open_rows(src, sql.s, err);
-	free(arr[0].s);
-	free(arr[1].s);
-	free(sql.s);
+		cur = open_rows(src, sql.buf, err);
+	free(arr[0].buf);
+	free(arr[1].buf);
+	free(sql.buf);
 	return cur;
 }
 
