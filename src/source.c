@@ -330,9 +330,10 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	int ret = 0;
 
 	snprintf(size, sizeof(size), "%d", range_size);
-	text_add_array(&arr[0], &old->bucket, n_old, sizeof(*old));
-	text_add_array(&arr[1], &old->rows, n_old, sizeof(*old));
-	text_add_array(&arr[2], &old->fp, n_old, sizeof(*old));
+	/* No stored fingerprints: old may be NULL, and no field of it is read. */
+	text_add_array(&arr[0], n_old ? &old->bucket : NULL, n_old, sizeof(*old));
+	text_add_array(&arr[1], n_old ? &old->rows : NULL, n_old, sizeof(*old));
+	text_add_array(&arr[2], n_old ? &old->fp : NULL, n_old, sizeof(*old));
 	for (int a = 0; a < 3; a++)
 		params[a + 1] = arr[a].buf;
 	if (arr[0].failed || arr[1].failed || arr[2].failed) {
