@@ -419,7 +419,8 @@ bench_size() {
 		off=$(pg_log_size)
 		timeout 600 "$ZL_BIN" -c "$conf" once 2>/dev/null
 		pg_log_since "$off" | awk '/plan:/ { p = 1; keep = 0; next } p && /^[0-9]{4}-/ { p = 0 }
-			p && /Query Text: WITH cur/ { keep = 1 } p && keep' | sed 's/^\t//' >>"$report"
+			p && /Query Text: WITH cur/ { keep = 1 } p && keep' | sed 's/^\t//' |
+			grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2} .*(LOG|DETAIL): ' >>"$report"
 		_zl_psql postgres -c "ALTER ROLE zaaklink RESET ALL" >/dev/null
 		emit '```' ""
 	fi
