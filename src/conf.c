@@ -1109,13 +1109,63 @@ static void parse_context(const char *file, int line, char *buf, size_t size)
 		snprintf(buf, size, " at '%.*s'", (int)(len > 100 ? 100 : len), p);
 }
 
+/*
+ * libconfig 1.5 opens the file an @include names with fopen() and its
+ * scanner ends the whole process when reading it fails: a directory makes
+ * it print "input in flex scanner failed" and exit(2), and a device such as
+ * /dev/zero is read for ever. So every file an @include names, at any
+ * depth, must be a regular file before libconfig reads the main one; a
+ * missing one is left to libconfig, which reports it. Relative names are
+ * taken as libconfig takes them, from the working directory.
+ */
+static int check_includes(const char *file, int depth, struct zl_err *err)
+{
+	char text[1024];
+	bool line_start = true;
+	int line = 0, rc = 0;
+	FILE *f;
+
+	/* libconfig refuses deeper nesting itself, with a message. */
+	if (depth > 10 || !(f = fopen(file, "r")))
+		return 0;
+	while (rc == 0 && fgets(text, sizeof(text), f)) {
+		bool at_start = line_start;
+		const char *p = text + strspn(text, " \t");
+		struct stat st;
+		char *name;
+		size_t len;
+
+		line_start = strchr(text, '\n') != NULL;
+		if (at_start)
+			line++;
+		if (!at_start || strncmp(p, "@include", 8) != 0)
+			continue;
+		p += 8;
+		p += strspn(p, " \t");
+		if (*p++ != '"' || p[len = strcspn(p, "\"\r\n")] != '"')
+			continue;
+		if (!(name = strndup(p, len))) {
+			rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading %s", file);
+			break;
+		}
+		if (stat(name, &st) == 0 && !S_ISREG(st.st_mode))
+			rc = zl_err_set(err, ZL_EX_CONFIG, "%s:%d: @include '%.200s': not a regular file",
+					file, line, name);
+		else if (stat(name, &st) == 0)
+			rc = check_includes(name, depth + 1, err);
+		free(name);
+	}
+	fclose(f);
+	return rc;
+}
+
 /* Parses the file into ld->cfg; a syntax error is reported as "FILE:LINE: text". */
 static int parse_file(struct loader *ld)
 {
 	const char *efile;
 	char context[256];
 
-	if (check_readable(ld->file, ld->err) < 0)
+	if (check_readable(ld->file, ld->err) < 0 || check_includes(ld->file, 0, ld->err) < 0)
 		return -1;
 	errno = 0;
 	if (config_read_file(&ld->cfg, ld->file) == CONFIG_TRUE)

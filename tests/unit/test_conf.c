@@ -65,6 +65,11 @@ static const struct bad_case bad_cases[] = {
      "source: {\n  conninfo = \"password=secret\" x;\n};\n", "@F@:2: syntax error at 'conninfo'"},
     {"include of a missing file", "@include \"/nonexistent/zaaklink.d/x.conf\"\n",
      "@F@:1: cannot open include file (include file '/nonexistent/zaaklink.d/x.conf')"},
+    /* libconfig's scanner would exit(2) on a directory, read a device for ever. */
+    {"include of a directory", "# conf\n  @include \"/tmp\"\n",
+     "@F@:2: @include '/tmp': not a regular file"},
+    {"include of a device", BASE "@include \"/dev/zero\"\n",
+     "@F@:11: @include '/dev/zero': not a regular file"},
     {"unknown setting", SRC_PLUS("conninfoo = \"x\";"),
      "@F@:4: unknown setting 'source.conninfoo'"},
     {"unknown group", BASE "sourse: {\n  conninfo = \"x\";\n};\n",
@@ -373,6 +378,26 @@ START_TEST(test_bad_config_rejected_with_file_line_message)
 	const struct bad_case *c = &bad_cases[_i];
 
 	assert_rejected(c->what, c->text, c->message);
+}
+END_TEST
+
+/* An @include of a directory is found at any depth, with the including file's name. */
+START_TEST(test_nested_include_of_a_directory)
+{
+	char text[256], expected[512];
+	char *inner = write_temp("log: {\n  level = \"info\";\n};\n@include \"/\"\n");
+	struct zl_err err = {0};
+	struct zl_conf *conf;
+	char *file;
+
+	snprintf(text, sizeof(text), BASE "@include \"%s\"\n", inner);
+	conf = load_text(text, &err, &file);
+	snprintf(expected, sizeof(expected), "%s:4: @include '/': not a regular file", inner);
+	ck_assert_ptr_null(conf);
+	ck_assert_str_eq(err.msg, expected);
+	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+	remove_temp(file);
+	remove_temp(inner);
 }
 END_TEST
 
@@ -992,6 +1017,7 @@ static Suite *conf_suite(void)
 	tcase_add_loop_test(bad, test_bad_config_rejected_with_file_line_message, 0,
 	                    (int)ZL_ARRAY_LEN(bad_cases));
 	tcase_add_test(bad, test_missing_file);
+	tcase_add_test(bad, test_nested_include_of_a_directory);
 	tcase_add_test(bad, test_file_is_a_directory);
 	tcase_add_test(bad, test_state_directory_not_writable_for_user);
 	tcase_add_test(bad, test_state_file_must_be_readable_and_writable);
