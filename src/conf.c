@@ -1117,45 +1117,85 @@ static void parse_context(const char *file, int line, char *buf, size_t size)
  * depth, must be a regular file before libconfig reads the main one; a
  * missing one is left to libconfig, which reports it. Relative names are
  * taken as libconfig takes them, from the working directory.
+ *
+ * The scanner takes a directive at the start of a line, and the name up to
+ * the next double quote, across lines; fopen() then sees it up to the first
+ * NUL byte. A name with a control character (a line break, a NUL byte) or
+ * a backslash is no file name anyone means, and is refused rather than
+ * guessed at.
  */
+#define INCLUDE_MAX_FILE (1024 * 1024)
+
+static bool plain_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')
+			return false;
+	}
+	return true;
+}
+
 static int check_includes(const char *file, int depth, struct zl_err *err)
 {
-	char text[1024];
-	bool line_start = true;
-	int line = 0, rc = 0;
+	char *text;
+	size_t n;
+	int line = 1, rc = 0;
+	struct stat fst = { 0 };
 	FILE *f;
 
 	/* libconfig refuses deeper nesting itself, with a message. */
 	if (depth > 10 || !(f = fopen(file, "r")))
 		return 0;
-	while (rc == 0 && fgets(text, sizeof(text), f)) {
-		bool at_start = line_start;
-		const char *p = text + strspn(text, " \t");
+	if (fstat(fileno(f), &fst) == 0 && fst.st_size > INCLUDE_MAX_FILE) {
+		fclose(f);
+		return zl_err_set(err, ZL_EX_CONFIG, "%s: larger than %d bytes, not a configuration file",
+				  file, INCLUDE_MAX_FILE);
+	}
+	/* Its size as it is now; one byte more tells that it grew since. */
+	n = fst.st_size > 0 ? (size_t)fst.st_size : 0;
+	if (!(text = malloc(n + 2))) {
+		fclose(f);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading %s", file);
+	}
+	n = fread(text, 1, n + 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n && rc == 0; line++) {
+		size_t eol = i, q;
 		struct stat st;
 		char *name;
-		size_t len;
 
-		line_start = strchr(text, '\n') != NULL;
-		if (at_start)
-			line++;
-		if (!at_start || strncmp(p, "@include", 8) != 0)
-			continue;
-		p += 8;
-		p += strspn(p, " \t");
-		if (*p++ != '"' || p[len = strcspn(p, "\"\r\n")] != '"')
-			continue;
-		if (!(name = strndup(p, len))) {
-			rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading %s", file);
-			break;
+		while (eol < n && text[eol] != '\n')
+			eol++;
+		while (i < eol && (text[i] == ' ' || text[i] == '\t'))
+			i++;
+		if (eol - i >= 8 && memcmp(text + i, "@include", 8) == 0) {
+			i += 8;
+			while (i < eol && (text[i] == ' ' || text[i] == '\t'))
+				i++;
+			for (q = i + 1; i < eol && text[i] == '"' && q < n && text[q] != '"'; q++)
+				;
+			if (i < eol && text[i] == '"' && q < n) {
+				i++;
+				if (!plain_name(text + i, q - i)) {
+					rc = zl_err_set(err, ZL_EX_CONFIG,
+							"%s:%d: @include: the file name has a control"
+							" character or a backslash", file, line);
+				} else if (!(name = strndup(text + i, q - i))) {
+					rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading %s", file);
+				} else {
+					if (stat(name, &st) == 0 && !S_ISREG(st.st_mode))
+						rc = zl_err_set(err, ZL_EX_CONFIG,
+								"%s:%d: @include '%.200s': not a regular file",
+								file, line, name);
+					else if (stat(name, &st) == 0)
+						rc = check_includes(name, depth + 1, err);
+					free(name);
+				}
+			}
 		}
-		if (stat(name, &st) == 0 && !S_ISREG(st.st_mode))
-			rc = zl_err_set(err, ZL_EX_CONFIG, "%s:%d: @include '%.200s': not a regular file",
-					file, line, name);
-		else if (stat(name, &st) == 0)
-			rc = check_includes(name, depth + 1, err);
-		free(name);
+		i = eol + 1;
 	}
-	fclose(f);
+	free(text);
 	return rc;
 }
 

@@ -70,6 +70,9 @@ static const struct bad_case bad_cases[] = {
      "@F@:2: @include '/tmp': not a regular file"},
     {"include of a device", BASE "@include \"/dev/zero\"\n",
      "@F@:11: @include '/dev/zero': not a regular file"},
+    /* The scanner takes the name up to the next quote, across lines. */
+    {"include name across lines", "@include \"/\nsource: {\n  conninfo = \"x\";\n};\n",
+     "@F@:1: @include: the file name has a control character or a backslash"},
     {"unknown setting", SRC_PLUS("conninfoo = \"x\";"),
      "@F@:4: unknown setting 'source.conninfoo'"},
     {"unknown group", BASE "sourse: {\n  conninfo = \"x\";\n};\n",
