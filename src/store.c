@@ -741,9 +741,8 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 	memset(c, 0, sizeof(*c));
 	if ((c->links = query_int(st, "SELECT count(*) FROM link WHERE status = 0", err)) < 0 ||
 	    (c->skipped = query_int(st, "SELECT count(*) FROM link WHERE status = 1", err)) < 0 ||
-	    (c->pending = query_int(st, "SELECT count(*) FROM outbox", err)) < 0 ||
+	    store_outbox_summary(st, &c->pending, &c->oldest_pending, err) < 0 ||
 	    (c->failed = query_int(st, "SELECT count(*) FROM outbox WHERE attempts > 0", err)) < 0 ||
-	    (c->oldest_pending = query_int(st, "SELECT min(time) FROM outbox", err)) < 0 ||
 	    (c->published_total = query_int(
 		     st, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'published_total'",
 		     err)) < 0)
@@ -764,8 +763,11 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
 			 struct zl_err *err)
 {
+	/* Rows are recorded in seq order, so the first is the oldest: a lookup
+	 * on the primary key, where min(time) read every row (after every
+	 * batch, while the daemon serves metrics). */
 	if ((*pending = query_int(st, "SELECT count(*) FROM outbox", err)) < 0 ||
-	    (*oldest = query_int(st, "SELECT min(time) FROM outbox", err)) < 0)
+	    (*oldest = query_int(st, "SELECT time FROM outbox ORDER BY seq LIMIT 1", err)) < 0)
 		return -1;
 	return 0;
 }
