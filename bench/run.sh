@@ -191,6 +191,20 @@ check() { # check COND-DESCRIPTION GOT EXPECTED
 
 # --------------------------------------------------------- one size ----
 
+# changed_pass WHAT EVENTS: one `zaaklink once` (with $conf) after changes;
+# checks that it recorded EVENTS events and that the broker holds as many
+# messages, empties the queue, and leaves the pass.done line in $line.
+changed_pass() {
+	local log got
+	log=$(timeout 600 "$ZL_BIN" -v -c "$conf" once 2>&1 >/dev/null) ||
+		die "once after $1 failed: $log"
+	line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
+	check "pass after $1: events" "$(kv events " $line")" "$2"
+	got=$(amqp count "$Q")
+	check "pass after $1: messages" "$got" "$2"
+	amqp purge "$Q"
+}
+
 bench_size() {
 	local n=$1 db conf state links t0 seed_s r k
 	say "size $n: creating and seeding the database"
@@ -275,17 +289,12 @@ bench_size() {
 					  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
 					  AND klantcontact_id IS NOT NULL ORDER BY random() LIMIT $k)" >/dev/null ||
 				die "cannot change $k links"
-			log=$(timeout 600 "$ZL_BIN" -v -c "$conf" once 2>&1 >/dev/null) ||
-				die "once after $k changes failed: $log"
-			line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
-			check "pass after $k changes: events" "$(kv events " $line")" $((2 * k))
+			changed_pass "$k changes" $((2 * k))
 			c_ms+=("$(kv duration_ms " $line")")
 			c_bytes+=("$(kv bytes_received " $line")")
 			c_ranges+=("$(kv ranges_read " $line")")
 			c_read+=("$(kv rows_read " $line")")
 			c_extra+=("$(awk -v a="${c_ms[-1]}" -v b="$(median "${i_ms[@]}")" 'BEGIN { printf "%d", a - b }')")
-			got=$(amqp count "$Q"); check "pass after $k changes: messages" "$got" $((2 * k))
-			amqp purge "$Q"
 		done
 		k_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_extra[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_ranges[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
 	done
@@ -309,15 +318,10 @@ bench_size() {
 				WHERE onderwerpobjectidentificator_code_objecttype = 'zaak'
 				  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
 				  AND klantcontact_id IN (SELECT id FROM u)") || die "cannot change $k klantcontacten"
-			log=$(timeout 600 "$ZL_BIN" -v -c "$conf" once 2>&1 >/dev/null) ||
-				die "once after $k klantcontact changes failed: $log"
-			line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
-			check "pass after $k klantcontact changes: events" "$(kv events " $line")" $((2 * nlinks))
+			changed_pass "$k klantcontact changes" $((2 * nlinks))
 			c_ms+=("$(kv duration_ms " $line")")
 			c_bytes+=("$(kv bytes_received " $line")")
 			c_read+=("$(kv ranges_read " $line")")
-			got=$(amqp count "$Q"); check "pass after $k klantcontact changes: messages" "$got" $((2 * nlinks))
-			amqp purge "$Q"
 		done
 		kc_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
 	done
