@@ -47,6 +47,10 @@ plan() {
 # failing exit status would add an ERROR per script to the totals. A script
 # that dies early still shows up there, by its missing plan.
 done_testing() {
+	if [ -n "${ZL_TMP:-}" ] && [ -s "$ZL_TMP/probe.failed" ]; then
+		_zl_result 0 "every drain of the AMQP probe worked"
+		diag "$(cat "$ZL_TMP/probe.failed")"
+	fi
 	if [ -z "$_zl_tap_planned" ]; then
 		echo "1..$_zl_tap_n"
 		_zl_tap_planned=$_zl_tap_n
@@ -680,21 +684,33 @@ zl_queue_new() {
 
 # zl_drain QUEUE [N [TIMEOUT]]: takes the messages of QUEUE (waiting for N
 # when given, at most TIMEOUT seconds, default 20), writes them one JSON
-# object a line to a new file and prints the file's path.
+# object a line to a new file and prints the file's path. Fewer messages
+# than N is a result; a probe that fails (no connection, no such queue, a
+# time limit) is not: zl_count then prints the error instead of a number,
+# and done_testing adds a failed check, so that no "nothing arrived" check
+# can pass on a probe that saw nothing.
 zl_drain() {
-	local q=$1 n=${2:-} t=${3:-20} f
+	local q=$1 n=${2:-} t=${3:-20} f rc=0
 	f="$ZL_TMP/drain.$(_zl_next).jsonl"
 	if [ -n "$n" ]; then
-		zl_probe drain "$q" --expect "$n" --timeout "$t" >"$f" 2>"$f.err"
+		zl_probe drain "$q" --expect "$n" --timeout "$t" >"$f" 2>"$f.err" || rc=$?
 	else
-		zl_probe drain "$q" --timeout "${3:-2}" >"$f" 2>"$f.err"
+		zl_probe drain "$q" --timeout "${3:-2}" >"$f" 2>"$f.err" || rc=$?
+	fi
+	if [ "$rc" -gt 1 ]; then
+		printf 'drain %s: exit %s: %s\n' "$q" "$rc" "$(head -c 300 "$f.err" | tr '\n' ' ')" |
+			tee "$f.failed" >>"$ZL_TMP/probe.failed"
+		diag "$(cat "$f.failed")" >&2
 	fi
 	echo "$f"
 }
 
-# zl_count FILE: the number of messages in a drained file.
+# zl_count FILE: the number of messages in a drained file, or the probe's
+# error when the drain failed.
 zl_count() {
-	if [ -s "$1" ]; then
+	if [ -e "$1.failed" ]; then
+		echo "probe failed: $(cat "$1.failed")"
+	elif [ -s "$1" ]; then
 		grep -c . "$1"
 	else
 		echo 0
@@ -703,14 +719,22 @@ zl_count() {
 
 # zl_jq FILE FILTER: FILTER over the drained messages, one result a line
 # (-r). The CloudEvent of a message is `.body | fromjson`; the shorthand
-# `ev` stands for it, e.g. zl_jq f '.type + " " + (ev.data.linkTo)'.
+# `ev` stands for it, e.g. zl_jq f '.type + " " + (ev.data.linkTo)'. When
+# jq fails (a body that is not JSON, a broken filter) it prints a line
+# saying so, so that a check expecting no output cannot pass on a failure.
 zl_jq() {
-	jq -r "def ev: .body | fromjson; $2" "$1"
+	local rc=0
+	jq -r "def ev: .body | fromjson; $2" "$1" || rc=$?
+	[ "$rc" = 0 ] || echo "jq failed (exit $rc) on $1"
+	return "$rc"
 }
 
 # zl_jqs FILE FILTER: FILTER over all messages at once, as an array (-s).
 zl_jqs() {
-	jq -r -s "def ev: .body | fromjson; $2" "$1"
+	local rc=0
+	jq -r -s "def ev: .body | fromjson; $2" "$1" || rc=$?
+	[ "$rc" = 0 ] || echo "jq failed (exit $rc) on $1"
+	return "$rc"
 }
 
 # zl_types FILE: the short event types in order, space separated
@@ -808,12 +832,10 @@ zl_status_json() {
 	zl_zl -c "$1" status --json 2>>"$ZL_TMP/status.err"
 }
 
-# zl_pending CONF: pending events per `status --json`. The key is not fixed
-# yet: .pending, .outbox.pending or .events.pending, whichever exists.
+# zl_pending CONF: the events in the outbox per `status --json` (.pending),
+# or "missing" when status did not say.
 zl_pending() {
-	zl_status_json "$1" |
-		jq -r '[.pending, .outbox.pending, .events.pending, .outbox.pending_events]
-		       | map(select(. != null)) | first // "missing"'
+	zl_status_json "$1" | jq -r '.pending // "missing"'
 }
 
 # zl_run_bg CONF LOGFILE: starts "zaaklink -c CONF run" in the background;
@@ -871,6 +893,12 @@ zl_wait_log() {
 		sleep 0.1
 	done
 	return 0
+}
+
+# zl_outbox_empty STATEFILE: true when the SQLite state file holds no event
+# waiting for its confirm (false too when it cannot be read).
+zl_outbox_empty() {
+	[ -z "$(sqlite3 -readonly "$1" 'SELECT 1 FROM outbox LIMIT 1' 2>&1)" ]
 }
 
 # zl_wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
