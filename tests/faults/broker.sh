@@ -43,7 +43,7 @@ zl_rabbit_start_again "$broker" || bail "cannot start our RabbitMQ again"
 down=$((SECONDS - t0))
 wait "$feed"
 zl_wait_for 60 zl_wait_log 'msg=amqp.recovered' 1
-zl_wait_for 60 test -z "$(sqlite3 -readonly "$ZL_TMP/state.db" 'SELECT 1 FROM outbox LIMIT 1' 2>&1)"
+zl_wait_for 60 zl_outbox_empty "$ZL_TMP/state.db" || diag "the outbox still holds events after 60 s"
 f=$(zl_drain "$q" "$STREAM" 60)
 res=$(zl_each_once "$ids" "$f")
 is "${res% distinct=*}" "missing=0 extra=0 duplicates=0" "outage: every link made during it arrives, once ($res)"
@@ -76,7 +76,7 @@ wait "$feed"
 rabbitmqctl_ set_vm_memory_high_watermark 0.4 >/dev/null || bail "cannot clear the memory alarm"
 zl_wait_log 'msg=amqp.unblocked' 60
 is "$?" 0 "alarm cleared: zaaklink logs amqp.unblocked and resumes"
-zl_wait_for 60 test -z "$(sqlite3 -readonly "$ZL_TMP/state.db" 'SELECT 1 FROM outbox LIMIT 1' 2>&1)"
+zl_wait_for 60 zl_outbox_empty "$ZL_TMP/state.db" || diag "the outbox still holds events after 60 s"
 f=$(zl_drain "$q" "$((STREAM / 3))" 60)
 res=$(zl_each_once "$ids" "$f")
 is "${res% duplicates=*}" "missing=0 extra=0" "alarm: every link made during it arrives ($res)"

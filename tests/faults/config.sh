@@ -43,6 +43,7 @@ append() { valid; printf '%s\n' "$1"; }
 drop() { valid | awk -v n="$1" 'NR != n'; }
 
 n=0
+signalled=0
 # case_ NAME LINE REGEX COMMAND...: the file COMMAND prints must fail with
 # FILE:LINE: and a message matching REGEX (LINE '-': a missing setting,
 # reported at the group's line or at the file when there is none).
@@ -56,8 +57,10 @@ case_() {
 		rc=0
 		out=$(timeout -k 5 20 "$ZL_BIN" -c "$file" $cmd 2>&1 </dev/null) || rc=$?
 		local where="$file:$line: "
+		# The file's name is required: an empty prefix would match anything.
 		[ "$line" = - ] && where=$(printf '%s\n' "$out" | grep -Eo "^$file(:[0-9]+)?: " | head -n 1)
-		if [ "$rc" = 78 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+		[ "$rc" -ge 128 ] && signalled=$((signalled + 1))
+		if [ "$rc" = 78 ] && [ -n "$where" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
 			[[ $out == "$where"* ]] && [[ ${out#"$where"} =~ $re ]]; then
 			pass "$name: $cmd exits 78 with '${out#"$file"}'"
 		else
@@ -125,6 +128,6 @@ else
 	skip 2 "needs root and the user nobody to test an unwritable directory"
 fi
 
-is "$(find "$dir" -name 'core*' | wc -l)" 0 "no core files"
+is "$signalled" 0 "no run of check-config or run was ended by a signal"
 echo "fault=config files=$n runs=$((2 * n))" >>"${ZL_FAULT_FIGURES:-/dev/null}"
 done_testing
