@@ -838,6 +838,18 @@ zl_pending() {
 	zl_status_json "$1" | jq -r '.pending // "missing"'
 }
 
+# zl_passes CONF: the passes the state has recorded (status --json), 0
+# when none.
+zl_passes() {
+	zl_status_json "$1" | jq -r '.last_pass.passes // 0'
+}
+
+# zl_passes_reach CONF N: true when the state has recorded N passes or more
+# (for zl_wait_for: a pass really ran, rather than some time went by).
+zl_passes_reach() {
+	[ "$(zl_passes "$1")" -ge "$2" ]
+}
+
 # zl_run_bg CONF LOGFILE: starts "zaaklink -c CONF run" in the background;
 # its PID is in ZL_PID (and it is stopped on exit). A non-interactive shell
 # starts background jobs with SIGINT ignored; perl (Debian's perl-base)

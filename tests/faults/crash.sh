@@ -191,11 +191,10 @@ wait "$feeder" 2>/dev/null
 feeder_rc=$?
 is "$feeder_rc" 0 "the $OPS changes were all applied ($(cat "$ZL_TMP/changes.err" | head -n 3))"
 # Converged: two passes after the last change, then nothing pending.
-passes() { zl_status_json "$conf" | jq -r '.last_pass.passes // 0'; }
 converged() {
-	[ "$(passes)" -ge "$1" ] && [ "$(pending_in_state)" = 0 ]
+	zl_passes_reach "$conf" "$1" && [ "$(pending_in_state)" = 0 ]
 }
-zl_wait_for 120 converged "$(($(passes) + 2))" || diag "no convergence within 120 s"
+zl_wait_for 120 converged "$(($(zl_passes "$conf") + 2))" || diag "no convergence within 120 s"
 rc=0; zl_stop "$ZL_PID" || rc=$?
 is "$rc" 0 "the last run stops cleanly"
 took=$((SECONDS - t_start))

@@ -54,9 +54,10 @@ f=$(zl_drain "$q" "" 1)
 is "$rc/$(zl_count "$f")" 0/0 "after a restart, unchanged links are not announced again"
 
 # ---- the same with the daemon ----
+passes=$(zl_passes "$conf")
 zl_run_bg "$conf" "$log"
 pid=$ZL_PID
-sleep 2
+ok "run after once: two passes ran" zl_wait_for 30 zl_passes_reach "$conf" "$((passes + 2))"
 f=$(zl_drain "$q" "" 1)
 is "$(zl_count "$f")" 0 "run after once: nothing new is published"
 rc=0; zl_stop "$pid" || rc=$?

@@ -45,8 +45,9 @@ done
 f=$(zl_drain "$q" 5 15)
 is "$(zl_count "$f")" 5 "run: five inserts over several polls: five gekoppeld"
 
-# Idle: about ten passes without a change publish nothing.
-sleep 5
+# Idle: five passes without a change publish nothing.
+passes=$(zl_passes "$conf")
+ok "run: five idle passes ran" zl_wait_for 30 zl_passes_reach "$conf" "$((passes + 5))"
 f=$(zl_drain "$q" "" 1)
 is "$(zl_count "$f")" 0 "run: idle passes publish nothing"
 ok "run is still running after idle passes" kill -0 "$pid"
