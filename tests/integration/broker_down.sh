@@ -5,7 +5,7 @@
 # 5: the id is generated once and reused on every retry). The daemon rides
 # out an outage too. This test stops and starts a broker of its own.
 . "$(dirname "$0")/../lib.sh"
-zl_require_tools
+zl_require_tools sqlite3
 zl_servers_up
 zl_rabbit_start "$ZL_TMP/own-rabbit" || bail "cannot start a RabbitMQ of our own"
 broker=$ZL_TMP/own-rabbit
@@ -17,10 +17,9 @@ log=$ZL_TMP/zaaklink.log
 zl_conf "$conf" "$db" "$state" "$ex" 'amqp.connect_timeout = 3.0;' 'amqp.max_backoff = 2.0;'
 
 # recorded_ids: the ids of the pending events, in record order, read from
-# the state file (empty when sqlite3 is missing).
+# the state file.
 recorded_ids() {
-	command -v sqlite3 >/dev/null 2>&1 || return 0
-	sqlite3 -readonly "$state" "SELECT event_id FROM outbox ORDER BY seq" 2>/dev/null
+	sqlite3 -readonly "$state" "SELECT event_id FROM outbox ORDER BY seq"
 }
 
 rc=0; zl_once "$conf" "$log" || rc=$?

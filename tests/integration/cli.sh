@@ -92,7 +92,7 @@ bad_conf scheme "$(sed 's|url = "amqp://|url = "http://|' <<<"$good_body")" \
 	"$url_line" "amqp.url not amqp:// or amqps://"
 
 run_zl missing -c "$ZL_TMP/does-not-exist.conf" check-config
-isnt "$rc" 0 "check-config on a missing file fails"
+is "$rc" 78 "check-config on a missing file: exit 78"
 like "$err" "does-not-exist.conf" "check-config on a missing file names it"
 
 # ---- check-config --connect ----
@@ -113,7 +113,7 @@ is "$(lines "$err")" 1 "check-config --connect, PostgreSQL not reachable: one li
 zl_conf "$ZL_TMP/pgauth.conf" "$db" "$ZL_TMP/state.db" "$ex" \
 	"source.conninfo = \"host=127.0.0.1 port=$PGPORT dbname=$db user=zaaklink password=$secret\";"
 run_zl pgauth -c "$ZL_TMP/pgauth.conf" check-config --connect
-isnt "$rc" 0 "check-config --connect, wrong PostgreSQL password: fails"
+is "$rc" 69 "check-config --connect, wrong PostgreSQL password: exit 69"
 unlike "$out$err" "$secret" "check-config --connect, wrong PostgreSQL password: not printed"
 
 zl_conf "$ZL_TMP/mqdown.conf" "$db" "$ZL_TMP/state.db" "$ex" \

@@ -101,6 +101,11 @@ START_TEST(test_log_level_filters_lower_levels)
 	zl_log_set_level(ZL_LOG_WARNING);
 	capture(line, sizeof(line), ZL_LOG_INFO, "pass.done", "1");
 	ck_assert_str_eq(line, "");
+	/* The level itself and those above it still pass. */
+	capture(line, sizeof(line), ZL_LOG_WARNING, "pass.done", "2");
+	ck_assert_ptr_nonnull(strstr(line, "level=warning msg=pass.done value=2\n"));
+	capture(line, sizeof(line), ZL_LOG_ERROR, "pass.done", "3");
+	ck_assert_ptr_nonnull(strstr(line, "level=error msg=pass.done value=3\n"));
 	zl_log_set_level(ZL_LOG_ERROR);
 }
 END_TEST
