@@ -328,7 +328,7 @@ bench_size() {
 
 	# ---- 4, 5: latency and steady RSS under `zaaklink run` ----
 	local -a l_p50=() l_p99=() l_rss=() l_hwm=()
-	local pid lat_log sqlf commits lats kc
+	local pid lat_log sqlf commits lats kc rc
 	kc=$(zl_sql "$db" "SELECT min(id) FROM klantinteracties_klantcontact")
 	for ((r = 1; r <= lat_runs; r++)); do
 		say "size $n: latency run $r/$lat_runs ($lat_n changes)"
@@ -363,7 +363,8 @@ bench_size() {
 			END { exit s >= n ? 0 : 1 }' "$lat_log" || say "latency: not every event was confirmed in time"
 		l_rss+=("$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")")
 		l_hwm+=("$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")")
-		zl_stop "$pid" >/dev/null || say "the daemon did not stop cleanly"
+		rc=0; zl_stop "$pid" >/dev/null || rc=$?
+		check "latency: the daemon stops cleanly on SIGTERM (exit status)" "$rc" 0
 		# The k-th change confirmed = the first batch line whose running
 		# total of acked events reaches k (one event per change, in order).
 		lats=$(awk -v cf="$commits" '

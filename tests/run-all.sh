@@ -4,7 +4,7 @@
 # (tests/faults/, docs/RELIABILITY.md), the benchmark harness at its smoke
 # size, the same again under AddressSanitizer/UBSan, the libFuzzer targets,
 # then the packaging stage. Prints the total as its last line,
-# "N passed, M failed", and exits non-zero when anything failed.
+# "N passed, M failed, K skipped", and exits non-zero when anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
 #                    [--no-faults] [--no-bench] [--no-fuzz] [--fuzz-seconds N]
@@ -34,6 +34,12 @@
 # -j N             parallel jobs for make and make check (default: nproc, at
 #                  most 4 for the tests)
 # --print-deps     print the Debian packages needed, one a line, and exit
+#
+# The last line is "N passed, M failed, K skipped". A check that skips
+# itself (a missing tool, not root) counts as skipped; a whole script or
+# stage that skipped everything counts as skipped too, and under CI=true as
+# a failure unless skip_allowed below names it with its reason. Every TAP
+# stream must end with a plan that matches the checks it printed.
 #
 # PostgreSQL and RabbitMQ are started once, as throwaway servers on random
 # local ports (tests/lib.sh), for all test programs of both builds, and
@@ -127,9 +133,29 @@ fi
 # shellcheck source=tests/lib.sh
 . "$ROOT/tests/lib.sh"
 
+# shellcheck source=tests/tap-count.sh
+. "$ROOT/tests/tap-count.sh"
+
 passed=0
 failed=0
+skipped=0
 summary=()
+
+# The scripts and stages that may skip everything under CI=true, each with
+# the reason it may (label as in the summary => reason). CI installs every
+# tool and runs as root, so none may today.
+declare -A skip_allowed=()
+
+# skipped_whole LABEL REASON: a script or stage that ran no check.
+skipped_whole() {
+	local label=$1 reason=$2
+	if [ "${CI:-}" = true ] && [ -z "${skip_allowed[$label]+set}" ]; then
+		failed=$((failed + 1))
+		summary+=("$label: skipped whole under CI=true ($reason), and skip_allowed does not name it")
+	else
+		summary+=("$label: skipped whole ($reason)${skip_allowed[$label]+; allowed: ${skip_allowed[$label]}}")
+	fi
+}
 
 # build NAME CONFIGURE-ARGS...: configures (when the arguments changed) and
 # builds _build/NAME with -Werror. Returns non-zero when that failed.
@@ -166,9 +192,22 @@ check() {
 	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -n1)
 	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -n1)
 	x=$(sed -n 's/^# XPASS: *//p' "$log" | head -n1)
+	s=$(sed -n 's/^# SKIP: *//p' "$log" | head -n1)
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
-	summary+=("$name: ${p:-0} passed, ${f:-0} failed, ${e:-0} errors, ${x:-0} unexpected passes")
+	skipped=$((skipped + ${s:-0}))
+	summary+=("$name: ${p:-0} passed, ${f:-0} failed, ${e:-0} errors, ${x:-0} unexpected passes, ${s:-0} skipped")
+	# Every unit test program must have run: without Check none is built.
+	local want got
+	want=$(find "$ROOT/tests/unit" -name 'test_*.c' | wc -l)
+	got=$(find "$dir/tests/unit" -name 'test_*.trs' | wc -l)
+	if [ "$got" -ne "$want" ]; then
+		failed=$((failed + 1))
+		summary+=("$name: $got of $want unit test programs ran (is the Debian package check installed?)")
+	fi
+	while IFS= read -r line; do
+		skipped_whole "$name: ${line%%.log:*}" "$(sed 's/^1\.\.0 *# *SKIP *//' <<<"${line#*.log:}")"
+	done < <(cd "$dir" && grep -r --include='*.log' -E '^1\.\.0 *# *SKIP' tests)
 	if [ $((${f:-0} + ${e:-0} + ${x:-0})) -gt 0 ]; then
 		while IFS= read -r line; do
 			summary+=("$name: $line")
@@ -208,6 +247,21 @@ else
 	failed=$((failed + 1))
 fi
 
+# fault_totals LABEL LOG: adds the last line of a fault-suite run.
+fault_totals() {
+	local line
+	line=$(tail -n 1 "$2")
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		skipped=$((skipped + BASH_REMATCH[3]))
+		summary+=("$1: $line")
+	else
+		failed=$((failed + 1))
+		summary+=("$1: the suite did not finish (see $2)")
+	fi
+}
+
 # ---- the fault-injection suite, against the default build ----
 # Its scripts start their own PostgreSQL or RabbitMQ where they stop,
 # restart or alarm one; the others use the shared servers.
@@ -217,15 +271,7 @@ if [ "$faults" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 	rm -rf "$faults_out"
 	ZL_BIN="$ROOT/_build/default/zaaklink" ZL_PROBE="$ROOT/_build/default/amqp-probe" \
 		"$ROOT/tests/faults/run.sh" "$faults_out" | tee "$ROOT/_build/faults.log"
-	line=$(tail -n 1 "$ROOT/_build/faults.log")
-	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-		passed=$((passed + BASH_REMATCH[1]))
-		failed=$((failed + BASH_REMATCH[2]))
-		summary+=("faults: $line")
-	else
-		failed=$((failed + 1))
-		summary+=("faults: the suite did not finish (see $ROOT/_build/faults.log)")
-	fi
+	fault_totals faults "$ROOT/_build/faults.log"
 elif [ "$faults" = yes ]; then
 	summary+=("faults: not run, as the default build failed")
 fi
@@ -244,21 +290,24 @@ if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 	fi
 fi
 
-# tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG; each "ok"
-# a pass, each "not ok" a failure, and a script that fails without saying
-# "not ok" one failure.
+# tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG, counted
+# by zl_tap_count (tests/tap-count.sh).
 tap() {
-	local label=$1 log=$2 rc ok bad
+	local label=$1 log=$2 rc
 	shift 2
 	"$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
-	ok=$(($(grep -Ec '^ok [0-9]+' "$log") - $(grep -Ec '^ok [0-9]+.*# SKIP' "$log")))
-	bad=$(grep -Ec '^not ok [0-9]+' "$log")
-	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-	summary+=("$label: $ok passed, $bad failed")
+	zl_tap_count "$log" "$rc"
+	passed=$((passed + TAP_OK))
+	failed=$((failed + TAP_FAILED))
+	if [ -n "$TAP_SKIP_ALL" ]; then
+		skipped=$((skipped + 1))
+		skipped_whole "$label" "$TAP_SKIP_ALL"
+	else
+		skipped=$((skipped + TAP_SKIPPED))
+		summary+=("$label: $TAP_OK passed, $TAP_FAILED failed, $TAP_SKIPPED skipped${TAP_PROBLEM:+ ($TAP_PROBLEM)}")
+	fi
 }
 
 # ---- the sanitizer build ----
@@ -267,6 +316,19 @@ if [ "$sanitizers" = yes ]; then
 		start_servers
 		export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 		check asan
+		# The fault suite once more on the sanitizer build, a shorter soak:
+		# a crash, a leak at a clean stop or undefined behaviour under a
+		# fault fails the check that expected a clean exit.
+		if [ "$faults" = yes ] && [ -x "$ROOT/_build/asan/zaaklink" ]; then
+			say "fault-injection suite on the sanitizer build (shorter soak)"
+			rm -rf "$ROOT/_build/faults-asan"
+			ZL_BIN="$ROOT/_build/asan/zaaklink" ZL_PROBE="$ROOT/_build/asan/amqp-probe" \
+				ZL_FAULT_CRASH_LINKS=5000 ZL_FAULT_CRASH_KILLS=6 ZL_FAULT_CRASH_OPS=100 \
+				ZL_FAULT_SIGNAL_LINKS=5000 ZL_FAULT_SIGNAL_STOPS=2 ZL_FAULT_OUTAGE=10 \
+				ZL_FAULT_ALARM=5 ZL_FAULT_STREAM=60 \
+				"$ROOT/tests/faults/run.sh" "$ROOT/_build/faults-asan" | tee "$ROOT/_build/faults-asan.log"
+			fault_totals "faults (asan)" "$ROOT/_build/faults-asan.log"
+		fi
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 	else
 		summary+=("asan: build FAILED")
@@ -361,5 +423,5 @@ zl_pg_stop "$ZL_TMP/pg"
 for line in "${summary[@]}"; do
 	say "$line"
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -3,7 +3,7 @@
 # tests/faults/*.sh against the real zaaklink, PostgreSQL and RabbitMQ,
 # two at a time, keeps each one's TAP output in OUTDIR, and prints a
 # summary, the figures for docs/RELIABILITY.md, and as its last line
-# "N passed, M failed". Exits non-zero when anything failed.
+# "N passed, M failed, K skipped". Exits non-zero when anything failed.
 #
 #   tests/faults/run.sh [-j N] [OUTDIR]
 #
@@ -34,25 +34,25 @@ for name in "${scripts[@]}"; do
 	) &
 done
 wait
-passed=0 failed=0
+. "$dir/../tap-count.sh"
+passed=0 failed=0 skipped=0
 for name in "${scripts[@]}"; do
 	read -r rc took <"$out/$name.rc" 2>/dev/null || { rc=1 took=?; }
-	ok=$(($(grep -Ec '^ok [0-9]+' "$out/$name.tap") - $(grep -Ec '^ok [0-9]+.*# SKIP' "$out/$name.tap")))
-	bad=$(grep -Ec '^not ok [0-9]+' "$out/$name.tap")
-	planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$out/$name.tap" | tail -n 1)
-	# A script that died early, or exited non-zero without a "not ok".
-	if [ -z "$planned" ] || { [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; }; then
-		bad=$((bad + 1))
+	zl_tap_count "$out/$name.tap" "$rc"
+	passed=$((passed + TAP_OK))
+	failed=$((failed + TAP_FAILED))
+	skipped=$((skipped + TAP_SKIPPED))
+	printf '=== fault %-9s %3d passed, %d failed, %d skipped, %s s%s\n' "$name" "$TAP_OK" \
+		"$TAP_FAILED" "$TAP_SKIPPED" "$took" "${TAP_PROBLEM:+ ($TAP_PROBLEM)}"
+	if [ "$TAP_SKIPPED" -gt 0 ]; then
+		grep -E '^ok [0-9]+.*# SKIP|^1\.\.0' "$out/$name.tap" | sed 's/^/    /'
 	fi
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-	printf '=== fault %-9s %3d passed, %d failed, %s s\n' "$name" "$ok" "$bad" "$took"
-	if [ "$bad" -gt 0 ]; then
+	if [ "$TAP_FAILED" -gt 0 ]; then
 		grep -A4 -E '^not ok|^Bail out' "$out/$name.tap" | sed 's/^/    /'
 		tail -n 5 "$out/$name.err" | sed 's/^/    stderr: /'
 	fi
 done
 echo "=== figures ($((SECONDS - start)) s in all; TAP and logs in $out)"
 sed 's/^/    /' "$ZL_FAULT_FIGURES"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
