@@ -66,6 +66,7 @@ struct zl_publisher {
 	char *node;                      /* masked conf->urls[url_index] */
 	bool blocked;                    /* connection.blocked without unblocked */
 	bool broken;                     /* the connection must not be written to */
+	bool failing;                    /* the last publisher_connect() failed */
 	uint64_t next_tag;               /* delivery tag of the next publish */
 	struct zl_publisher_counts counts;
 };
@@ -347,13 +348,22 @@ int publisher_connect(struct zl_publisher *pub, struct zl_err *err)
 
 		if (set_node(pub, idx, err) < 0)
 			return -1;
-		if (connect_node(pub, idx, err) == 0)
+		if (connect_node(pub, idx, err) == 0) {
+			pub->failing = false;
 			return 0;
+		}
 		/* Rotate: the next attempt starts after the node that failed. */
 		pub->next_url = (idx + 1) % c->n_urls;
+		/*
+		 * A node that fails while another may still answer is worth a
+		 * warning once; while every node is down the caller logs the
+		 * outage once, and the retries of it are detail.
+		 */
 		if (i + 1 < c->n_urls)
-			zl_warn("amqp.connect_failed", "node=%s error=\"%s\"", pub->node, err->msg);
+			zl_log(pub->failing ? ZL_LOG_DEBUG : ZL_LOG_WARNING, "amqp.connect_failed",
+			       "node=%s error=\"%s\"", pub->node, err->msg);
 	}
+	pub->failing = true;
 	return -1;
 }
 

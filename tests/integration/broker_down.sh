@@ -97,4 +97,20 @@ is "$rc" 0 "run stops cleanly after the outage"
 f=$(zl_drain "$q" "" 1)
 is "$(zl_count "$f")" 0 "run: nothing published twice"
 
+# ---- an outage of every node of a cluster is logged once ----
+dead1=$(zl_free_port) dead2=$(zl_free_port)
+zl_conf "$ZL_TMP/cluster.conf" "$db" "$ZL_TMP/cluster.db" "$ex" \
+	"amqp.url = [ \"amqp://guest:guest@127.0.0.1:$dead1/%2f\", \"amqp://guest:guest@127.0.0.1:$dead2/%2f\" ];" \
+	'amqp.connect_timeout = 1.0;' 'amqp.max_backoff = 1.0;' 'log.level = "debug";'
+clog=$ZL_TMP/cluster.log
+zl_run_bg "$ZL_TMP/cluster.conf" "$clog"
+# attempts_at_least N: N rounds over both nodes were tried.
+attempts_at_least() { [ "$(grep -c 'msg=amqp.connect_failed' "$clog")" -ge "$1" ]; }
+ok "both nodes down: four rounds of connection attempts" zl_wait_for 60 attempts_at_least 4
+rc=0; zl_stop "$ZL_PID" || rc=$?
+is "$rc" 0 "both nodes down: run stops cleanly"
+is "$(grep -c 'level=warning msg=amqp.connect_failed' "$clog")" 1 \
+	"both nodes down: amqp.connect_failed is a warning once, then detail"
+is "$(grep -c 'msg=amqp.unavailable' "$clog")" 1 "both nodes down: amqp.unavailable logged once"
+
 done_testing
