@@ -67,7 +67,7 @@ zl_zl -c "$conf" dlq list --json >"$lj" 2>/dev/null
 ok "dlq list --json is valid UTF-8 JSON" python3 -c '
 import json, sys
 json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))' "$lj"
-is "$(jq -r '.[].id' "$lj" | sed -n 3p)" "m3�" "dlq list --json: a byte that is not UTF-8 as U+FFFD"
+is "$(jq -r '.[2].id' "$lj")" "m3�" "dlq list --json: a byte that is not UTF-8 as U+FFFD"
 
 # ---- export --------------------------------------------------------------
 exp=$ZL_TMP/export.jsonl
@@ -193,6 +193,8 @@ rc=0; zl_zl -c "$conf" dlq purge --from "$exp" >/dev/null 2>&1 || rc=$?
 is "$rc:$(count)" 64:6 "purge --from without --yes: refused (64), nothing deleted"
 rc=0; zl_zl -c "$conf" dlq purge --from "$exp" --all --yes >/dev/null 2>&1 || rc=$?
 is "$rc:$(count)" 64:6 "purge --from with --all: refused (64)"
+rc=0; zl_zl -c "$conf" dlq purge --from "$exp" --type t.x --yes >/dev/null 2>&1 || rc=$?
+is "$rc:$(count)" 64:6 "purge --from with a filter: refused (64)"
 { head -n 2 "$exp"; echo '{"format":2,'; } >"$ZL_TMP/broken.jsonl"
 rc=0; err=$(zl_zl -c "$conf" dlq purge --from "$ZL_TMP/broken.jsonl" --yes 2>&1) || rc=$?
 is "$rc:$(count)" 65:6 "purge --from a broken file: exit 65, nothing deleted"
