@@ -355,7 +355,7 @@ static int requeue_one(struct zl_mover *m, const struct zl_topology *names, cons
 		char id[sizeof(f->id) * 4 + 8];
 
 		return zl_err_set(err, ZL_EX_DATAERR,
-		                  "message \"%s\" has no origin queue; left parked",
+		                  "message '%s' has no origin queue; left parked",
 		                  zl_log_quote(f->id, id, sizeof(id)));
 	}
 	/* Attempts reset: zaaklink's headers go, the broker's x-death stay. */

@@ -69,6 +69,14 @@ import json, sys
 json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))' "$lj"
 is "$(jq -r '.[2].id' "$lj")" "m3�" "dlq list --json: a byte that is not UTF-8 as U+FFFD"
 
+# A message that cannot be moved is named on stderr: one line each, escaped.
+rc=0; zl_zl -c "$conf" dlq requeue --all >/dev/null 2>"$ZL_TMP/requeue.err" || rc=$?
+err=$(cat "$ZL_TMP/requeue.err")
+is "$rc:$(count)" 75:4 "dlq requeue of messages without origin queue: exit 75, left parked"
+is "$(grep -c . <<<"$err")" 4 "dlq requeue: one error line per message ($err)"
+like "$err" "message 'm2\\\\x0azaaklink: forged' has no origin queue" "dlq requeue: the id quoted"
+is "$(grep -c $'\e' <<<"$err")" 0 "dlq requeue: no escape character in the errors"
+
 # ---- export --------------------------------------------------------------
 exp=$ZL_TMP/export.jsonl
 rc=0; zl_zl -c "$conf" dlq export >"$exp" 2>"$ZL_TMP/export.err" || rc=$?
