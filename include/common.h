@@ -21,6 +21,7 @@ enum zl_exit {
 	ZL_EX_OK = 0,
 	ZL_EX_USAGE = 64,
 	ZL_EX_DATAERR = 65,
+	ZL_EX_NOINPUT = 66,      /* an input file cannot be opened */
 	ZL_EX_UNAVAILABLE = 69,  /* PostgreSQL or RabbitMQ cannot be reached */
 	ZL_EX_SOFTWARE = 70,
 	ZL_EX_OSERR = 71,        /* no socket or thread to be had */

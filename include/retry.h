@@ -90,6 +90,7 @@ struct zl_taken {
 	char exchange[256];
 	char routing_key[256];
 	amqp_message_t msg;
+	size_t routing_key_len; /* the key's bytes: it may hold a NUL */
 };
 
 /* The zaaklink and CloudEvents facts of a message, read from its headers. */

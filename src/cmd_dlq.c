@@ -2,11 +2,13 @@
 #include "app.h"
 #include "broker.h"
 #include "commands.h"
+#include "dlq_export.h"
 #include "log.h"
 #include "retry.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +26,26 @@ struct options {
 	long limit;        /* -1: no limit */
 	const char *ids[MAX_IDS];
 	int n_ids;
+	const char *from; /* purge --from: an export file */
+};
+
+/*
+ * The messages of an export file, for purge --from: each message_id as the
+ * export wrote it (see zl_export_id_key), sorted, with how many exported
+ * messages had it; each deletes at most one parked message.
+ */
+struct exported {
+	char **keys;
+	long *left;
+	size_t n;
+	long lines, no_id, remaining;
 };
 
 /* What a run over the queue did. */
 struct tally {
 	long seen, matched, done, failed;
-	cJSON *list; /* list --json */
+	cJSON *list;          /* list --json */
+	struct exported *exp; /* purge --from */
 };
 
 static const char usage_text[] =
@@ -38,6 +54,7 @@ static const char usage_text[] =
     "[--unrouted]\n"
     "       zaaklink dlq purge (--id ID... | --all) --yes [--queue Q] [--type T] [--limit N] "
     "[--unrouted]\n"
+    "       zaaklink dlq purge --from FILE --yes [--unrouted]\n"
     "       zaaklink dlq export [--queue Q] [--type T] [--limit N] [--id ID...] [--unrouted]\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -87,6 +104,8 @@ static int parse(int argc, char **argv, struct options *o)
 			if (errno || *end || o->limit < 1)
 				return usage_error("--limit needs a positive number, not '%s'",
 				                   argv[i]);
+		} else if (strcmp(a, "--from") == 0 && has_value) {
+			o->from = argv[++i];
 		} else if (strcmp(a, "--id") == 0 && has_value) {
 			/* --id A B C and --id A --id B both work. */
 			while (i + 1 < argc && argv[i + 1][0] != '-') {
@@ -99,10 +118,18 @@ static int parse(int argc, char **argv, struct options *o)
 			return usage_error("unknown or incomplete option '%s'", a);
 		}
 	}
-	if ((o->action == REQUEUE || o->action == PURGE) && !o->all && o->n_ids == 0)
+	if (o->from && o->action != PURGE)
+		return usage_error("%s", "--from is for purge");
+	/* The file says what goes: a filter would only leave some of it unexplained. */
+	if (o->from && (o->queue || o->type || o->limit > 0))
+		return usage_error("%s", "--from takes no --queue, --type or --limit");
+	if (o->action == REQUEUE && !o->all && o->n_ids == 0)
 		return usage_error("%s needs --id ID... or --all", names[o->action]);
-	if ((o->action == REQUEUE || o->action == PURGE) && o->all && o->n_ids > 0)
-		return usage_error("%s takes --id or --all, not both", names[o->action]);
+	if (o->action == PURGE && !o->all && o->n_ids == 0 && !o->from)
+		return usage_error("%s needs --id ID..., --all or --from FILE", names[o->action]);
+	if ((o->action == REQUEUE || o->action == PURGE) &&
+	    (o->all ? 1 : 0) + (o->n_ids > 0 ? 1 : 0) + (o->from ? 1 : 0) > 1)
+		return usage_error("%s takes one of --id, --all and --from", names[o->action]);
 	if (o->json && o->action != LIST)
 		return usage_error("%s", "--json is for list (export always writes JSON)");
 	if (o->unrouted && o->queue)
@@ -127,174 +154,14 @@ static bool matches(const struct options *o, const struct zl_failure *f)
 	return false;
 }
 
-/* A field value as JSON: strings, numbers, booleans, nested tables and arrays. */
-static cJSON *field_json(const amqp_field_value_t *v);
-
-static cJSON *table_json(const amqp_table_t *t)
+/* Adds s as a JSON string, bytes that are not UTF-8 as U+FFFD (list is a
+ * summary: dlq export has the exact bytes). */
+static void add_lossy(cJSON *o, const char *name, const char *s)
 {
-	cJSON *o = cJSON_CreateObject();
-	char key[256];
+	char *text = zl_utf8_lossy(s);
 
-	for (int i = 0; o && i < t->num_entries; i++) {
-		snprintf(key, sizeof(key), "%.*s", (int)t->entries[i].key.len,
-		         (const char *)t->entries[i].key.bytes);
-		cJSON_AddItemToObject(o, key, field_json(&t->entries[i].value));
-	}
-	return o;
-}
-
-/* Bytes as a JSON string (they need not end in NUL). */
-static cJSON *bytes_json(amqp_bytes_t b)
-{
-	char *s = malloc(b.len + 1);
-	cJSON *j;
-
-	if (!s)
-		return cJSON_CreateNull();
-	if (b.len)
-		memcpy(s, b.bytes, b.len);
-	s[b.len] = '\0';
-	j = cJSON_CreateString(s);
-	free(s);
-	return j;
-}
-
-static cJSON *field_json(const amqp_field_value_t *v)
-{
-	switch (v->kind) {
-	case AMQP_FIELD_KIND_UTF8:
-	case AMQP_FIELD_KIND_BYTES:
-		return bytes_json(v->value.bytes);
-	case AMQP_FIELD_KIND_BOOLEAN:
-		return cJSON_CreateBool(v->value.boolean);
-	case AMQP_FIELD_KIND_I8:
-		return cJSON_CreateNumber(v->value.i8);
-	case AMQP_FIELD_KIND_U8:
-		return cJSON_CreateNumber(v->value.u8);
-	case AMQP_FIELD_KIND_I16:
-		return cJSON_CreateNumber(v->value.i16);
-	case AMQP_FIELD_KIND_U16:
-		return cJSON_CreateNumber(v->value.u16);
-	case AMQP_FIELD_KIND_I32:
-		return cJSON_CreateNumber(v->value.i32);
-	case AMQP_FIELD_KIND_U32:
-		return cJSON_CreateNumber(v->value.u32);
-	case AMQP_FIELD_KIND_I64:
-		return cJSON_CreateNumber((double)v->value.i64);
-	case AMQP_FIELD_KIND_U64:
-	case AMQP_FIELD_KIND_TIMESTAMP:
-		return cJSON_CreateNumber((double)v->value.u64);
-	case AMQP_FIELD_KIND_F32:
-		return cJSON_CreateNumber(v->value.f32);
-	case AMQP_FIELD_KIND_F64:
-		return cJSON_CreateNumber(v->value.f64);
-	case AMQP_FIELD_KIND_TABLE:
-		return table_json(&v->value.table);
-	case AMQP_FIELD_KIND_ARRAY: {
-		cJSON *a = cJSON_CreateArray();
-
-		for (int i = 0; a && i < v->value.array.num_entries; i++)
-			cJSON_AddItemToArray(a, field_json(&v->value.array.entries[i]));
-		return a;
-	}
-	default:
-		return cJSON_CreateNull();
-	}
-}
-
-/* True when b is valid UTF-8 without NUL bytes (so it survives as a JSON string). */
-static bool text_body(amqp_bytes_t b)
-{
-	const unsigned char *p = b.bytes;
-	size_t i = 0;
-
-	while (i < b.len) {
-		unsigned char c = p[i];
-		size_t n = c < 0x80         ? 1
-		           : (c >> 5) == 6  ? 2
-		           : (c >> 4) == 14 ? 3
-		           : (c >> 3) == 30 ? 4
-		                            : 0;
-
-		if (c == 0 || n == 0 || i + n > b.len)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-		}
-		i += n;
-	}
-	return true;
-}
-
-/* Base64 of b, for bodies that are not text; malloc'ed. */
-static char *base64(amqp_bytes_t b)
-{
-	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = b.bytes;
-	char *out = malloc((b.len + 2) / 3 * 4 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < b.len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < b.len ? (unsigned)p[i + 1] << 8 : 0) |
-		             (i + 2 < b.len ? p[i + 2] : 0);
-
-		*o++ = al[v >> 18 & 63];
-		*o++ = al[v >> 12 & 63];
-		*o++ = i + 1 < b.len ? al[v >> 6 & 63] : '=';
-		*o++ = i + 2 < b.len ? al[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-/* The whole message as one JSON object: where it was, properties, headers, body. */
-static cJSON *message_json(const char *queue, const struct zl_taken *t)
-{
-	const amqp_basic_properties_t *p = &t->msg.properties;
-	cJSON *o = cJSON_CreateObject(), *props;
-
-	cJSON_AddStringToObject(o, "queue", queue);
-	cJSON_AddStringToObject(o, "exchange", t->exchange);
-	cJSON_AddStringToObject(o, "routing_key", t->routing_key);
-	props = cJSON_AddObjectToObject(o, "properties");
-	if (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
-		cJSON_AddItemToObject(props, "content_type", bytes_json(p->content_type));
-	if (p->_flags & AMQP_BASIC_CONTENT_ENCODING_FLAG)
-		cJSON_AddItemToObject(props, "content_encoding", bytes_json(p->content_encoding));
-	if (p->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG)
-		cJSON_AddNumberToObject(props, "delivery_mode", p->delivery_mode);
-	if (p->_flags & AMQP_BASIC_PRIORITY_FLAG)
-		cJSON_AddNumberToObject(props, "priority", p->priority);
-	if (p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)
-		cJSON_AddItemToObject(props, "correlation_id", bytes_json(p->correlation_id));
-	if (p->_flags & AMQP_BASIC_REPLY_TO_FLAG)
-		cJSON_AddItemToObject(props, "reply_to", bytes_json(p->reply_to));
-	if (p->_flags & AMQP_BASIC_EXPIRATION_FLAG)
-		cJSON_AddItemToObject(props, "expiration", bytes_json(p->expiration));
-	if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-		cJSON_AddItemToObject(props, "message_id", bytes_json(p->message_id));
-	if (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG)
-		cJSON_AddNumberToObject(props, "timestamp", (double)p->timestamp);
-	if (p->_flags & AMQP_BASIC_TYPE_FLAG)
-		cJSON_AddItemToObject(props, "type", bytes_json(p->type));
-	if (p->_flags & AMQP_BASIC_USER_ID_FLAG)
-		cJSON_AddItemToObject(props, "user_id", bytes_json(p->user_id));
-	if (p->_flags & AMQP_BASIC_APP_ID_FLAG)
-		cJSON_AddItemToObject(props, "app_id", bytes_json(p->app_id));
-	cJSON_AddItemToObject(o, "headers",
-	                      (p->_flags & AMQP_BASIC_HEADERS_FLAG) ? table_json(&p->headers)
-	                                                            : cJSON_CreateObject());
-	if (text_body(t->msg.body)) {
-		cJSON_AddItemToObject(o, "body", bytes_json(t->msg.body));
-	} else {
-		char *b64 = base64(t->msg.body);
-
-		cJSON_AddStringToObject(o, "body_base64", b64 ? b64 : "");
-		free(b64);
-	}
-	return o;
+	cJSON_AddStringToObject(o, name, text ? text : "");
+	free(text);
 }
 
 /* The summary of a parked message, for list. */
@@ -302,16 +169,169 @@ static cJSON *summary_json(const struct zl_failure *f)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "id", f->id);
-	cJSON_AddStringToObject(o, "type", f->type);
-	cJSON_AddStringToObject(o, "subject", f->subject);
-	cJSON_AddStringToObject(o, "queue", f->origin);
-	cJSON_AddStringToObject(o, "routing_key", f->routing_key);
+	add_lossy(o, "id", f->id);
+	add_lossy(o, "type", f->type);
+	add_lossy(o, "subject", f->subject);
+	add_lossy(o, "queue", f->origin);
+	add_lossy(o, "routing_key", f->routing_key);
 	cJSON_AddNumberToObject(o, "attempts", f->attempts);
-	cJSON_AddStringToObject(o, "reason", f->reason);
-	cJSON_AddStringToObject(o, "first_failure", f->first);
-	cJSON_AddStringToObject(o, "last_failure", f->last);
+	add_lossy(o, "reason", f->reason);
+	add_lossy(o, "first_failure", f->first);
+	add_lossy(o, "last_failure", f->last);
 	return o;
+}
+
+/* A field of a message for the terminal: escaped (see zl_text_escape), "-" when empty. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+	return s[0] ? zl_text_escape(s, strlen(s), buf, size, true) : "-";
+}
+
+/* One line of list: every field comes from the message, so none may hold
+ * a control character that would end the line or drive the terminal. */
+static void print_summary(const struct zl_failure *f)
+{
+	char id[1100], type[1100], subject[1100], origin[1100], reason[140], first[140], last[140];
+
+	printf("%-36s  %-36s  %-36s  %-16s  %8d  %-14s  %-20s  %s\n", shown(f->id, id, sizeof(id)),
+	       shown(f->type, type, sizeof(type)), shown(f->subject, subject, sizeof(subject)),
+	       shown(f->origin, origin, sizeof(origin)), f->attempts,
+	       shown(f->reason, reason, sizeof(reason)), shown(f->first, first, sizeof(first)),
+	       shown(f->last, last, sizeof(last)));
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void exported_free(struct exported *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->keys[i]);
+	free(e->keys);
+	free(e->left);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Appends key (taken over) to e->keys; false without memory. */
+static bool exported_add(struct exported *e, char *key, size_t *cap)
+{
+	if (e->n == *cap) {
+		size_t n = *cap ? *cap * 2 : 256;
+		char **keys = realloc(e->keys, n * sizeof(*keys));
+
+		if (!keys) {
+			free(key);
+			return false;
+		}
+		e->keys = keys;
+		*cap = n;
+	}
+	e->keys[e->n++] = key;
+	return true;
+}
+
+/* Sorts the keys and folds equal ones into one with a count. */
+static bool exported_index(struct exported *e)
+{
+	size_t u = 0;
+
+	e->left = calloc(e->n ? e->n : 1, sizeof(*e->left));
+	if (!e->left)
+		return false;
+	if (e->n)
+		qsort(e->keys, e->n, sizeof(*e->keys), key_cmp);
+	for (size_t i = 0; i < e->n; i++) {
+		if (u > 0 && strcmp(e->keys[u - 1], e->keys[i]) == 0) {
+			free(e->keys[i]);
+			e->left[u - 1]++;
+			continue;
+		}
+		e->keys[u] = e->keys[i];
+		e->left[u++] = 1;
+	}
+	e->n = u;
+	return true;
+}
+
+/*
+ * Reads an export file for purge --from. Every line (blank ones aside)
+ * must be an export of format 2 of queue, or nothing is deleted: a file
+ * that is not what the operator thinks it is must not decide what goes.
+ */
+static int exported_load(const char *path, const char *queue, struct exported *e,
+                         struct zl_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, why[256];
+	size_t cap = 0, keys_cap = 0;
+	ssize_t n;
+	long lineno = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!f)
+		return zl_err_set(err, ZL_EX_NOINPUT, "cannot open %s: %s", path, strerror(errno));
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char *key;
+		int rc;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		rc = zl_export_line_id(line, (size_t)n, queue, &key, why, sizeof(why));
+		if (rc < 0) {
+			zl_err_set(err, ZL_EX_DATAERR, "%s:%ld: %s; nothing deleted", path, lineno,
+			           why);
+			goto fail;
+		}
+		e->lines++;
+		if (rc == 0) {
+			e->no_id++;
+		} else if (!exported_add(e, key, &keys_cap)) {
+			zl_err_set(err, ZL_EX_SOFTWARE, "%s: out of memory", path);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		zl_err_set(err, ZL_EX_IOERR, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!exported_index(e)) {
+		zl_err_set(err, ZL_EX_SOFTWARE, "%s: out of memory", path);
+		goto fail;
+	}
+	e->remaining = e->lines - e->no_id;
+	free(line);
+	fclose(f);
+	return 0;
+fail:
+	free(line);
+	fclose(f);
+	exported_free(e);
+	return -1;
+}
+
+/* True when t is one of the exported messages not yet matched, which it
+ * then uses up: each exported message stands for one parked message. */
+static bool exported_take(struct exported *e, const struct zl_taken *t)
+{
+	const amqp_basic_properties_t *p = &t->msg.properties;
+	char *key, **hit;
+
+	if (!(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG))
+		return false;
+	if (!(key = zl_export_id_key(p->message_id.bytes, p->message_id.len)))
+		return false;
+	hit = e->n ? bsearch(&key, e->keys, e->n, sizeof(*e->keys), key_cmp) : NULL;
+	free(key);
+	if (!hit || e->left[hit - e->keys] == 0)
+		return false;
+	e->left[hit - e->keys]--;
+	e->remaining--;
+	return true;
 }
 
 /* Prints a JSON value on one line. */
@@ -331,9 +351,13 @@ static int requeue_one(struct zl_mover *m, const struct zl_topology *names, cons
 	amqp_table_t h;
 	int rc;
 
-	if (!o->unrouted && !f->origin[0])
-		return zl_err_set(err, ZL_EX_DATAERR, "message %s has no origin queue; left parked",
-		                  f->id);
+	if (!o->unrouted && !f->origin[0]) {
+		char id[sizeof(f->id) * 4 + 8];
+
+		return zl_err_set(err, ZL_EX_DATAERR,
+		                  "message '%s' has no origin queue; left parked",
+		                  zl_log_quote(f->id, id, sizeof(id)));
+	}
 	/* Attempts reset: zaaklink's headers go, the broker's x-death stay. */
 	h = retry_headers_without_ours(t, 0);
 	if (!h.entries)
@@ -366,10 +390,13 @@ static int walk(struct zl_mover *m, const struct zl_topology *names, const char 
 		struct zl_taken t;
 		struct zl_failure f;
 		struct zl_err one = {0};
+		char text[sizeof(one.msg)];
 		int rc;
 
 		if (o->limit > 0 && tl->matched >= o->limit)
 			break;
+		if (tl->exp && tl->exp->remaining == 0)
+			break; /* every exported message is accounted for */
 		memset(&t, 0, sizeof(t));
 		rc = mover_take(m, queue, &t, err);
 		if (rc < 0)
@@ -383,7 +410,7 @@ static int walk(struct zl_mover *m, const struct zl_topology *names, const char 
 			snprintf(f.routing_key, sizeof(f.routing_key), "%s", t.routing_key);
 			snprintf(f.reason, sizeof(f.reason), "%s", "unrouted");
 		}
-		if (!matches(o, &f)) {
+		if (!matches(o, &f) || (tl->exp && !exported_take(tl->exp, &t))) {
 			mover_release(&t);
 			continue;
 		}
@@ -394,15 +421,17 @@ static int walk(struct zl_mover *m, const struct zl_topology *names, const char 
 			if (o->json)
 				cJSON_AddItemToArray(tl->list, summary_json(&f));
 			else
-				printf("%-36s  %-36s  %-36s  %-16s  %8d  %-14s  %-20s  %s\n", f.id,
-				       f.type, f.subject[0] ? f.subject : "-",
-				       f.origin[0] ? f.origin : "-", f.attempts,
-				       f.reason[0] ? f.reason : "-", f.first[0] ? f.first : "-",
-				       f.last[0] ? f.last : "-");
+				print_summary(&f);
 			break;
 		case EXPORT: {
-			cJSON *j = message_json(queue, &t);
+			amqp_bytes_t key = {t.routing_key_len, t.routing_key};
+			cJSON *j = zl_export_message(queue, t.exchange, key, &t.msg);
 
+			if (!j) {
+				rc = zl_err_set(&one, ZL_EX_SOFTWARE,
+				                "could not export: out of memory");
+				break;
+			}
 			print_json_line(j);
 			cJSON_Delete(j);
 			break;
@@ -420,19 +449,43 @@ static int walk(struct zl_mover *m, const struct zl_topology *names, const char 
 			continue;
 		}
 		tl->failed++;
-		fprintf(stderr, "zaaklink: %s\n", one.msg);
+		/* The message may name a queue or key taken from the message. */
+		zl_text_escape(one.msg, strlen(one.msg), text, sizeof(text), false);
+		fprintf(stderr, "zaaklink: %s\n", text);
 		if (!mover_connected(m)) {
 			*err = one;
+			snprintf(err->msg, sizeof(err->msg), "%s", text);
 			return -1;
 		}
 	}
 	return 0;
 }
 
+/* The report of purge --from: what was deleted, and what could not be. */
+static void report_purge_from(const struct exported *e, const struct tally *tl, const char *queue)
+{
+	long gone = e->remaining; /* the whole queue was read: these were not in it */
+
+	printf("purged %ld of %ld exported message%s from %s\n", tl->done, e->lines,
+	       e->lines == 1 ? "" : "s", queue);
+	if (e->no_id > 0)
+		fprintf(stderr,
+		        "zaaklink: %ld exported message%s no message_id and cannot be matched; "
+		        "left in %s\n",
+		        e->no_id, e->no_id == 1 ? " has" : "s have", queue);
+	if (gone > 0)
+		fprintf(
+		    stderr,
+		    "zaaklink: %ld exported message%s not in %s any more (moved or deleted since "
+		    "the export)\n",
+		    gone, gone == 1 ? " was" : "s were", queue);
+}
+
 int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 {
 	struct options o;
 	struct tally tl = {0};
+	struct exported exp = {0};
 	struct zl_topology names;
 	struct zl_mover *m;
 	struct zl_err err = {0};
@@ -446,13 +499,21 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 		                "(zaaklink dlq export keeps a copy first)\n");
 		return ZL_EX_USAGE;
 	}
+	retry_names(conf, &names);
+	queue = o.unrouted ? names.unrouted : names.dlq;
+	/* The whole file is read before anything is deleted. */
+	if (o.from) {
+		if (exported_load(o.from, queue, &exp, &err) < 0)
+			return app_fail(&err);
+		tl.exp = &exp;
+	}
 	/* The output is the report; routine connection logs would only clutter it. */
 	if (zl_log_get_level() < ZL_LOG_WARNING)
 		zl_log_set_level(ZL_LOG_WARNING);
-	retry_names(conf, &names);
-	queue = o.unrouted ? names.unrouted : names.dlq;
-	if (!(m = mover_new(conf)))
+	if (!(m = mover_new(conf))) {
+		exported_free(&exp);
 		return ZL_EX_SOFTWARE;
+	}
 	if (o.action == LIST && o.json)
 		tl.list = cJSON_CreateArray();
 	else if (o.action == LIST)
@@ -469,8 +530,10 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 		free(s);
 		cJSON_Delete(tl.list);
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		exported_free(&exp);
 		return app_fail(&err);
+	}
 	switch (o.action) {
 	case LIST:
 		if (!o.json)
@@ -487,8 +550,13 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 		       o.unrouted ? " to the exchange" : " to their origin queues");
 		break;
 	case PURGE:
-		printf("purged %ld message%s from %s\n", tl.done, tl.done == 1 ? "" : "s", queue);
+		if (o.from)
+			report_purge_from(&exp, &tl, queue);
+		else
+			printf("purged %ld message%s from %s\n", tl.done, tl.done == 1 ? "" : "s",
+			       queue);
 		break;
 	}
+	exported_free(&exp);
 	return tl.failed > 0 ? ZL_EX_TEMPFAIL : ZL_EX_OK;
 }

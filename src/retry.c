@@ -480,6 +480,11 @@ int mover_take(struct zl_mover *m, const char *q, struct zl_taken *t, struct zl_
 	         (const char *)ok->exchange.bytes);
 	snprintf(t->routing_key, sizeof(t->routing_key), "%.*s", (int)ok->routing_key.len,
 	         (const char *)ok->routing_key.bytes);
+	/* And its bytes, for dlq export: a key may hold a NUL (a shortstr: < 256). */
+	t->routing_key_len = ok->routing_key.len < sizeof(t->routing_key) ? ok->routing_key.len : 0;
+	if (t->routing_key_len)
+		memcpy(t->routing_key, ok->routing_key.bytes, t->routing_key_len);
+	t->routing_key[t->routing_key_len] = '\0';
 	r = amqp_read_message(m->conn, MOVE_CHANNEL, &t->msg, 0);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 		return rpc_failed(m, r, "read a message from queue", q, err);

@@ -141,8 +141,12 @@ is "$(count "$ex.dlq")" 1 "dlq purge without --yes: nothing deleted"
 exp=$ZL_TMP/export.jsonl
 zl_zl -c "$conf" dlq export >"$exp" 2>/dev/null
 ok "dlq export: every line parses as JSON" json_lines "$exp"
-is "$(jq -r '[.properties.message_id, .headers["zaaklink-origin-queue"], .body] | join(" ")' "$exp")" \
-	"m3 $qq {\"n\":3}" "dlq export: properties, headers and body"
+# Header values name their AMQP type (tests/integration/dlq_export.sh has them all).
+is "$(jq -r '[.properties.message_id, .headers["zaaklink-origin-queue"].type,
+	.headers["zaaklink-origin-queue"].value, .body] | join(" ")' "$exp")" \
+	"m3 longstr $qq {\"n\":3}" "dlq export: properties, typed headers and body"
+is "$(jq -r '.headers["x-death"].value[0].value.reason.value' "$exp")" "delivery_limit" \
+	"dlq export: the broker's x-death, nested tables and arrays with their types"
 out=$(zl_zl -c "$conf" dlq purge --all --yes 2>&1); rc=$?
 is "$rc:$out" "0:purged 1 message from $ex.dlq" "dlq purge --all --yes"
 is "$(count "$ex.dlq")" 0 "dlq purge: parking queue empty"

@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@ static const char usage[] =
     "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
     "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY "
     "[--id ID] [--type T] [--count N] | consume QUEUE [--reject N] [--requeue] [--expect N] "
-    "[--timeout SECONDS]";
+    "[--timeout SECONDS] | publish-typed EXCHANGE KEY [--body-file F] [--prop NAME=HEX] "
+    "[--timestamp N] [--priority N] [--header KEY=TYPE:VALUE]";
 
 /* A test tool may simply stop at the first problem: one line, exit 2. */
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -483,6 +485,252 @@ static int cmd_publish(amqp_connection_state_t conn, int argc, char **argv)
 	return 0;
 }
 
+/* ---- publish-typed: byte-exact properties and headers of every field type ---- */
+
+/* Decodes hex into a malloc'ed amqp_bytes_t (the memory is never freed: one message). */
+static amqp_bytes_t hex_bytes(const char *hex)
+{
+	size_t n = strlen(hex);
+	amqp_bytes_t b = {n / 2, malloc(n / 2 + 1)};
+
+	if (n % 2 || !b.bytes)
+		die("'%s' is not an even number of hex digits", hex);
+	for (size_t i = 0; i < b.len; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			die("'%s' is not hex", hex);
+		((unsigned char *)b.bytes)[i] = (unsigned char)v;
+	}
+	return b;
+}
+
+/* A whole decimal integer, or dies. */
+static long long spec_int(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		die("'%s' is not an integer", s);
+	return v;
+}
+
+static void parse_field(char *spec, amqp_field_value_t *v);
+
+/* Parses "KEY=SPEC" (KEY in hex when it starts with "hex:") into e. */
+static void parse_entry(char *s, amqp_table_entry_t *e)
+{
+	char *eq = strchr(s, '=');
+
+	if (!eq)
+		die("'%s' is not KEY=TYPE:VALUE", s);
+	*eq = '\0';
+	e->key = strncmp(s, "hex:", 4) == 0 ? hex_bytes(s + 4) : amqp_cstring_bytes(s);
+	parse_field(eq + 1, &e->value);
+}
+
+/* Splits s at ';' into at most 64 parts; returns their number. */
+static int split_list(char *s, char **parts)
+{
+	int n = 0;
+
+	for (char *p = s; p && *p && n < 64; n++) {
+		parts[n] = p;
+		p = strchr(p, ';');
+		if (p)
+			*p++ = '\0';
+	}
+	return n;
+}
+
+/*
+ * TYPE:VALUE, TYPE as dlq export names it: bool (0, 1), int8 .. uint64,
+ * timestamp (decimal), float, double (strtod: nan, inf too), decimal
+ * (SCALE/UNSCALED), void (no value), longstr and bytes (hex), array
+ * (SPEC;SPEC...) and table (KEY=SPEC;KEY=SPEC...) of scalar values.
+ */
+static void parse_field(char *spec, amqp_field_value_t *v)
+{
+	char *val = strchr(spec, ':');
+	char *parts[64];
+	int n;
+
+	if (!val)
+		die("'%s' is not TYPE:VALUE", spec);
+	*val++ = '\0';
+	if (strcmp(spec, "bool") == 0) {
+		v->kind = AMQP_FIELD_KIND_BOOLEAN;
+		v->value.boolean = (amqp_boolean_t)spec_int(val);
+	} else if (strcmp(spec, "int8") == 0) {
+		v->kind = AMQP_FIELD_KIND_I8;
+		v->value.i8 = (int8_t)spec_int(val);
+	} else if (strcmp(spec, "uint8") == 0) {
+		v->kind = AMQP_FIELD_KIND_U8;
+		v->value.u8 = (uint8_t)spec_int(val);
+	} else if (strcmp(spec, "int16") == 0) {
+		v->kind = AMQP_FIELD_KIND_I16;
+		v->value.i16 = (int16_t)spec_int(val);
+	} else if (strcmp(spec, "uint16") == 0) {
+		v->kind = AMQP_FIELD_KIND_U16;
+		v->value.u16 = (uint16_t)spec_int(val);
+	} else if (strcmp(spec, "int32") == 0) {
+		v->kind = AMQP_FIELD_KIND_I32;
+		v->value.i32 = (int32_t)spec_int(val);
+	} else if (strcmp(spec, "uint32") == 0) {
+		v->kind = AMQP_FIELD_KIND_U32;
+		v->value.u32 = (uint32_t)spec_int(val);
+	} else if (strcmp(spec, "int64") == 0) {
+		v->kind = AMQP_FIELD_KIND_I64;
+		v->value.i64 = (int64_t)spec_int(val);
+	} else if (strcmp(spec, "uint64") == 0 || strcmp(spec, "timestamp") == 0) {
+		v->kind = spec[0] == 'u' ? AMQP_FIELD_KIND_U64 : AMQP_FIELD_KIND_TIMESTAMP;
+		v->value.u64 = strtoull(val, NULL, 10);
+	} else if (strcmp(spec, "float") == 0) {
+		v->kind = AMQP_FIELD_KIND_F32;
+		v->value.f32 = strtof(val, NULL);
+	} else if (strcmp(spec, "double") == 0) {
+		v->kind = AMQP_FIELD_KIND_F64;
+		v->value.f64 = strtod(val, NULL);
+	} else if (strcmp(spec, "decimal") == 0) {
+		char *slash = strchr(val, '/');
+
+		if (!slash)
+			die("decimal needs SCALE/UNSCALED, not '%s'", val);
+		v->kind = AMQP_FIELD_KIND_DECIMAL;
+		v->value.decimal.decimals = (uint8_t)spec_int(strndup(val, (size_t)(slash - val)));
+		v->value.decimal.value = (uint32_t)spec_int(slash + 1);
+	} else if (strcmp(spec, "void") == 0) {
+		v->kind = AMQP_FIELD_KIND_VOID;
+	} else if (strcmp(spec, "longstr") == 0 || strcmp(spec, "bytes") == 0) {
+		v->kind = spec[0] == 'l' ? AMQP_FIELD_KIND_UTF8 : AMQP_FIELD_KIND_BYTES;
+		v->value.bytes = hex_bytes(val);
+	} else if (strcmp(spec, "array") == 0) {
+		n = split_list(val, parts);
+		v->kind = AMQP_FIELD_KIND_ARRAY;
+		v->value.array.num_entries = n;
+		v->value.array.entries = calloc((size_t)n + 1, sizeof(amqp_field_value_t));
+		if (!v->value.array.entries)
+			die("out of memory");
+		for (int i = 0; i < n; i++)
+			parse_field(parts[i], &v->value.array.entries[i]);
+	} else if (strcmp(spec, "table") == 0) {
+		n = split_list(val, parts);
+		v->kind = AMQP_FIELD_KIND_TABLE;
+		v->value.table.num_entries = n;
+		v->value.table.entries = calloc((size_t)n + 1, sizeof(amqp_table_entry_t));
+		if (!v->value.table.entries)
+			die("out of memory");
+		for (int i = 0; i < n; i++)
+			parse_entry(parts[i], &v->value.table.entries[i]);
+	} else {
+		die("unknown field type '%s'", spec);
+	}
+}
+
+/* Reads a whole file (the body) into memory. */
+static amqp_bytes_t file_bytes(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	amqp_bytes_t b = {0, NULL};
+	char buf[65536];
+	size_t n;
+
+	if (!f)
+		die("cannot open %s: %s", path, strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		b.bytes = realloc(b.bytes, b.len + n);
+		if (!b.bytes)
+			die("out of memory");
+		memcpy((char *)b.bytes + b.len, buf, n);
+		b.len += n;
+	}
+	fclose(f);
+	return b;
+}
+
+/*
+ * publish-typed EXCHANGE KEY [--body-file F] [--prop NAME=HEX]...
+ * [--timestamp N] [--priority N] [--header KEY=SPEC]...: one persistent
+ * message, confirmed, whose body, shortstr properties (content_type,
+ * content_encoding, correlation_id, reply_to, message_id, type, app_id)
+ * and headers (SPEC: see parse_field) are exactly the bytes given.
+ */
+static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		amqp_flags_t flag;
+		size_t offset;
+	} props_known[] = {
+	    {"content_type", AMQP_BASIC_CONTENT_TYPE_FLAG,
+	     offsetof(amqp_basic_properties_t, content_type)},
+	    {"content_encoding", AMQP_BASIC_CONTENT_ENCODING_FLAG,
+	     offsetof(amqp_basic_properties_t, content_encoding)},
+	    {"correlation_id", AMQP_BASIC_CORRELATION_ID_FLAG,
+	     offsetof(amqp_basic_properties_t, correlation_id)},
+	    {"reply_to", AMQP_BASIC_REPLY_TO_FLAG, offsetof(amqp_basic_properties_t, reply_to)},
+	    {"message_id", AMQP_BASIC_MESSAGE_ID_FLAG,
+	     offsetof(amqp_basic_properties_t, message_id)},
+	    {"type", AMQP_BASIC_TYPE_FLAG, offsetof(amqp_basic_properties_t, type)},
+	    {"app_id", AMQP_BASIC_APP_ID_FLAG, offsetof(amqp_basic_properties_t, app_id)},
+	};
+	amqp_basic_properties_t props;
+	amqp_table_entry_t headers[64];
+	amqp_bytes_t body = amqp_empty_bytes;
+	int n_headers = 0, rc;
+
+	if (argc < 2)
+		die("%s", usage);
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--body-file") == 0 && i + 1 < argc) {
+			body = file_bytes(argv[++i]);
+		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc && n_headers < 64) {
+			parse_entry(argv[++i], &headers[n_headers++]);
+		} else if (strcmp(argv[i], "--timestamp") == 0 && i + 1 < argc) {
+			props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+			props.timestamp = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--priority") == 0 && i + 1 < argc) {
+			props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+			props.priority = (uint8_t)spec_int(argv[++i]);
+		} else if (strcmp(argv[i], "--prop") == 0 && i + 1 < argc) {
+			char *s = argv[++i], *eq = strchr(s, '=');
+			size_t k = 0;
+
+			if (eq)
+				*eq = '\0';
+			while (k < sizeof(props_known) / sizeof(props_known[0]) &&
+			       strcmp(props_known[k].name, s) != 0)
+				k++;
+			if (!eq || k == sizeof(props_known) / sizeof(props_known[0]))
+				die("--prop needs NAME=HEX with a shortstr property, not '%s'", s);
+			props._flags |= props_known[k].flag;
+			*(amqp_bytes_t *)((char *)&props + props_known[k].offset) =
+			    hex_bytes(eq + 1);
+		} else {
+			die("%s", usage);
+		}
+	}
+	if (n_headers) {
+		props._flags |= AMQP_BASIC_HEADERS_FLAG;
+		props.headers.num_entries = n_headers;
+		props.headers.entries = headers;
+	}
+	amqp_confirm_select(conn, CHANNEL);
+	check_reply(amqp_get_rpc_reply(conn), "enable confirms for", argv[0]);
+	rc = amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(argv[0]),
+	                        amqp_cstring_bytes(argv[1]), 0, 0, &props, body);
+	if (rc != AMQP_STATUS_OK)
+		die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
+	await_ack(conn, argv[0]);
+	return 0;
+}
+
 /* Deliveries seen per message id, for consume. */
 struct seen {
 	char **ids;
@@ -589,9 +837,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(amqp_connection_state_t conn, int argc, char **argv);
 	} commands[] = {
-	    {"declare", cmd_declare}, {"drain", cmd_drain},   {"count", cmd_count},
-	    {"purge", cmd_purge},     {"delete", cmd_delete}, {"publish", cmd_publish},
-	    {"consume", cmd_consume},
+	    {"declare", cmd_declare}, {"drain", cmd_drain},
+	    {"count", cmd_count},     {"purge", cmd_purge},
+	    {"delete", cmd_delete},   {"publish", cmd_publish},
+	    {"consume", cmd_consume}, {"publish-typed", cmd_publish_typed},
 	};
 	amqp_connection_state_t conn;
 	int status;
