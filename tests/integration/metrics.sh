@@ -2,10 +2,11 @@
 # Metrics and health over HTTP (metrics.listen) during a real `zaaklink run`:
 # the counters match what the test queue received; 32 idle connections do
 # not keep a scrape waiting and are closed after 5 s; /healthz turns 503 when
-# the broker is stopped or PostgreSQL refuses the database, and 200 again
-# after; each outage is logged once when it starts and once when it ends;
-# under journald lines carry their priority instead of a timestamp. This
-# test stops and starts a RabbitMQ of its own.
+# the broker is stopped or PostgreSQL refuses the database, says why
+# without naming hosts, databases or users, and is 200 again after; each
+# outage is logged once when it starts and once when it ends; under
+# journald lines carry their priority instead of a timestamp. This test
+# stops and starts a RabbitMQ of its own.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools curl
 zl_servers_up
@@ -183,8 +184,11 @@ if [ -n "${ZL_SCRAPE_OUT:-}" ]; then cp "$ZL_TMP/scrape" "$ZL_SCRAPE_OUT"; fi
 zl_rabbit_stop "$broker" || bail "cannot stop our RabbitMQ"
 ok "/healthz turns 503 when the broker is stopped" zl_wait_for 30 healthz_is 503
 body=$(cat "$ZL_TMP/body")
-like "$body" '^not connected to RabbitMQ' "503 body: the reason"
+is "$body" 'not connected to RabbitMQ' "503 body: the reason, without the broker's address or user"
 is "$(wc -l <"$ZL_TMP/body")" 1 "503 body: one line"
+st=$(zl_status_json "$conf")
+like "$(jq -r '.health.reason' <<<"$st")" "^not connected to RabbitMQ: .*127\.0\.0\.1" \
+	"status --json keeps the broker's address in the reason"
 is "$(fresh zaaklink_broker_connected)" 0 "broker connected: 0"
 zl_ow "$db" "$kc" "$(zl_uuid)" >/dev/null
 ok "a change during the outage is pending" zl_wait_for 20 metric_is zaaklink_outbox_pending_events 1
@@ -205,8 +209,11 @@ like "$(grep 'msg=amqp.recovered' <<<"$amqp_log")" 'attempts=([2-9]|[1-9][0-9]+)
 zl_sql postgres "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS false" >/dev/null
 zl_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
 ok "/healthz turns 503 when no pass succeeds for 3 poll intervals" zl_wait_for 30 healthz_is 503
-like "$(cat "$ZL_TMP/body")" '^last successful pass [0-9.]+ s ago, more than 3 poll intervals \(1\.5 s\): ' \
-	"503 body: how long ago, and why"
+like "$(cat "$ZL_TMP/body")" '^last successful pass [0-9.]+ s ago, more than 3 poll intervals \(1\.5 s\)$' \
+	"503 body: how long ago"
+unlike "$(cat "$ZL_TMP/body")" "$db|host=|user=|127\\.0\\.0\\.1" "503 body: no database, host or user name"
+like "$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep 'msg=source.unavailable')" "$db" \
+	"the log names the database that refused"
 cmp_ok "$(fresh zaaklink_pass_errors_total)" -ge 1 "pass errors are counted"
 sleep 2
 zl_sql postgres "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS true" >/dev/null
