@@ -102,7 +102,9 @@ struct zl_health {
  */
 bool metrics_healthy(const struct zl_health *h, char *reason, size_t size);
 
-/* The health input of a running daemon's figures at monotonic time now_ms. */
+/* The health input of a running daemon's figures at monotonic time now_ms,
+ * for /healthz: the reason says what is wrong but not the errors' texts,
+ * which name hosts and users. */
 struct zl_health metrics_health_of(const struct zl_metrics *m, int64_t now_ms);
 
 #endif

@@ -32,6 +32,11 @@ struct zl_metrics_http {
 	struct zl_metrics shared; /* guarded by lock */
 };
 
+/* The bounds on connections: see metrics_http_start(). */
+#define HTTP_CONNECTION_LIMIT 512
+#define HTTP_PER_IP_LIMIT 64
+#define HTTP_IDLE_TIMEOUT_S 5
+
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 
@@ -127,7 +132,7 @@ static int listen_on(const struct zl_metrics_conf *conf, struct zl_err *err)
 	if (conf->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, (const struct sockaddr *)&conf->addr, conf->addr_len) < 0 ||
-	    listen(fd, 16) < 0) {
+	    listen(fd, SOMAXCONN) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -153,12 +158,24 @@ struct zl_metrics_http *metrics_http_start(const struct zl_metrics_conf *conf,
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	h->shared = *initial;
-	/* One thread polls and answers; scrapes are rare and answered from memory. */
-	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, h,
-				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)16,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				     MHD_OPTION_END);
+	/*
+	 * One thread answers every connection, from memory, and never waits
+	 * on one: MHD_USE_AUTO picks epoll (poll elsewhere), so the number of
+	 * connections is not bounded by select's FD_SETSIZE, and a client
+	 * that sends nothing only holds a slot. Such slots are what could
+	 * starve a scrape, hence three bounds: a connection idle for
+	 * HTTP_IDLE_TIMEOUT_S is closed; one address holds at most
+	 * HTTP_PER_IP_LIMIT connections, so one host cannot take all the
+	 * HTTP_CONNECTION_LIMIT that all addresses share; and the per-address
+	 * limit is far above what a scraper needs, so a scraper on the same
+	 * host as a few dozen idle clients still gets in.
+	 */
+	h->daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, h,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
 	if (!h->daemon) {
 		close(fd);
 		pthread_mutex_destroy(&h->lock);

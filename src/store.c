@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -149,6 +151,74 @@ static int step_done(struct zl_store *st, sqlite3_stmt *stmt, const char *what,
 	return 0;
 }
 
+/* The name of a user, or its number when it has none; buf holds 64 bytes. */
+static const char *user_name(uid_t uid, char *buf)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw && strlen(pw->pw_name) < 64)
+		snprintf(buf, 64, "%s", pw->pw_name);
+	else
+		snprintf(buf, 64, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+/*
+ * The state file and its companions are zaaklink's own: a regular file of
+ * the user it runs as. Anything else is refused rather than written to, since
+ * it may be planted in the state directory to make zaaklink (perhaps run as
+ * root) truncate or overwrite a file elsewhere, or leave files the daemon's
+ * user can no longer write. what: "state file", "lock file", ...
+ */
+static int check_own_file(const char *what, const char *path, const struct stat *sb,
+                          struct zl_err *err)
+{
+	char owner[64], self[64];
+
+	if (S_ISLNK(sb->st_mode))
+		return zl_err_set(err, ZL_EX_CANTCREAT,
+		                  "%s %s is a symbolic link: refusing to follow it", what, path);
+	if (!S_ISREG(sb->st_mode))
+		return zl_err_set(err, ZL_EX_CANTCREAT,
+		                  "%s %s is not a regular file: refusing to use it", what, path);
+	if (sb->st_uid != geteuid())
+		return zl_err_set(err, ZL_EX_CANTCREAT,
+		                  "%s %s belongs to %s, not to %s who runs zaaklink: refusing to "
+		                  "use it (run zaaklink as its owner)",
+		                  what, path, user_name(sb->st_uid, owner),
+		                  user_name(geteuid(), self));
+	return 0;
+}
+
+/*
+ * Checks the state file and the files SQLite keeps beside it, those that
+ * exist: SQLITE_OPEN_NOFOLLOW covers only the database's own name, and
+ * refuses a link with a bare "unable to open database file".
+ */
+static int check_state_files(const char *path, struct zl_err *err)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	size_t n = strlen(path) + sizeof("-journal");
+	char *name = malloc(n);
+	int ret = 0;
+
+	if (!name)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	for (size_t i = 0; i < ZL_ARRAY_LEN(suffix) && ret == 0; i++) {
+		struct stat sb;
+
+		snprintf(name, n, "%s%s", path, suffix[i]);
+		if (lstat(name, &sb) == 0)
+			ret = check_own_file(i == 0 ? "state file" : "state journal file", name,
+			                     &sb, err);
+		else if (errno != ENOENT)
+			ret = zl_err_set(err, ZL_EX_CANTCREAT, "could not open state file %s: %s",
+			                 name, strerror(errno));
+	}
+	free(name);
+	return ret;
+}
+
 /*
  * One writer per state file: two daemons on one file would publish every
  * event twice and race on the outbox. The lock is an flock on a file of its
@@ -160,14 +230,31 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 	size_t n = strlen(st->path) + sizeof(".lock");
 	char *lock_path = malloc(n);
 	char pid[32];
+	struct stat sb;
 
 	if (!lock_path)
 		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
 	snprintf(lock_path, n, "%s.lock", st->path);
-	st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	/* Not truncated on opening: only once it is known to be ours. */
+	st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
 	if (st->lock_fd < 0) {
+		if (errno == ELOOP)
+			zl_err_set(err, ZL_EX_CANTCREAT,
+			           "lock file %s is a symbolic link: refusing to follow it",
+			           lock_path);
+		else
+			zl_err_set(err, ZL_EX_CANTCREAT, "could not open lock file %s: %s",
+			           lock_path, strerror(errno));
+		free(lock_path);
+		return -1;
+	}
+	if (fstat(st->lock_fd, &sb) < 0) {
 		zl_err_set(err, ZL_EX_CANTCREAT, "could not open lock file %s: %s", lock_path,
 			   strerror(errno));
+		free(lock_path);
+		return -1;
+	}
+	if (check_own_file("lock file", lock_path, &sb, err) < 0) {
 		free(lock_path);
 		return -1;
 	}
@@ -236,6 +323,10 @@ struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err
 	st->lock_fd = -1;
 	if (!read_only && take_writer_lock(st, err) < 0)
 		goto fail;
+	if (check_state_files(path, err) < 0)
+		goto fail;
+	/* NOFOLLOW again for a link put there after the check. */
+	flags |= SQLITE_OPEN_NOFOLLOW;
 	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		db_fail(st, err, "open the database");
 		goto fail;

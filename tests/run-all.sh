@@ -386,6 +386,8 @@ if [ "$packaging" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 	tarball="$ROOT/_build/default/zaaklink-$version.tar.gz"
 	pkg_check "man pages format without warnings (groff -ww)" make -C "$ROOT/_build/default" -s check-man
 	pkg_tap "sd_notify and SIGHUP reload" "$ROOT/packaging/tests/notify-reload.sh" "$ROOT/_build/default/zaaklink"
+	pkg_tap "the postinst and a conffile that is a symbolic link" \
+		"$ROOT/packaging/tests/postinst-conffile.sh"
 	# The suite above ran the integration tests on these very sources; here
 	# distcheck proves the tarball builds, installs and uninstalls on its
 	# own, with the unit tests (the whole suite there takes minutes more).

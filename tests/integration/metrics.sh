@@ -1,10 +1,12 @@
 #!/bin/bash
 # Metrics and health over HTTP (metrics.listen) during a real `zaaklink run`:
-# the counters match what the test queue received; /healthz turns 503 when
-# the broker is stopped or PostgreSQL refuses the database, and 200 again
-# after; each outage is logged once when it starts and once when it ends;
-# under journald lines carry their priority instead of a timestamp. This
-# test stops and starts a RabbitMQ of its own.
+# the counters match what the test queue received; 32 idle connections do
+# not keep a scrape waiting and are closed after 5 s; /healthz turns 503 when
+# the broker is stopped or PostgreSQL refuses the database, says why
+# without naming hosts, databases or users, and is 200 again after; each
+# outage is logged once when it starts and once when it ends; under
+# journald lines carry their priority instead of a timestamp. This test
+# stops and starts a RabbitMQ of its own.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools curl
 zl_servers_up
@@ -55,6 +57,20 @@ listening() {
 	awk -v list="$inodes" 'BEGIN { n = split(list, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 		$4 == "0A" && ($10 in want) { print $2 }' /proc/net/tcp /proc/net/tcp6
 }
+# accepted PID: how many TCP connections PID has accepted on $port and holds open.
+accepted() {
+	local inodes
+	inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
+	[ -n "$inodes" ] || { echo 0; return 0; }
+	awk -v list="$inodes" -v port="$(printf '%04X' "$port")" '
+		BEGIN { n = split(list, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+		$4 == "01" && ($10 in want) && substr($2, index($2, ":") + 1) == port { c++ }
+		END { print c + 0 }' /proc/net/tcp /proc/net/tcp6
+}
+# accepted_is PID N: true when PID holds exactly N connections.
+accepted_is() {
+	[ "$(accepted "$1")" = "$2" ]
+}
 gek=nl.overheid.zaken.zaak-gekoppeld
 ont=nl.overheid.zaken.zaak-ontkoppeld
 
@@ -94,6 +110,34 @@ like "$headers" $'Content-Type: text/plain; version=0.0.4; charset=utf-8\r' \
 	"/metrics is Prometheus' text format 0.0.4"
 is "$(get /nowhere)" 404 "an unknown path: 404"
 is "$(get /metrics -X POST)" 405 "POST /metrics: 405"
+
+# ---- idle connections do not starve a scrape ----
+# Connections that send nothing or half a request, from the scraper's own
+# address: the server keeps answering, and drops them after its timeout.
+idle=()
+trap '' PIPE # a server that closes a connection must not end this script
+for i in $(seq 32); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || bail "cannot open idle connection $i"
+	[ $((i % 2)) -eq 1 ] || printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n' >&"$fd" 2>/dev/null || true
+	idle+=("$fd")
+done
+opened=$EPOCHSECONDS
+ok "the server accepts 32 idle connections" zl_wait_for 5 accepted_is "$pid" 32 ||
+	diag "the server holds $(accepted "$pid") of them"
+code=$(curl -s -m 1 -o "$ZL_TMP/scrape" -w '%{http_code}' "$url/metrics") || true
+is "$code" 200 "with 32 idle connections open, a scrape succeeds within 1 s"
+like "$(cat "$ZL_TMP/scrape" 2>/dev/null)" 'zaaklink_passes_total [0-9]+' "... and has the figures"
+code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "$url/healthz") || true
+is "$code" 200 "... and so does /healthz"
+# A connection that sent half a request is closed by the server (EOF) once
+# it has been idle for the 5 s timeout, not before and not much later.
+rc=0; read -r -t 15 -u "${idle[1]}" _ || rc=$?
+is "$rc" 1 "an idle connection is closed by the server (EOF, not our 15 s wait)"
+took=$((EPOCHSECONDS - opened))
+ok "... after the 5 s timeout, give or take a second (took $took s)" test "$took" -ge 4 -a "$took" -le 7
+ok "the server drops every idle connection" zl_wait_for 10 accepted_is "$pid" 0
+for fd in "${idle[@]}"; do exec {fd}>&-; done
+trap - PIPE
 
 # ---- events: recorded and published equal what the queue received ----
 kc=$(zl_kc "$db" "Aanvraag parkeervergunning")
@@ -140,8 +184,11 @@ if [ -n "${ZL_SCRAPE_OUT:-}" ]; then cp "$ZL_TMP/scrape" "$ZL_SCRAPE_OUT"; fi
 zl_rabbit_stop "$broker" || bail "cannot stop our RabbitMQ"
 ok "/healthz turns 503 when the broker is stopped" zl_wait_for 30 healthz_is 503
 body=$(cat "$ZL_TMP/body")
-like "$body" '^not connected to RabbitMQ' "503 body: the reason"
+is "$body" 'not connected to RabbitMQ' "503 body: the reason, without the broker's address or user"
 is "$(wc -l <"$ZL_TMP/body")" 1 "503 body: one line"
+st=$(zl_status_json "$conf")
+like "$(jq -r '.health.reason' <<<"$st")" "^not connected to RabbitMQ: .*127\.0\.0\.1" \
+	"status --json keeps the broker's address in the reason"
 is "$(fresh zaaklink_broker_connected)" 0 "broker connected: 0"
 zl_ow "$db" "$kc" "$(zl_uuid)" >/dev/null
 ok "a change during the outage is pending" zl_wait_for 20 metric_is zaaklink_outbox_pending_events 1
@@ -162,8 +209,11 @@ like "$(grep 'msg=amqp.recovered' <<<"$amqp_log")" 'attempts=([2-9]|[1-9][0-9]+)
 zl_sql postgres "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS false" >/dev/null
 zl_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
 ok "/healthz turns 503 when no pass succeeds for 3 poll intervals" zl_wait_for 30 healthz_is 503
-like "$(cat "$ZL_TMP/body")" '^last successful pass [0-9.]+ s ago, more than 3 poll intervals \(1\.5 s\): ' \
-	"503 body: how long ago, and why"
+like "$(cat "$ZL_TMP/body")" '^last successful pass [0-9.]+ s ago, more than 3 poll intervals \(1\.5 s\)$' \
+	"503 body: how long ago"
+unlike "$(cat "$ZL_TMP/body")" "$db|host=|user=|127\\.0\\.0\\.1" "503 body: no database, host or user name"
+like "$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep 'msg=source.unavailable')" "$db" \
+	"the log names the database that refused"
 cmp_ok "$(fresh zaaklink_pass_errors_total)" -ge 1 "pass errors are counted"
 sleep 2
 zl_sql postgres "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS true" >/dev/null

@@ -392,6 +392,28 @@ START_TEST(test_health_of_the_daemon_figures)
 }
 END_TEST
 
+/* /healthz answers anyone: its reason names no host, database or user. */
+START_TEST(test_health_of_the_daemon_figures_names_no_host)
+{
+	struct zl_metrics m;
+	struct zl_pass_stats s = {0};
+	struct zl_health h;
+	char reason[1024];
+
+	fresh(&m, 0);
+	metrics_pass_done(&m, &s, 0, NOW, 1000);
+	metrics_pass_failed(&m, "could not connect on PostgreSQL (host=db1.example user=zl "
+	                        "dbname=openklant): refused");
+	m.broker_connected = false;
+	snprintf(m.broker_error, sizeof(m.broker_error),
+	         "could not connect to amqp://zl@mq1.example:5672/%%2f: refused");
+	h = metrics_health_of(&m, 60000);
+	ck_assert(!metrics_healthy(&h, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "last successful pass 59.0 s ago, more than 3 poll intervals "
+	                         "(15 s); not connected to RabbitMQ");
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -414,6 +436,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(health, test_broker_not_judged_when_not_checked);
 	tcase_add_test(health, test_health_reason_never_overflows);
 	tcase_add_test(health, test_health_of_the_daemon_figures);
+	tcase_add_test(health, test_health_of_the_daemon_figures_names_no_host);
 	suite_add_tcase(s, health);
 	return s;
 }

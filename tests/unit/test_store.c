@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/zl-store-XXXXXX";
@@ -186,6 +187,150 @@ START_TEST(test_unwritable_directory_names_file_and_cause)
 	ck_assert_ptr_null(store_open("/proc/zl-no/state.db", false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/zl-no/state.db"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+}
+END_TEST
+
+/* Writes text to name, creating or replacing it. */
+static void put_file(const char *name, const char *text)
+{
+	FILE *f = fopen(name, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The content of name (at most 255 bytes). */
+static const char *file_text(const char *name)
+{
+	static char buf[256];
+	FILE *f = fopen(name, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A state file that is a symbolic link is refused, by writers and readers,
+ * and what it points to is left as it was. */
+START_TEST(test_state_file_symlink_is_refused)
+{
+	char victim[300];
+	struct zl_err err = {0};
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	put_file(victim, "precious\n");
+	ck_assert_int_eq(symlink(victim, path), 0);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_str_eq(err.msg + strlen(err.msg) -
+	                     strlen("is a symbolic link: refusing to follow it"),
+	                 "is a symbolic link: refusing to follow it");
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+	ck_assert_str_eq(file_text(victim), "precious\n");
+	memset(&err, 0, sizeof(err));
+	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+}
+END_TEST
+
+/* A lock file that is a symbolic link is neither followed nor truncated. */
+START_TEST(test_lock_file_symlink_is_not_truncated)
+{
+	char victim[300], lock[300];
+	struct zl_err err = {0};
+	struct zl_store *st;
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	put_file(victim, "precious\n");
+	ck_assert_int_eq(symlink(victim, lock), 0);
+	st = store_open(path, false, &err);
+	ck_assert_str_eq(file_text(victim), "precious\n");
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(strstr(err.msg, lock));
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link: refusing to follow it"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+	ck_assert_int_eq(access(path, F_OK), -1); /* nothing was created either */
+}
+END_TEST
+
+/* Nor is a dangling link followed to create a file elsewhere. */
+START_TEST(test_lock_file_dangling_symlink_creates_nothing)
+{
+	char target[300], lock[300];
+	struct zl_err err = {0};
+
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	ck_assert_int_eq(symlink(target, lock), 0);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_int_eq(access(target, F_OK), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
+}
+END_TEST
+
+START_TEST(test_lock_file_not_regular_is_refused)
+{
+	char lock[300];
+	struct zl_err err = {0};
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	ck_assert_int_eq(mkfifo(lock, 0600), 0);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_msg(strstr(err.msg, lock) != NULL, "not naming %s: %s", lock, err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is not a regular file"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+}
+END_TEST
+
+/* SQLite's own files beside the state file are checked too. */
+START_TEST(test_wal_file_symlink_is_refused)
+{
+	char victim[300], wal[300];
+	struct zl_err err = {0};
+
+	store_close(open_rw());
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	put_file(victim, "precious\n");
+	unlink(wal);
+	ck_assert_int_eq(symlink(victim, wal), 0);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_msg(strstr(err.msg, wal) != NULL, "not naming %s: %s", wal, err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
+	ck_assert_str_eq(file_text(victim), "precious\n");
+}
+END_TEST
+
+/* Files of another user are refused: the daemon's user could not write
+ * what zaaklink would create beside them. Needs root to give one away. */
+START_TEST(test_state_file_of_another_user_is_refused)
+{
+	struct zl_err err = {0};
+	char lock[300];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "# skipped: giving a file to another user needs root\n");
+		return;
+	}
+	store_close(open_rw());
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+	ck_assert_int_eq(chown(path, 0, 0), 0);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	ck_assert_int_eq(chown(lock, 65534, 65534), 0);
+	memset(&err, 0, sizeof(err));
+	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, lock));
+	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
 }
 END_TEST
 
@@ -498,6 +643,12 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_second_writer_is_refused_with_pid);
 	tcase_add_test(tc, test_missing_state_read_only_names_file);
 	tcase_add_test(tc, test_unwritable_directory_names_file_and_cause);
+	tcase_add_test(tc, test_state_file_symlink_is_refused);
+	tcase_add_test(tc, test_lock_file_symlink_is_not_truncated);
+	tcase_add_test(tc, test_lock_file_dangling_symlink_creates_nothing);
+	tcase_add_test(tc, test_lock_file_not_regular_is_refused);
+	tcase_add_test(tc, test_wal_file_symlink_is_refused);
+	tcase_add_test(tc, test_state_file_of_another_user_is_refused);
 	tcase_add_test(tc, test_links_iterate_by_id_within_range);
 	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
 	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
