@@ -168,10 +168,12 @@ static const char *user_name(uid_t uid, char *buf)
  * the user it runs as. Anything else is refused rather than written to, since
  * it may be planted in the state directory to make zaaklink (perhaps run as
  * root) truncate or overwrite a file elsewhere, or leave files the daemon's
- * user can no longer write. what: "state file", "lock file", ...
+ * user can no longer write. A reader (status, dlq) only needs a regular
+ * file that is no link: a monitoring user reads the daemon's state without
+ * owning it. what: "state file", "lock file", ...
  */
 static int check_own_file(const char *what, const char *path, const struct stat *sb,
-                          struct zl_err *err)
+                          bool writer, struct zl_err *err)
 {
 	char owner[64], self[64];
 
@@ -181,7 +183,7 @@ static int check_own_file(const char *what, const char *path, const struct stat 
 	if (!S_ISREG(sb->st_mode))
 		return zl_err_set(err, ZL_EX_CANTCREAT,
 		                  "%s %s is not a regular file: refusing to use it", what, path);
-	if (sb->st_uid != geteuid())
+	if (writer && sb->st_uid != geteuid())
 		return zl_err_set(err, ZL_EX_CANTCREAT,
 		                  "%s %s belongs to %s, not to %s who runs zaaklink: refusing to "
 		                  "use it (run zaaklink as its owner)",
@@ -195,7 +197,7 @@ static int check_own_file(const char *what, const char *path, const struct stat 
  * exist: SQLITE_OPEN_NOFOLLOW covers only the database's own name, and
  * refuses a link with a bare "unable to open database file".
  */
-static int check_state_files(const char *path, struct zl_err *err)
+static int check_state_files(const char *path, bool writer, struct zl_err *err)
 {
 	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
 	size_t n = strlen(path) + sizeof("-journal");
@@ -210,7 +212,7 @@ static int check_state_files(const char *path, struct zl_err *err)
 		snprintf(name, n, "%s%s", path, suffix[i]);
 		if (lstat(name, &sb) == 0)
 			ret = check_own_file(i == 0 ? "state file" : "state journal file", name,
-			                     &sb, err);
+			                     &sb, writer, err);
 		else if (errno != ENOENT)
 			ret = zl_err_set(err, ZL_EX_CANTCREAT, "could not open state file %s: %s",
 			                 name, strerror(errno));
@@ -254,7 +256,7 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 		free(lock_path);
 		return -1;
 	}
-	if (check_own_file("lock file", lock_path, &sb, err) < 0) {
+	if (check_own_file("lock file", lock_path, &sb, true, err) < 0) {
 		free(lock_path);
 		return -1;
 	}
@@ -323,7 +325,7 @@ struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err
 	st->lock_fd = -1;
 	if (!read_only && take_writer_lock(st, err) < 0)
 		goto fail;
-	if (check_state_files(path, err) < 0)
+	if (check_state_files(path, !read_only, err) < 0)
 		goto fail;
 	/* NOFOLLOW again for a link put there after the check. */
 	flags |= SQLITE_OPEN_NOFOLLOW;
