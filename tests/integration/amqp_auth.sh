@@ -14,7 +14,9 @@
 #     logs in as the certificate's CN; an unknown CN is refused (69);
 #   - a configuration file with a password that others can read gets one
 #     warning line, one of mode 0600 none;
-#   - ZAAKLINK_AMQP_URL takes several URLs separated by blanks.
+#   - ZAAKLINK_AMQP_URL takes several URLs separated by blanks;
+#   - a reload takes a new password from the same file, used by the next
+#     connection; another password_file needs a restart.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools openssl
 
@@ -247,5 +249,31 @@ chmod 644 "$ZL_TMP/nosecret.conf"
 run nosecret "$ZL_TMP/nosecret.conf" check-config
 is "$rc" 0 "a mode 0644 file with password_file and no password: exits 0" || diag "$err"
 is "$err" "" "a mode 0644 file without a password: no warning"
+
+# ---- reload: a new password in the same file, for the next connection ----
+
+printf '%s\n' "$USER_PASS" >"$ZL_TMP/rot.password"
+chmod 600 "$ZL_TMP/rot.password"
+conf reload "amqp.url = \"amqp://$USER@$PLAIN_HOST/%2f\";" \
+	"amqp.password_file = \"$ZL_TMP/rot.password\";"
+log=$ZL_TMP/reload.log
+zl_run_bg "$ZL_TMP/reload.conf" "$log"
+# connected N: the daemon has logged amqp.connected N times.
+connected() { [ "$(grep -c 'msg=amqp.connected' "$log")" -ge "$1" ]; }
+ok "reload: the daemon connects with the file's password" zl_wait_for 30 connected 1
+NEW_PASS=n$(openssl rand -hex 12)
+ctl change_password "$USER" "$NEW_PASS" || bail "rabbitmqctl could not change the password"
+printf '%s\n' "$NEW_PASS" >"$ZL_TMP/rot.password"
+kill -HUP "$ZL_PID"
+ok "reload: a new password in the file is applied" \
+	zl_wait_log 'msg=config.reloaded file=[^ ]+ changed=amqp.password_file$' 20
+ctl close_all_connections "password rotated" || bail "rabbitmqctl could not close the connections"
+ok "reload: the next connection logs in with the new password" zl_wait_for 60 connected 2
+sed -i "s|rot.password|right.password|" "$ZL_TMP/reload.conf"
+kill -HUP "$ZL_PID"
+ok "reload: another password_file is refused (restart)" \
+	zl_wait_log 'msg=config.reload_refused file=[^ ]+ settings=amqp.password_file ' 20
+unlike "$(<"$log")" "$USER_PASS|$NEW_PASS" "reload: no password in the log"
+zl_stop "$ZL_PID"
 
 done_testing
