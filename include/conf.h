@@ -2,11 +2,13 @@
  * Configuration: the libconfig file of zaaklink.conf(5), validated.
  *
  * conf_load() reads the file, applies the environment overrides
- * (ZAAKLINK_AMQP_URL, ZAAKLINK_SOURCE_CONNINFO), fills in defaults and checks
- * every value. Unknown settings are errors: a typo must never fall back to a
- * default silently. Errors are one line, "FILE:LINE: setting: problem", with
- * code ZL_EX_CONFIG. The result is owned by the caller and released with
- * conf_free(); nothing else holds configuration.
+ * (ZAAKLINK_AMQP_URL, ZAAKLINK_SOURCE_CONNINFO), fills in defaults, reads
+ * amqp.password_file and checks every value. Unknown settings are errors: a
+ * typo must never fall back to a default silently. Errors are one line,
+ * "FILE:LINE: setting: problem", with code ZL_EX_CONFIG. A file holding a
+ * password that its group or others can read is only warned about. The
+ * result is owned by the caller and released with conf_free(); nothing else
+ * holds configuration.
  */
 #ifndef ZL_CONF_H
 #define ZL_CONF_H
@@ -67,6 +69,8 @@ struct zl_amqp_conf {
 	char *ca_file;           /* amqps: CA bundle; NULL = system default */
 	char *cert_file;         /* amqps: client certificate (optional) */
 	char *key_file;          /* amqps: client key (optional) */
+	char *password_file;     /* as written; relative: under $CREDENTIALS_DIRECTORY */
+	char *password;          /* its content, for every URL without a password; never logged */
 	bool verify_peer;
 	bool verify_hostname;
 	struct zl_queue_conf queues[ZL_MAX_QUEUES];
@@ -111,5 +115,8 @@ void conf_free(struct zl_conf *conf);
  */
 char *conf_mask_url(const char *url);
 char *conf_mask_conninfo(const char *conninfo);
+
+/* True when the AMQP URL carries a password of its own (even an empty one). */
+bool conf_url_has_password(const char *url);
 
 #endif

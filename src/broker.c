@@ -235,9 +235,35 @@ static int open_socket(const struct zl_amqp_conf *c, const char *node, amqp_conn
 	return 0;
 }
 
+/* True when p points into the n bytes at buf: a value the URL gave, not a library default. */
+static bool from_url(const char *p, const char *buf, size_t n)
+{
+	return p >= buf && p < buf + n;
+}
+
+/*
+ * How to log in with ci, parsed in place from the n bytes at url: SASL EXTERNAL,
+ * the client certificate being the credential, when one is configured and
+ * the URL names neither user nor password; else PLAIN with the URL's
+ * password, or amqp.password_file's when the URL has none.
+ */
+static amqp_sasl_method_enum login_method(const struct zl_amqp_conf *c, const char *url, size_t n,
+                                          struct amqp_connection_info *ci)
+{
+	bool user = from_url(ci->user, url, n) && ci->user[0] != '\0';
+	bool password = from_url(ci->password, url, n);
+
+	if (c->cert_file && ci->ssl && !user && !password)
+		return AMQP_SASL_METHOD_EXTERNAL;
+	if (!password && c->password)
+		ci->password = c->password;
+	return AMQP_SASL_METHOD_PLAIN;
+}
+
 /* Logs in announcing the capabilities zaaklink relies on. */
 static amqp_rpc_reply_t log_in(const struct zl_amqp_conf *c, amqp_connection_state_t conn,
-                               const struct amqp_connection_info *ci, const char *vhost)
+                               const struct amqp_connection_info *ci, const char *vhost,
+                               amqp_sasl_method_enum method)
 {
 	amqp_table_entry_t caps[3];
 	amqp_table_entry_t props[3];
@@ -252,6 +278,13 @@ static amqp_rpc_reply_t log_in(const struct zl_amqp_conf *c, amqp_connection_sta
 	broker_string_entry(&props[0], "product", "zaaklink");
 	broker_string_entry(&props[1], "version", PACKAGE_VERSION);
 	broker_table_entry(&props[2], "capabilities", capabilities);
+	/* RabbitMQ takes the user from the certificate and ignores EXTERNAL's
+	 * identity; rabbitmq-c 0.11 fails on an empty one ("could not allocate
+	 * memory"), so it gets the product's name. */
+	if (method == AMQP_SASL_METHOD_EXTERNAL)
+		return amqp_login_with_properties(conn, vhost, AMQP_DEFAULT_MAX_CHANNELS,
+		                                  AMQP_DEFAULT_FRAME_SIZE, c->heartbeat, &client,
+		                                  AMQP_SASL_METHOD_EXTERNAL, "zaaklink");
 	return amqp_login_with_properties(conn, vhost, AMQP_DEFAULT_MAX_CHANNELS,
 	                                  AMQP_DEFAULT_FRAME_SIZE, c->heartbeat, &client,
 	                                  AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
@@ -264,6 +297,7 @@ int broker_open(const struct zl_amqp_conf *conf, int idx, const char *node,
 	struct timeval handshake = broker_seconds_tv(conf->connect_timeout);
 	struct timeval rpc = broker_seconds_tv(conf->confirm_timeout);
 	amqp_connection_state_t conn;
+	amqp_sasl_method_enum method;
 	char *copy = strdup(conf->urls[idx]);
 	const char *vhost;
 	amqp_rpc_reply_t r;
@@ -275,6 +309,7 @@ int broker_open(const struct zl_amqp_conf *conf, int idx, const char *node,
 		free(copy);
 		return zl_err_set(err, ZL_EX_CONFIG, "could not parse amqp url %s", node);
 	}
+	method = login_method(conf, copy, strlen(conf->urls[idx]) + 1, &ci);
 	/* "amqp://host/" names the empty vhost, which RabbitMQ cannot have:
 	 * read it as the default one, like most clients do. */
 	vhost = ci.vhost[0] ? ci.vhost : "/";
@@ -290,14 +325,21 @@ int broker_open(const struct zl_amqp_conf *conf, int idx, const char *node,
 		free(copy);
 		return -1;
 	}
-	r = log_in(conf, conn, &ci, vhost);
+	r = log_in(conf, conn, &ci, vhost, method);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		char reason[512];
 
 		broker_reply_text(r, reason, sizeof(reason));
-		zl_err_set(err, ZL_EX_UNAVAILABLE,
-		           "could not log in as %s to vhost %s on node %s: %s", ci.user, vhost,
-		           node, reason);
+		if (method == AMQP_SASL_METHOD_EXTERNAL)
+			zl_err_set(
+			    err, ZL_EX_UNAVAILABLE,
+			    "could not log in with the client certificate (SASL EXTERNAL) to "
+			    "vhost %s on node %s: %s",
+			    vhost, node, reason);
+		else
+			zl_err_set(err, ZL_EX_UNAVAILABLE,
+			           "could not log in as %s to vhost %s on node %s: %s", ci.user,
+			           vhost, node, reason);
 		broker_close(conn, false);
 		free(copy);
 		return -1;

@@ -398,6 +398,7 @@ static void restart_settings(const struct zl_conf *cur, const struct zl_conf *ne
 		{ str_differs(a->ca_file, b->ca_file), "amqp.ca_file" },
 		{ str_differs(a->cert_file, b->cert_file), "amqp.cert_file" },
 		{ str_differs(a->key_file, b->key_file), "amqp.key_file" },
+		{ str_differs(a->password_file, b->password_file), "amqp.password_file" },
 		{ a->verify_peer != b->verify_peer, "amqp.verify_peer" },
 		{ a->verify_hostname != b->verify_hostname, "amqp.verify_hostname" },
 		{ queues_differ(a, b), "amqp.queues" },
@@ -437,6 +438,8 @@ static void apply_runtime(struct zl_conf *cur, struct zl_conf *next, char *buf, 
 {
 	buf[0] = '\0';
 	take_str(&cur->source.base_url, &next->source.base_url, "source.base_url", buf, size);
+	/* A new password in the same file: the next connection logs in with it. */
+	take_str(&cur->amqp.password, &next->amqp.password, "amqp.password_file", buf, size);
 	TAKE(source.poll_interval, "source.poll_interval");
 	TAKE(source.range_size, "source.range_size");
 	take_str(&cur->events.source, &next->events.source, "events.source", buf, size);

@@ -27,6 +27,8 @@
 
 #define ENV_AMQP_URL "ZAAKLINK_AMQP_URL"
 #define ENV_CONNINFO "ZAAKLINK_SOURCE_CONNINFO"
+#define ENV_CREDENTIALS "CREDENTIALS_DIRECTORY"
+#define PASSWORD_MAX 4096
 
 /*
  * The settings zaaklink knows, group by group. Anything else in the file is
@@ -42,9 +44,9 @@ static const char *const events_keys[] = {
     "source",          "label_max_length", "relink_on_label_change",
     "invalid_zaak_id", "initial_sync",     NULL};
 static const char *const amqp_keys[] = {
-    "url",         "exchange", "heartbeat", "batch_size", "confirm_timeout", "connect_timeout",
-    "max_backoff", "ca_file",  "cert_file", "key_file",   "verify_peer",     "verify_hostname",
-    "queues",      NULL};
+    "url",         "exchange",      "heartbeat", "batch_size", "confirm_timeout", "connect_timeout",
+    "max_backoff", "ca_file",       "cert_file", "key_file",   "verify_peer",     "verify_hostname",
+    "queues",      "password_file", NULL};
 static const char *const queue_keys[] = {"name", "bindings", "type", "delivery_limit", NULL};
 static const char *const retry_keys[] = {"delays", NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -641,6 +643,124 @@ static int check_exchange(struct loader *ld, const char *exchange)
 	return 0;
 }
 
+/*
+ * Reads the one password of a password file: the whole file but one
+ * trailing newline ("\n" or "\r\n"), so that both `echo pw >file` and
+ * `printf pw >file` work. Fills buf (NUL-terminated) or why.
+ */
+static int read_secret(int fd, char *buf, size_t size, char *why, size_t why_size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, why_size, "could not be read: %s", strerror(errno));
+			return -1;
+		}
+		len += (size_t)n;
+		if (len == size) {
+			snprintf(why, why_size, "is larger than %d bytes, expected one password",
+			         PASSWORD_MAX);
+			return -1;
+		}
+	}
+	if (len > 0 && buf[len - 1] == '\n' && --len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	if (len > PASSWORD_MAX)
+		snprintf(why, why_size, "is larger than %d bytes, expected one password",
+		         PASSWORD_MAX);
+	else if (len == 0)
+		snprintf(why, why_size, "is empty");
+	else if (memchr(buf, '\0', len))
+		snprintf(why, why_size, "has a NUL byte, which no AMQP password can hold");
+	else if (memchr(buf, '\n', len))
+		snprintf(why, why_size, "has more than one line, expected the password alone");
+	else
+		return 0;
+	return -1;
+}
+
+/* The file amqp.password_file names: relative ones are systemd credentials. */
+static int password_path(struct loader *ld, const config_setting_t *s, const char *name, char **out)
+{
+	const char *dir = getenv(ENV_CREDENTIALS);
+	size_t size;
+
+	if (name[0] == '/') {
+		*out = strdup(name);
+	} else if (!dir || !*dir) {
+		return fail_at(ld, s,
+		               "amqp.password_file: '%s' is a relative path and $%s is not set "
+		               "(systemd's LoadCredential= sets it); expected an absolute path",
+		               name, ENV_CREDENTIALS);
+	} else {
+		size = strlen(dir) + 1 + strlen(name) + 1;
+		if ((*out = malloc(size)))
+			snprintf(*out, size, "%s/%s", dir, name);
+	}
+	return *out ? 0 : fail_oom(ld);
+}
+
+/* Logs that file, which holds a password (in settings), can be read by more than its owner. */
+static void warn_readable(const char *file, mode_t mode, const char *settings)
+{
+	char quoted[512];
+
+	zl_warn("config.password_readable",
+	        "file=\"%s\" mode=%04o settings=%s reason=\"a file holding a password is readable "
+	        "by %s\"",
+	        zl_log_quote(file, quoted, sizeof(quoted)), (unsigned)(mode & 07777), settings,
+	        (mode & S_IROTH) ? "others" : "its group");
+}
+
+/*
+ * Reads amqp.password_file once, at load and so at every reload. The
+ * password never appears in a message, only the file's name.
+ */
+static int load_password(struct loader *ld)
+{
+	struct zl_amqp_conf *amqp = &ld->conf->amqp;
+	const config_setting_t *s = lookup(ld, "amqp", "password_file");
+	char why[128], *path = NULL, *buf = NULL;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!amqp->password_file)
+		return 0;
+	if (!*amqp->password_file)
+		return fail_at(ld, s, "amqp.password_file: must not be empty");
+	if (password_path(ld, s, amqp->password_file, &path) < 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+		rc = fail_at(ld, s, "amqp.password_file: could not read %s: %s", path,
+		             strerror(errno));
+		free(path);
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		rc = fail_at(ld, s, "amqp.password_file: %s is not a regular file", path);
+	else if (!(buf = malloc(PASSWORD_MAX + 3)))
+		rc = fail_oom(ld);
+	else if (read_secret(fd, buf, PASSWORD_MAX + 3, why, sizeof(why)) < 0)
+		rc = fail_at(ld, s, "amqp.password_file: %s %s", path, why);
+	else if (!(amqp->password = strdup(buf)))
+		rc = fail_oom(ld);
+	/* A dedicated secret may be shared with zaaklink's group, not with everyone. */
+	else if (st.st_mode & S_IROTH)
+		warn_readable(path, st.st_mode, "amqp.password_file");
+	if (buf) {
+		explicit_bzero(buf, PASSWORD_MAX + 3);
+		free(buf);
+	}
+	close(fd);
+	free(path);
+	return rc;
+}
+
 static int load_queues(struct loader *ld);
 
 /* Reads and checks the amqp group. */
@@ -662,12 +782,13 @@ static int load_amqp(struct loader *ld)
 	    read_string(ld, "amqp", "cert_file", &amqp->cert_file) < 0 ||
 	    read_string(ld, "amqp", "key_file", &amqp->key_file) < 0 ||
 	    read_bool(ld, "amqp", "verify_peer", &amqp->verify_peer) < 0 ||
-	    read_bool(ld, "amqp", "verify_hostname", &amqp->verify_hostname) < 0)
+	    read_bool(ld, "amqp", "verify_hostname", &amqp->verify_hostname) < 0 ||
+	    read_string(ld, "amqp", "password_file", &amqp->password_file) < 0)
 		return -1;
 	if (check_exchange(ld, amqp->exchange) < 0 ||
 	    check_tls_file(ld, "ca_file", amqp->ca_file) < 0 ||
 	    check_tls_file(ld, "cert_file", amqp->cert_file) < 0 ||
-	    check_tls_file(ld, "key_file", amqp->key_file) < 0)
+	    check_tls_file(ld, "key_file", amqp->key_file) < 0 || load_password(ld) < 0)
 		return -1;
 	/* rabbitmq-c takes the client certificate and its key together. */
 	if (!amqp->cert_file != !amqp->key_file)
@@ -989,18 +1110,61 @@ static int load_metrics(struct loader *ld)
 	return 0;
 }
 
+/*
+ * Replaces the URL list with the one of ZAAKLINK_AMQP_URL: URLs separated
+ * by blanks (no URL has one), each validated like the file's.
+ */
+static int apply_env_urls(struct loader *ld, const char *value)
+{
+	static const char blanks[] = " \t\r\n";
+	struct zl_amqp_conf *amqp = &ld->conf->amqp;
+	char *urls[ZL_MAX_AMQP_URLS];
+	const char *p = value + strspn(value, blanks);
+	int n = 0, rc = 0;
+
+	if (*p == '\0')
+		return zl_err_set(ld->err, ZL_EX_CONFIG, "%s: must not be empty", ENV_AMQP_URL);
+	for (; *p && rc == 0; p += strspn(p, blanks)) {
+		size_t len = strcspn(p, blanks);
+		char prefix[64];
+
+		if (n == ZL_MAX_AMQP_URLS) {
+			rc = zl_err_set(ld->err, ZL_EX_CONFIG, "%s: more than %d URLs",
+			                ENV_AMQP_URL, ZL_MAX_AMQP_URLS);
+			break;
+		}
+		if (!(urls[n] = strndup(p, len))) {
+			rc = fail_oom(ld);
+			break;
+		}
+		n++;
+		if (n == 1)
+			snprintf(prefix, sizeof(prefix), "%s", ENV_AMQP_URL);
+		else
+			snprintf(prefix, sizeof(prefix), "%s (URL %d)", ENV_AMQP_URL, n);
+		rc = check_amqp_url(ld->err, prefix, urls[n - 1]);
+		p += len;
+	}
+	if (rc < 0) {
+		while (n > 0)
+			free(urls[--n]);
+		return -1;
+	}
+	clear_urls(amqp);
+	for (int i = 0; i < n; i++)
+		amqp->urls[i] = urls[i];
+	amqp->n_urls = n;
+	return 0;
+}
+
 /* Applies ZAAKLINK_AMQP_URL and ZAAKLINK_SOURCE_CONNINFO, validated like the file's values. */
 static int apply_environment(struct loader *ld)
 {
 	const char *url = getenv(ENV_AMQP_URL);
 	const char *conninfo = getenv(ENV_CONNINFO);
 
-	if (url) {
-		if (check_amqp_url(ld->err, ENV_AMQP_URL, url) < 0)
-			return -1;
-		if (set_single_url(ld, url) < 0)
-			return -1;
-	}
+	if (url && apply_env_urls(ld, url) < 0)
+		return -1;
 	if (conninfo) {
 		char *copy;
 
@@ -1199,6 +1363,97 @@ static int check_includes(const char *file, int depth, struct zl_err *err)
 	return rc;
 }
 
+bool conf_url_has_password(const char *url)
+{
+	struct amqp_connection_info info;
+	char *copy = strdup(url);
+	bool has = false;
+
+	if (!copy)
+		return true; /* out of memory: err on the side of the warning */
+	amqp_default_connection_info(&info);
+	/* A password the URL gives points into it; the library's default does not. */
+	if (amqp_parse_url(copy, &info) == AMQP_STATUS_OK)
+		has = info.password >= copy && info.password < copy + strlen(url) + 1;
+	free(copy);
+	return has;
+}
+
+/* True when the libpq conninfo (key=value or URI) sets a password. */
+static bool conninfo_has_password(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	bool has = false;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			has = true;
+	}
+	PQconninfoFree(opts);
+	return has;
+}
+
+/* The files that hold a password, with the settings that hold it there. */
+struct exposed {
+	const char *file[ZL_MAX_AMQP_URLS + 1];
+	char settings[ZL_MAX_AMQP_URLS + 1][64];
+	int n;
+};
+
+/* Adds setting s (named name) to the file it was read from. */
+static void note_password(const struct loader *ld, struct exposed *x, const config_setting_t *s,
+                          const char *name)
+{
+	const char *file = setting_file(ld, s);
+	int i = 0;
+
+	while (i < x->n && strcmp(x->file[i], file) != 0)
+		i++;
+	if (i == x->n) {
+		if (x->n == (int)ZL_ARRAY_LEN(x->file))
+			return;
+		x->file[x->n++] = file;
+		x->settings[i][0] = '\0';
+	}
+	if (!strstr(x->settings[i], name)) {
+		size_t len = strlen(x->settings[i]);
+
+		snprintf(x->settings[i] + len, sizeof(x->settings[i]) - len, "%s%s", len ? "," : "",
+		         name);
+	}
+}
+
+/*
+ * Warns once per file when a password written in the configuration
+ * (amqp.url, source.conninfo) is in a file its group or others can read:
+ * amqp.password_file, a systemd credential, PGPASSFILE keep it out.
+ */
+static void warn_exposed_passwords(const struct loader *ld)
+{
+	const config_setting_t *url = lookup(ld, "amqp", "url");
+	const config_setting_t *ci = lookup(ld, "source", "conninfo");
+	struct exposed x = {.n = 0};
+	struct stat st;
+
+	if (url && config_setting_type(url) == CONFIG_TYPE_STRING &&
+	    conf_url_has_password(config_setting_get_string(url)))
+		note_password(ld, &x, url, "amqp.url");
+	for (int i = 0; url && config_setting_type(url) != CONFIG_TYPE_STRING &&
+	                i < config_setting_length(url);
+	     i++) {
+		const config_setting_t *e = config_setting_get_elem(url, (unsigned int)i);
+
+		if (conf_url_has_password(config_setting_get_string(e)))
+			note_password(ld, &x, e, "amqp.url");
+	}
+	if (ci && conninfo_has_password(config_setting_get_string(ci)))
+		note_password(ld, &x, ci, "source.conninfo");
+	for (int i = 0; i < x.n; i++) {
+		if (stat(x.file[i], &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
+			warn_readable(x.file[i], st.st_mode, x.settings[i]);
+	}
+}
+
 /* Parses the file into ld->cfg; a syntax error is reported as "FILE:LINE: text". */
 static int parse_file(struct loader *ld)
 {
@@ -1252,6 +1507,8 @@ struct zl_conf *conf_load(const char *file, struct zl_err *err)
 		rc = load_metrics(&ld);
 	if (rc == 0)
 		rc = apply_environment(&ld);
+	if (rc == 0)
+		warn_exposed_passwords(&ld);
 	config_destroy(&ld.cfg);
 	if (rc < 0) {
 		conf_free(ld.conf);
@@ -1274,6 +1531,11 @@ void conf_free(struct zl_conf *conf)
 	free(conf->amqp.ca_file);
 	free(conf->amqp.cert_file);
 	free(conf->amqp.key_file);
+	free(conf->amqp.password_file);
+	if (conf->amqp.password) {
+		explicit_bzero(conf->amqp.password, strlen(conf->amqp.password));
+		free(conf->amqp.password);
+	}
 	free(conf->metrics.listen);
 	for (int i = 0; i < conf->amqp.n_queues; i++) {
 		free(conf->amqp.queues[i].name);

@@ -812,7 +812,9 @@ exchange = \"$exchange\";"
 			done <<<"${extra[$group]}"
 			echo "};"
 		done
-	} >"$file"
+	} >"$file" &&
+		# It holds passwords: readable by others, zaaklink would warn about it.
+		chmod 600 "$file"
 }
 
 # zl_zl ARGS...: runs zaaklink with a time limit (ZL_CMD_TIMEOUT).

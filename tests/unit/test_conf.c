@@ -291,6 +291,21 @@ static const struct bad_case bad_cases[] = {
     {"metrics.listen IPv6 without brackets", METRICS("listen = \"::1:9187\";"),
      "@F@:12: metrics.listen: '::1' is not a numeric IPv4 address or an IPv6 address in "
      "brackets (host names are not resolved)"},
+    {"password_file given a number", AMQP("password_file = 5;"),
+     "@F@:12: amqp.password_file: expected a string"},
+    {"empty password_file", AMQP("password_file = \"\";"),
+     "@F@:12: amqp.password_file: must not be empty"},
+    {"relative password_file without systemd", AMQP("password_file = \"amqp.password\";"),
+     "@F@:12: amqp.password_file: 'amqp.password' is a relative path and "
+     "$CREDENTIALS_DIRECTORY is not set (systemd's LoadCredential= sets it); expected an "
+     "absolute path"},
+    {"missing password_file", AMQP("password_file = \"/nonexistent-zl/amqp.password\";"),
+     "@F@:12: amqp.password_file: could not read /nonexistent-zl/amqp.password: No such "
+     "file or directory"},
+    {"password_file a directory", AMQP("password_file = \"/tmp\";"),
+     "@F@:12: amqp.password_file: /tmp is not a regular file"},
+    {"password_file a device", AMQP("password_file = \"/dev/zero\";"),
+     "@F@:12: amqp.password_file: /dev/zero is not a regular file"},
     {"metrics.listen empty brackets", METRICS("listen = \"[]:9187\";"),
      "@F@:12: metrics.listen: '[]' is not a numeric IPv4 address or an IPv6 address in "
      "brackets (host names are not resolved)"},
@@ -374,6 +389,7 @@ static void clear_environment(void)
 {
 	unsetenv("ZAAKLINK_AMQP_URL");
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 START_TEST(test_bad_config_rejected_with_file_line_message)
@@ -920,6 +936,331 @@ START_TEST(test_conf_free_null)
 }
 END_TEST
 
+static char *read_all(const char *path);
+
+/* A password file holding content (len bytes), and a file that names it. */
+static struct zl_conf *load_password_file(const char *content, size_t len, struct zl_err *err,
+                                          char **pwfile, char **file)
+{
+	char text[1024];
+	int fd;
+
+	*pwfile = strdup("/tmp/zl-test-pw-XXXXXX");
+	ck_assert_ptr_nonnull(*pwfile);
+	fd = mkstemp(*pwfile);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	snprintf(text, sizeof(text), AMQP("password_file = \"%s\";"), *pwfile);
+	return load_text(text, err, file);
+}
+
+START_TEST(test_password_file_read)
+{
+	static const struct {
+		const char *content;
+		const char *password;
+	} cases[] = {
+	    {SECRET "\n", SECRET},
+	    {SECRET, SECRET},
+	    {SECRET "\r\n", SECRET},
+	    {" " SECRET " \n", " " SECRET " "},
+	    {"\xc3\xa9t\xc3\xa9\n", "\xc3\xa9t\xc3\xa9"},
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		struct zl_err err = {0};
+		char *pw, *file;
+		struct zl_conf *conf = load_password_file(
+		    cases[i].content, strlen(cases[i].content), &err, &pw, &file);
+
+		ck_assert_msg(conf != NULL, "case %zu rejected: %s", i, err.msg);
+		ck_assert_str_eq(conf->amqp.password, cases[i].password);
+		ck_assert_str_eq(conf->amqp.password_file, pw);
+		conf_free(conf);
+		remove_temp(pw);
+		remove_temp(file);
+	}
+}
+END_TEST
+
+START_TEST(test_password_file_refused)
+{
+	static const struct {
+		const char *content;
+		size_t len;
+		const char *why;
+	} cases[] = {
+	    {"", 0, "is empty"},
+	    {"\n", 1, "is empty"},
+	    {"\r\n", 2, "is empty"},
+	    {SECRET "\n\n", 8, "has more than one line, expected the password alone"},
+	    {"zaaklink\n" SECRET "\n", 16, "has more than one line, expected the password alone"},
+	    {"s3\0cret\n", 8, "has a NUL byte, which no AMQP password can hold"},
+	};
+	char big[5000];
+
+	for (size_t i = 0; i <= ZL_ARRAY_LEN(cases); i++) {
+		struct zl_err err = {0};
+		char expected[1024], *pw, *file;
+		struct zl_conf *conf;
+
+		if (i < ZL_ARRAY_LEN(cases)) {
+			conf = load_password_file(cases[i].content, cases[i].len, &err, &pw, &file);
+		} else {
+			memset(big, 'x', sizeof(big));
+			conf = load_password_file(big, 4097, &err, &pw, &file);
+		}
+		snprintf(expected, sizeof(expected), "%s:12: amqp.password_file: %s %s", file, pw,
+		         i < ZL_ARRAY_LEN(cases)
+		             ? cases[i].why
+		             : "is larger than 4096 bytes, expected one password");
+		ck_assert_msg(conf == NULL, "case %zu accepted", i);
+		ck_assert_str_eq(err.msg, expected);
+		ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+		ck_assert_ptr_null(strstr(err.msg, SECRET));
+		remove_temp(pw);
+		remove_temp(file);
+	}
+}
+END_TEST
+
+/* 4096 bytes is the most a password file may hold. */
+START_TEST(test_password_file_longest)
+{
+	struct zl_err err = {0};
+	char big[4097], *pw, *file;
+	struct zl_conf *conf;
+
+	memset(big, 'x', sizeof(big));
+	big[4096] = '\n';
+	conf = load_password_file(big, sizeof(big), &err, &pw, &file);
+	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
+	ck_assert_uint_eq(strlen(conf->amqp.password), 4096);
+	conf_free(conf);
+	remove_temp(pw);
+	remove_temp(file);
+}
+END_TEST
+
+/* A relative name is a systemd credential: read under $CREDENTIALS_DIRECTORY. */
+START_TEST(test_password_file_relative_under_credentials_directory)
+{
+	char dir[] = "/tmp/zl-test-creds-XXXXXX", path[512];
+	struct zl_conf *conf;
+	char *file;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/amqp.password", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(SECRET "\n", f);
+	fclose(f);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	conf = load_ok(AMQP("password_file = \"amqp.password\";"), &file);
+	ck_assert_str_eq(conf->amqp.password, SECRET);
+	ck_assert_str_eq(conf->amqp.password_file, "amqp.password");
+	conf_free(conf);
+	remove_temp(file);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_no_password_file_no_password)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(BASE, &file);
+
+	ck_assert_ptr_null(conf->amqp.password_file);
+	ck_assert_ptr_null(conf->amqp.password);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_url_has_password)
+{
+	static const struct {
+		const char *url;
+		bool has;
+	} cases[] = {
+	    {"amqp://guest:guest@127.0.0.1:5672/%2f", true},
+	    {"amqps://zl:" SECRET "@mq.example/zaken", true},
+	    {"amqp://zl:@mq", true}, /* an empty password is the URL's own */
+	    {"amqp://:" SECRET "@mq", true},
+	    {"amqp://zl@mq.example/", false},
+	    {"amqp://mq.example:5672/", false},
+	    {"amqps://@mq.example/%2f", false},
+	    {"amqp://mq.example/v@host", false},
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++)
+		ck_assert_msg(conf_url_has_password(cases[i].url) == cases[i].has,
+		              "%s: expected %d", cases[i].url, cases[i].has);
+}
+END_TEST
+
+START_TEST(test_env_amqp_url_list)
+{
+	char *file;
+	struct zl_conf *conf;
+
+	setenv("ZAAKLINK_AMQP_URL", " amqp://a:" SECRET "@mq1/%2f  amqps://mq2\tamqp://mq3\n", 1);
+	conf =
+	    load_ok(AMQP("url = [\"amqp://x\", \"amqp://y\", \"amqp://z\", \"amqp://w\"];"), &file);
+	ck_assert_int_eq(conf->amqp.n_urls, 3);
+	ck_assert_str_eq(conf->amqp.urls[0], "amqp://a:" SECRET "@mq1/%2f");
+	ck_assert_str_eq(conf->amqp.urls[1], "amqps://mq2");
+	ck_assert_str_eq(conf->amqp.urls[2], "amqp://mq3");
+	ck_assert_ptr_null(conf->amqp.urls[3]);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_env_amqp_url_list_validated)
+{
+	setenv("ZAAKLINK_AMQP_URL", "amqp://a http://b:" SECRET "@mq/", 1);
+	assert_rejected("bad second URL in environment", BASE,
+	                "ZAAKLINK_AMQP_URL (URL 2): unsupported scheme 'http', expected amqp:// "
+	                "or amqps://");
+	setenv("ZAAKLINK_AMQP_URL", " \t\n", 1);
+	assert_rejected("blank environment", BASE, "ZAAKLINK_AMQP_URL: must not be empty");
+	setenv("ZAAKLINK_AMQP_URL",
+	       "amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a "
+	       "amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a amqp://a",
+	       1);
+	assert_rejected("17 URLs in environment", BASE, "ZAAKLINK_AMQP_URL: more than 16 URLs");
+}
+END_TEST
+
+/* Loads text from a file of the given mode; returns what conf_load() logged. */
+static char *load_logged(const char *text, mode_t mode, char **file)
+{
+	char *log = strdup("/tmp/zl-test-log-XXXXXX"), *out;
+	struct zl_err err = {0};
+	struct zl_conf *conf;
+	int fd, saved;
+
+	ck_assert_ptr_nonnull(log);
+	ck_assert_int_ge(fd = mkstemp(log), 0);
+	*file = write_temp(text);
+	ck_assert_int_eq(chmod(*file, mode), 0);
+	zl_log_set_level(ZL_LOG_WARNING);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	dup2(fd, STDERR_FILENO);
+	conf = conf_load(*file, &err);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	zl_log_set_level(ZL_LOG_ERROR);
+	close(saved);
+	close(fd);
+	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
+	conf_free(conf);
+	out = read_all(log);
+	remove_temp(log);
+	return out;
+}
+
+/* BASE with a conninfo and a URL of no password (line 2 and line 12). */
+#define NO_SECRET(url)                                                                             \
+	"source: {\n  conninfo = \"host=db user=zl\";\n  base_url = "                              \
+	"\"https://ok.example\";\n};\n" STATE EVENTS "amqp: {\n  url = \"" url "\";\n};\n"
+
+START_TEST(test_readable_password_warned)
+{
+	static const struct {
+		const char *text;
+		mode_t mode;
+		const char *logged; /* "@F@" the file; NULL: nothing */
+	} cases[] = {
+	    {BASE, 0644,
+	     "msg=config.password_readable file=\"@F@\" mode=0644 settings=source.conninfo "
+	     "reason=\"a file holding a password is readable by others\""},
+	    {BASE, 0640,
+	     "msg=config.password_readable file=\"@F@\" mode=0640 settings=source.conninfo "
+	     "reason=\"a file holding a password is readable by its group\""},
+	    {BASE, 0604, "mode=0604 settings=source.conninfo "},
+	    {BASE, 0600, NULL},
+	    {BASE, 0400, NULL},
+	    {NO_SECRET("amqp://zl:" SECRET "@mq/"), 0644, "mode=0644 settings=amqp.url "},
+	    {SRC STATE EVENTS "amqp: {\n  url = [\"amqp://mq1\", \"amqp://zl:" SECRET
+	                      "@mq2\"];\n};\n",
+	     0644, "mode=0644 settings=amqp.url,source.conninfo "},
+	    {NO_SECRET("amqp://zl@mq/"), 0644, NULL},
+	    {NO_SECRET("amqp://mq/"), 0666, NULL},
+	};
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
+		char expected[1024], *file, *logged;
+
+		logged = load_logged(cases[i].text, cases[i].mode, &file);
+		if (!cases[i].logged) {
+			ck_assert_msg(strstr(logged, "config.password_readable") == NULL,
+			              "case %zu warned: %s", i, logged);
+		} else {
+			expand(cases[i].logged, file, expected, sizeof(expected));
+			ck_assert_msg(strstr(logged, expected) != NULL,
+			              "case %zu: '%s' not in '%s'", i, expected, logged);
+			ck_assert_msg(strstr(logged, "level=warning ") != NULL, "case %zu: %s", i,
+			              logged);
+			ck_assert_ptr_eq(strchr(logged, '\n'), logged + strlen(logged) - 1);
+		}
+		ck_assert_ptr_null(strstr(logged, SECRET));
+		free(logged);
+		remove_temp(file);
+	}
+}
+END_TEST
+
+/* The warning names the file that holds the password, an @include too. */
+START_TEST(test_readable_password_in_include_warned)
+{
+	char *inner = write_temp("source: {\n  conninfo = \"host=db password=" SECRET "\";\n"
+	                         "  base_url = \"https://ok.example\";\n};\n");
+	char text[512], expected[512], *file, *logged;
+
+	ck_assert_int_eq(chmod(inner, 0644), 0);
+	snprintf(text, sizeof(text), "@include \"%s\"\n" STATE EVENTS, inner);
+	logged = load_logged(text, 0600, &file);
+	snprintf(expected, sizeof(expected), "file=\"%s\" mode=0644 settings=source.conninfo ",
+	         inner);
+	ck_assert_msg(strstr(logged, expected) != NULL, "'%s' not in '%s'", expected, logged);
+	ck_assert_ptr_null(strstr(logged, file));
+	free(logged);
+	remove_temp(file);
+	remove_temp(inner);
+}
+END_TEST
+
+/* A password file others can read is warned about; one its group can read is not. */
+START_TEST(test_readable_password_file_warned)
+{
+	char text[512], *pw = write_temp(SECRET "\n"), *file, *logged;
+
+	snprintf(
+	    text, sizeof(text),
+	    "source: {\n  conninfo = \"host=db\";\n  base_url = \"https://ok.example\";\n};\n" STATE
+	        EVENTS "amqp: {\n  password_file = \"%s\";\n};\n",
+	    pw);
+	ck_assert_int_eq(chmod(pw, 0644), 0);
+	logged = load_logged(text, 0644, &file);
+	ck_assert_msg(strstr(logged, "settings=amqp.password_file ") != NULL, "%s", logged);
+	ck_assert_msg(strstr(logged, pw) != NULL, "%s", logged);
+	free(logged);
+	remove_temp(file);
+	ck_assert_int_eq(chmod(pw, 0640), 0);
+	logged = load_logged(text, 0644, &file);
+	ck_assert_str_eq(logged, "");
+	free(logged);
+	remove_temp(file);
+	remove_temp(pw);
+}
+END_TEST
+
 /* The source tree, from ZL_SRCDIR (make check) or from where this file was compiled. */
 static void source_dir(char *buf, size_t size)
 {
@@ -1039,12 +1380,23 @@ static Suite *conf_suite(void)
 	tcase_add_test(good, test_sixteen_urls_accepted);
 	tcase_add_test(good, test_example_config_shows_the_defaults);
 	tcase_add_test(good, test_conf_free_null);
+	tcase_add_test(good, test_password_file_read);
+	tcase_add_test(good, test_password_file_refused);
+	tcase_add_test(good, test_password_file_longest);
+	tcase_add_test(good, test_password_file_relative_under_credentials_directory);
+	tcase_add_test(good, test_no_password_file_no_password);
+	tcase_add_test(good, test_url_has_password);
+	tcase_add_test(good, test_readable_password_warned);
+	tcase_add_test(good, test_readable_password_in_include_warned);
+	tcase_add_test(good, test_readable_password_file_warned);
 	suite_add_tcase(s, good);
 
 	tcase_add_checked_fixture(env, clear_environment, clear_environment);
 	tcase_add_test(env, test_env_amqp_url_replaces_the_list);
 	tcase_add_test(env, test_env_amqp_url_replaces_the_default);
 	tcase_add_test(env, test_env_amqp_url_validated);
+	tcase_add_test(env, test_env_amqp_url_list);
+	tcase_add_test(env, test_env_amqp_url_list_validated);
 	tcase_add_test(env, test_env_conninfo_replaces_the_file);
 	tcase_add_test(env, test_env_conninfo_makes_file_conninfo_optional);
 	tcase_add_test(env, test_env_conninfo_validated);
