@@ -64,12 +64,20 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv)
 	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
 		return rc;
 	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, &stats, &err) < 0) {
-		/* Events recorded earlier may still go out. */
 		rc = app_fail(&err);
 	} else {
 		detect_log(&stats, source_bytes_received(src));
 	}
 	source_free(src);
+	/*
+	 * Events recorded earlier may still go out after a pass that failed
+	 * on PostgreSQL; not after one that failed on the state file itself,
+	 * which the outbox is part of: that error was said once already.
+	 */
+	if (rc == ZL_EX_CANTCREAT || rc == ZL_EX_IOERR) {
+		store_close(st);
+		return rc;
+	}
 	pending = drain(conf, st, &err);
 	if (pending < 0) {
 		rc = app_fail(&err);
