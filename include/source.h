@@ -4,6 +4,10 @@
  * A pass reads in one REPEATABLE READ READ ONLY transaction, so the range
  * fingerprints and the rows fetched after them come from one snapshot; this
  * works on a hot-standby replica and needs SELECT on the two tables only.
+ * The tables are read from one schema (source.schema), named with it in
+ * every statement, and the transaction pins search_path to pg_catalog: no
+ * object in another schema can take the place of a table, a function or an
+ * operator zaaklink uses.
  */
 #ifndef ZL_SOURCE_H
 #define ZL_SOURCE_H
@@ -14,7 +18,8 @@
 
 struct zl_source;
 
-struct zl_source *source_new(const char *conninfo, int connect_timeout, int query_timeout);
+struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
+			     int query_timeout);
 void source_free(struct zl_source *src);
 
 /* Connects when not connected (or the connection broke). */
