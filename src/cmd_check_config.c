@@ -7,11 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Connects to PostgreSQL and reads both tables as a pass would; says where. */
+/*
+ * Connects to PostgreSQL and reads both tables as a pass would; says where,
+ * and whether over TLS. A connection over the network that TLS does not
+ * protect has been warned of (source.insecure) by then.
+ */
 static int check_source(const struct zl_conf *conf, struct zl_err *err)
 {
 	struct zl_source *src = source_new(conf->source.conninfo, conf->source.schema,
 					   conf->source.connect_timeout, conf->source.query_timeout);
+	const char *tls;
 	char *where;
 	int rc;
 
@@ -20,8 +25,10 @@ static int check_source(const struct zl_conf *conf, struct zl_err *err)
 	rc = source_check_access(src, err);
 	if (rc == 0) {
 		where = conf_mask_conninfo(conf->source.conninfo);
-		printf("PostgreSQL: connected (%s), onderwerpobjecten in schema %s readable\n",
-		       where ? where : "?", conf->source.schema);
+		tls = source_tls(src);
+		printf("PostgreSQL: connected (%s) %s%s, onderwerpobjecten in schema %s readable\n",
+		       where ? where : "?", tls ? "over " : "without TLS", tls ? tls : "",
+		       conf->source.schema);
 		free(where);
 	}
 	source_free(src);

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_bytes_received */
@@ -132,6 +133,7 @@ struct zl_source {
 	int query_timeout;
 	PGconn *conn;
 	char *ow, *kc;           /* the tables, qualified; set by the first connection */
+	bool warned;             /* source.insecure logged */
 	int64_t bytes_base;      /* tcpi_bytes_received of connections closed */
 };
 
@@ -211,6 +213,87 @@ static int pq_fail(struct zl_source *src, struct zl_err *err, const char *what)
 	return -1;
 }
 
+/* True when addr, a numeric IPv4 or IPv6 address, is one of the loopback's. */
+static bool loopback_address(const char *addr)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
+					    const char *sslmode, bool gss)
+{
+	/* libpq gives the address connected to for TCP, nothing for a socket. */
+	if (hostaddr && *hostaddr) {
+		if (loopback_address(hostaddr))
+			return ZL_PG_LOCAL;
+	} else if (host && (host[0] == '/' || host[0] == '@')) {
+		return ZL_PG_LOCAL;
+	}
+	if (gss)
+		return ZL_PG_VERIFIED;
+	if (!ssl)
+		return ZL_PG_PLAIN;
+	if (sslmode && (strcmp(sslmode, "verify-full") == 0 || strcmp(sslmode, "verify-ca") == 0))
+		return ZL_PG_VERIFIED;
+	return ZL_PG_UNVERIFIED;
+}
+
+/* The value of one of the connection's options ("" when unset). */
+static const char *conn_option(PQconninfoOption *opts, const char *key)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, key) == 0)
+			return o->val ? o->val : "";
+	}
+	return "";
+}
+
+/*
+ * Logs the connection made: where to, and with what protection; and, the
+ * first time it is over the network without encryption that verifies the
+ * server, a warning. Whoever can sit on that path could then answer in the
+ * database's place, and zaaklink would publish the rows it made up.
+ */
+static void log_connection(struct zl_source *src)
+{
+	PGconn *c = src->conn;
+	PQconninfoOption *opts = PQconninfo(c);
+	const char *hostaddr = PQhostaddr(c) ? PQhostaddr(c) : "";
+	const char *sslmode = conn_option(opts, "sslmode");
+	const char *protocol = PQsslInUse(c) ? PQsslAttribute(c, "protocol") : NULL;
+	bool gss = PQgssEncInUse(c) != 0;
+	enum zl_pg_transport t =
+		source_judge_transport(PQhost(c), hostaddr, PQsslInUse(c) != 0, sslmode, gss);
+	char host[256], mode[64];
+
+	zl_log_quote(PQhost(c) ? PQhost(c) : "", host, sizeof(host));
+	zl_log_quote(sslmode, mode, sizeof(mode));
+	zl_info("source.connected", "host=\"%s\"%s%s port=%s ssl=%s%s%s%s sslmode=\"%s\"", host,
+		*hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+		PQsslInUse(c) ? "on" : "off", protocol ? " protocol=" : "", protocol ? protocol : "",
+		gss ? " gss=on" : "", mode);
+	if ((t == ZL_PG_PLAIN || t == ZL_PG_UNVERIFIED) && !src->warned) {
+		src->warned = true;
+		zl_warn("source.insecure",
+			"host=\"%s\"%s%s port=%s ssl=%s sslmode=\"%s\" reason=\"%s\""
+			" hint=\"set sslmode=verify-full and sslrootcert=FILE (the CA of the"
+			" server's certificate) in source.conninfo\"",
+			host, *hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+			PQsslInUse(c) ? "on" : "off", mode,
+			t == ZL_PG_PLAIN ? "not encrypted, over the network"
+					 : "TLS that does not verify the server, over the network");
+	}
+	PQconninfoFree(opts);
+}
+
 /* The two tables, named with their schema, quoted by libpq. */
 static int qualify_tables(struct zl_source *src, struct zl_err *err)
 {
@@ -261,6 +344,7 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 		disconnect(src);
 		return -1;
 	}
+	log_connection(src);
 	/* The fingerprints use bit_xor(bigint), new in PostgreSQL 14. */
 	if (PQserverVersion(src->conn) < 140000) {
 		char *where = conf_mask_conninfo(src->conninfo);
@@ -568,4 +652,11 @@ void source_rows_free(struct zl_row_cursor *cur)
 int64_t source_bytes_received(const struct zl_source *src)
 {
 	return src->bytes_base + socket_bytes(src->conn);
+}
+
+const char *source_tls(const struct zl_source *src)
+{
+	if (!src->conn || !PQsslInUse(src->conn))
+		return NULL;
+	return PQsslAttribute(src->conn, "protocol");
 }
