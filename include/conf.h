@@ -27,6 +27,7 @@ enum zl_initial_sync { ZL_INITIAL_BASELINE, ZL_INITIAL_ANNOUNCE };
 
 struct zl_source_conf {
 	char *conninfo;          /* libpq conninfo or URI (may hold a password) */
+	char *schema;            /* of the two tables; 1 to 63 bytes */
 	char *base_url;          /* trailing '/' stripped */
 	double poll_interval;    /* seconds, > 0 */
 	int range_size;          /* onderwerpobject ids per fingerprint range */

@@ -4,6 +4,10 @@
  * A pass reads in one REPEATABLE READ READ ONLY transaction, so the range
  * fingerprints and the rows fetched after them come from one snapshot; this
  * works on a hot-standby replica and needs SELECT on the two tables only.
+ * The tables are read from one schema (source.schema), named with it in
+ * every statement, and the transaction pins search_path to pg_catalog: no
+ * object in another schema can take the place of a table, a function or an
+ * operator zaaklink uses.
  */
 #ifndef ZL_SOURCE_H
 #define ZL_SOURCE_H
@@ -14,12 +18,36 @@
 
 struct zl_source;
 
-struct zl_source *source_new(const char *conninfo, int connect_timeout, int query_timeout);
+struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
+			     int query_timeout);
 void source_free(struct zl_source *src);
 
-/* Connects when not connected (or the connection broke). */
+/*
+ * Connects when not connected (or the connection broke), and logs
+ * source.connected with the host and whether TLS is in use. The first time
+ * a connection is over the network without encryption that verifies the
+ * server, it logs the warning source.insecure (once per source).
+ */
 int source_connect(struct zl_source *src, struct zl_err *err);
 bool source_connected(const struct zl_source *src);
+/*
+ * How exposed a connection is, judged by the connection made: host is
+ * PQhost() (a socket directory starts with '/', an abstract socket with
+ * '@'), hostaddr PQhostaddr() (the numeric address connected to, empty for
+ * a socket), ssl and gss whether TLS or GSSAPI encryption is in use, sslmode
+ * the connection's sslmode. Local means a UNIX socket or a loopback address
+ * (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104); a host name is never taken as
+ * local by itself, only the address it led to.
+ */
+enum zl_pg_transport {
+	ZL_PG_LOCAL,             /* UNIX socket or loopback */
+	ZL_PG_VERIFIED,          /* network; TLS verify-ca or verify-full, or GSSAPI */
+	ZL_PG_UNVERIFIED,        /* network; TLS that does not verify the server */
+	ZL_PG_PLAIN,             /* network; not encrypted */
+};
+enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
+					    const char *sslmode, bool gss);
+
 /* Checks SELECT access to both tables (check-config --connect). */
 int source_check_access(struct zl_source *src, struct zl_err *err);
 
@@ -57,6 +85,9 @@ void source_rows_free(struct zl_row_cursor *cur);
  * the disjoint ranges lo[i] <= klantcontact_id < hi[i]. */
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
 					  const int64_t *hi, size_t n, struct zl_err *err);
+
+/* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
+const char *source_tls(const struct zl_source *src);
 
 /* Bytes received from the server since source_new (for the checkpoint). */
 int64_t source_bytes_received(const struct zl_source *src);

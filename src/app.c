@@ -26,7 +26,7 @@ int app_open_pass(const struct zl_conf *conf, struct zl_store **st, struct zl_so
 
 	if (!(*st = app_open_store(conf, false, &rc)))
 		return rc;
-	*src = source_new(conf->source.conninfo, conf->source.connect_timeout,
+	*src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			  conf->source.query_timeout);
 	if (!*src) {
 		fprintf(stderr, "zaaklink: out of memory\n");

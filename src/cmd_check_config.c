@@ -7,16 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Connects to PostgreSQL and reads both tables as a pass would. */
+/*
+ * Connects to PostgreSQL and reads both tables as a pass would; says where,
+ * and whether over TLS. A connection over the network that TLS does not
+ * protect has been warned of (source.insecure) by then.
+ */
 static int check_source(const struct zl_conf *conf, struct zl_err *err)
 {
-	struct zl_source *src = source_new(conf->source.conninfo, conf->source.connect_timeout,
-					   conf->source.query_timeout);
+	struct zl_source *src = source_new(conf->source.conninfo, conf->source.schema,
+					   conf->source.connect_timeout, conf->source.query_timeout);
+	const char *tls;
+	char *where;
 	int rc;
 
 	if (!src)
 		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
 	rc = source_check_access(src, err);
+	if (rc == 0) {
+		where = conf_mask_conninfo(conf->source.conninfo);
+		tls = source_tls(src);
+		printf("PostgreSQL: connected (%s) %s%s, onderwerpobjecten in schema %s readable\n",
+		       where ? where : "?", tls ? "over " : "without TLS", tls ? tls : "",
+		       conf->source.schema);
+		free(where);
+	}
 	source_free(src);
 	return rc;
 }
@@ -39,7 +53,6 @@ int cmd_check_config(struct zl_conf *conf, int argc, char **argv)
 	static const char *const opts[] = { "connect", NULL };
 	bool set[1] = { false };
 	struct zl_err err = { 0 };
-	char *where;
 
 	if (app_flags(argc, argv, opts, set) < 0)
 		return ZL_EX_USAGE;
@@ -48,9 +61,6 @@ int cmd_check_config(struct zl_conf *conf, int argc, char **argv)
 		return ZL_EX_OK;
 	if (check_source(conf, &err) < 0)
 		return app_fail(&err);
-	where = conf_mask_conninfo(conf->source.conninfo);
-	printf("PostgreSQL: connected (%s), onderwerpobjecten readable\n", where ? where : "?");
-	free(where);
 	if (check_broker(conf, &err) < 0)
 		return app_fail(&err);
 	printf("RabbitMQ: connected, exchange %s declared\n", conf->amqp.exchange);

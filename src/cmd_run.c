@@ -384,6 +384,7 @@ static void restart_settings(const struct zl_conf *cur, const struct zl_conf *ne
 		const char *name;
 	} checks[] = {
 		{ str_differs(cur->source.conninfo, next->source.conninfo), "source.conninfo" },
+		{ str_differs(cur->source.schema, next->source.schema), "source.schema" },
 		{ cur->source.connect_timeout != next->source.connect_timeout,
 		  "source.connect_timeout" },
 		{ cur->source.query_timeout != next->source.query_timeout, "source.query_timeout" },
@@ -528,7 +529,7 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	}
 	if (!(d.st = app_open_store(conf, false, &rc)))
 		goto out;
-	d.src = source_new(conf->source.conninfo, conf->source.connect_timeout,
+	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
 	if (conf->amqp.n_queues > 0)

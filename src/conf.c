@@ -36,9 +36,9 @@
  * any value is read, so a misspelt setting is reported as such rather than
  * as a missing one.
  */
-static const char *const source_keys[] = {"conninfo",   "base_url",        "poll_interval",
-                                          "range_size", "connect_timeout", "query_timeout",
-                                          NULL};
+static const char *const source_keys[] = {
+    "conninfo",        "base_url",      "poll_interval", "range_size",
+    "connect_timeout", "query_timeout", "schema",        NULL};
 static const char *const state_keys[] = {"path", NULL};
 static const char *const events_keys[] = {
     "source",          "label_max_length", "relink_on_label_change",
@@ -490,6 +490,22 @@ static int check_base_url(struct loader *ld, const config_setting_t *s, char *ba
 	return 0;
 }
 
+/* PostgreSQL keeps the first NAMEDATALEN - 1 bytes of a name and drops the rest. */
+#define SCHEMA_MAX_LENGTH 63
+
+/* Checks source.schema: a name PostgreSQL would not cut short. */
+static int check_schema(struct loader *ld, const char *schema)
+{
+	if (check_non_empty(ld, "source", "schema", schema) < 0)
+		return -1;
+	if (strlen(schema) > SCHEMA_MAX_LENGTH)
+		return fail_at(ld, lookup(ld, "source", "schema"),
+		               "source.schema: %zu bytes, expected at most %d (PostgreSQL would cut"
+		               " the name short)",
+		               strlen(schema), SCHEMA_MAX_LENGTH);
+	return 0;
+}
+
 /* Reads and checks the source group. */
 static int load_source(struct loader *ld)
 {
@@ -505,7 +521,9 @@ static int load_source(struct loader *ld)
 	    read_double(ld, "source", "poll_interval", &poll, &src->poll_interval) < 0 ||
 	    read_int(ld, "source", "range_size", &range_size, &src->range_size) < 0 ||
 	    read_int(ld, "source", "connect_timeout", &connect, &src->connect_timeout) < 0 ||
-	    read_int(ld, "source", "query_timeout", &query, &src->query_timeout) < 0)
+	    read_int(ld, "source", "query_timeout", &query, &src->query_timeout) < 0 ||
+	    read_string(ld, "source", "schema", &src->schema) < 0 ||
+	    check_schema(ld, src->schema) < 0)
 		return -1;
 
 	/* The environment may supply the conninfo; a file value is still checked. */
@@ -1191,6 +1209,7 @@ static struct zl_conf *conf_new_defaults(const char *file)
 	c->source.range_size = 1024;
 	c->source.connect_timeout = 10;
 	c->source.query_timeout = 300;
+	c->source.schema = strdup("public");
 	c->state.path = strdup(DEFAULT_STATE_PATH);
 	c->events.label_max_length = 80;
 	c->events.relink_on_label_change = true;
@@ -1210,7 +1229,8 @@ static struct zl_conf *conf_new_defaults(const char *file)
 		c->retry.delays[i] = default_delays[i];
 	c->retry.n_delays = (int)ZL_ARRAY_LEN(default_delays);
 	c->log.level = ZL_LOG_INFO;
-	if (!c->file || !c->state.path || !c->amqp.urls[0] || !c->amqp.exchange) {
+	if (!c->file || !c->state.path || !c->amqp.urls[0] || !c->amqp.exchange ||
+	    !c->source.schema) {
 		conf_free(c);
 		return NULL;
 	}
@@ -1523,6 +1543,7 @@ void conf_free(struct zl_conf *conf)
 		return;
 	free(conf->file);
 	free(conf->source.conninfo);
+	free(conf->source.schema);
 	free(conf->source.base_url);
 	free(conf->state.path);
 	free(conf->events.source);

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_bytes_received */
@@ -24,11 +25,20 @@
 	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'" \
 	" AND o.klantcontact_id IS NOT NULL"
 
-/* The link rows and their klantcontact. */
-#define LINK_FROM                                                                  \
-	" FROM klantinteracties_onderwerpobject o"                                 \
-	" LEFT JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id" \
-	LINK_WHERE
+/*
+ * The tables are always named with their schema (source.schema), quoted by
+ * libpq, and every statement runs with search_path pinned to pg_catalog
+ * (source_begin), so that no object of another schema, table, function or
+ * operator, can stand in for the ones meant. In the statements below, each
+ * %s before "o" is the onderwerpobject table and each before "k" the
+ * klantcontact table, qualified.
+ */
+#define TABLE_OW "klantinteracties_onderwerpobject"
+#define TABLE_KC "klantinteracties_klantcontact"
+
+/* The link rows and their klantcontact: (ow, kc). */
+#define LINK_FROM \
+	" FROM %s o LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE
 
 /*
  * Fingerprints. What decides a link's events comes from two tables: the
@@ -91,14 +101,14 @@
 	" WHERE cur.n IS DISTINCT FROM old.n OR cur.h IS DISTINCT FROM old.h"             \
 	" ORDER BY 1 NULLS FIRST"
 
-static const char *const changed_sql[] = {
-	[ZL_FP_LINKS] = CHANGED_SQL("SELECT o.id / $1::int AS b, count(*) AS n, bit_xor(" LINK_HASH
-				    ") AS h FROM klantinteracties_onderwerpobject o" LINK_WHERE
-				    " GROUP BY 1"),
-	[ZL_FP_KLANTCONTACTS] = CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor("
-					    CONTACT_HASH ") AS h FROM klantinteracties_klantcontact k"
-					    " GROUP BY 1"),
-};
+/* (ow) */
+#define CHANGED_LINKS_SQL \
+	CHANGED_SQL("SELECT o.id / $1::int AS b, count(*) AS n, bit_xor(" LINK_HASH ") AS h" \
+		    " FROM %s o" LINK_WHERE " GROUP BY 1")
+/* (kc) */
+#define CHANGED_CONTACTS_SQL \
+	CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor(" CONTACT_HASH ") AS h" \
+		    " FROM %s k GROUP BY 1")
 
 /* The columns a diff needs, of link rows and their klantcontact. */
 #define ROWS_CURSOR                                                                       \
@@ -106,22 +116,24 @@ static const char *const changed_sql[] = {
 	COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER ", k.onderwerp," \
 	" k.nummer"
 
+/* (ow, kc, lo, hi) */
 #define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id < %lld ORDER BY o.id"
 
 /* The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
- * two arrays, found through the klantcontact_id index. */
-#define CONTACT_ROWS_SQL                                                              \
-	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)"        \
-	" JOIN klantinteracties_onderwerpobject o"                                      \
-	" ON o.klantcontact_id >= r.lo AND o.klantcontact_id < r.hi"                    \
-	" LEFT JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id" LINK_WHERE \
-	" ORDER BY o.id"
+ * two arrays, found through the klantcontact_id index: (lo, hi, ow, kc). */
+#define CONTACT_ROWS_SQL                                                       \
+	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)" \
+	" JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id < r.hi"   \
+	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE " ORDER BY o.id"
 
 struct zl_source {
 	char *conninfo;
+	char *schema;
 	int connect_timeout;
 	int query_timeout;
 	PGconn *conn;
+	char *ow, *kc;           /* the tables, qualified; set by the first connection */
+	bool warned;             /* source.insecure logged */
 	int64_t bytes_base;      /* tcpi_bytes_received of connections closed */
 };
 
@@ -134,14 +146,18 @@ struct zl_row_cursor {
 	struct zl_row row;
 };
 
-struct zl_source *source_new(const char *conninfo, int connect_timeout, int query_timeout)
+struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
+			     int query_timeout)
 {
 	struct zl_source *src = calloc(1, sizeof(*src));
 
 	if (!src)
 		return NULL;
 	src->conninfo = strdup(conninfo);
-	if (!src->conninfo) {
+	src->schema = strdup(schema);
+	if (!src->conninfo || !src->schema) {
+		free(src->conninfo);
+		free(src->schema);
 		free(src);
 		return NULL;
 	}
@@ -177,6 +193,9 @@ void source_free(struct zl_source *src)
 		return;
 	disconnect(src);
 	free(src->conninfo);
+	free(src->schema);
+	free(src->ow);
+	free(src->kc);
 	free(src);
 }
 
@@ -192,6 +211,116 @@ static int pq_fail(struct zl_source *src, struct zl_err *err, const char *what)
 	if (src->conn && PQstatus(src->conn) != CONNECTION_OK)
 		disconnect(src);
 	return -1;
+}
+
+/* True when addr, a numeric IPv4 or IPv6 address, is one of the loopback's. */
+static bool loopback_address(const char *addr)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
+					    const char *sslmode, bool gss)
+{
+	/* libpq gives the address connected to for TCP, nothing for a socket. */
+	if (hostaddr && *hostaddr) {
+		if (loopback_address(hostaddr))
+			return ZL_PG_LOCAL;
+	} else if (host && (host[0] == '/' || host[0] == '@')) {
+		return ZL_PG_LOCAL;
+	}
+	if (gss)
+		return ZL_PG_VERIFIED;
+	if (!ssl)
+		return ZL_PG_PLAIN;
+	if (sslmode && (strcmp(sslmode, "verify-full") == 0 || strcmp(sslmode, "verify-ca") == 0))
+		return ZL_PG_VERIFIED;
+	return ZL_PG_UNVERIFIED;
+}
+
+/* The value of one of the connection's options ("" when unset). */
+static const char *conn_option(PQconninfoOption *opts, const char *key)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, key) == 0)
+			return o->val ? o->val : "";
+	}
+	return "";
+}
+
+/*
+ * Logs the connection made: where to, and with what protection; and, the
+ * first time it is over the network without encryption that verifies the
+ * server, a warning. Whoever can sit on that path could then answer in the
+ * database's place, and zaaklink would publish the rows it made up.
+ */
+static void log_connection(struct zl_source *src)
+{
+	PGconn *c = src->conn;
+	PQconninfoOption *opts = PQconninfo(c);
+	const char *hostaddr = PQhostaddr(c) ? PQhostaddr(c) : "";
+	const char *sslmode = conn_option(opts, "sslmode");
+	const char *protocol = PQsslInUse(c) ? PQsslAttribute(c, "protocol") : NULL;
+	bool gss = PQgssEncInUse(c) != 0;
+	enum zl_pg_transport t =
+		source_judge_transport(PQhost(c), hostaddr, PQsslInUse(c) != 0, sslmode, gss);
+	char host[256], mode[64];
+
+	zl_log_quote(PQhost(c) ? PQhost(c) : "", host, sizeof(host));
+	zl_log_quote(sslmode, mode, sizeof(mode));
+	zl_info("source.connected", "host=\"%s\"%s%s port=%s ssl=%s%s%s%s sslmode=\"%s\"", host,
+		*hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+		PQsslInUse(c) ? "on" : "off", protocol ? " protocol=" : "", protocol ? protocol : "",
+		gss ? " gss=on" : "", mode);
+	if ((t == ZL_PG_PLAIN || t == ZL_PG_UNVERIFIED) && !src->warned) {
+		src->warned = true;
+		zl_warn("source.insecure",
+			"host=\"%s\"%s%s port=%s ssl=%s sslmode=\"%s\" reason=\"%s\""
+			" hint=\"set sslmode=verify-full and sslrootcert=FILE (the CA of the"
+			" server's certificate) in source.conninfo\"",
+			host, *hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+			PQsslInUse(c) ? "on" : "off", mode,
+			t == ZL_PG_PLAIN ? "not encrypted, over the network"
+					 : "TLS that does not verify the server, over the network");
+	}
+	PQconninfoFree(opts);
+}
+
+/* The two tables, named with their schema, quoted by libpq. */
+static int qualify_tables(struct zl_source *src, struct zl_err *err)
+{
+	char *schema;
+	size_t n;
+
+	if (src->ow)
+		return 0;
+	schema = PQescapeIdentifier(src->conn, src->schema, strlen(src->schema));
+	if (!schema)
+		return zl_err_set(err, ZL_EX_CONFIG, "source.schema cannot be quoted: %s",
+				  PQerrorMessage(src->conn));
+	n = strlen(schema) + sizeof(TABLE_OW) + 1;
+	src->ow = malloc(n);
+	src->kc = malloc(n);
+	if (src->ow && src->kc) {
+		snprintf(src->ow, n, "%s." TABLE_OW, schema);
+		snprintf(src->kc, n, "%s." TABLE_KC, schema);
+	}
+	PQfreemem(schema);
+	if (!src->ow || !src->kc) {
+		free(src->ow);
+		free(src->kc);
+		src->ow = src->kc = NULL;
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	}
+	return 0;
 }
 
 int source_connect(struct zl_source *src, struct zl_err *err)
@@ -215,6 +344,7 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 		disconnect(src);
 		return -1;
 	}
+	log_connection(src);
 	/* The fingerprints use bit_xor(bigint), new in PostgreSQL 14. */
 	if (PQserverVersion(src->conn) < 140000) {
 		char *where = conf_mask_conninfo(src->conninfo);
@@ -224,6 +354,10 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 			   "PostgreSQL %d.%d (%s) is too old: zaaklink needs version 14 or newer",
 			   v / 10000, v >= 100000 ? v % 10000 : v / 100 % 100, where ? where : "?");
 		free(where);
+		disconnect(src);
+		return -1;
+	}
+	if (qualify_tables(src, err) < 0) {
 		disconnect(src);
 		return -1;
 	}
@@ -247,17 +381,31 @@ static int command(struct zl_source *src, const char *sql, const char *what, str
 
 int source_check_access(struct zl_source *src, struct zl_err *err)
 {
+	struct zl_text sql = { 0 };
 	PGresult *res;
+	char what[256];
 
-	if (source_connect(src, err) < 0)
+	/* As a pass reads: in its transaction, with its search_path. */
+	if (source_begin(src, err) < 0)
 		return -1;
-	res = PQexec(src->conn, "SELECT 1" LINK_FROM " LIMIT 1");
+	zl_text_add(&sql, "SELECT 1" LINK_FROM " LIMIT 1", src->ow, src->kc);
+	if (sql.failed) {
+		source_end(src);
+		free(sql.buf);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	}
+	res = PQexec(src->conn, sql.buf);
+	free(sql.buf);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		return pq_fail(src, err,
-			       "read klantinteracties_onderwerpobject joined with klantinteracties_klantcontact");
+		snprintf(what, sizeof(what), "read " TABLE_OW " joined with " TABLE_KC " in schema %s",
+			 src->schema);
+		pq_fail(src, err, what);
+		source_end(src);
+		return -1;
 	}
 	PQclear(res);
+	source_end(src);
 	return 0;
 }
 
@@ -281,10 +429,14 @@ int source_begin(struct zl_source *src, struct zl_err *err)
 	 * klantcontacten, bench/RESULTS.md); with the default 4MB it may sort
 	 * the rows to disk to group them. 16MB measured best for both
 	 * fingerprint queries, and a server's own setting, larger or smaller,
-	 * must not decide.
+	 * must not decide. search_path: the tables are named with their
+	 * schema, and the functions and operators must be PostgreSQL's own,
+	 * whatever a schema on the role's search_path holds (pg_temp, last,
+	 * only so that nothing comes before pg_catalog).
 	 */
 	snprintf(sql, sizeof(sql),
 		 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+		 " SET LOCAL search_path = pg_catalog, pg_temp;"
 		 " SET LOCAL statement_timeout = %d; SET LOCAL jit = off;"
 		 " SET LOCAL work_mem = '16MB'",
 		 src->query_timeout * 1000);
@@ -323,7 +475,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
 			  struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct zl_text arr[3] = { { 0 } };
+	struct zl_text arr[3] = { { 0 } }, sql = { 0 };
 	char size[16];
 	const char *params[4] = { size };
 	PGresult *res;
@@ -340,7 +492,15 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory sending range fingerprints");
 		goto out;
 	}
-	res = PQexecParams(src->conn, changed_sql[kind], 4, NULL, params, NULL, NULL, 0);
+	if (kind == ZL_FP_LINKS)
+		zl_text_add(&sql, CHANGED_LINKS_SQL, src->ow);
+	else
+		zl_text_add(&sql, CHANGED_CONTACTS_SQL, src->kc);
+	if (sql.failed) {
+		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	res = PQexecParams(src->conn, sql.buf, 4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 ||
 	    !PQgetisnull(res, 0, 0)) {
 		PQclear(res);
@@ -365,6 +525,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 out:
 	for (int a = 0; a < 3; a++)
 		free(arr[a].buf);
+	free(sql.buf);
 	return ret;
 }
 
@@ -387,10 +548,16 @@ static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql,
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 				  struct zl_err *err)
 {
-	char sql[sizeof(ROWS_SQL) + 64];
+	struct zl_text sql = { 0 };
+	struct zl_row_cursor *cur = NULL;
 
-	snprintf(sql, sizeof(sql), ROWS_SQL, (long long)lo, (long long)hi);
-	return open_rows(src, sql, err);
+	zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
+	if (sql.failed)
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+	else
+		cur = open_rows(src, sql.buf, err);
+	free(sql.buf);
+	return cur;
 }
 
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
@@ -402,7 +569,7 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 	text_add_array(&arr[0], lo, n, sizeof(*lo));
 	text_add_array(&arr[1], hi, n, sizeof(*hi));
 	if (!arr[0].failed && !arr[1].failed)
-		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf);
+		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf, src->ow, src->kc);
 	if (arr[0].failed || arr[1].failed || sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
 	else
@@ -485,4 +652,11 @@ void source_rows_free(struct zl_row_cursor *cur)
 int64_t source_bytes_received(const struct zl_source *src)
 {
 	return src->bytes_base + socket_bytes(src->conn);
+}
+
+const char *source_tls(const struct zl_source *src)
+{
+	if (!src->conn || !PQsslInUse(src->conn))
+		return NULL;
+	return PQsslAttribute(src->conn, "protocol");
 }

@@ -126,6 +126,17 @@ static const struct bad_case bad_cases[] = {
     {"poll_interval above a day", SRC_PLUS("poll_interval = 86400.5;"),
      "@F@:4: source.poll_interval: 86400.5 is out of range, "
      "expected more than 0 and at most 86400"},
+    {"empty schema", SRC_PLUS("schema = \"\";"), "@F@:4: source.schema: must not be empty"},
+    {"schema longer than PostgreSQL keeps",
+     SRC_PLUS("schema = \"s123456789012345678901234567890123456789012345678901234567890123\";"),
+     "@F@:4: source.schema: 64 bytes, expected at most 63 (PostgreSQL would cut the name "
+     "short)"},
+    {"schema of 63 characters but 64 bytes",
+     SRC_PLUS("schema = \"\xc3\xa9"
+              "12345678901234567890123456789012345678901234567890123456789012\";"),
+     "@F@:4: source.schema: 64 bytes, expected at most 63 (PostgreSQL would cut the name "
+     "short)"},
+    {"schema given a number", SRC_PLUS("schema = 1;"), "@F@:4: source.schema: expected a string"},
     {"range_size too small", SRC_PLUS("range_size = 15;"),
      "@F@:4: source.range_size: 15 is out of range, expected 16 to 1048576"},
     {"range_size too large (64-bit)", SRC_PLUS("range_size = 10000000000L;"),
@@ -503,6 +514,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf->source.range_size, 1024);
 	ck_assert_int_eq(conf->source.connect_timeout, 10);
 	ck_assert_int_eq(conf->source.query_timeout, 300);
+	ck_assert_str_eq(conf->source.schema, "public");
 	ck_assert_str_eq(conf->state.path, STATE_DB);
 	ck_assert_str_eq(conf->events.source, "urn:test");
 	ck_assert_int_eq(conf->events.label_max_length, 80);
@@ -661,6 +673,8 @@ START_TEST(test_every_setting_read)
 	                               "  range_size = 16;\n"
 	                               "  connect_timeout = 3;\n"
 	                               "  query_timeout = 60;\n"
+	                               "  schema = \"Open \\\"Klant\\\" 012345678901234567890123456789"
+	                               "01234567890123456789\";\n"
 	                               "};\n"
 	                               "state: { path = \"/tmp/zl-other.db\"; };\n"
 	                               "events: {\n"
@@ -694,6 +708,9 @@ START_TEST(test_every_setting_read)
 	ck_assert_int_eq(conf->source.range_size, 16);
 	ck_assert_int_eq(conf->source.connect_timeout, 3);
 	ck_assert_int_eq(conf->source.query_timeout, 60);
+	/* 63 bytes, quotes and blanks included: any name PostgreSQL keeps whole. */
+	ck_assert_str_eq(conf->source.schema,
+	                 "Open \"Klant\" 01234567890123456789012345678901234567890123456789");
 	ck_assert_str_eq(conf->state.path, "/tmp/zl-other.db");
 	ck_assert_str_eq(conf->events.source, "urn:other");
 	ck_assert_int_eq(conf->events.label_max_length, 0);
@@ -1319,6 +1336,7 @@ START_TEST(test_example_config_shows_the_defaults)
 	ck_assert_int_eq(conf->source.range_size, 1024);
 	ck_assert_int_eq(conf->source.connect_timeout, 10);
 	ck_assert_int_eq(conf->source.query_timeout, 300);
+	ck_assert_str_eq(conf->source.schema, "public");
 	ck_assert_str_eq(conf->events.source, "urn:nld:oin:01823288444:openklant");
 	ck_assert_int_eq(conf->events.label_max_length, 80);
 	ck_assert(conf->events.relink_on_label_change);
