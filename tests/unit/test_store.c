@@ -400,7 +400,7 @@ START_TEST(test_outbox_keeps_record_order_and_removes_acked_prefix)
 {
 	struct zl_store *st = open_rw();
 	struct zl_err err = { 0 };
-	struct zl_outbox_row rows[10];
+	struct zl_outbox_row rows[10], left[10];
 	int n;
 
 	for (int i = 0; i < 5; i++)
@@ -411,8 +411,16 @@ START_TEST(test_outbox_keeps_record_order_and_removes_acked_prefix)
 		ck_assert_int_gt(rows[i].seq, rows[i - 1].seq);
 	ck_assert_str_eq(rows[1].type, ZL_TYPE_ONTKOPPELD);
 	ck_assert_int_eq(store_outbox_delivered(st, rows[2].seq, &err), 0);
-	store_outbox_rows_clear(rows, n);
 	ck_assert_int_eq(pending(st), 2);
+	/* The two left are exactly the last two recorded, in their order. */
+	n = store_outbox_due(st, zl_wall_ms(), left, 10, &err);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(left[0].seq, rows[3].seq);
+	ck_assert_str_eq(left[0].event_id, rows[3].event_id);
+	ck_assert_int_eq(left[1].seq, rows[4].seq);
+	ck_assert_str_eq(left[1].event_id, rows[4].event_id);
+	store_outbox_rows_clear(left, n);
+	store_outbox_rows_clear(rows, 5);
 	store_close(st);
 }
 END_TEST
