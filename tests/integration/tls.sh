@@ -159,6 +159,8 @@ c_novh_wrong=$ZL_TMP/hostname-off-wrongca.conf
 # certificate does not name the host. Neither matches the other.
 CERT_RE='(SSL|TLS).*cert|cert.*(SSL|TLS)|certificate'
 HOST_RE='host ?name'
+# What only a chain error says.
+CHAIN_RE='peer cert|chain|issuer|self.signed|unknown ca'
 
 # errors TEXT: the lines of TEXT that are not log lines (README: errors are
 # one line on stderr; logs are "TIME level=... msg=...").
@@ -173,15 +175,18 @@ once() {
 
 # refused NAME CONF WHAT: `once` with CONF must leave the one event pending
 # and say why in one error line naming the node, WHAT (an extended regex)
-# telling the TLS problem; the password appears nowhere.
+# telling the TLS problem, and not the other problem (a chain error is no
+# host name error, nor the other way round); the password appears nowhere.
 refused() {
-	local name=$1 conf=$2 what=$3 e
+	local name=$1 conf=$2 what=$3 e other=$HOST_RE
+	[ "$what" = "$HOST_RE" ] && other=$CHAIN_RE
 	once "$name" "$conf"
 	is "$rc" 75 "$name: once exits 75" || diag "$err"
 	is "$(zl_pending "$conf")" 1 "$name: the event stays pending"
 	e=$(errors "$err")
 	is "$(grep -c . <<<"$e")" 1 "$name: one error line on stderr" || diag "$err"
 	like "$e" "localhost:$TLS_PORT.*($what)" "$name: it names the node and the TLS problem"
+	unlike "$e" "$other" "$name: and not the other TLS problem"
 	unlike "$err" "$PASS" "$name: stderr does not contain the password"
 	is "$(zl_count "$(zl_drain "$q" "" 1)")" 0 "$name: nothing reaches the queue"
 }
@@ -225,9 +230,10 @@ is "$rc" 0 "check-config --connect with the CA: exit 0" || diag "$err"
 like "$(<"$ZL_TMP/connect-ca.out")" "RabbitMQ: connected" "check-config --connect with the CA: RabbitMQ connected"
 check_connect connect-system "$c_sys"
 is "$rc" 69 "check-config --connect without ca_file: exit 69" || diag "$err"
-is "$(grep -c . <<<"$err")" 1 "check-config --connect without ca_file: one line on stderr"
+is "$(errors "$err" | grep -c .)" 1 "check-config --connect without ca_file: one error line on stderr"
 like "$err" "localhost:$TLS_PORT.*($CERT_RE)" \
 	"check-config --connect without ca_file: it names the node and the certificate"
+unlike "$err" "$HOST_RE" "check-config --connect without ca_file: not a host name error"
 unlike "$err" "$PASS" "check-config --connect without ca_file: no password on stderr"
 check_connect connect-wrong "$c_wrong"
 is "$rc" 69 "check-config --connect with another CA: exit 69" || diag "$err"
@@ -246,6 +252,7 @@ delivered "certificate for other.example, verify_hostname = false" "$c_novh" "$z
 check_connect connect-vh "$c_vh"
 is "$rc" 69 "check-config --connect, other.example, verify_hostname = true: exit 69" || diag "$err"
 like "$err" "$HOST_RE" "check-config --connect, other.example, verify_hostname = true: says host name"
+unlike "$err" "$CHAIN_RE" "check-config --connect, other.example, verify_hostname = true: not a chain error"
 check_connect connect-novh "$c_novh"
 is "$rc" 0 "check-config --connect, other.example, verify_hostname = false: exit 0" || diag "$err"
 
