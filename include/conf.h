@@ -104,8 +104,18 @@ struct zl_conf {
 	struct zl_metrics_conf metrics;
 };
 
-/* Loads and validates FILE. Returns NULL and fills err on any problem. */
+/* What a command does with the state file, and so what access it needs. */
+enum zl_state_use {
+	ZL_STATE_WRITE, /* run, once, backfill, check-config: the directory writable */
+	ZL_STATE_READ,  /* status: the file readable, where it exists */
+	ZL_STATE_NONE,  /* setup, dlq: the path is checked for form only */
+};
+
+/* Loads and validates FILE for a command that writes the state. Returns
+ * NULL and fills err on any problem. */
 struct zl_conf *conf_load(const char *file, struct zl_err *err);
+/* The same, checking state.path only for the access use needs. */
+struct zl_conf *conf_load_for(const char *file, enum zl_state_use use, struct zl_err *err);
 void conf_free(struct zl_conf *conf);
 
 /*

@@ -74,6 +74,7 @@ struct range {
 /* What a load needs while it runs; lives on conf_load()'s stack. */
 struct loader {
 	const char *file;
+	enum zl_state_use state_use;
 	config_t cfg;
 	struct zl_err *err;
 	struct zl_conf *conf;
@@ -577,6 +578,15 @@ static int check_state_path(struct loader *ld, const config_setting_t *s, const 
 			             strerror(errno));
 	} else if (!S_ISDIR(st.st_mode)) {
 		rc = fail_at(ld, s, "state.path: %s is not a directory", dir);
+	} else if (ld->state_use == ZL_STATE_NONE) {
+		/* setup and dlq never open the state. */
+	} else if (ld->state_use == ZL_STATE_READ) {
+		/* A reader (a monitoring user) needs to read, nothing more. */
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && access(path, R_OK) < 0)
+			rc = fail_at(ld, s, "state.path: %s is not readable: %s", path,
+			             strerror(errno));
+		else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = fail_at(ld, s, "state.path: %s is a directory, expected a file", path);
 	} else if (access(dir, W_OK | X_OK) < 0) {
 		/* SQLite creates its journal beside the file, so the directory must be writable. */
 		rc = fail_at(ld, s, "state.path: directory %s is not writable: %s", dir,
@@ -1498,7 +1508,12 @@ static int parse_file(struct loader *ld)
 
 struct zl_conf *conf_load(const char *file, struct zl_err *err)
 {
-	struct loader ld = {.file = file, .err = err};
+	return conf_load_for(file, ZL_STATE_WRITE, err);
+}
+
+struct zl_conf *conf_load_for(const char *file, enum zl_state_use use, struct zl_err *err)
+{
+	struct loader ld = {.file = file, .state_use = use, .err = err};
 	int rc;
 
 	ld.conf = conf_new_defaults(file);

@@ -20,17 +20,23 @@
 struct command {
 	const char *name;
 	int (*fn)(struct zl_conf *conf, int argc, char **argv);
+	enum zl_state_use state; /* the access to the state file it needs */
 	const char *help;
 };
 
 static const struct command commands[] = {
-	{ "run", cmd_run, "poll, record and publish until SIGTERM/SIGINT (the daemon)" },
-	{ "once", cmd_once, "one detection pass, then publish every pending event [--full]" },
-	{ "check-config", cmd_check_config, "validate the configuration [--connect]" },
-	{ "status", cmd_status, "checkpoint, links, pending events, queue depths [--json]" },
-	{ "backfill", cmd_backfill, "record a gekoppeld for every current link (re-announce)" },
-	{ "setup", cmd_setup, "declare the RabbitMQ topology: queues, retry tiers, parking" },
-	{ "dlq", cmd_dlq, "list|requeue|purge|export parked messages [--unrouted]" },
+	{ "run", cmd_run, ZL_STATE_WRITE,
+	  "poll, record and publish until SIGTERM/SIGINT (the daemon)" },
+	{ "once", cmd_once, ZL_STATE_WRITE,
+	  "one detection pass, then publish every pending event [--full]" },
+	{ "check-config", cmd_check_config, ZL_STATE_WRITE, "validate the configuration [--connect]" },
+	{ "status", cmd_status, ZL_STATE_READ,
+	  "checkpoint, links, pending events, queue depths [--json]" },
+	{ "backfill", cmd_backfill, ZL_STATE_WRITE,
+	  "record a gekoppeld for every current link (re-announce)" },
+	{ "setup", cmd_setup, ZL_STATE_NONE,
+	  "declare the RabbitMQ topology: queues, retry tiers, parking" },
+	{ "dlq", cmd_dlq, ZL_STATE_NONE, "list|requeue|purge|export parked messages [--unrouted]" },
 };
 
 static void usage(FILE *out)
@@ -113,7 +119,7 @@ int main(int argc, char **argv)
 			return ZL_EX_OK;
 		}
 	}
-	conf = conf_load(config, &err);
+	conf = conf_load_for(config, cmd->state, &err);
 	if (!conf) {
 		fprintf(stderr, "%s\n", err.msg);
 		return ZL_EX_CONFIG;

@@ -312,6 +312,47 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 	return 0;
 }
 
+/*
+ * A reader that may not write beside the state file (a monitoring user)
+ * cannot open a WAL database while no writer is: SQLite must create the
+ * -shm file to read it, and answers "readonly". With no -wal file there
+ * is nothing but the database file to read, so it is opened immutable:
+ * read as it is, without the shared memory. A writer that starts meanwhile
+ * writes into a new WAL first, which this snapshot does not see. Returns
+ * true when st was reopened that way.
+ */
+static bool readable_without_writing(struct zl_store *st)
+{
+	size_t n = strlen(st->path);
+	char *wal = malloc(n + sizeof("-wal"));
+	char *uri = malloc(3 * n + sizeof("file:?immutable=1"));
+	struct stat sb;
+	char *o;
+	bool ok = false;
+
+	if ((sqlite3_errcode(st->db) & 0xff) != SQLITE_READONLY || !wal || !uri)
+		goto out;
+	snprintf(wal, n + sizeof("-wal"), "%s-wal", st->path);
+	if (lstat(wal, &sb) == 0 || errno != ENOENT)
+		goto out;
+	/* The path as a URI: '%', '?' and '#' would end or change it. */
+	o = uri + sprintf(uri, "file:");
+	for (const char *c = st->path; *c; c++)
+		o += (*c == '%' || *c == '?' || *c == '#') ? sprintf(o, "%%%02X", (unsigned char)*c)
+		                                          : sprintf(o, "%c", *c);
+	sprintf(o, "?immutable=1");
+	sqlite3_close(st->db);
+	st->db = NULL;
+	ok = sqlite3_open_v2(uri, &st->db,
+	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW |
+	                         SQLITE_OPEN_NOMUTEX,
+	                     NULL) == SQLITE_OK;
+out:
+	free(wal);
+	free(uri);
+	return ok;
+}
+
 struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err)
 {
 	struct zl_store *st = calloc(1, sizeof(*st));
@@ -351,7 +392,9 @@ struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err
 		for (int i = 0; i < ST_COUNT; i++)
 			if (!(st->stmt[i] = prepare(st, stmt_sql[i], err)))
 				goto fail;
-	} else if (exec_sql(st, "SELECT 1 FROM checkpoint LIMIT 1", "read", err) < 0) {
+	} else if (exec_sql(st, "SELECT 1 FROM checkpoint LIMIT 1", "read", err) < 0 &&
+	           (!readable_without_writing(st) ||
+	            exec_sql(st, "SELECT 1 FROM checkpoint LIMIT 1", "read", err) < 0)) {
 		goto fail;
 	}
 	return st;

@@ -81,4 +81,25 @@ else
 	skip 4 "giving a file to another user needs root"
 fi
 
+# ---- a monitoring user reads the state without owning it ----
+# status needs read access only: the directory and file readable, nothing
+# writable (zaaklink(8)); setup and dlq do not touch the state at all.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	install -m 755 "$ZL_BIN" "$ZL_TMP/zaaklink"
+	chmod 644 "$conf" "$state"
+	chmod 755 "$dir"
+	before=$(fingerprint "$state")
+	rc=0; out=$(runuser -u nobody -- "$ZL_TMP/zaaklink" -c "$conf" status --json --no-broker \
+		2>"$ZL_TMP/nobody.err") || rc=$?
+	is "$rc" 0 "status as a user who may only read the state: exit 0 ($(grep -v level= "$ZL_TMP/nobody.err"))"
+	is "$(jq -r '.links' <<<"$out")" "$(zl_status_json "$conf" | jq -r '.links')" \
+		"... and it reads the same links as the owner"
+	is "$(fingerprint "$state")" "$before" "... and writes nothing"
+	rc=0; runuser -u nobody -- "$ZL_TMP/zaaklink" -c "$conf" once >/dev/null 2>&1 || rc=$?
+	is "$rc" 78 "once as that user: exit 78, it needs to write"
+	chmod 600 "$conf"
+else
+	skip 4 "running zaaklink as another user needs root and the user nobody"
+fi
+
 done_testing
