@@ -63,18 +63,25 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 }
 
 /*
- * First and one-past-last id of a bucket. PostgreSQL's integer division
- * truncates toward zero, so bucket 0 spans both signs; identity columns
- * never hand out ids <= 0, but a raw INSERT may.
+ * First and last id of a bucket (diff_bucket_ids()). Identity columns never
+ * hand out ids <= 0, but a raw INSERT may, and a bigint id may be anything
+ * up to INT64_MAX: the bounds are inclusive so that the last range ends
+ * there.
  */
-static int64_t bucket_lo(int64_t b, int64_t size)
+static int64_t bucket_first(int64_t b, int64_t size)
 {
-	return b > 0 ? b * size : b * size - size + 1;
+	int64_t first, last;
+
+	diff_bucket_ids(b, size, &first, &last);
+	return first;
 }
 
-static int64_t bucket_end(int64_t b, int64_t size)
+static int64_t bucket_last(int64_t b, int64_t size)
 {
-	return b < 0 ? b * size + 1 : b * size + size;
+	int64_t first, last;
+
+	diff_bucket_ids(b, size, &first, &last);
+	return last;
 }
 
 /*
@@ -174,10 +181,10 @@ static int link_copy(const struct zl_link *src, struct zl_link *dst)
 	return 0;
 }
 
-static int load_bucket(struct pass *p, int64_t lo, int64_t end, struct bucket_links *b,
+static int load_bucket(struct pass *p, int64_t first, int64_t last, struct bucket_links *b,
 		       struct zl_err *err)
 {
-	struct zl_link_iter *it = store_links_range(p->st, lo, end, err);
+	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
 	const struct zl_link *l;
 	int rc;
 
@@ -213,8 +220,8 @@ static int load_bucket(struct pass *p, int64_t lo, int64_t end, struct bucket_li
 static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
-	struct zl_row_cursor *cur = source_rows(p->src, bucket_lo(first, size),
-						bucket_end(last, size), err);
+	struct zl_row_cursor *cur = source_rows(p->src, bucket_first(first, size),
+						bucket_last(last, size), err);
 	struct bucket_links links = { 0 };
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
@@ -223,13 +230,13 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 		return -1;
 	more = source_rows_next(cur, &row, err);
 	for (int64_t b = first; b <= last && more >= 0 && rc == 0; b++) {
-		int64_t end = bucket_end(b, size);
+		int64_t end = bucket_last(b, size);
 		size_t i = 0;
 
-		if ((rc = load_bucket(p, bucket_lo(b, size), end, &links, err)) < 0)
+		if ((rc = load_bucket(p, bucket_first(b, size), end, &links, err)) < 0)
 			break;
-		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id < end))) {
-			bool take_row = more == 1 && row->id < end &&
+		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
+			bool take_row = more == 1 && row->id <= end &&
 					(i == links.n || row->id <= links.v[i].id);
 			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
 
@@ -294,10 +301,10 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		int64_t b = contacts->v[i].bucket;
 
 		if (n > 0 && b == contacts->v[i - 1].bucket + 1) {
-			hi[n - 1] = bucket_end(b, size);
+			hi[n - 1] = bucket_last(b, size);
 		} else {
-			lo[n] = bucket_lo(b, size);
-			hi[n] = bucket_end(b, size);
+			lo[n] = bucket_first(b, size);
+			hi[n] = bucket_last(b, size);
 			n++;
 		}
 	}
@@ -309,7 +316,7 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		if (has_bucket(changed, row->id / size))
 			continue;
 		p->stats->rows_fetched++;
-		if ((rc = load_bucket(p, row->id, row->id + 1, &links, err)) == 0)
+		if ((rc = load_bucket(p, row->id, row->id, &links, err)) == 0)
 			rc = apply(p, links.n ? &links.v[0] : NULL, row, err);
 	}
 	if (more < 0)

@@ -106,14 +106,14 @@ static const char *const changed_sql[] = {
 	COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER ", k.onderwerp," \
 	" k.nummer"
 
-#define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id < %lld ORDER BY o.id"
+#define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
 
 /* The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
- * two arrays, found through the klantcontact_id index. */
+ * two arrays, bounds included, found through the klantcontact_id index. */
 #define CONTACT_ROWS_SQL                                                              \
 	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)"        \
 	" JOIN klantinteracties_onderwerpobject o"                                      \
-	" ON o.klantcontact_id >= r.lo AND o.klantcontact_id < r.hi"                    \
+	" ON o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi"                   \
 	" LEFT JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id" LINK_WHERE \
 	" ORDER BY o.id"
 
