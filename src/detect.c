@@ -43,7 +43,25 @@ struct pass {
 	bool announce;           /* record events (false: baseline) */
 	int64_t now_s;
 	struct zl_pass_stats *stats;
+	const struct zl_pass_hooks *hooks; /* NULL: run to the end */
+	bool stopped;            /* gave up on hooks->stop */
 };
+
+/*
+ * Called before each range: feeds the watchdog and tells whether to give
+ * up. Giving up fails the step like an error would (the pass's
+ * transactions are rolled back), with stopped set instead of an error.
+ */
+static bool must_stop(struct pass *p)
+{
+	if (!p->hooks)
+		return false;
+	if (p->hooks->alive)
+		p->hooks->alive(p->hooks->arg);
+	if (p->hooks->stop && *p->hooks->stop)
+		p->stopped = true;
+	return p->stopped;
+}
 
 static int fp_push(const struct zl_range_fp *r, void *arg)
 {
@@ -233,6 +251,12 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 		int64_t end = bucket_last(b, size);
 		size_t i = 0;
 
+		if (must_stop(p)) {
+			rc = -1;
+			break;
+		}
+		zl_debug("pass.range", "bucket=%lld first=%lld last=%lld", (long long)b,
+			 (long long)bucket_first(b, size), (long long)end);
 		if ((rc = load_bucket(p, bucket_first(b, size), end, &links, err)) < 0)
 			break;
 		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
@@ -248,6 +272,8 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			if (take_row)
 				more = source_rows_next(cur, &row, err);
 		}
+		if (rc == 0)
+			p->stats->ranges_diffed++;
 	}
 	if (more < 0)
 		rc = -1;
@@ -291,6 +317,8 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 	struct zl_row_cursor *cur = NULL;
 	const struct zl_row *row;
 	size_t n = 0;
+	int64_t bucket = 0;
+	bool seen = false;       /* a row was read: bucket is its bucket */
 	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
@@ -313,7 +341,14 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		goto out;
 	}
 	while (rc == 0 && (more = source_rows_next(cur, &row, err)) == 1) {
-		if (has_bucket(changed, row->id / size))
+		/* The rows come in id order: a new bucket is a new range. */
+		if ((!seen || row->id / size != bucket) && must_stop(p)) {
+			rc = -1;
+			break;
+		}
+		bucket = row->id / size;
+		seen = true;
+		if (has_bucket(changed, bucket))
 			continue;
 		p->stats->rows_fetched++;
 		if ((rc = load_bucket(p, row->id, row->id, &links, err)) == 0)
@@ -416,7 +451,8 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 }
 
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
-		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err)
+		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
+		struct zl_pass_stats *stats, struct zl_err *err)
 {
 	struct fp_list links = { 0 }, contacts = { 0 };
 	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
@@ -433,6 +469,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 			.invalid_zaak_id = conf->events.invalid_zaak_id,
 		},
 		.stats = stats,
+		.hooks = hooks,
 	};
 	int rc = -1, had;
 
@@ -453,7 +490,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
 	/* A full pass reads every range anyway. */
-	if (diff_ranges(&p, &links, err) < 0 ||
+	if (must_stop(&p) || diff_ranges(&p, &links, err) < 0 ||
 	    (!full && contacts.n > 0 && diff_contacts(&p, &contacts, &links, err) < 0) ||
 	    store_contacts(&p, &contacts, err) < 0 || store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
@@ -473,6 +510,10 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	goto out;
 rollback:
 	store_rollback(st);
+	if (p.stopped) {
+		stats->duration_ms = zl_now_ms() - t0;
+		rc = ZL_PASS_INTERRUPTED;
+	}
 out:
 	if (rc < 0 && err->msg[0] == '\0')
 		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");
