@@ -21,6 +21,12 @@
 #define ZL_MAX_QUEUES 64         /* amqp.queues */
 #define ZL_MAX_BINDINGS 32       /* bindings of one queue */
 #define ZL_MAX_RETRY_DELAYS 16   /* retry.delays: wait tiers */
+/*
+ * Upper bound of every setting in seconds but retry.delays (a day): what a
+ * setting is multiplied into (milliseconds in an int64, a 32-bit
+ * TCP_USER_TIMEOUT, statement_timeout) stays far from overflowing.
+ */
+#define ZL_MAX_TIMEOUT_S 86400
 
 enum zl_invalid_zaak_id { ZL_INVALID_SKIP, ZL_INVALID_EMIT };
 enum zl_initial_sync { ZL_INITIAL_BASELINE, ZL_INITIAL_ANNOUNCE };

@@ -13,9 +13,12 @@
 #include "source.h"
 #include "store.h"
 
+#include <signal.h>
+
 struct zl_pass_stats {
 	int64_t ranges_total;
 	int64_t ranges_fetched;
+	int64_t ranges_diffed;   /* of ranges_fetched, read and diffed (so far) */
 	int64_t rows_fetched;
 	int64_t links;
 	int64_t events;
@@ -30,10 +33,30 @@ enum zl_pass_mode {
 	ZL_PASS_FULL,            /* compare every range, whatever its fingerprint */
 };
 
-/* Errors from PostgreSQL carry ZL_EX_UNAVAILABLE, from the state file
- * ZL_EX_CANTCREAT. Nothing is written on failure. */
+/*
+ * What the daemon lets a pass do between two ranges, whose reading may take
+ * minutes in all on a first sync: give up when asked to stop, and show the
+ * service manager it is alive. Both members are optional.
+ */
+struct zl_pass_hooks {
+	const volatile sig_atomic_t *stop; /* non-zero: give up (the signal flag) */
+	void (*alive)(void *arg);          /* called before every range */
+	void *arg;
+};
+
+/* detect_pass() gave up on hooks->stop: nothing written, the pass is to be
+ * done again. */
+#define ZL_PASS_INTERRUPTED 1
+
+/*
+ * Returns 0 after a pass, ZL_PASS_INTERRUPTED, or -1 on an error: errors
+ * from PostgreSQL carry ZL_EX_UNAVAILABLE, from the state file
+ * ZL_EX_CANTCREAT. Nothing is written unless it returns 0. hooks may be
+ * NULL.
+ */
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
-		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err);
+		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
+		struct zl_pass_stats *stats, struct zl_err *err);
 
 /* Logs what a pass did: msg=pass.done with its figures. */
 void detect_log(const struct zl_pass_stats *s, int64_t bytes_received);

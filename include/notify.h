@@ -35,9 +35,10 @@ void notify_stopping(struct zl_notify *n, const char *status);
 void notify_status(struct zl_notify *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * WATCHDOG=1, at most once a second however often it is called: the loop
- * calls it after every step, so a step that hangs longer than WatchdogSec=
- * gets the daemon restarted.
+ * WATCHDOG=1, at most every quarter of WatchdogSec= however often it is
+ * called: the loop calls it after every step and a pass before every
+ * range, so a step that hangs longer than WatchdogSec= gets the daemon
+ * restarted, and a long pass that makes progress does not.
  */
 void notify_watchdog(struct zl_notify *n);
 

@@ -73,7 +73,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
 			  struct zl_fp_totals *totals, struct zl_err *err);
 
-/* Streams the link rows with lo <= id < hi in id order, in batches. */
+/* Streams the link rows with lo <= id <= hi in id order, in batches. */
 struct zl_row_cursor;
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 				  struct zl_err *err);
@@ -82,7 +82,7 @@ int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row,
 		     struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);
 /* Streams, in id order, the link rows whose klantcontact_id lies in one of
- * the disjoint ranges lo[i] <= klantcontact_id < hi[i]. */
+ * the disjoint ranges lo[i] <= klantcontact_id <= hi[i]. */
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
 					  const int64_t *hi, size_t n, struct zl_err *err);
 

@@ -60,7 +60,7 @@ int store_ranges_clear(struct zl_store *st, struct zl_err *err);
 int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err);
 
 /* ---- links ---- */
-/* Iterates stored links with lo <= id < hi in id order. */
+/* Iterates stored links with lo <= id <= hi in id order. */
 struct zl_link_iter;
 struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t hi,
 				       struct zl_err *err);

@@ -26,7 +26,7 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 	 * with a gekoppeld still pending (from that pass or earlier) are not
 	 * announced twice: Open Zaak would create a second ZaakObject.
 	 */
-	if (detect_pass(conf, src, st, ZL_PASS_NORMAL, &stats, &err) < 0)
+	if (detect_pass(conf, src, st, ZL_PASS_NORMAL, NULL, &stats, &err) < 0)
 		goto fail;
 	detect_log(&stats, source_bytes_received(src));
 	if (store_begin(st, &err) < 0)

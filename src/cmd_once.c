@@ -63,7 +63,8 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv)
 		return ZL_EX_USAGE;
 	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
 		return rc;
-	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, &stats, &err) < 0) {
+	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, NULL, &stats,
+			&err) < 0) {
 		rc = app_fail(&err);
 	} else {
 		detect_log(&stats, source_bytes_received(src));

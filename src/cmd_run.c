@@ -217,12 +217,23 @@ static void share_figures(struct daemon *d)
 	metrics_http_update(d->http, m);
 }
 
+/* Between the ranges of a pass: the service manager's watchdog. */
+static void pass_alive(void *arg)
+{
+	struct daemon *d = arg;
+
+	notify_watchdog(&d->notify);
+}
+
 static void do_pass(struct daemon *d)
 {
+	/* A stop ends a pass between two ranges; the next start does it again. */
+	const struct zl_pass_hooks hooks = { .stop = &stop_signal, .alive = pass_alive, .arg = d };
 	struct zl_pass_stats stats;
 	struct zl_err err = { 0 };
 	int64_t poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
 	int64_t start = zl_now_ms();
+	int rc;
 
 	d->next_pass_ms = start + poll_ms;
 	/* Ready once the first pass starts, whatever its outcome: an outage of
@@ -232,7 +243,16 @@ static void do_pass(struct daemon *d)
 		notify_ready(&d->notify, "first pass started");
 		d->ready = true;
 	}
-	if (detect_pass(d->conf, d->src, d->st, ZL_PASS_NORMAL, &stats, &err) < 0) {
+	rc = detect_pass(d->conf, d->src, d->st, ZL_PASS_NORMAL, &hooks, &stats, &err);
+	if (rc == ZL_PASS_INTERRUPTED) {
+		zl_info("pass.interrupted",
+			"signal=%d ranges_done=%lld ranges=%lld duration_ms=%lld "
+			"reason=\"stopping; nothing of this pass was recorded\"",
+			(int)stop_signal, (long long)stats.ranges_diffed,
+			(long long)stats.ranges_total, (long long)stats.duration_ms);
+		return;
+	}
+	if (rc < 0) {
 		if (err.code == ZL_EX_UNAVAILABLE) {
 			outage_fail(&d->source, &err, d->conf->amqp.max_backoff, poll_ms);
 			d->next_pass_ms = d->source.next_try_ms;

@@ -64,11 +64,10 @@ static const struct {
 /* Default retry.delays: 10 s, 1 min, 5 min, 30 min, 2 h. */
 static const int default_delays[] = {10, 60, 300, 1800, 7200};
 
-/* Allowed numeric values of one setting; bounds are inclusive unless min_excl. */
+/* Allowed numeric values of one setting, bounds included: every setting has both. */
 struct range {
 	double min;
-	bool min_excl;
-	double max; /* HUGE_VAL: no upper bound */
+	double max;
 };
 
 /* What a load needs while it runs; lives on conf_load()'s stack. */
@@ -219,24 +218,16 @@ static int check_non_empty(struct loader *ld, const char *group, const char *nam
 	return 0;
 }
 
-/* Describes r as "expected ..." for an out-of-range message. */
+/* Describes r as "expected A to B" for an out-of-range message. */
 static void describe_range(const struct range *r, char *buf, size_t size)
 {
-	if (r->max == HUGE_VAL)
-		snprintf(buf, size, "expected %s %.15g", r->min_excl ? "more than" : "at least",
-		         r->min);
-	else if (r->min_excl)
-		snprintf(buf, size, "expected more than %.15g and at most %.15g", r->min, r->max);
-	else
-		snprintf(buf, size, "expected %.15g to %.15g", r->min, r->max);
+	snprintf(buf, size, "expected %.15g to %.15g", r->min, r->max);
 }
 
 /* True when v lies within r; NaN never does. */
 static bool in_range(const struct range *r, double v)
 {
-	if (r->min_excl ? !(v > r->min) : !(v >= r->min))
-		return false;
-	return v <= r->max;
+	return v >= r->min && v <= r->max;
 }
 
 /* Sets *out from the integer group.name when the file sets it, within r. */
@@ -286,7 +277,7 @@ static int read_double(struct loader *ld, const char *group, const char *name,
 		char expected[96];
 
 		describe_range(r, expected, sizeof(expected));
-		return fail_at(ld, s, "%s.%s: %g is out of range, %s", group, name, v, expected);
+		return fail_at(ld, s, "%s.%s: %.15g is out of range, %s", group, name, v, expected);
 	}
 	*out = v;
 	return 0;
@@ -510,11 +501,12 @@ static int check_schema(struct loader *ld, const char *schema)
 /* Reads and checks the source group. */
 static int load_source(struct loader *ld)
 {
-	static const struct range poll = {0, true, 86400};
-	static const struct range range_size = {16, false, 1048576};
-	static const struct range connect = {1, false, HUGE_VAL};
-	/* statement_timeout is set in milliseconds, an int on the server. */
-	static const struct range query = {1, false, INT_MAX / 1000};
+	/* Below 0.1 s a pass would follow a pass; longer waits are no
+	 * polling. Timeouts are at most a day (ZL_MAX_TIMEOUT_S). */
+	static const struct range poll = {0.1, ZL_MAX_TIMEOUT_S};
+	static const struct range range_size = {16, 1048576};
+	static const struct range connect = {1, ZL_MAX_TIMEOUT_S};
+	static const struct range query = {1, ZL_MAX_TIMEOUT_S};
 	struct zl_source_conf *src = &ld->conf->source;
 
 	if (read_string(ld, "source", "conninfo", &src->conninfo) < 0 ||
@@ -615,7 +607,7 @@ static int load_events(struct loader *ld)
 {
 	static const char *const invalid[2] = {"skip", "emit"};
 	static const char *const initial[2] = {"baseline", "announce"};
-	static const struct range label = {0, false, HUGE_VAL};
+	static const struct range label = {0, 10000};
 	struct zl_events_conf *ev = &ld->conf->events;
 	int invalid_zaak_id = (int)ev->invalid_zaak_id;
 	int initial_sync = (int)ev->initial_sync;
@@ -794,17 +786,18 @@ static int load_queues(struct loader *ld);
 /* Reads and checks the amqp group. */
 static int load_amqp(struct loader *ld)
 {
-	static const struct range heartbeat = {0, false, 600};
-	static const struct range batch = {1, false, 65535};
-	static const struct range positive = {0, true, HUGE_VAL};
-	static const struct range backoff = {1, false, HUGE_VAL};
+	static const struct range heartbeat = {0, 600};
+	static const struct range batch = {1, 65535};
+	/* Seconds, multiplied into milliseconds and timevals: a day at most. */
+	static const struct range timeout = {0.1, ZL_MAX_TIMEOUT_S};
+	static const struct range backoff = {1, ZL_MAX_TIMEOUT_S};
 	struct zl_amqp_conf *amqp = &ld->conf->amqp;
 
 	if (read_urls(ld) < 0 || read_string(ld, "amqp", "exchange", &amqp->exchange) < 0 ||
 	    read_int(ld, "amqp", "heartbeat", &heartbeat, &amqp->heartbeat) < 0 ||
 	    read_int(ld, "amqp", "batch_size", &batch, &amqp->batch_size) < 0 ||
-	    read_double(ld, "amqp", "confirm_timeout", &positive, &amqp->confirm_timeout) < 0 ||
-	    read_double(ld, "amqp", "connect_timeout", &positive, &amqp->connect_timeout) < 0 ||
+	    read_double(ld, "amqp", "confirm_timeout", &timeout, &amqp->confirm_timeout) < 0 ||
+	    read_double(ld, "amqp", "connect_timeout", &timeout, &amqp->connect_timeout) < 0 ||
 	    read_double(ld, "amqp", "max_backoff", &backoff, &amqp->max_backoff) < 0 ||
 	    read_string(ld, "amqp", "ca_file", &amqp->ca_file) < 0 ||
 	    read_string(ld, "amqp", "cert_file", &amqp->cert_file) < 0 ||

@@ -43,7 +43,25 @@ struct pass {
 	bool announce;           /* record events (false: baseline) */
 	int64_t now_s;
 	struct zl_pass_stats *stats;
+	const struct zl_pass_hooks *hooks; /* NULL: run to the end */
+	bool stopped;            /* gave up on hooks->stop */
 };
+
+/*
+ * Called before each range: feeds the watchdog and tells whether to give
+ * up. Giving up fails the step like an error would (the pass's
+ * transactions are rolled back), with stopped set instead of an error.
+ */
+static bool must_stop(struct pass *p)
+{
+	if (!p->hooks)
+		return false;
+	if (p->hooks->alive)
+		p->hooks->alive(p->hooks->arg);
+	if (p->hooks->stop && *p->hooks->stop)
+		p->stopped = true;
+	return p->stopped;
+}
 
 static int fp_push(const struct zl_range_fp *r, void *arg)
 {
@@ -63,18 +81,25 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 }
 
 /*
- * First and one-past-last id of a bucket. PostgreSQL's integer division
- * truncates toward zero, so bucket 0 spans both signs; identity columns
- * never hand out ids <= 0, but a raw INSERT may.
+ * First and last id of a bucket (diff_bucket_ids()). Identity columns never
+ * hand out ids <= 0, but a raw INSERT may, and a bigint id may be anything
+ * up to INT64_MAX: the bounds are inclusive so that the last range ends
+ * there.
  */
-static int64_t bucket_lo(int64_t b, int64_t size)
+static int64_t bucket_first(int64_t b, int64_t size)
 {
-	return b > 0 ? b * size : b * size - size + 1;
+	int64_t first, last;
+
+	diff_bucket_ids(b, size, &first, &last);
+	return first;
 }
 
-static int64_t bucket_end(int64_t b, int64_t size)
+static int64_t bucket_last(int64_t b, int64_t size)
 {
-	return b < 0 ? b * size + 1 : b * size + size;
+	int64_t first, last;
+
+	diff_bucket_ids(b, size, &first, &last);
+	return last;
 }
 
 /*
@@ -174,10 +199,10 @@ static int link_copy(const struct zl_link *src, struct zl_link *dst)
 	return 0;
 }
 
-static int load_bucket(struct pass *p, int64_t lo, int64_t end, struct bucket_links *b,
+static int load_bucket(struct pass *p, int64_t first, int64_t last, struct bucket_links *b,
 		       struct zl_err *err)
 {
-	struct zl_link_iter *it = store_links_range(p->st, lo, end, err);
+	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
 	const struct zl_link *l;
 	int rc;
 
@@ -213,8 +238,8 @@ static int load_bucket(struct pass *p, int64_t lo, int64_t end, struct bucket_li
 static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
-	struct zl_row_cursor *cur = source_rows(p->src, bucket_lo(first, size),
-						bucket_end(last, size), err);
+	struct zl_row_cursor *cur = source_rows(p->src, bucket_first(first, size),
+						bucket_last(last, size), err);
 	struct bucket_links links = { 0 };
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
@@ -223,13 +248,19 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 		return -1;
 	more = source_rows_next(cur, &row, err);
 	for (int64_t b = first; b <= last && more >= 0 && rc == 0; b++) {
-		int64_t end = bucket_end(b, size);
+		int64_t end = bucket_last(b, size);
 		size_t i = 0;
 
-		if ((rc = load_bucket(p, bucket_lo(b, size), end, &links, err)) < 0)
+		if (must_stop(p)) {
+			rc = -1;
 			break;
-		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id < end))) {
-			bool take_row = more == 1 && row->id < end &&
+		}
+		zl_debug("pass.range", "bucket=%lld first=%lld last=%lld", (long long)b,
+			 (long long)bucket_first(b, size), (long long)end);
+		if ((rc = load_bucket(p, bucket_first(b, size), end, &links, err)) < 0)
+			break;
+		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
+			bool take_row = more == 1 && row->id <= end &&
 					(i == links.n || row->id <= links.v[i].id);
 			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
 
@@ -241,6 +272,8 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			if (take_row)
 				more = source_rows_next(cur, &row, err);
 		}
+		if (rc == 0)
+			p->stats->ranges_diffed++;
 	}
 	if (more < 0)
 		rc = -1;
@@ -284,6 +317,8 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 	struct zl_row_cursor *cur = NULL;
 	const struct zl_row *row;
 	size_t n = 0;
+	int64_t bucket = 0;
+	bool seen = false;       /* a row was read: bucket is its bucket */
 	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
@@ -294,10 +329,10 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		int64_t b = contacts->v[i].bucket;
 
 		if (n > 0 && b == contacts->v[i - 1].bucket + 1) {
-			hi[n - 1] = bucket_end(b, size);
+			hi[n - 1] = bucket_last(b, size);
 		} else {
-			lo[n] = bucket_lo(b, size);
-			hi[n] = bucket_end(b, size);
+			lo[n] = bucket_first(b, size);
+			hi[n] = bucket_last(b, size);
 			n++;
 		}
 	}
@@ -306,10 +341,17 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		goto out;
 	}
 	while (rc == 0 && (more = source_rows_next(cur, &row, err)) == 1) {
-		if (has_bucket(changed, row->id / size))
+		/* The rows come in id order: a new bucket is a new range. */
+		if ((!seen || row->id / size != bucket) && must_stop(p)) {
+			rc = -1;
+			break;
+		}
+		bucket = row->id / size;
+		seen = true;
+		if (has_bucket(changed, bucket))
 			continue;
 		p->stats->rows_fetched++;
-		if ((rc = load_bucket(p, row->id, row->id + 1, &links, err)) == 0)
+		if ((rc = load_bucket(p, row->id, row->id, &links, err)) == 0)
 			rc = apply(p, links.n ? &links.v[0] : NULL, row, err);
 	}
 	if (more < 0)
@@ -409,7 +451,8 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 }
 
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
-		enum zl_pass_mode mode, struct zl_pass_stats *stats, struct zl_err *err)
+		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
+		struct zl_pass_stats *stats, struct zl_err *err)
 {
 	struct fp_list links = { 0 }, contacts = { 0 };
 	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
@@ -426,6 +469,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 			.invalid_zaak_id = conf->events.invalid_zaak_id,
 		},
 		.stats = stats,
+		.hooks = hooks,
 	};
 	int rc = -1, had;
 
@@ -446,7 +490,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
 	/* A full pass reads every range anyway. */
-	if (diff_ranges(&p, &links, err) < 0 ||
+	if (must_stop(&p) || diff_ranges(&p, &links, err) < 0 ||
 	    (!full && contacts.n > 0 && diff_contacts(&p, &contacts, &links, err) < 0) ||
 	    store_contacts(&p, &contacts, err) < 0 || store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
@@ -466,6 +510,10 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	goto out;
 rollback:
 	store_rollback(st);
+	if (p.stopped) {
+		stats->duration_ms = zl_now_ms() - t0;
+		rc = ZL_PASS_INTERRUPTED;
+	}
 out:
 	if (rc < 0 && err->msg[0] == '\0')
 		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");

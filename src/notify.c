@@ -13,8 +13,9 @@
 
 /* Longest STATUS= line we send; systemd shows one line anyway. */
 #define STATUS_MAX 256
-/* WATCHDOG=1 is sent at most this often (systemd advises half the interval). */
-#define PING_EVERY_MS 1000
+/* WATCHDOG=1 is sent at most every WatchdogSec= / PING_SHARE, well within
+ * the half systemd advises. */
+#define PING_SHARE 4
 
 #ifdef HAVE_LIBSYSTEMD
 
@@ -66,7 +67,7 @@ void notify_watchdog(struct zl_notify *n)
 	if (n->watchdog_ms <= 0)
 		return;
 	now = zl_now_ms();
-	if (n->last_ping_ms != 0 && now - n->last_ping_ms < PING_EVERY_MS)
+	if (n->last_ping_ms != 0 && now - n->last_ping_ms < n->watchdog_ms / PING_SHARE)
 		return;
 	n->last_ping_ms = now;
 	sd_notify(0, "WATCHDOG=1");

@@ -116,14 +116,15 @@
 	COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER ", k.onderwerp," \
 	" k.nummer"
 
-/* (ow, kc, lo, hi) */
-#define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id < %lld ORDER BY o.id"
+/* (ow, kc, lo, hi), bounds included */
+#define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
 
 /* The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
- * two arrays, found through the klantcontact_id index: (lo, hi, ow, kc). */
+ * two arrays, bounds included, found through the klantcontact_id index:
+ * (lo, hi, ow, kc). */
 #define CONTACT_ROWS_SQL                                                       \
 	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)" \
-	" JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id < r.hi"   \
+	" JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi"  \
 	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE " ORDER BY o.id"
 
 struct zl_source {

@@ -531,7 +531,7 @@ struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t 
 	it->stmt = prepare(st,
 			   "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
 			   " object_id, code_register, zaak, link_to, label"
-			   " FROM link WHERE id >= ? AND id < ? ORDER BY id",
+			   " FROM link WHERE id >= ? AND id <= ? ORDER BY id",
 			   err);
 	if (!it->stmt) {
 		free(it);

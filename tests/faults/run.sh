@@ -19,7 +19,7 @@ export ZL_FAULT_FIGURES=$out/figures
 : >"$ZL_FAULT_FIGURES"
 
 # The long ones first, so that two run side by side as long as possible.
-scripts=(crash broker database signals disk hostile config)
+scripts=(crash broker database signals long_pass disk hostile config)
 start=$SECONDS
 running=()
 for name in "${scripts[@]}"; do

@@ -119,13 +119,20 @@ static const struct bad_case bad_cases[] = {
      "source: {\n  conninfo = \"host=db\";\n  base_url = \"https:///\";\n};\n",
      "@F@:3: source.base_url: 'https:' has no host"},
     {"zero poll_interval", SRC_PLUS("poll_interval = 0;"),
-     "@F@:4: source.poll_interval: 0 is out of range, expected more than 0 and at most 86400"},
+     "@F@:4: source.poll_interval: 0 is out of range, expected 0.1 to 86400"},
+    {"poll_interval just below 0.1", SRC_PLUS("poll_interval = 0.0999;"),
+     "@F@:4: source.poll_interval: 0.0999 is out of range, expected 0.1 to 86400"},
     {"negative poll_interval", SRC_PLUS("poll_interval = -1.5;"),
-     "@F@:4: source.poll_interval: -1.5 is out of range, "
-     "expected more than 0 and at most 86400"},
+     "@F@:4: source.poll_interval: -1.5 is out of range, expected 0.1 to 86400"},
     {"poll_interval above a day", SRC_PLUS("poll_interval = 86400.5;"),
-     "@F@:4: source.poll_interval: 86400.5 is out of range, "
-     "expected more than 0 and at most 86400"},
+     "@F@:4: source.poll_interval: 86400.5 is out of range, expected 0.1 to 86400"},
+    {"poll_interval 1e300", SRC_PLUS("poll_interval = 1e300;"),
+     "@F@:4: source.poll_interval: 1e+300 is out of range, expected 0.1 to 86400"},
+    /* libconfig reads no "inf" or "nan", but an overflowing literal is inf. */
+    {"poll_interval infinite", SRC_PLUS("poll_interval = 1e999;"),
+     "@F@:4: source.poll_interval: inf is out of range, expected 0.1 to 86400"},
+    {"poll_interval minus infinity", SRC_PLUS("poll_interval = -1e999;"),
+     "@F@:4: source.poll_interval: -inf is out of range, expected 0.1 to 86400"},
     {"empty schema", SRC_PLUS("schema = \"\";"), "@F@:4: source.schema: must not be empty"},
     {"schema longer than PostgreSQL keeps",
      SRC_PLUS("schema = \"s123456789012345678901234567890123456789012345678901234567890123\";"),
@@ -142,11 +149,23 @@ static const struct bad_case bad_cases[] = {
     {"range_size too large (64-bit)", SRC_PLUS("range_size = 10000000000L;"),
      "@F@:4: source.range_size: 10000000000 is out of range, expected 16 to 1048576"},
     {"zero source.connect_timeout", SRC_PLUS("connect_timeout = 0;"),
-     "@F@:4: source.connect_timeout: 0 is out of range, expected at least 1"},
+     "@F@:4: source.connect_timeout: 0 is out of range, expected 1 to 86400"},
+    {"negative source.connect_timeout", SRC_PLUS("connect_timeout = -1;"),
+     "@F@:4: source.connect_timeout: -1 is out of range, expected 1 to 86400"},
+    {"source.connect_timeout above a day", SRC_PLUS("connect_timeout = 86401;"),
+     "@F@:4: source.connect_timeout: 86401 is out of range, expected 1 to 86400"},
+    {"source.connect_timeout INT64_MAX", SRC_PLUS("connect_timeout = 9223372036854775807L;"),
+     "@F@:4: source.connect_timeout: 9223372036854775807 is out of range, expected 1 to 86400"},
     {"zero query_timeout", SRC_PLUS("query_timeout = 0;"),
-     "@F@:4: source.query_timeout: 0 is out of range, expected 1 to 2147483"},
+     "@F@:4: source.query_timeout: 0 is out of range, expected 1 to 86400"},
+    {"query_timeout above a day", SRC_PLUS("query_timeout = 86401;"),
+     "@F@:4: source.query_timeout: 86401 is out of range, expected 1 to 86400"},
+    {"query_timeout INT64_MIN", SRC_PLUS("query_timeout = -9223372036854775808L;"),
+     "@F@:4: source.query_timeout: -9223372036854775808 is out of range, expected 1 to 86400"},
     {"negative label_max_length", EV_PLUS("label_max_length = -1;"),
-     "@F@:10: events.label_max_length: -1 is out of range, expected at least 0"},
+     "@F@:10: events.label_max_length: -1 is out of range, expected 0 to 10000"},
+    {"label_max_length above 10000", EV_PLUS("label_max_length = 10001;"),
+     "@F@:10: events.label_max_length: 10001 is out of range, expected 0 to 10000"},
     {"invalid_zaak_id maybe", EV_PLUS("invalid_zaak_id = \"maybe\";"),
      "@F@:10: events.invalid_zaak_id: unknown value 'maybe', expected skip or emit"},
     {"initial_sync unknown", EV_PLUS("initial_sync = \"all\";"),
@@ -192,12 +211,36 @@ static const struct bad_case bad_cases[] = {
      "@F@:12: amqp.batch_size: 0 is out of range, expected 1 to 65535"},
     {"batch_size 65536", AMQP("batch_size = 65536;"),
      "@F@:12: amqp.batch_size: 65536 is out of range, expected 1 to 65535"},
+    {"negative heartbeat", AMQP("heartbeat = -1;"),
+     "@F@:12: amqp.heartbeat: -1 is out of range, expected 0 to 600"},
     {"zero confirm_timeout", AMQP("confirm_timeout = 0.0;"),
-     "@F@:12: amqp.confirm_timeout: 0 is out of range, expected more than 0"},
+     "@F@:12: amqp.confirm_timeout: 0 is out of range, expected 0.1 to 86400"},
+    {"confirm_timeout just below 0.1", AMQP("confirm_timeout = 0.0999;"),
+     "@F@:12: amqp.confirm_timeout: 0.0999 is out of range, expected 0.1 to 86400"},
+    {"confirm_timeout above a day", AMQP("confirm_timeout = 86400.5;"),
+     "@F@:12: amqp.confirm_timeout: 86400.5 is out of range, expected 0.1 to 86400"},
+    {"confirm_timeout 1e300", AMQP("confirm_timeout = 1e300;"),
+     "@F@:12: amqp.confirm_timeout: 1e+300 is out of range, expected 0.1 to 86400"},
+    {"confirm_timeout infinite", AMQP("confirm_timeout = 1e999;"),
+     "@F@:12: amqp.confirm_timeout: inf is out of range, expected 0.1 to 86400"},
     {"negative amqp.connect_timeout", AMQP("connect_timeout = -2;"),
-     "@F@:12: amqp.connect_timeout: -2 is out of range, expected more than 0"},
+     "@F@:12: amqp.connect_timeout: -2 is out of range, expected 0.1 to 86400"},
+    {"amqp.connect_timeout above a day", AMQP("connect_timeout = 86401;"),
+     "@F@:12: amqp.connect_timeout: 86401 is out of range, expected 0.1 to 86400"},
+    {"amqp.connect_timeout 1e300", AMQP("connect_timeout = 1e300;"),
+     "@F@:12: amqp.connect_timeout: 1e+300 is out of range, expected 0.1 to 86400"},
+    {"amqp.connect_timeout -1e300", AMQP("connect_timeout = -1e300;"),
+     "@F@:12: amqp.connect_timeout: -1e+300 is out of range, expected 0.1 to 86400"},
     {"max_backoff below 1", AMQP("max_backoff = 0.5;"),
-     "@F@:12: amqp.max_backoff: 0.5 is out of range, expected at least 1"},
+     "@F@:12: amqp.max_backoff: 0.5 is out of range, expected 1 to 86400"},
+    {"max_backoff above a day", AMQP("max_backoff = 86400.001;"),
+     "@F@:12: amqp.max_backoff: 86400.001 is out of range, expected 1 to 86400"},
+    {"max_backoff 1e300", AMQP("max_backoff = 1e300;"),
+     "@F@:12: amqp.max_backoff: 1e+300 is out of range, expected 1 to 86400"},
+    {"max_backoff infinite", AMQP("max_backoff = 1e999;"),
+     "@F@:12: amqp.max_backoff: inf is out of range, expected 1 to 86400"},
+    {"max_backoff INT64_MAX", AMQP("max_backoff = 9223372036854775807L;"),
+     "@F@:12: amqp.max_backoff: 9.22337203685478e+18 is out of range, expected 1 to 86400"},
     {"verify_peer given a number", AMQP("verify_peer = 1;"),
      "@F@:12: amqp.verify_peer: expected true or false"},
     {"unreadable ca_file", AMQP("ca_file = \"/nonexistent-zl-dir/ca.pem\";"),
@@ -256,6 +299,11 @@ static const struct bad_case bad_cases[] = {
      "@F@:13: retry.delays: expected whole seconds"},
     {"retry.delays holding 0", RETRY("delays = [ 0 ];"),
      "@F@:12: retry.delays: 0 is out of range, expected 1 to 2592000 seconds (30 days)"},
+    {"retry.delays negative", RETRY("delays = [ -1 ];"),
+     "@F@:12: retry.delays: -1 is out of range, expected 1 to 2592000 seconds (30 days)"},
+    {"retry.delays INT64_MAX", RETRY("delays = [ 9223372036854775807L ];"),
+     "@F@:12: retry.delays: 9223372036854775807 is out of range, expected 1 to 2592000 "
+     "seconds (30 days)"},
     {"retry.delays above 30 days", RETRY("delays = [ 2592001 ];"),
      "@F@:12: retry.delays: 2592001 is out of range, expected 1 to 2592000 seconds (30 days)"},
     {"retry.delays with a tier twice", RETRY("delays = [ 10, 60,\n  10 ];"),
@@ -732,6 +780,67 @@ START_TEST(test_every_setting_read)
 	ck_assert(!conf->amqp.verify_hostname);
 	ck_assert_int_eq(conf->log.level, ZL_LOG_DEBUG);
 	ck_assert_str_eq(conf->metrics.listen, "[::1]:9187");
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+/* Every numeric setting at the lowest value it takes, then at the highest. */
+#define BOUNDS(poll, range, sconn, query, label, hb, batch, confirm, aconn, backoff, limit, tier)  \
+	"source: {\n  conninfo = \"host=db\";\n  base_url = \"https://ok.example\";\n"             \
+	"  poll_interval = " poll ";\n  range_size = " range ";\n"                                 \
+	"  connect_timeout = " sconn ";\n  query_timeout = " query ";\n};\n" STATE                 \
+	"events: {\n  source = \"urn:test\";\n  label_max_length = " label ";\n};\n"               \
+	"amqp: {\n  heartbeat = " hb ";\n  batch_size = " batch ";\n"                              \
+	"  confirm_timeout = " confirm ";\n  connect_timeout = " aconn ";\n"                       \
+	"  max_backoff = " backoff ";\n"                                                           \
+	"  queues = ( { name = \"q\"; bindings = [ \"#\" ]; type = \"quorum\";"                    \
+	" delivery_limit = " limit "; } );\n};\n"                                                  \
+	"retry: { delays = [ " tier " ]; };\n"
+
+START_TEST(test_lowest_values_accepted)
+{
+	char *file;
+	struct zl_conf *conf = load_ok(
+	    BOUNDS("0.1", "16", "1", "1", "0", "0", "1", "0.1", "0.1", "1", "1", "1"), &file);
+
+	ck_assert_double_eq(conf->source.poll_interval, 0.1);
+	ck_assert_int_eq(conf->source.range_size, 16);
+	ck_assert_int_eq(conf->source.connect_timeout, 1);
+	ck_assert_int_eq(conf->source.query_timeout, 1);
+	ck_assert_int_eq(conf->events.label_max_length, 0);
+	ck_assert_int_eq(conf->amqp.heartbeat, 0);
+	ck_assert_int_eq(conf->amqp.batch_size, 1);
+	ck_assert_double_eq(conf->amqp.confirm_timeout, 0.1);
+	ck_assert_double_eq(conf->amqp.connect_timeout, 0.1);
+	ck_assert_double_eq(conf->amqp.max_backoff, 1.0);
+	ck_assert_int_eq(conf->amqp.queues[0].delivery_limit, 1);
+	ck_assert_int_eq(conf->retry.delays[0], 1);
+	conf_free(conf);
+	remove_temp(file);
+}
+END_TEST
+
+START_TEST(test_highest_values_accepted)
+{
+	char *file;
+	struct zl_conf *conf =
+	    load_ok(BOUNDS("86400.0", "1048576", "86400", "86400", "10000", "600", "65535",
+	                   "86400.0", "86400", "86400.0", "1000000", "2592000"),
+	            &file);
+
+	ck_assert_double_eq(conf->source.poll_interval, 86400.0);
+	ck_assert_int_eq(conf->source.range_size, 1048576);
+	ck_assert_int_eq(conf->source.connect_timeout, 86400);
+	ck_assert_int_eq(conf->source.query_timeout, 86400);
+	ck_assert_int_eq(conf->events.label_max_length, 10000);
+	ck_assert_int_eq(conf->amqp.heartbeat, 600);
+	ck_assert_int_eq(conf->amqp.batch_size, 65535);
+	ck_assert_double_eq(conf->amqp.confirm_timeout, 86400.0);
+	ck_assert_double_eq(conf->amqp.connect_timeout, 86400.0);
+	ck_assert_double_eq(conf->amqp.max_backoff, 86400.0);
+	ck_assert_int_eq(conf->amqp.queues[0].delivery_limit, 1000000);
+	ck_assert_int_eq(conf->retry.delays[0], 2592000);
 	conf_free(conf);
 	remove_temp(file);
 }
@@ -1393,6 +1502,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(good, test_default_state_path);
 	tcase_add_test(good, test_every_setting_read);
 	tcase_add_test(good, test_integer_accepted_for_a_number);
+	tcase_add_test(good, test_lowest_values_accepted);
+	tcase_add_test(good, test_highest_values_accepted);
 	tcase_add_test(good, test_base_url_trailing_slashes_stripped);
 	tcase_add_test(good, test_url_list_kept_in_order);
 	tcase_add_test(good, test_sixteen_urls_accepted);

@@ -357,7 +357,7 @@ START_TEST(test_links_iterate_by_id_within_range)
 		ck_assert_int_eq(store_link_put(st, &l, &err), 0);
 	}
 	ck_assert_int_eq(store_commit(st, &err), 0);
-	it = store_links_range(st, 0, 1024, &err);
+	it = store_links_range(st, 0, 1023, &err);
 	ck_assert_ptr_nonnull(it);
 	while (store_links_next(it, &got, &err) == 1) {
 		ck_assert_int_lt(n, 3);
