@@ -325,7 +325,7 @@ if [ "$sanitizers" = yes ]; then
 			ZL_BIN="$ROOT/_build/asan/zaaklink" ZL_PROBE="$ROOT/_build/asan/amqp-probe" \
 				ZL_FAULT_CRASH_LINKS=5000 ZL_FAULT_CRASH_KILLS=6 ZL_FAULT_CRASH_OPS=100 \
 				ZL_FAULT_SIGNAL_LINKS=5000 ZL_FAULT_SIGNAL_STOPS=2 ZL_FAULT_OUTAGE=10 \
-				ZL_FAULT_ALARM=5 ZL_FAULT_STREAM=60 \
+				ZL_FAULT_ALARM=5 ZL_FAULT_STREAM=60 ZL_FAULT_PASS_LINKS=20000 \
 				"$ROOT/tests/faults/run.sh" "$ROOT/_build/faults-asan" | tee "$ROOT/_build/faults-asan.log"
 			fault_totals "faults (asan)" "$ROOT/_build/faults-asan.log"
 		fi

@@ -72,21 +72,38 @@ static void check_error(const struct zl_err *err)
 	           "no message after the position in '%s'", msg);
 }
 
-/* An accepted URL parses, and its masked form hides its password. */
+/*
+ * An accepted URL parses, and its masked form is the same URL but for the
+ * password: parsed again it names the same user, host, port, vhost and
+ * scheme, and its password is "***" wherever the URL gave one.
+ */
 static void check_url(const char *url)
 {
-	struct amqp_connection_info info;
+	struct amqp_connection_info info, minfo;
 	char *copy = strdup(url);
 	char *masked = conf_mask_url(url);
+	char *mcopy = masked ? strdup(masked) : NULL;
+	bool explicit_password;
 
-	FUZZ_CHECK(copy && masked, "out of memory");
+	FUZZ_CHECK(copy && masked && mcopy, "out of memory");
 	amqp_default_connection_info(&info);
+	amqp_default_connection_info(&minfo);
 	FUZZ_CHECK(amqp_parse_url(copy, &info) == AMQP_STATUS_OK, "accepted URL does not parse");
 	FUZZ_CHECK(strncmp(url, "amqp://", 7) == 0 || strncmp(url, "amqps://", 8) == 0,
 	           "accepted scheme of '%s'", masked);
-	if (info.password >= copy && info.password < copy + strlen(url) && *info.password)
-		FUZZ_CHECK(strstr(masked, "***") != NULL, "password not masked in '%s'", masked);
+	FUZZ_CHECK(amqp_parse_url(mcopy, &minfo) == AMQP_STATUS_OK, "masked URL '%s' does not parse",
+	           masked);
+	FUZZ_CHECK(strcmp(info.user, minfo.user) == 0 && strcmp(info.host, minfo.host) == 0 &&
+	               info.port == minfo.port && strcmp(info.vhost, minfo.vhost) == 0 &&
+	               info.ssl == minfo.ssl,
+	           "masking changed more than the password: '%s'", masked);
+	explicit_password = info.password >= copy && info.password < copy + strlen(url);
+	if (explicit_password)
+		FUZZ_CHECK(strcmp(minfo.password, "***") == 0, "password not masked in '%s'", masked);
+	else
+		FUZZ_CHECK(strcmp(masked, url) == 0, "URL without a password changed: '%s'", masked);
 	free(copy);
+	free(mcopy);
 	free(masked);
 }
 
@@ -110,17 +127,19 @@ static void check_conf(const struct zl_conf *c)
 	           "base_url '%s'", src->base_url);
 	FUZZ_CHECK(n > 0 && src->base_url[n - 1] != '/', "base_url '%s' ends in /", src->base_url);
 	FUZZ_CHECK(!strpbrk(src->base_url, " \t\r\n"), "blank in base_url '%s'", src->base_url);
-	FUZZ_CHECK(isfinite(src->poll_interval) && src->poll_interval > 0 &&
-	               src->poll_interval <= 86400,
+	FUZZ_CHECK(isfinite(src->poll_interval) && src->poll_interval >= 0.1 &&
+	               src->poll_interval <= ZL_MAX_TIMEOUT_S,
 	           "poll_interval %g", src->poll_interval);
 	FUZZ_CHECK(src->range_size >= 16 && src->range_size <= 1048576, "range_size %d",
 	           src->range_size);
-	FUZZ_CHECK(src->connect_timeout >= 1, "connect_timeout %d", src->connect_timeout);
-	FUZZ_CHECK(src->query_timeout >= 1 && src->query_timeout <= 2147483, "query_timeout %d",
-	           src->query_timeout);
+	FUZZ_CHECK(src->connect_timeout >= 1 && src->connect_timeout <= ZL_MAX_TIMEOUT_S,
+	           "connect_timeout %d", src->connect_timeout);
+	FUZZ_CHECK(src->query_timeout >= 1 && src->query_timeout <= ZL_MAX_TIMEOUT_S,
+	           "query_timeout %d", src->query_timeout);
 	FUZZ_CHECK(c->state.path && *c->state.path, "no state.path");
 	FUZZ_CHECK(c->events.source && *c->events.source, "no events.source");
-	FUZZ_CHECK(c->events.label_max_length >= 0, "label_max_length %d",
+	FUZZ_CHECK(c->events.label_max_length >= 0 && c->events.label_max_length <= 10000,
+	           "label_max_length %d",
 	           c->events.label_max_length);
 
 	FUZZ_CHECK(amqp->n_urls >= 1 && amqp->n_urls <= ZL_MAX_AMQP_URLS, "%d urls", amqp->n_urls);
@@ -134,12 +153,15 @@ static void check_conf(const struct zl_conf *c)
 	FUZZ_CHECK(amqp->heartbeat >= 0 && amqp->heartbeat <= 600, "heartbeat %d", amqp->heartbeat);
 	FUZZ_CHECK(amqp->batch_size >= 1 && amqp->batch_size <= 65535, "batch_size %d",
 	           amqp->batch_size);
-	FUZZ_CHECK(isfinite(amqp->confirm_timeout) && amqp->confirm_timeout > 0,
+	FUZZ_CHECK(isfinite(amqp->confirm_timeout) && amqp->confirm_timeout >= 0.1 &&
+	               amqp->confirm_timeout <= ZL_MAX_TIMEOUT_S,
 	           "confirm_timeout %g", amqp->confirm_timeout);
-	FUZZ_CHECK(isfinite(amqp->connect_timeout) && amqp->connect_timeout > 0,
+	FUZZ_CHECK(isfinite(amqp->connect_timeout) && amqp->connect_timeout >= 0.1 &&
+	               amqp->connect_timeout <= ZL_MAX_TIMEOUT_S,
 	           "connect_timeout %g", amqp->connect_timeout);
-	FUZZ_CHECK(isfinite(amqp->max_backoff) && amqp->max_backoff >= 1, "max_backoff %g",
-	           amqp->max_backoff);
+	FUZZ_CHECK(isfinite(amqp->max_backoff) && amqp->max_backoff >= 1 &&
+	               amqp->max_backoff <= ZL_MAX_TIMEOUT_S,
+	           "max_backoff %g", amqp->max_backoff);
 	FUZZ_CHECK(!amqp->cert_file == !amqp->key_file, "cert_file without key_file");
 	FUZZ_CHECK(amqp->n_queues >= 0 && amqp->n_queues <= ZL_MAX_QUEUES, "%d queues",
 	           amqp->n_queues);
