@@ -31,7 +31,7 @@ SELECT g, gen_random_uuid(), g, 'zaak', 'uuid', gen_random_uuid()::text, 'open-z
 FROM generate_series(1, $N) g;" >/dev/null || bail "cannot load the fixture"
 zl_sql "$db" "SELECT onderwerpobjectidentificator_object_id FROM klantinteracties_onderwerpobject" >"$ZL_TMP/ids"
 queue_grew() { [ "$(zl_probe count "$q")" -gt "$1" ]; }
-outbox() { sqlite3 -readonly "$state" 'SELECT count(*) FROM outbox' 2>/dev/null || echo 0; }
+outbox() { sqlite3 -readonly "$state" 'SELECT count(*) FROM outbox'; }
 
 stops=0 mid=0 worst=0 left_log=
 for ((i = 0; i < STOPS; i++)); do
@@ -39,9 +39,10 @@ for ((i = 0; i < STOPS; i++)); do
 	# Stop while events are on their way: once the broker holds some of
 	# this run's and the outbox still has more.
 	before=$(zl_probe count "$q")
-	zl_wait_for 60 queue_grew "$before"
-	rc=0; zl_stop "$ZL_PID" || rc=$?
 	stops=$((stops + 1))
+	ok "SIGTERM $stops comes after this run published (the queue held $before)" \
+		zl_wait_for 60 queue_grew "$before"
+	rc=0; zl_stop "$ZL_PID" || rc=$?
 	left=$(outbox)
 	left_log+="$left "
 	[ "$left" -gt 0 ] && mid=$((mid + 1))
