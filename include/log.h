@@ -26,6 +26,10 @@
 enum zl_log_level { ZL_LOG_DEBUG, ZL_LOG_INFO, ZL_LOG_WARNING, ZL_LOG_ERROR };
 
 void zl_log_set_level(enum zl_log_level level);
+/* The level the command line chose (-v, -q): a reload must keep it, and
+ * zl_log_level_pinned() says so. */
+void zl_log_pin_level(enum zl_log_level level);
+bool zl_log_level_pinned(void);
 enum zl_log_level zl_log_get_level(void);
 /* Parses "debug", "info", "warning", "error"; returns -1 when unknown. */
 int zl_log_parse_level(const char *name, enum zl_log_level *level);

@@ -10,6 +10,7 @@
 
 /* Set at start-up, read afterwards: the only process-wide settings. */
 static enum zl_log_level current_level = ZL_LOG_INFO;
+static bool level_pinned; /* set by -v or -q on the command line */
 static bool journal_format;
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
@@ -19,6 +20,17 @@ static const int level_priorities[] = { 7, 6, 4, 3 };
 void zl_log_set_level(enum zl_log_level level)
 {
 	current_level = level;
+}
+
+void zl_log_pin_level(enum zl_log_level level)
+{
+	current_level = level;
+	level_pinned = true;
+}
+
+bool zl_log_level_pinned(void)
+{
+	return level_pinned;
 }
 
 enum zl_log_level zl_log_get_level(void)

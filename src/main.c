@@ -124,8 +124,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return ZL_EX_CONFIG;
 	}
-	zl_log_set_level(level_override >= 0 ? (enum zl_log_level)level_override
-					     : (enum zl_log_level)conf->log.level);
+	if (level_override >= 0)
+		zl_log_pin_level((enum zl_log_level)level_override);
+	else
+		zl_log_set_level((enum zl_log_level)conf->log.level);
 	rc = cmd->fn(conf, argc - i, argv + i);
 	conf_free(conf);
 	return rc;

@@ -856,17 +856,19 @@ zl_passes_reach() {
 # its PID is in ZL_PID (and it is stopped on exit). A non-interactive shell
 # starts background jobs with SIGINT ignored; perl (Debian's perl-base)
 # restores the default, so the daemon starts as systemd would start it.
+# ZL_RUN_ARGS adds options before the command (for example -v).
 ZL_PID=
 ZL_RUN_LOG=
 ZL_RUN_LOG_FROM=0
 zl_run_bg() {
 	ZL_RUN_LOG=$2
 	ZL_RUN_LOG_FROM=$( (cat "$2" 2>/dev/null || true) | wc -l)
+	# shellcheck disable=SC2086 # ZL_RUN_ARGS: options before the command (-v)
 	if command -v perl >/dev/null 2>&1; then
 		perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "exec $ARGV[0]: $!\n"' \
-			"$ZL_BIN" -c "$1" run >>"$2" 2>&1 </dev/null &
+			"$ZL_BIN" ${ZL_RUN_ARGS:-} -c "$1" run >>"$2" 2>&1 </dev/null &
 	else
-		"$ZL_BIN" -c "$1" run >>"$2" 2>&1 </dev/null &
+		"$ZL_BIN" ${ZL_RUN_ARGS:-} -c "$1" run >>"$2" 2>&1 </dev/null &
 	fi
 	ZL_PID=$!
 	echo "$ZL_PID" >>"$ZL_TMP/pids"

@@ -82,4 +82,23 @@ is "$(zl_count "$f")" 0 "nothing published twice across the restarts"
 is "$(zl_pending "$conf")" 0 "status --json: nothing pending"
 unlike "$(cat "$log")" "password=zaaklink|guest:guest@" "the log holds no password"
 
+# -v stays in force after a reload, whatever log.level the file says, and
+# also when the file said debug before (zaaklink(8), SIGHUP).
+vconf=$ZL_TMP/verbose.conf
+vlog=$ZL_TMP/verbose.log
+zl_conf "$vconf" "$db" "$ZL_TMP/verbose.db" "$ex" 'log.level = "debug";'
+ZL_RUN_ARGS=-v zl_run_bg "$vconf" "$vlog"
+pid=$ZL_PID
+zl_wait_log 'level=debug msg=pass\.done' 20 || diag "no debug pass.done line before the reload"
+zl_conf "$vconf" "$db" "$ZL_TMP/verbose.db" "$ex" 'log.level = "info";'
+kill -HUP "$pid"
+zl_wait_log 'msg=config\.reloaded .*changed=log\.level' 10 || diag "no reload line"
+after=$(wc -l <"$vlog")
+passes=$(zl_passes "$vconf")
+ok "-v over a reload to info: two more passes" zl_wait_for 30 zl_passes_reach "$vconf" "$((passes + 2))"
+cmp_ok "$(tail -n +"$((after + 1))" "$vlog" | grep -c 'level=debug ')" -ge 1 \
+	"-v over a reload to log.level = info: debug lines go on"
+rc=0; zl_stop "$pid" || rc=$?
+is "$rc" 0 "-v over a reload: stops cleanly"
+
 done_testing
