@@ -147,6 +147,17 @@ int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
  * recorded, -1 on error. */
 int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s,
 		       struct zl_err *err);
+/*
+ * A backfill asked for while another process holds the state: the file
+ * "<state>.backfill" beside it. store_request_backfill() leaves one (a
+ * request already there stays as it is); the daemon takes it after a pass
+ * with store_take_backfill_request(), which removes it and returns 1, or 0
+ * when there is none, -1 on error. It is removed before the backfill is
+ * recorded: a crash in between loses the request rather than announcing
+ * every link twice, which Open Zaak would turn into duplicate records.
+ */
+int store_request_backfill(const char *state_path, struct zl_err *err);
+int store_take_backfill_request(struct zl_store *st, struct zl_err *err);
 /* Highest outbox seq ever assigned, 0 when none. */
 int64_t store_outbox_last_seq(struct zl_store *st, struct zl_err *err);
 

@@ -7,6 +7,23 @@
 
 #include <stdio.h>
 
+/*
+ * The state is held by another process, most likely the daemon: leave it a
+ * request, which it takes after its next pass (see store.h).
+ */
+static int request_backfill(const struct zl_conf *conf, const struct zl_err *held)
+{
+	struct zl_err err = { 0 };
+
+	if (store_request_backfill(conf->state.path, &err) < 0)
+		return app_fail(&err);
+	zl_info("backfill.requested", "state=\"%s\" reason=\"%s\"", conf->state.path, held->msg);
+	printf("%s;\nleft the request %s.backfill: that zaaklink run records a gekoppeld for every "
+	       "current link after its next pass (log line backfill.recorded)\n",
+	       held->msg, conf->state.path);
+	return ZL_EX_OK;
+}
+
 int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 {
 	static const char *const opts[] = { NULL };
@@ -19,8 +36,12 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
 		return ZL_EX_USAGE;
-	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
-		return rc;
+	if (!(st = store_open(conf->state.path, false, &err)))
+		return err.code == ZL_EX_TEMPFAIL ? request_backfill(conf, &err) : app_fail(&err);
+	if (!(src = app_source_new(conf))) {
+		store_close(st);
+		return ZL_EX_SOFTWARE;
+	}
 	/*
 	 * A pass first, so "current" means what the database holds now; links
 	 * with a gekoppeld still pending (from that pass or earlier) are not
@@ -29,13 +50,10 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 	if (detect_pass(conf, src, st, ZL_PASS_NORMAL, NULL, &stats, &err) < 0)
 		goto fail;
 	detect_log(&stats, source_bytes_received(src));
-	if (store_begin(st, &err) < 0)
+	/* This backfill answers a request left earlier too. */
+	if (store_take_backfill_request(st, &err) < 0 ||
+	    (n = app_record_backfill(conf, st, &err)) < 0)
 		goto fail;
-	n = store_backfill(st, conf->events.source, zl_wall_s(), &err);
-	if (n < 0 || store_commit(st, &err) < 0) {
-		store_rollback(st);
-		goto fail;
-	}
 	zl_info("backfill.recorded", "events=%lld", (long long)n);
 	printf("recorded %lld gekoppeld events; `zaaklink run` or `zaaklink once` publishes them\n",
 	       (long long)n);

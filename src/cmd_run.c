@@ -225,6 +225,25 @@ static void pass_alive(void *arg)
 	notify_watchdog(&d->notify);
 }
 
+/* A backfill that `zaaklink backfill` asked for while this daemon held the
+ * state; true when it recorded events. */
+static bool take_backfill_request(struct daemon *d)
+{
+	struct zl_err err = { 0 };
+	int64_t n;
+	int rc = store_take_backfill_request(d->st, &err);
+
+	if (rc == 0)
+		return false;
+	if (rc < 0 || (n = app_record_backfill(d->conf, d->st, &err)) < 0) {
+		zl_error("backfill.failed", "error=\"%s\" hint=\"run zaaklink backfill again\"",
+		         err.msg);
+		return false;
+	}
+	zl_info("backfill.recorded", "events=%lld requested=true", (long long)n);
+	return n > 0;
+}
+
 static void do_pass(struct daemon *d)
 {
 	/* A stop ends a pass between two ranges; the next start does it again. */
@@ -233,6 +252,7 @@ static void do_pass(struct daemon *d)
 	struct zl_err err = { 0 };
 	int64_t poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
 	int64_t start = zl_now_ms();
+	bool backfilled;
 	int rc;
 
 	d->next_pass_ms = start + poll_ms;
@@ -266,9 +286,10 @@ static void do_pass(struct daemon *d)
 		return;
 	}
 	outage_ok(&d->source);
+	backfilled = take_backfill_request(d);
 	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
 			  zl_now_ms());
-	read_store_figures(d, stats.ranges_fetched > 0 || stats.events > 0);
+	read_store_figures(d, stats.ranges_fetched > 0 || stats.events > 0 || backfilled);
 	detect_log(&stats, source_bytes_received(d->src));
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
 		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);
@@ -567,7 +588,7 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	}
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
-	d.level_pinned = zl_log_get_level() != (enum zl_log_level)conf->log.level;
+	d.level_pinned = zl_log_level_pinned();
 	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g watchdog_s=%.3g",
 		PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
 		d.notify.watchdog_ms / 1000.0);

@@ -772,6 +772,59 @@ int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const cha
 	return 0;
 }
 
+/* "<state>.backfill", malloc'ed; NULL when out of memory. */
+static char *backfill_request_path(const char *state_path)
+{
+	size_t n = strlen(state_path) + sizeof(".backfill");
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s.backfill", state_path);
+	return p;
+}
+
+int store_request_backfill(const char *state_path, struct zl_err *err)
+{
+	char *path = backfill_request_path(state_path);
+	char line[64];
+	int fd, n, rc = 0;
+
+	if (!path)
+		return zl_err_set(err, ZL_EX_SOFTWARE, "could not request a backfill: out of memory");
+	/* Never through a link, never truncating: like the lock file. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+	if (fd < 0 && errno != EEXIST) {
+		rc = zl_err_set(err, ZL_EX_CANTCREAT, "could not write the backfill request %s: %s",
+		                path, strerror(errno));
+	} else if (fd >= 0) {
+		n = snprintf(line, sizeof(line), "pid=%ld time=%lld\n", (long)getpid(),
+		             (long long)zl_wall_s());
+		if (write(fd, line, (size_t)n) != n || close(fd) < 0)
+			rc = zl_err_set(err, ZL_EX_CANTCREAT,
+			                "could not write the backfill request %s: %s", path,
+			                strerror(errno));
+	}
+	free(path);
+	return rc;
+}
+
+int store_take_backfill_request(struct zl_store *st, struct zl_err *err)
+{
+	char *path = backfill_request_path(st->path);
+	int rc = 1;
+
+	if (!path)
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "could not look for a backfill request: out of memory");
+	if (unlink(path) < 0)
+		rc = errno == ENOENT ? 0
+		                     : zl_err_set(err, ZL_EX_CANTCREAT,
+		                                  "could not take the backfill request %s: %s", path,
+		                                  strerror(errno));
+	free(path);
+	return rc;
+}
+
 int store_outbox_retry_now(struct zl_store *st, struct zl_err *err)
 {
 	return exec_sql(st, "UPDATE outbox SET next_attempt_ms = 0 WHERE next_attempt_ms > 0",

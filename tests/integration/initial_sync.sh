@@ -99,6 +99,25 @@ rc=0; zl_once "$conf" || rc=$?
 f=$(zl_drain "$q" "" 1)
 is "$rc/$(zl_count "$f")" 0/0 "backfill: published once, not again"
 
+# ---- backfill beside the running daemon: a request it takes ----
+zl_run_bg "$conf" "$ZL_TMP/run.log"
+ok "backfill beside run: the daemon made its first pass" zl_wait_for 30 zl_passes_reach "$conf" \
+	"$(($(zl_passes "$conf") + 1))"
+rc=0; out=$(zl_zl -c "$conf" backfill 2>"$ZL_TMP/backfill-run.err") || rc=$?
+is "$rc" 0 "backfill beside run: exit 0 ($(cat "$ZL_TMP/backfill-run.err"))"
+like "$out" "in use by another zaaklink process \\(pid $ZL_PID\\).*left the request .*\\.backfill" \
+	"backfill beside run: says the running daemon (pid $ZL_PID) will do it"
+f=$(zl_drain "$q" 2 20)
+is "$(zl_types "$f")" "gekoppeld gekoppeld" "backfill beside run: the daemon publishes a gekoppeld per current link"
+is "$(published "$f")" "$after" "backfill beside run: with the links' payloads"
+is "$(grep -c 'msg=backfill.recorded events=2 requested=true' "$ZL_TMP/run.log")" 1 \
+	"backfill beside run: the daemon logs backfill.recorded once"
+ok "backfill beside run: the request is taken" test ! -e "$ZL_TMP/baseline.state.backfill"
+f=$(zl_drain "$q" "" 2)
+is "$(zl_count "$f")" 0 "backfill beside run: and done once, not at every pass"
+rc=0; zl_stop "$ZL_PID" || rc=$?
+is "$rc" 0 "backfill beside run: the daemon stops cleanly"
+
 # ---- announce ----
 zl_fixture_new
 conf=$ZL_TMP/announce.conf
