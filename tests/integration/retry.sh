@@ -179,21 +179,25 @@ zl_wait_for 30 holds "$ex2.retry" "$n" || diag "retry queue holds $(count "$ex2.
 stop_consumer
 zl_run_bg "$conf2" "$ZL_TMP/kill.log"
 pid=$ZL_PID
-# Killed as soon as it has begun to move.
+# Killed as soon as it has begun to move: some moved, the rest not yet.
 for _ in $(seq 400); do
 	[ "$(count "$ex2.wait.600s")" -gt 0 ] && break
 	sleep 0.05
 done
 kill -KILL "$pid"
-wait "$pid" 2>/dev/null
-diag "killed with $(count "$ex2.wait.600s") of $n moved to the wait queue"
+rc=0; wait "$pid" 2>/dev/null || rc=$?
+is "$rc" 137 "SIGKILL ended the controller while it ran"
+moved=$(count "$ex2.wait.600s") left=$(count "$ex2.retry")
+note "killed with $moved of $n moved to the wait queue, $left still in $ex2.retry"
+cmp_ok "$moved" -gt 0 "the kill came after the first moves ($moved)"
+cmp_ok "$moved" -lt "$n" "and before the last one ($left left)"
 zl_run_bg "$conf2" "$ZL_TMP/kill.log"
 pid=$ZL_PID
-zl_wait_for 30 holds "$ex2.retry" 0
+ok "run after SIGKILL: the retry queue is emptied" zl_wait_for 30 holds "$ex2.retry" 0
 rc=0; zl_stop "$pid" TERM || rc=$?
 is "$rc" 0 "run after SIGKILL: moves the rest, exit 0 on SIGTERM"
 ids=$ZL_TMP/k.ids
-for q in "$k" "$ex2.wait.600s" "$ex2.dlq" "$ex2.retry"; do
+for q in "$k" "$ex2.wait.600s" "$ex2.dlq"; do
 	zl_probe drain "$q" --timeout 1 | jq -r .message_id
 done | sort -u >"$ids"
 is "$(wc -l <"$ids")" "$n" "after SIGKILL: every one of $n messages is in a consumer, wait or parking queue"
