@@ -20,7 +20,8 @@ static const char usage[] =
     "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
     "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY "
     "[--id ID] [--type T] [--count N] | consume QUEUE [--reject N] [--requeue] [--expect N] "
-    "[--timeout SECONDS]";
+    "[--timeout SECONDS] | publish-headers EXCHANGE KEY BODY [--id ID] "
+    "[--header NAME=KIND:VALUE]... [--pad-headers BYTES]";
 
 /* A test tool may simply stop at the first problem: one line, exit 2. */
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -483,6 +484,151 @@ static int cmd_publish(amqp_connection_state_t conn, int argc, char **argv)
 	return 0;
 }
 
+/* One --header NAME=KIND:VALUE: KIND i8 u8 i16 u16 i32 u32 i64 u64 (any
+ * base strtoll reads, so 0x17FFFFFFF) or str. */
+static void parse_header(char *spec, amqp_table_entry_t *e)
+{
+	static const struct {
+		const char *name;
+		uint8_t kind;
+	} kinds[] = {
+	    {"i8", AMQP_FIELD_KIND_I8},    {"u8", AMQP_FIELD_KIND_U8},
+	    {"i16", AMQP_FIELD_KIND_I16},  {"u16", AMQP_FIELD_KIND_U16},
+	    {"i32", AMQP_FIELD_KIND_I32},  {"u32", AMQP_FIELD_KIND_U32},
+	    {"i64", AMQP_FIELD_KIND_I64},  {"u64", AMQP_FIELD_KIND_U64},
+	    {"str", AMQP_FIELD_KIND_UTF8},
+	};
+	char *eq = strchr(spec, '='), *colon = eq ? strchr(eq, ':') : NULL, *end;
+	long long v = 0;
+	unsigned long long u = 0;
+
+	if (!eq || !colon)
+		die("--header %s: expected NAME=KIND:VALUE", spec);
+	*eq = *colon = '\0';
+	e->key = amqp_cstring_bytes(spec);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(eq + 1, kinds[i].name) != 0)
+			continue;
+		e->value.kind = kinds[i].kind;
+		if (e->value.kind == AMQP_FIELD_KIND_UTF8) {
+			e->value.value.bytes = amqp_cstring_bytes(colon + 1);
+			return;
+		}
+		errno = 0;
+		if (eq[1] == 'u')
+			u = strtoull(colon + 1, &end, 0);
+		else
+			v = strtoll(colon + 1, &end, 0);
+		if (errno || *end || end == colon + 1)
+			die("--header %s: bad number '%s'", spec, colon + 1);
+		switch (e->value.kind) {
+		case AMQP_FIELD_KIND_I8:
+			e->value.value.i8 = (int8_t)v;
+			break;
+		case AMQP_FIELD_KIND_U8:
+			e->value.value.u8 = (uint8_t)u;
+			break;
+		case AMQP_FIELD_KIND_I16:
+			e->value.value.i16 = (int16_t)v;
+			break;
+		case AMQP_FIELD_KIND_U16:
+			e->value.value.u16 = (uint16_t)u;
+			break;
+		case AMQP_FIELD_KIND_I32:
+			e->value.value.i32 = (int32_t)v;
+			break;
+		case AMQP_FIELD_KIND_U32:
+			e->value.value.u32 = (uint32_t)u;
+			break;
+		case AMQP_FIELD_KIND_I64:
+			e->value.value.i64 = (int64_t)v;
+			break;
+		default:
+			e->value.value.u64 = (uint64_t)u;
+			break;
+		}
+		return;
+	}
+	die("--header: unknown kind '%s' (i8 u8 i16 u16 i32 u32 i64 u64 str)", eq + 1);
+}
+
+/*
+ * publish-headers EXCHANGE KEY BODY [--id ID] [--header NAME=KIND:VALUE]...
+ * [--pad-headers BYTES]: one persistent message with headers of exactly
+ * the given kinds (values cut to the kind's width, as a hostile client
+ * may send them), and with --pad-headers string headers "pad-N" of about
+ * BYTES bytes in all; confirmed.
+ */
+static int cmd_publish_headers(amqp_connection_state_t conn, int argc, char **argv)
+{
+	amqp_basic_properties_t props;
+	amqp_table_entry_t *e;
+	int n = 0, cap;
+	long pad = 0;
+	char *padding = NULL, (*padkeys)[16] = NULL;
+	int rc;
+
+	if (argc < 3)
+		die("%s", usage);
+	cap = argc;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--pad-headers") == 0 && i + 1 < argc)
+			pad = (long)parse_number(argv[i + 1], "--pad-headers");
+	}
+	cap += (int)(pad / 1000) + 1;
+	e = calloc((size_t)cap, sizeof(*e));
+	padkeys = calloc((size_t)cap, sizeof(*padkeys));
+	padding = malloc(1000);
+	if (!e || !padkeys || !padding)
+		die("out of memory");
+	memset(padding, 'p', 1000);
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
+			props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+			props.message_id = amqp_cstring_bytes(argv[++i]);
+		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc) {
+			parse_header(argv[++i], &e[n++]);
+		} else if (strcmp(argv[i], "--pad-headers") == 0 && i + 1 < argc) {
+			i++;
+		} else {
+			die("%s", usage);
+		}
+	}
+	/* Each pad entry: 1 + key, kind 'S', 4 length bytes and the text. */
+	for (int k = 0; pad > 0; k++) {
+		int keylen = snprintf(padkeys[k], sizeof(padkeys[k]), "pad-%d", k);
+		long len = pad - (1 + keylen + 5);
+
+		if (len > 1000)
+			len = 1000;
+		if (len < 0)
+			len = 0;
+		e[n].key = amqp_cstring_bytes(padkeys[k]);
+		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[n].value.value.bytes.len = (size_t)len;
+		e[n].value.value.bytes.bytes = padding;
+		n++;
+		pad -= 1 + keylen + 5 + len;
+	}
+	props.headers.num_entries = n;
+	props.headers.entries = e;
+	amqp_confirm_select(conn, CHANNEL);
+	check_reply(amqp_get_rpc_reply(conn), "enable confirms for", argv[0]);
+	rc = amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(argv[0]),
+	                        amqp_cstring_bytes(argv[1]), 0, 0, &props,
+	                        amqp_cstring_bytes(argv[2]));
+	if (rc != AMQP_STATUS_OK)
+		die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
+	await_ack(conn, argv[0]);
+	free(e);
+	free(padkeys);
+	free(padding);
+	return 0;
+}
+
 /* Deliveries seen per message id, for consume. */
 struct seen {
 	char **ids;
@@ -589,9 +735,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(amqp_connection_state_t conn, int argc, char **argv);
 	} commands[] = {
-	    {"declare", cmd_declare}, {"drain", cmd_drain},   {"count", cmd_count},
-	    {"purge", cmd_purge},     {"delete", cmd_delete}, {"publish", cmd_publish},
-	    {"consume", cmd_consume},
+	    {"declare", cmd_declare}, {"drain", cmd_drain},
+	    {"count", cmd_count},     {"purge", cmd_purge},
+	    {"delete", cmd_delete},   {"publish", cmd_publish},
+	    {"consume", cmd_consume}, {"publish-headers", cmd_publish_headers},
 	};
 	amqp_connection_state_t conn;
 	int status;
