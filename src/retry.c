@@ -1037,8 +1037,9 @@ static void move_not_done(struct zl_retry *r, uint64_t hash, const struct zl_tak
 		r->stuck_tries = 0;
 	}
 	r->stuck_tries++;
-	if (!mover_connected(r->mover)) {
-		/* The connection went with it: the broker requeues the message. */
+	if (!mover_connected(r->mover) || r->stuck_tries > ZL_RETRY_MOVE_TRIES) {
+		/* The connection went with it, or not even the parking queue
+		 * takes it: an outage, with backoff; the broker requeues it. */
 		retry_failed(r, err);
 		return;
 	}

@@ -9,6 +9,9 @@
 #      adds its own: parked with reason unmovable and the headers that fit;
 #   C. a wait tier whose queue refuses everything (policy max-length 0,
 #      overflow reject-publish): after 3 nacks parked with reason unmovable;
+#   D. a parking queue that refuses everything too: the message stays in
+#      X.retry, one outage is logged, and it is parked (and the one behind
+#      moved) once the parking queue takes messages again;
 #
 # and in each case the messages behind the hostile one are moved, the
 # daemon stays up, and retry.unavailable is logged at most once. A message_id
@@ -133,4 +136,40 @@ is "$(reason "$ZL_TMP/C.jsonl" full)" unmovable "C: parked with reason unmovable
 is "$(grep -c 'msg=retry.move_failed id="full"' "$ZL_TMP/C.log")" 3 "C: tried 3 times"
 like "$(grep 'msg=retry\.parked' "$ZL_TMP/C.log")" 'msg=retry\.parked id="full" .*reason="unmovable" why="could not be moved 3 times"' \
 	"C: retry.parked says why"
+ctl clear_policy "full-$ex" >/dev/null 2>&1 || diag "could not clear the policy full-$ex"
+
+# ---- D: not even the parking queue takes it -------------------------------
+# The message stays at the head of X.retry (it is never dropped), which is
+# one outage, logged once, until the parking queue takes it again.
+ctl set_policy --apply-to queues "full-$ex.dlq" "^$(sed 's/[.]/\\./g' <<<"$ex.dlq")\$" \
+	'{"max-length":0,"overflow":"reject-publish"}' >"$ZL_TMP/ctl.out" 2>&1 ||
+	bail "rabbitmqctl set_policy failed: $(cat "$ZL_TMP/ctl.out")"
+: >"$ZL_TMP/nack.err"
+for _ in $(seq 50); do
+	zl_probe publish "" "$ex.dlq" '{}' --id probe 2>"$ZL_TMP/nack.err" || break
+	zl_probe purge "$ex.dlq" >/dev/null
+	sleep 0.2
+done
+like "$(cat "$ZL_TMP/nack.err")" "nacked" "D: the parking queue refuses messages"
+hostile bad-d --header zaaklink-attempts=i32:2147483647
+behind behind-d
+log=$ZL_TMP/D.log
+zl_run_bg "$conf" "$log"
+pid=$ZL_PID
+zl_wait_log 'msg=retry\.unavailable' 20 || diag "D: no retry.unavailable"
+# Two more rounds of backoff (1 s, 2 s) at the same message.
+zl_wait_for 20 eval '[ "$(grep -c "msg=retry.failed" "$log")" -ge 2 ]' || diag "D: no retries"
+is "$(count "$ex.retry")" 2 "D: both messages still in the retry queue"
+ok "D: the daemon is still running" kill -0 "$pid"
+ctl clear_policy "full-$ex.dlq" >/dev/null 2>&1 || diag "could not clear the policy full-$ex.dlq"
+zl_wait_for 30 holds "$ex.dlq" 1 || diag "D: the parking queue holds $(count "$ex.dlq")"
+zl_wait_for 10 holds "$ex.wait.600s" 1
+zl_wait_log 'msg=retry\.recovered' 10 || diag "D: no retry.recovered"
+rc=0
+zl_stop "$pid" TERM || rc=$?
+is "$rc" 0 "D: exit 0 on SIGTERM"
+is "$(count "$ex.dlq") $(count "$ex.wait.600s") $(count "$ex.retry")" "1 1 0" \
+	"D: parked once the parking queue takes it, and the one behind moved"
+is "$(grep -c 'msg=retry.unavailable' "$log")" 1 "D: retry.unavailable logged once"
+is "$(grep -c 'msg=retry.recovered' "$log")" 1 "D: retry.recovered logged once"
 done_testing
