@@ -19,7 +19,8 @@
  *
  * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
  * later stop counting client-republished x-death) and never touches body,
- * message_id or any other property. It moves one message at a time:
+ * message_id or any other property (but for the user_id of a message it
+ * parks as unmovable: RabbitMQ refuses it). It moves one message at a time:
  * basic.get, publish with confirm, and only after the confirm basic.ack. A
  * crash in between leaves the message where it was as well as where it
  * went: duplicates are possible, losses are not.

@@ -957,6 +957,9 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, const char *unmov
 		d.tier = -1;
 		d.reason = "unmovable";
 		snprintf(why, sizeof(why), "%s", unmovable);
+		/* RabbitMQ takes a user_id only from its own user (or an
+		 * impersonator) and closes the channel otherwise: parked without. */
+		t->msg.properties._flags &= (amqp_flags_t)~AMQP_BASIC_USER_ID_FLAG;
 	}
 	/* Never trust an index derived from a message. */
 	if (d.tier >= r->names.n_wait || d.tier >= ZL_MAX_RETRY_DELAYS)

@@ -9,6 +9,9 @@
 #      adds its own: parked with reason unmovable and the headers that fit;
 #   C. a wait tier whose queue refuses everything (policy max-length 0,
 #      overflow reject-publish): after 3 nacks parked with reason unmovable;
+#   E. a message with the user_id of another user, which RabbitMQ refuses
+#      from zaaklink's login and closes the channel (a new delivery tag at
+#      every try): after 3 tries parked, without the user_id;
 #   D. a parking queue that refuses everything too: the message stays in
 #      X.retry, one outage is logged, and it is parked (and the one behind
 #      moved) once the parking queue takes messages again;
@@ -172,4 +175,23 @@ is "$(count "$ex.dlq") $(count "$ex.wait.600s") $(count "$ex.retry")" "1 1 0" \
 	"D: parked once the parking queue takes it, and the one behind moved"
 is "$(grep -c 'msg=retry.unavailable' "$log")" 1 "D: retry.unavailable logged once"
 is "$(grep -c 'msg=retry.recovered' "$log")" 1 "D: retry.recovered logged once"
+for q in "$ex.retry" "$ex.wait.600s" "$ex.dlq"; do
+	zl_probe purge "$q" >/dev/null
+done
+
+# ---- E: a message only its own publisher may publish ---------------------
+# RabbitMQ refuses a user_id other than the login's and closes the channel:
+# every move of a message that another user published with its user_id set
+# loses the connection, and a reconnect gives it a new delivery tag.
+ctl add_user zlbob zlbob >/dev/null 2>&1 || bail "rabbitmqctl add_user failed"
+ctl set_permissions -p / zlbob '.*' '.*' '.*' >/dev/null 2>&1 || bail "rabbitmqctl set_permissions failed"
+"$ZL_PROBE" "${ZL_TEST_AMQP_URL/guest:guest@/zlbob:zlbob@}" publish-headers "$ex.retry" "$oz" '{}' \
+	--id bob --user-id zlbob || bail "could not publish as zlbob"
+behind behind-e
+part E 1 1
+is "$(reason "$ZL_TMP/E.jsonl" bob)" unmovable "E: parked with reason unmovable"
+like "$(grep 'msg=retry\.parked' "$ZL_TMP/E.log")" 'msg=retry\.parked id="bob" .*reason="unmovable" why="could not be moved 3 times"' \
+	"E: retry.parked says why"
+is "$(jq -r 'select(.message_id == "bob") | .user_id // "none"' "$ZL_TMP/E.jsonl")" none \
+	"E: parked without the user_id RabbitMQ would refuse"
 done_testing

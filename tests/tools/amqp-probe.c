@@ -20,7 +20,7 @@ static const char usage[] =
     "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
     "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY "
     "[--id ID] [--type T] [--count N] | consume QUEUE [--reject N] [--requeue] [--expect N] "
-    "[--timeout SECONDS] | publish-headers EXCHANGE KEY BODY [--id ID] "
+    "[--timeout SECONDS] | publish-headers EXCHANGE KEY BODY [--id ID] [--user-id U] "
     "[--header NAME=KIND:VALUE]... [--pad-headers BYTES]";
 
 /* A test tool may simply stop at the first problem: one line, exit 2. */
@@ -259,6 +259,8 @@ static void print_message(const amqp_bytes_t exchange, const amqp_bytes_t key, b
 		add_bytes(obj, "type", p->type);
 	if (p->_flags & AMQP_BASIC_APP_ID_FLAG)
 		add_bytes(obj, "app_id", p->app_id);
+	if (p->_flags & AMQP_BASIC_USER_ID_FLAG)
+		add_bytes(obj, "user_id", p->user_id);
 	if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
 		cJSON *headers = cJSON_AddObjectToObject(obj, "headers");
 		char name[256];
@@ -553,8 +555,9 @@ static void parse_header(char *spec, amqp_table_entry_t *e)
 }
 
 /*
- * publish-headers EXCHANGE KEY BODY [--id ID] [--header NAME=KIND:VALUE]...
- * [--pad-headers BYTES]: one persistent message with headers of exactly
+ * publish-headers EXCHANGE KEY BODY [--id ID] [--user-id U] [--header
+ * NAME=KIND:VALUE]... [--pad-headers BYTES]: one persistent message
+ * (user_id U: the broker checks it against the login) with headers of exactly
  * the given kinds (values cut to the kind's width, as a hostile client
  * may send them), and with --pad-headers string headers "pad-N" of about
  * BYTES bytes in all; confirmed.
@@ -589,6 +592,9 @@ static int cmd_publish_headers(amqp_connection_state_t conn, int argc, char **ar
 		if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
 			props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
 			props.message_id = amqp_cstring_bytes(argv[++i]);
+		} else if (strcmp(argv[i], "--user-id") == 0 && i + 1 < argc) {
+			props._flags |= AMQP_BASIC_USER_ID_FLAG;
+			props.user_id = amqp_cstring_bytes(argv[++i]);
 		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc) {
 			parse_header(argv[++i], &e[n++]);
 		} else if (strcmp(argv[i], "--pad-headers") == 0 && i + 1 < argc) {
