@@ -1080,8 +1080,10 @@ void retry_step(struct zl_retry *r, int budget_ms)
 			return;
 		}
 		r->declared = true;
-		zl_info("retry.ready", "node=%s queue=%s tiers=%d parking=%s", mover_node(r->mover),
-		        r->names.retry, r->names.n_wait, r->names.dlq);
+		/* Once, not at every reconnect of an outage (retry.recovered ends it). */
+		zl_log(r->failures == 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "retry.ready",
+		       "node=%s queue=%s tiers=%d parking=%s", mover_node(r->mover), r->names.retry,
+		       r->names.n_wait, r->names.dlq);
 	}
 	do {
 		struct zl_taken t;

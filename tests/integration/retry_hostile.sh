@@ -175,6 +175,7 @@ is "$(count "$ex.dlq") $(count "$ex.wait.600s") $(count "$ex.retry")" "1 1 0" \
 	"D: parked once the parking queue takes it, and the one behind moved"
 is "$(grep -c 'msg=retry.unavailable' "$log")" 1 "D: retry.unavailable logged once"
 is "$(grep -c 'msg=retry.recovered' "$log")" 1 "D: retry.recovered logged once"
+is "$(grep -c 'level=info msg=retry.ready' "$log")" 1 "D: retry.ready at info once, not at every reconnect"
 for q in "$ex.retry" "$ex.wait.600s" "$ex.dlq"; do
 	zl_probe purge "$q" >/dev/null
 done
