@@ -19,7 +19,8 @@
  *
  * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
  * later stop counting client-republished x-death) and never touches body,
- * message_id or any other property. It moves one message at a time:
+ * message_id or any other property (but for the user_id of a message it
+ * parks as unmovable: RabbitMQ refuses it). It moves one message at a time:
  * basic.get, publish with confirm, and only after the confirm basic.ack. A
  * crash in between leaves the message where it was as well as where it
  * went: duplicates are possible, losses are not.
@@ -39,7 +40,22 @@
 #define ZL_H_ROUTING_KEY "zaaklink-routing-key"     /* key it was first published with */
 #define ZL_H_FIRST_FAILURE "zaaklink-first-failure" /* "YYYY-MM-DDTHH:MM:SSZ" */
 #define ZL_H_LAST_FAILURE "zaaklink-last-failure"
-#define ZL_H_LAST_REASON "zaaklink-last-reason" /* rejected, expired, delivery_limit */
+#define ZL_H_LAST_REASON "zaaklink-last-reason" /* rejected, expired, delivery_limit, ... */
+
+/*
+ * The most failures a zaaklink-attempts header may count: zaaklink itself
+ * never writes more than the number of tiers plus one, so anything beyond
+ * (or below 0, or not a whole number) was not written by zaaklink and the
+ * message is parked with reason "bad_header".
+ */
+#define ZL_RETRY_MAX_ATTEMPTS 10000
+
+/*
+ * How often the controller tries to move the same message before it parks
+ * it with reason "unmovable": failures that are the message's own (a wait
+ * queue that nacks or returns it) and connections lost while moving it.
+ */
+#define ZL_RETRY_MOVE_TRIES 3
 
 /* The channel of a zl_mover's connection (confirm mode). */
 #define ZL_MOVER_CHANNEL 1
@@ -59,9 +75,10 @@ void retry_names(const struct zl_conf *conf, struct zl_topology *t);
 
 /* What the controller does with a failed message. */
 struct zl_retry_decision {
-	int tier;        /* index into retry.delays, or -1: park */
-	int attempts;    /* failures including this one */
-	const char *why; /* for the log: "retry", "last tier passed", ... */
+	int tier;           /* index into retry.delays (0 .. n_delays-1), or -1: park */
+	int attempts;       /* failures including this one, 1 .. ZL_RETRY_MAX_ATTEMPTS + 1 */
+	const char *reason; /* the reason given, or "bad_header" */
+	const char *why;    /* for the log: "retry", "last tier passed", ... */
 };
 
 /*
@@ -70,9 +87,11 @@ struct zl_retry_decision {
  * came from a configured consumer queue. A message that reached the quorum
  * delivery limit is parked at once: it was delivered delivery_limit times
  * without any verdict, the mark of a message that kills its consumer, and
- * backing off would only do that again later.
+ * backing off would only do that again later. An attempts_before outside
+ * 0 .. ZL_RETRY_MAX_ATTEMPTS (a header zaaklink did not write) parks it
+ * with reason "bad_header".
  */
-struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int attempts_before,
+struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int64_t attempts_before,
                                       const char *reason, bool origin_known);
 
 /*
@@ -103,7 +122,8 @@ struct zl_failure {
 	char first[32];
 	char last[32];
 	char reason[32];
-	int attempts;
+	int attempts;      /* zaaklink-attempts, 0 when absent, within 0 .. ZL_RETRY_MAX_ATTEMPTS */
+	bool bad_attempts; /* zaaklink-attempts is there but no whole number in that range */
 };
 
 /* Reads f from a taken message; the routing key it arrived with is the
@@ -123,18 +143,23 @@ bool mover_connected(const struct zl_mover *m);
 void mover_disconnect(struct zl_mover *m);
 const char *mover_node(const struct zl_mover *m);
 amqp_connection_state_t mover_conn(struct zl_mover *m);
+/* The frame size negotiated on the connection, 0 when not connected. */
+size_t mover_frame_max(const struct zl_mover *m);
 /* Messages in queue (passive declare); -1 with err when it does not exist. */
 int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);
 /* basic.get: 1 with *t filled, 0 when the queue is empty, -1 on error. */
 int mover_take(struct zl_mover *m, const char *queue, struct zl_taken *t, struct zl_err *err);
 void mover_release(struct zl_taken *t);
 int mover_ack(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err);
+/* basic.reject with requeue: t goes back to where it was taken from. */
+int mover_requeue(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err);
 /*
  * Publishes t's message (body and properties unchanged, headers replaced by
  * headers) to exchange with key, mandatory, and waits for the confirm.
  * Fails when the broker nacks, returns it as unroutable, or is silent for
  * confirm_timeout; the connection is dropped unless the failure was a
- * clean nack or return.
+ * clean nack or return, or the properties do not fit a frame (checked
+ * before anything is sent): then mover_connected() is still true.
  */
 int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table_t *headers,
                   const char *exchange, const char *key, struct zl_err *err);
@@ -144,6 +169,23 @@ int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table
  * with room for extra more entries at the end. free() entries after use.
  */
 amqp_table_t retry_headers_without_ours(const struct zl_taken *t, int extra);
+
+/*
+ * The size in bytes of the content header frame that carries properties p
+ * with headers h instead of p's own, as rabbitmq-c encodes it; SIZE_MAX
+ * when h cannot be encoded within limit bytes.
+ */
+size_t retry_header_frame_size(const amqp_basic_properties_t *p, const amqp_table_t *h,
+                               size_t limit);
+
+/*
+ * Makes p with headers h fit a frame of frame_max bytes by taking out
+ * entries of h, the largest first, but never one of the last keep (zaaklink's
+ * own); the others keep their order. Returns how many were taken out, or -1
+ * when even that is not enough.
+ */
+int retry_fit_headers(const amqp_basic_properties_t *p, amqp_table_t *h, int keep,
+                      size_t frame_max);
 
 /* The retry controller of run (see the top of this file). */
 struct zl_retry;

@@ -23,7 +23,7 @@ esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 FUZZ=$ROOT/tests/fuzz
 BUILD=$ROOT/_build/fuzz
-TARGETS=(conf url payload)
+TARGETS=(conf url payload retry)
 PARALLEL=2
 
 echo "1..${#TARGETS[@]}"

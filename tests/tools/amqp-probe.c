@@ -21,8 +21,9 @@ static const char usage[] =
     "usage: amqp-probe URL declare QUEUE EXCHANGE KEY... | drain QUEUE [--expect N] "
     "[--timeout SECONDS] | count QUEUE | purge QUEUE | delete QUEUE | publish EXCHANGE KEY BODY "
     "[--id ID] [--type T] [--count N] | consume QUEUE [--reject N] [--requeue] [--expect N] "
-    "[--timeout SECONDS] | publish-typed EXCHANGE KEY [--body-file F] [--prop NAME=HEX] "
-    "[--timestamp N] [--priority N] [--header KEY=TYPE:VALUE]";
+    "[--timeout SECONDS] | publish-typed EXCHANGE KEY [--body TEXT | --body-file F] "
+    "[--prop NAME=HEX] [--timestamp N] [--priority N] [--header KEY=TYPE:VALUE] "
+    "[--pad-headers BYTES]";
 
 /* A test tool may simply stop at the first problem: one line, exit 2. */
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -260,6 +261,8 @@ static void print_message(const amqp_bytes_t exchange, const amqp_bytes_t key, b
 		add_bytes(obj, "type", p->type);
 	if (p->_flags & AMQP_BASIC_APP_ID_FLAG)
 		add_bytes(obj, "app_id", p->app_id);
+	if (p->_flags & AMQP_BASIC_USER_ID_FLAG)
+		add_bytes(obj, "user_id", p->user_id);
 	if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
 		cJSON *headers = cJSON_AddObjectToObject(obj, "headers");
 		char name[256];
@@ -505,14 +508,14 @@ static amqp_bytes_t hex_bytes(const char *hex)
 	return b;
 }
 
-/* A whole decimal integer, or dies. */
+/* A whole integer (decimal, or 0x hex), or dies. */
 static long long spec_int(const char *s)
 {
 	char *end;
 	long long v;
 
 	errno = 0;
-	v = strtoll(s, &end, 10);
+	v = strtoll(s, &end, 0);
 	if (errno || end == s || *end)
 		die("'%s' is not an integer", s);
 	return v;
@@ -587,7 +590,7 @@ static void parse_field(char *spec, amqp_field_value_t *v)
 		v->value.i64 = (int64_t)spec_int(val);
 	} else if (strcmp(spec, "uint64") == 0 || strcmp(spec, "timestamp") == 0) {
 		v->kind = spec[0] == 'u' ? AMQP_FIELD_KIND_U64 : AMQP_FIELD_KIND_TIMESTAMP;
-		v->value.u64 = strtoull(val, NULL, 10);
+		v->value.u64 = strtoull(val, NULL, 0);
 	} else if (strcmp(spec, "float") == 0) {
 		v->kind = AMQP_FIELD_KIND_F32;
 		v->value.f32 = strtof(val, NULL);
@@ -652,11 +655,13 @@ static amqp_bytes_t file_bytes(const char *path)
 }
 
 /*
- * publish-typed EXCHANGE KEY [--body-file F] [--prop NAME=HEX]...
- * [--timestamp N] [--priority N] [--header KEY=SPEC]...: one persistent
- * message, confirmed, whose body, shortstr properties (content_type,
- * content_encoding, correlation_id, reply_to, message_id, type, app_id)
- * and headers (SPEC: see parse_field) are exactly the bytes given.
+ * publish-typed EXCHANGE KEY [--body TEXT | --body-file F] [--prop NAME=HEX]...
+ * [--timestamp N] [--priority N] [--header KEY=SPEC]... [--pad-headers BYTES]:
+ * one persistent message, confirmed, whose body, shortstr properties
+ * (content_type, content_encoding, correlation_id, reply_to, message_id,
+ * type, app_id, user_id: the broker checks that against the login) and
+ * headers (SPEC: see parse_field) are exactly the bytes given; with
+ * --pad-headers, string headers "pad-N" of about BYTES bytes in all.
  */
 static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv)
 {
@@ -676,21 +681,40 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 	     offsetof(amqp_basic_properties_t, message_id)},
 	    {"type", AMQP_BASIC_TYPE_FLAG, offsetof(amqp_basic_properties_t, type)},
 	    {"app_id", AMQP_BASIC_APP_ID_FLAG, offsetof(amqp_basic_properties_t, app_id)},
+	    {"user_id", AMQP_BASIC_USER_ID_FLAG, offsetof(amqp_basic_properties_t, user_id)},
 	};
 	amqp_basic_properties_t props;
-	amqp_table_entry_t headers[64];
+	amqp_table_entry_t *headers;
 	amqp_bytes_t body = amqp_empty_bytes;
-	int n_headers = 0, rc;
+	int n_headers = 0, cap = argc, rc;
+	long pad = 0;
+	char(*padkeys)[16];
+	char *padding;
 
 	if (argc < 2)
 		die("%s", usage);
+	for (int i = 2; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--pad-headers") == 0)
+			pad = (long)parse_number(argv[i + 1], "--pad-headers");
+	}
+	cap += (int)(pad / 1000) + 1;
+	headers = calloc((size_t)cap, sizeof(*headers));
+	padkeys = calloc((size_t)cap, sizeof(*padkeys));
+	padding = malloc(1000);
+	if (!headers || !padkeys || !padding)
+		die("out of memory");
+	memset(padding, 'p', 1000);
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--body-file") == 0 && i + 1 < argc) {
 			body = file_bytes(argv[++i]);
-		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc && n_headers < 64) {
+		} else if (strcmp(argv[i], "--body") == 0 && i + 1 < argc) {
+			body = amqp_cstring_bytes(argv[++i]);
+		} else if (strcmp(argv[i], "--pad-headers") == 0 && i + 1 < argc) {
+			i++; /* read above */
+		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc) {
 			parse_entry(argv[++i], &headers[n_headers++]);
 		} else if (strcmp(argv[i], "--timestamp") == 0 && i + 1 < argc) {
 			props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
@@ -716,6 +740,20 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 			die("%s", usage);
 		}
 	}
+	/* --pad-headers: string headers "pad-N" of about BYTES bytes in all,
+	 * each entry 1 + key, kind 'S', 4 length bytes and at most 1000 'p'. */
+	for (int k = 0; pad > 0; k++) {
+		int keylen = snprintf(padkeys[k], sizeof(padkeys[k]), "pad-%d", k);
+		long len = pad - (1 + keylen + 5);
+
+		len = len > 1000 ? 1000 : len < 0 ? 0 : len;
+		headers[n_headers].key = amqp_cstring_bytes(padkeys[k]);
+		headers[n_headers].value.kind = AMQP_FIELD_KIND_UTF8;
+		headers[n_headers].value.value.bytes.len = (size_t)len;
+		headers[n_headers].value.value.bytes.bytes = padding;
+		n_headers++;
+		pad -= 1 + keylen + 5 + len;
+	}
 	if (n_headers) {
 		props._flags |= AMQP_BASIC_HEADERS_FLAG;
 		props.headers.num_entries = n_headers;
@@ -728,6 +766,9 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 	if (rc != AMQP_STATUS_OK)
 		die("could not publish to %s: %s", argv[0], amqp_error_string2(rc));
 	await_ack(conn, argv[0]);
+	free(headers);
+	free(padkeys);
+	free(padding);
 	return 0;
 }
 

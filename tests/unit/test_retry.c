@@ -2,6 +2,8 @@
 #include "retry.h"
 #include "unit.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct zl_retry_conf tiers = {.delays = {1, 2}, .n_delays = 2};
@@ -63,6 +65,64 @@ START_TEST(test_no_tiers_parks_at_once)
 
 	ck_assert_int_eq(d.tier, -1);
 	ck_assert_str_eq(d.why, "no retry tiers");
+}
+END_TEST
+
+/* An attempts count zaaklink cannot have written parks as bad_header, at
+ * any width, and never yields a tier outside the configured ones. */
+START_TEST(test_attempts_out_of_range_park_as_bad_header)
+{
+	static const int64_t bad[] = {INT_MAX,
+	                              (int64_t)INT_MAX + 1,
+	                              0x17FFFFFFFLL,
+	                              INT64_MAX,
+	                              ZL_RETRY_MAX_ATTEMPTS + 1,
+	                              -1,
+	                              INT_MIN,
+	                              INT64_MIN};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct zl_retry_decision d = retry_decide(&tiers, bad[i], "rejected", true);
+
+		ck_assert_msg(d.tier == -1, "attempts %lld: tier %d", (long long)bad[i], d.tier);
+		ck_assert_str_eq(d.reason, "bad_header");
+		ck_assert_int_ge(d.attempts, 1);
+		ck_assert_int_le(d.attempts, ZL_RETRY_MAX_ATTEMPTS + 1);
+	}
+}
+END_TEST
+
+/* At the limit the count is still zaaklink's: parked after the last tier. */
+START_TEST(test_attempts_at_the_limit_is_a_count)
+{
+	struct zl_retry_decision d = retry_decide(&tiers, ZL_RETRY_MAX_ATTEMPTS, "rejected", true);
+
+	ck_assert_int_eq(d.tier, -1);
+	ck_assert_int_eq(d.attempts, ZL_RETRY_MAX_ATTEMPTS + 1);
+	ck_assert_str_eq(d.reason, "rejected");
+	ck_assert_str_eq(d.why, "last tier passed");
+}
+END_TEST
+
+/* Whatever the count and the number of tiers, the tier indexes a configured one. */
+START_TEST(test_tier_always_within_the_tiers)
+{
+	static const int64_t counts[] = {
+	    INT64_MIN, INT_MIN,  -2, -1, 0, 1, 2, 15, 16, 17, ZL_RETRY_MAX_ATTEMPTS,
+	    INT_MAX,   INT64_MAX};
+	struct zl_retry_conf rc = {.n_delays = 0};
+
+	for (int n = 0; n <= ZL_MAX_RETRY_DELAYS; n++) {
+		rc.n_delays = n;
+		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+			struct zl_retry_decision d = retry_decide(&rc, counts[i], "rejected", true);
+
+			ck_assert_int_ge(d.tier, -1);
+			ck_assert_int_lt(d.tier, n);
+			if (d.tier >= 0)
+				ck_assert_int_eq(d.attempts, d.tier + 1);
+		}
+	}
 }
 END_TEST
 
@@ -171,6 +231,161 @@ START_TEST(test_headers_without_ours_keep_the_rest)
 }
 END_TEST
 
+/* A message that has only a zaaklink-attempts header of the given value. */
+static void attempts_message(struct zl_taken *t, amqp_table_entry_t *h, amqp_field_value_t v)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->routing_key, sizeof(t->routing_key), "openzaak");
+	t->msg.properties._flags = AMQP_BASIC_HEADERS_FLAG;
+	h->key = amqp_cstring_bytes(ZL_H_ATTEMPTS);
+	h->value = v;
+	t->msg.properties.headers.num_entries = 1;
+	t->msg.properties.headers.entries = h;
+}
+
+/* zaaklink-attempts is read at every integer width; a value outside
+ * 0 .. ZL_RETRY_MAX_ATTEMPTS or of another kind is bad, and clamped. */
+START_TEST(test_attempts_header_of_every_kind)
+{
+	static const struct {
+		amqp_field_value_t v;
+		int attempts;
+		bool bad;
+	} cases[] = {
+	    {{.kind = AMQP_FIELD_KIND_I8, .value.i8 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_U8, .value.u8 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_I16, .value.i16 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_U16, .value.u16 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_I32, .value.i32 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_U32, .value.u32 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_U64, .value.u64 = 2}, 2, false},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = ZL_RETRY_MAX_ATTEMPTS},
+	     ZL_RETRY_MAX_ATTEMPTS,
+	     false},
+	    {{.kind = AMQP_FIELD_KIND_U8, .value.u8 = 255}, 255, false},
+	    {{.kind = AMQP_FIELD_KIND_U16, .value.u16 = 65535}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_I32, .value.i32 = INT_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_U32, .value.u32 = INT_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_U32, .value.u32 = UINT32_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = INT_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = 0x17FFFFFFFLL},
+	     ZL_RETRY_MAX_ATTEMPTS,
+	     true},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = INT64_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_U64, .value.u64 = INT_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_U64, .value.u64 = UINT64_MAX}, ZL_RETRY_MAX_ATTEMPTS, true},
+	    {{.kind = AMQP_FIELD_KIND_I8, .value.i8 = -1}, 0, true},
+	    {{.kind = AMQP_FIELD_KIND_I32, .value.i32 = INT_MIN}, 0, true},
+	    {{.kind = AMQP_FIELD_KIND_I64, .value.i64 = INT64_MIN}, 0, true},
+	    {{.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = {1, "2"}}, 0, true},
+	    {{.kind = AMQP_FIELD_KIND_F64, .value.f64 = 2.0}, 0, true},
+	    {{.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}, 0, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		amqp_table_entry_t h;
+		struct zl_taken t;
+		struct zl_failure f;
+
+		attempts_message(&t, &h, cases[i].v);
+		retry_read_failure(&t, &f);
+		ck_assert_msg(f.attempts == cases[i].attempts && f.bad_attempts == cases[i].bad,
+		              "case %zu (kind %c): attempts %d bad %d", i, cases[i].v.kind,
+		              f.attempts, f.bad_attempts);
+	}
+}
+END_TEST
+
+/* Without the header a message has failed 0 times before, and that is fine. */
+START_TEST(test_no_attempts_header_is_zero)
+{
+	struct zl_taken t;
+	struct zl_failure f;
+
+	memset(&t, 0, sizeof(t));
+	retry_read_failure(&t, &f);
+	ck_assert_int_eq(f.attempts, 0);
+	ck_assert(!f.bad_attempts);
+}
+END_TEST
+
+/* Properties with n string headers "h<i>" of size[i] bytes each, then 6 of ours. */
+static amqp_table_t big_headers(amqp_table_entry_t *e, char *keys, char **values,
+                                const size_t *size, int n)
+{
+	for (int i = 0; i < n + 6; i++) {
+		char *k = keys + 8 * i;
+
+		snprintf(k, 8, "%s%d", i < n ? "h" : "z", i);
+		values[i] = malloc(i < n ? size[i] : 20);
+		ck_assert_ptr_nonnull(values[i]);
+		memset(values[i], 'v', i < n ? size[i] : 20);
+		e[i].key = amqp_cstring_bytes(k);
+		e[i].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[i].value.value.bytes.len = i < n ? size[i] : 20;
+		e[i].value.value.bytes.bytes = values[i];
+	}
+	return (amqp_table_t){n + 6, e};
+}
+
+/* Too big a table loses its largest foreign entries, as few as needed,
+ * keeps zaaklink's own and the order of the rest. */
+START_TEST(test_headers_fitted_into_a_frame)
+{
+	static const size_t size[] = {100, 3000, 200, 2500, 50};
+	amqp_table_entry_t e[11];
+	char keys[11 * 8], *values[11];
+	amqp_basic_properties_t p;
+	amqp_table_t h;
+	int dropped;
+
+	memset(&p, 0, sizeof(p));
+	p._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+	p.message_id = amqp_cstring_bytes("m1");
+	h = big_headers(e, keys, values, size, 5);
+	ck_assert_uint_gt(retry_header_frame_size(&p, &h, 1 << 20), 4096);
+	dropped = retry_fit_headers(&p, &h, 6, 4096);
+	ck_assert_int_eq(dropped, 1);
+	ck_assert_uint_le(retry_header_frame_size(&p, &h, 4096), 4096);
+	ck_assert_int_eq(h.num_entries, 10);
+	ck_assert_str_eq((char *)h.entries[0].key.bytes, "h0");
+	ck_assert_str_eq((char *)h.entries[1].key.bytes, "h2");
+	ck_assert_str_eq((char *)h.entries[2].key.bytes, "h3");
+	ck_assert_str_eq((char *)h.entries[4].key.bytes, "z5");
+	ck_assert_str_eq((char *)h.entries[9].key.bytes, "z10");
+	/* Already fitting: untouched. */
+	ck_assert_int_eq(retry_fit_headers(&p, &h, 6, 4096), 0);
+	ck_assert_int_eq(h.num_entries, 10);
+	/* Not even zaaklink's own fit: refused. */
+	ck_assert_int_eq(retry_fit_headers(&p, &h, 6, 100), -1);
+	for (int i = 0; i < 11; i++)
+		free(values[i]);
+}
+END_TEST
+
+/* The frame size counts every property and the table as rabbitmq-c encodes them. */
+START_TEST(test_header_frame_size)
+{
+	amqp_basic_properties_t p;
+	amqp_table_entry_t e;
+	amqp_table_t h = {1, &e};
+
+	memset(&p, 0, sizeof(p));
+	e.key = amqp_cstring_bytes("k");
+	e.value.kind = AMQP_FIELD_KIND_I64;
+	e.value.value.i64 = 1;
+	/* 22 of frame and header, 4 + (1 + 1) + (1 + 8) of the table */
+	ck_assert_uint_eq(retry_header_frame_size(&p, &h, 4096), 22 + 15);
+	p._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
+	           AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TYPE_FLAG;
+	p.message_id = amqp_cstring_bytes("abc");
+	p.type = amqp_cstring_bytes("t");
+	ck_assert_uint_eq(retry_header_frame_size(&p, &h, 4096), 22 + 15 + 4 + 8 + 1 + 2);
+	ck_assert_uint_eq(retry_header_frame_size(&p, &h, 10), SIZE_MAX);
+}
+END_TEST
+
 static Suite *retry_suite(void)
 {
 	Suite *s = suite_create("retry");
@@ -184,11 +399,18 @@ static Suite *retry_suite(void)
 	tcase_add_test(policy, test_delivery_limit_parks_at_once);
 	tcase_add_test(policy, test_unknown_origin_parks);
 	tcase_add_test(policy, test_no_tiers_parks_at_once);
+	tcase_add_test(policy, test_attempts_out_of_range_park_as_bad_header);
+	tcase_add_test(policy, test_attempts_at_the_limit_is_a_count);
+	tcase_add_test(policy, test_tier_always_within_the_tiers);
 	suite_add_tcase(s, policy);
 	tcase_add_test(names, test_names_derive_from_the_exchange);
 	suite_add_tcase(s, names);
 	tcase_add_test(headers, test_failure_read_from_headers_and_x_death);
 	tcase_add_test(headers, test_headers_without_ours_keep_the_rest);
+	tcase_add_test(headers, test_attempts_header_of_every_kind);
+	tcase_add_test(headers, test_no_attempts_header_is_zero);
+	tcase_add_test(headers, test_headers_fitted_into_a_frame);
+	tcase_add_test(headers, test_header_frame_size);
 	suite_add_tcase(s, headers);
 	return s;
 }
