@@ -632,16 +632,27 @@ zl_rabbit_start_again() {
 # $ZL_TMP and stops them on exit.
 zl_servers_up() {
 	if [ -n "${ZL_TEST_PGPORT:-}" ] && [ -n "${ZL_TEST_AMQP_URL:-}" ]; then
-		export PGHOST=127.0.0.1 PGPORT=$ZL_TEST_PGPORT PGUSER=postgres
-		unset PGDATABASE PGPASSWORD PGSERVICE
+		zl_pg_up
 		if [ -z "${ZL_TEST_AMQP_PORT:-}" ]; then
 			ZL_TEST_AMQP_PORT=${ZL_TEST_AMQP_URL##*:}
 			ZL_TEST_AMQP_PORT=${ZL_TEST_AMQP_PORT%%/*}
 			export ZL_TEST_AMQP_PORT
 		fi
 	else
-		zl_pg_start "$ZL_TMP/pg" || bail "cannot start PostgreSQL"
+		zl_pg_up
 		zl_rabbit_start "$ZL_TMP/rabbit" || bail "cannot start RabbitMQ"
+	fi
+}
+
+# zl_pg_up: PostgreSQL for this test, for one that starts a RabbitMQ of its
+# own: the suite's when tests/run-all.sh exported it; otherwise one under
+# $ZL_TMP, stopped on exit.
+zl_pg_up() {
+	if [ -n "${ZL_TEST_PGPORT:-}" ]; then
+		export PGHOST=127.0.0.1 PGPORT=$ZL_TEST_PGPORT PGUSER=postgres
+		unset PGDATABASE PGPASSWORD PGSERVICE
+	else
+		zl_pg_start "$ZL_TMP/pg" || bail "cannot start PostgreSQL"
 	fi
 	_zl_psql postgres -c 'SELECT 1' >/dev/null || bail "PostgreSQL on port $PGPORT does not answer"
 }
@@ -929,6 +940,22 @@ zl_wait_for() {
 }
 
 # ------------------------------------------------------ fault helpers ----
+
+# zl_links_bulk DB N: N links with ids 1..N, each with a klantcontact of
+# its own (same id, no nummer), in one statement: a large first sync.
+zl_links_bulk() {
+	zl_sql "$1" "
+INSERT INTO klantinteracties_klantcontact
+	(id, uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk, plaatsgevonden_op,
+	 metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
+SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Onderwerp ' || g, '', 'nld', false, now(),
+	'{}', '', '', false FROM generate_series(1, $2) g;
+INSERT INTO klantinteracties_onderwerpobject (id, uuid, klantcontact_id,
+	onderwerpobjectidentificator_code_objecttype, onderwerpobjectidentificator_code_soort_object_id,
+	onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
+SELECT g, gen_random_uuid(), g, 'zaak', 'uuid', gen_random_uuid()::text, 'open-zaak'
+FROM generate_series(1, $2) g;" >/dev/null
+}
 
 # zl_feed_links DB COUNT GAP OUT: in the background, inserts COUNT links one
 # at a time, GAP seconds apart, each with a klantcontact of its own; a

@@ -21,18 +21,7 @@ state=$ZL_TMP/state.db
 log=$ZL_TMP/zaaklink.log
 zl_conf "$conf" "$db" "$state" "$ex" 'events.initial_sync = "announce";' \
 	"source.range_size = $SIZE;" 'log.level = "debug";'
-zl_sql "$db" "
-INSERT INTO klantinteracties_klantcontact
-	(id, uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk, plaatsgevonden_op,
-	 metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
-SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Onderwerp ' || g, '', 'nld', false, now(),
-	'{}', '', '', false FROM generate_series(1, $N) g;
-INSERT INTO klantinteracties_onderwerpobject (id, uuid, klantcontact_id,
-	onderwerpobjectidentificator_code_objecttype, onderwerpobjectidentificator_code_soort_object_id,
-	onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
-SELECT g, gen_random_uuid(), g, 'zaak', 'uuid', gen_random_uuid()::text, 'open-zaak'
-FROM generate_series(1, $N) g;
-ANALYZE;" >/dev/null || bail "cannot load the fixture"
+{ zl_links_bulk "$db" "$N" && zl_sql "$db" "ANALYZE" >/dev/null; } || bail "cannot load the fixture"
 zl_sql "$db" "SELECT onderwerpobjectidentificator_object_id FROM klantinteracties_onderwerpobject" >"$ZL_TMP/ids"
 
 ranges_read() { [ "$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep -c 'msg=pass.range ')" -ge "$1" ]; }

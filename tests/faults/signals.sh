@@ -18,17 +18,7 @@ conf=$ZL_TMP/zaaklink.conf
 state=$ZL_TMP/state.db
 log=$ZL_TMP/zaaklink.log
 zl_conf "$conf" "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;"
-zl_sql "$db" "
-INSERT INTO klantinteracties_klantcontact
-	(id, uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk, plaatsgevonden_op,
-	 metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
-SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Onderwerp ' || g, '', 'nld', false, now(),
-	'{}', '', '', false FROM generate_series(1, $N) g;
-INSERT INTO klantinteracties_onderwerpobject (id, uuid, klantcontact_id,
-	onderwerpobjectidentificator_code_objecttype, onderwerpobjectidentificator_code_soort_object_id,
-	onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
-SELECT g, gen_random_uuid(), g, 'zaak', 'uuid', gen_random_uuid()::text, 'open-zaak'
-FROM generate_series(1, $N) g;" >/dev/null || bail "cannot load the fixture"
+zl_links_bulk "$db" "$N" || bail "cannot load the fixture"
 zl_sql "$db" "SELECT onderwerpobjectidentificator_object_id FROM klantinteracties_onderwerpobject" >"$ZL_TMP/ids"
 queue_grew() { [ "$(zl_probe count "$q")" -gt "$1" ]; }
 outbox() { sqlite3 -readonly "$state" 'SELECT count(*) FROM outbox'; }

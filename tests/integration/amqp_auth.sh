@@ -20,13 +20,7 @@
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools openssl
 
-if [ -n "${ZL_TEST_PGPORT:-}" ]; then
-	export PGHOST=127.0.0.1 PGPORT=$ZL_TEST_PGPORT PGUSER=postgres
-	unset PGDATABASE PGPASSWORD PGSERVICE
-else
-	zl_pg_start "$ZL_TMP/pg" || bail "cannot start PostgreSQL"
-fi
-_zl_psql postgres -c 'SELECT 1' >/dev/null || bail "PostgreSQL on port $PGPORT does not answer"
+zl_pg_up
 unset SSL_CERT_FILE SSL_CERT_DIR CREDENTIALS_DIRECTORY ZAAKLINK_AMQP_URL
 
 # ------------------------------------------------------ certificates ----

@@ -25,13 +25,7 @@
 zl_require_tools
 
 # PostgreSQL: the suite's when tests/run-all.sh started one, else our own.
-if [ -n "${ZL_TEST_PGPORT:-}" ]; then
-	export PGHOST=127.0.0.1 PGPORT=$ZL_TEST_PGPORT PGUSER=postgres
-	unset PGDATABASE PGPASSWORD PGSERVICE
-else
-	zl_pg_start "$ZL_TMP/pg" || bail "cannot start PostgreSQL"
-fi
-_zl_psql postgres -c 'SELECT 1' >/dev/null || bail "PostgreSQL on port $PGPORT does not answer"
+zl_pg_up
 zl_rabbit_start "$ZL_TMP/rabbit" || bail "cannot start RabbitMQ"
 ctl() { _zl_rabbit_env "$ZL_TMP/rabbit" timeout 60 "$ZL_RABBIT_BIN/rabbitmqctl" "$@"; }
 

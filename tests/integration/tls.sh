@@ -20,13 +20,7 @@ zl_require_tools openssl
 # PostgreSQL: the suite's when tests/run-all.sh started one, else our own.
 # RabbitMQ is always ours: it needs a TLS listener and a certificate we
 # replace half-way.
-if [ -n "${ZL_TEST_PGPORT:-}" ]; then
-	export PGHOST=127.0.0.1 PGPORT=$ZL_TEST_PGPORT PGUSER=postgres
-	unset PGDATABASE PGPASSWORD PGSERVICE
-else
-	zl_pg_start "$ZL_TMP/pg" || bail "cannot start PostgreSQL"
-fi
-_zl_psql postgres -c 'SELECT 1' >/dev/null || bail "PostgreSQL on port $PGPORT does not answer"
+zl_pg_up
 
 # The system's CA bundle, not one from the environment, for "no ca_file".
 unset SSL_CERT_FILE SSL_CERT_DIR
