@@ -490,11 +490,24 @@ static int cmd_publish(amqp_connection_state_t conn, int argc, char **argv)
 
 /* ---- publish-typed: byte-exact properties and headers of every field type ---- */
 
-/* Decodes hex into a malloc'ed amqp_bytes_t (the memory is never freed: one message). */
+/* What publish-typed parses lives here, emptied once the message is sent. */
+static amqp_pool_t typed_pool;
+
+/* n zeroed bytes from typed_pool, or dies. */
+static void *typed_alloc(size_t n)
+{
+	void *p = amqp_pool_alloc(&typed_pool, n);
+
+	if (!p)
+		die("out of memory");
+	return memset(p, 0, n);
+}
+
+/* Decodes hex into an amqp_bytes_t of typed_pool. */
 static amqp_bytes_t hex_bytes(const char *hex)
 {
 	size_t n = strlen(hex);
-	amqp_bytes_t b = {n / 2, malloc(n / 2 + 1)};
+	amqp_bytes_t b = {n / 2, typed_alloc(n / 2 + 1)};
 
 	if (n % 2 || !b.bytes)
 		die("'%s' is not an even number of hex digits", hex);
@@ -603,7 +616,8 @@ static void parse_field(char *spec, amqp_field_value_t *v)
 		if (!slash)
 			die("decimal needs SCALE/UNSCALED, not '%s'", val);
 		v->kind = AMQP_FIELD_KIND_DECIMAL;
-		v->value.decimal.decimals = (uint8_t)spec_int(strndup(val, (size_t)(slash - val)));
+		*slash = '\0';
+		v->value.decimal.decimals = (uint8_t)spec_int(val);
 		v->value.decimal.value = (uint32_t)spec_int(slash + 1);
 	} else if (strcmp(spec, "void") == 0) {
 		v->kind = AMQP_FIELD_KIND_VOID;
@@ -614,18 +628,14 @@ static void parse_field(char *spec, amqp_field_value_t *v)
 		n = split_list(val, parts);
 		v->kind = AMQP_FIELD_KIND_ARRAY;
 		v->value.array.num_entries = n;
-		v->value.array.entries = calloc((size_t)n + 1, sizeof(amqp_field_value_t));
-		if (!v->value.array.entries)
-			die("out of memory");
+		v->value.array.entries = typed_alloc(((size_t)n + 1) * sizeof(amqp_field_value_t));
 		for (int i = 0; i < n; i++)
 			parse_field(parts[i], &v->value.array.entries[i]);
 	} else if (strcmp(spec, "table") == 0) {
 		n = split_list(val, parts);
 		v->kind = AMQP_FIELD_KIND_TABLE;
 		v->value.table.num_entries = n;
-		v->value.table.entries = calloc((size_t)n + 1, sizeof(amqp_table_entry_t));
-		if (!v->value.table.entries)
-			die("out of memory");
+		v->value.table.entries = typed_alloc(((size_t)n + 1) * sizeof(amqp_table_entry_t));
 		for (int i = 0; i < n; i++)
 			parse_entry(parts[i], &v->value.table.entries[i]);
 	} else {
@@ -685,7 +695,7 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 	};
 	amqp_basic_properties_t props;
 	amqp_table_entry_t *headers;
-	amqp_bytes_t body = amqp_empty_bytes;
+	amqp_bytes_t body = amqp_empty_bytes, body_file = {0, NULL};
 	int n_headers = 0, cap = argc, rc;
 	long pad = 0;
 	char(*padkeys)[16];
@@ -693,6 +703,7 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 
 	if (argc < 2)
 		die("%s", usage);
+	init_amqp_pool(&typed_pool, 4096);
 	for (int i = 2; i + 1 < argc; i++) {
 		if (strcmp(argv[i], "--pad-headers") == 0)
 			pad = (long)parse_number(argv[i + 1], "--pad-headers");
@@ -709,7 +720,8 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--body-file") == 0 && i + 1 < argc) {
-			body = file_bytes(argv[++i]);
+			free(body_file.bytes);
+			body = body_file = file_bytes(argv[++i]);
 		} else if (strcmp(argv[i], "--body") == 0 && i + 1 < argc) {
 			body = amqp_cstring_bytes(argv[++i]);
 		} else if (strcmp(argv[i], "--pad-headers") == 0 && i + 1 < argc) {
@@ -769,6 +781,8 @@ static int cmd_publish_typed(amqp_connection_state_t conn, int argc, char **argv
 	free(headers);
 	free(padkeys);
 	free(padding);
+	free(body_file.bytes);
+	empty_amqp_pool(&typed_pool);
 	return 0;
 }
 
