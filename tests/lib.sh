@@ -669,6 +669,34 @@ zl_require_tools() {
 		bail "ZL_SRCDIR ('${ZL_SRCDIR:-}') does not hold tests/fixtures/openklant-schema.sql"
 }
 
+# ------------------------------------------------------ certificates ----
+
+# zl_pki_ca DIR NAME: a self-signed test CA, DIR/NAME.pem and DIR/NAME.key,
+# valid for two days (openssl's messages go to DIR/openssl.log).
+zl_pki_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=zaaklink test $2" -keyout "$1/$2.key" -out "$1/$2.pem" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$1/openssl.log"
+}
+
+# zl_pki_cert DIR NAME CN USAGE [SAN]: DIR/NAME.pem and DIR/NAME.key for CN,
+# signed by DIR/ca.pem; USAGE is serverAuth or clientAuth, SAN a
+# subjectAltName value ("DNS:localhost,IP:127.0.0.1") or nothing.
+zl_pki_cert() {
+	local dir=$1 name=$2 cn=$3 usage=$4 san=${5:-}
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$cn" -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>>"$dir/openssl.log" &&
+		{
+			[ -z "$san" ] || echo "subjectAltName=$san"
+			printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+				"keyUsage=critical,digitalSignature" "extendedKeyUsage=$usage"
+		} >"$dir/$name.ext" &&
+		openssl x509 -req -days 2 -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+			-set_serial "0x$(openssl rand -hex 8)" -extfile "$dir/$name.ext" \
+			-out "$dir/$name.pem" 2>>"$dir/openssl.log"
+}
+
 # ---------------------------------------------------------- RabbitMQ side ----
 
 # zl_exchange_new: a name for this test's exchange, unique on the broker.

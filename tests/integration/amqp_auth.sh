@@ -28,27 +28,10 @@ unset SSL_CERT_FILE SSL_CERT_DIR CREDENTIALS_DIRECTORY ZAAKLINK_AMQP_URL
 PKI=$ZL_TMP/pki
 mkdir -p "$PKI"
 
-# cert NAME CN USAGE: NAME.pem and NAME.key for CN, signed by ca.pem;
-# USAGE is serverAuth or clientAuth.
-cert() {
-	local san=
-	[ "$3" = serverAuth ] && san="subjectAltName=DNS:$2"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-subj "/CN=$2" -keyout "$PKI/$1.key" -out "$PKI/$1.csr" 2>>"$PKI/openssl.log" &&
-		printf '%s\n' $san "basicConstraints=critical,CA:FALSE" \
-			"keyUsage=critical,digitalSignature" "extendedKeyUsage=$3" >"$PKI/$1.ext" &&
-		openssl x509 -req -days 2 -in "$PKI/$1.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -extfile "$PKI/$1.ext" \
-			-out "$PKI/$1.pem" 2>>"$PKI/openssl.log"
-}
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=zaaklink test ca" -keyout "$PKI/ca.key" -out "$PKI/ca.pem" \
-	-addext "basicConstraints=critical,CA:TRUE" \
-	-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$PKI/openssl.log" &&
-	cert localhost localhost serverAuth &&
-	cert client zaaklink-client clientAuth &&
-	cert stranger nobody-known clientAuth ||
+zl_pki_ca "$PKI" ca &&
+	zl_pki_cert "$PKI" localhost localhost serverAuth DNS:localhost &&
+	zl_pki_cert "$PKI" client zaaklink-client clientAuth &&
+	zl_pki_cert "$PKI" stranger nobody-known clientAuth ||
 	bail "openssl could not make the certificates: $(tail -n 3 "$PKI/openssl.log")"
 CA=$PKI/ca.pem
 

@@ -37,29 +37,10 @@ NS_ADDR=198.51.100.7
 mkdir -p "$PKI"
 chmod 755 "$PKI"
 
-# ca NAME: a self-signed CA, NAME.pem and NAME.key.
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=zaaklink test $1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$PKI/openssl.log"
-}
-
 # The server's certificate, signed by "ca": localhost, 127.0.0.1 and the
 # namespace's address.
-server_cert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-subj "/CN=localhost" -keyout "$PKI/server.key" -out "$PKI/server.csr" \
-		2>>"$PKI/openssl.log" &&
-		printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$NS_ADDR" \
-			"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-			"extendedKeyUsage=serverAuth" >"$PKI/server.ext" &&
-		openssl x509 -req -days 2 -in "$PKI/server.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -extfile "$PKI/server.ext" \
-			-out "$PKI/server.pem" 2>>"$PKI/openssl.log"
-}
-
-if ! { ca ca && ca wrongca && server_cert; }; then
+if ! { zl_pki_ca "$PKI" ca && zl_pki_ca "$PKI" wrongca &&
+	zl_pki_cert "$PKI" server localhost serverAuth "DNS:localhost,IP:127.0.0.1,IP:$NS_ADDR"; }; then
 	bail "openssl could not make the certificates: $(tail -n 3 "$PKI/openssl.log")"
 fi
 # PostgreSQL refuses a key others may read; as root the server runs as postgres.

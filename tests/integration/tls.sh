@@ -30,27 +30,9 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 PKI=$ZL_TMP/pki
 mkdir -p "$PKI"
 
-# ca NAME: a self-signed CA, NAME.pem and NAME.key.
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=zaaklink test $1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$PKI/openssl.log"
-}
-
-# server NAME HOST: a server certificate for HOST (CN and SAN) signed by the
-# CA "ca", NAME.pem and NAME.key.
-server() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-subj "/CN=$2" -keyout "$PKI/$1.key" -out "$PKI/$1.csr" 2>>"$PKI/openssl.log" &&
-		printf '%s\n' "subjectAltName=DNS:$2" "basicConstraints=critical,CA:FALSE" \
-			"keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$PKI/$1.ext" &&
-		openssl x509 -req -days 2 -in "$PKI/$1.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -extfile "$PKI/$1.ext" \
-			-out "$PKI/$1.pem" 2>>"$PKI/openssl.log"
-}
-
-if ! { ca ca && ca wrongca && server localhost localhost && server other other.example; }; then
+if ! { zl_pki_ca "$PKI" ca && zl_pki_ca "$PKI" wrongca &&
+	zl_pki_cert "$PKI" localhost localhost serverAuth DNS:localhost &&
+	zl_pki_cert "$PKI" other other.example serverAuth DNS:other.example; }; then
 	bail "openssl could not make the certificates: $(tail -n 3 "$PKI/openssl.log")"
 fi
 CA=$PKI/ca.pem
