@@ -1,5 +1,5 @@
 # TAP output for the test scripts (part of tests/lib.sh, which sources
-# it): plan, ok/nok, is/isnt, like/unlike, cmp_ok, pass/fail, skip,
+# it; tests/lint.sh, which needs nothing else, sources it alone): plan, ok/nok, is/isnt, like/unlike, cmp_ok, pass/fail, skip,
 # skip_all, diag/note, bail and done_testing, in the style of Perl's
 # Test::More. Every result line is written by _zl_result, which keeps the
 # count that done_testing turns into the plan when none was given up
