@@ -247,10 +247,11 @@ static void cmd_publish(amqp_connection_state_t conn, const char *exchange, long
 	time_t t = time(NULL);
 	uint64_t run = (uint64_t)t ^ (uint64_t)getpid();
 	struct rusage ru;
+	struct tm tm;
 	double t0;
 	uint64_t tag = 0;
 
-	strftime(time_buf, sizeof(time_buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	strftime(time_buf, sizeof(time_buf), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 	amqp_confirm_select(conn, CHANNEL);
 	check_reply(amqp_get_rpc_reply(conn), "enable publisher confirms");
 	t0 = now_s();

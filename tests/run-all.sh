@@ -1,5 +1,6 @@
 #!/bin/bash
-# The whole test suite, from a clean clone: build, unit and integration
+# The whole test suite, from a clean clone: the lint (tests/lint.sh:
+# clang-format and cppcheck over the C sources), build, unit and integration
 # tests, the unit tests under valgrind, the fault-injection suite
 # (tests/faults/, docs/RELIABILITY.md), the benchmark harness at its smoke
 # size, the same again under AddressSanitizer/UBSan, the libFuzzer targets,
@@ -7,14 +8,16 @@
 # "N passed, M failed, K skipped", and exits non-zero when anything failed.
 #
 #   tests/run-all.sh [--install-deps] [--sanitizers|--no-sanitizers]
-#                    [--no-faults] [--no-bench] [--no-fuzz] [--fuzz-seconds N]
-#                    [--no-packaging] [-j N]
+#                    [--no-lint] [--no-faults] [--no-bench] [--no-fuzz]
+#                    [--fuzz-seconds N] [--no-packaging] [-j N]
 #
 # --install-deps   apt-get update and install every build and test
 #                  dependency first (Debian 12; root, or sudo)
 # --sanitizers     also build in _build/asan with --enable-sanitizers and run
 #                  the suite there (the default)
 # --no-sanitizers  do not (a quicker run while developing)
+# --no-lint        skip the lint stage (each C file formatted as
+#                  .clang-format says; no cppcheck finding)
 # --no-faults      skip the fault-injection suite (tests/faults/run.sh:
 #                  SIGKILL, broker and database outages, a broker alarm,
 #                  disk faults, SIGTERM, hostile rows, bad configuration;
@@ -51,7 +54,7 @@ DEPS=(build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev
 	check valgrind jq curl sqlite3 postgresql-15 rabbitmq-server clang libclang-rt-14-dev
 	libsystemd-dev systemd systemd-container socat groff-base man-db python3
-	debhelper dpkg-dev lintian rpm time)
+	debhelper dpkg-dev lintian rpm time clang-format cppcheck)
 
 usage() {
 	sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"
@@ -64,6 +67,7 @@ bench=yes
 fuzz=yes
 fuzz_seconds=60
 faults=yes
+lint=yes
 jobs=$(nproc 2>/dev/null || echo 2)
 check_jobs=
 while [ $# -gt 0 ]; do
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--no-fuzz) fuzz=no ;;
 	--fuzz-seconds) shift; fuzz_seconds=${1:?--fuzz-seconds needs a number} ;;
 	--no-faults) faults=no ;;
+	--no-lint) lint=no ;;
 	-j) shift; jobs=${1:?-j needs a number}; check_jobs=$jobs ;;
 	-j*) jobs=${1#-j}; check_jobs=$jobs ;;
 	--print-deps) printf '%s\n' "${DEPS[@]}"; exit 0 ;;
@@ -157,6 +162,26 @@ skipped_whole() {
 	fi
 }
 
+# tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG, counted
+# by zl_tap_count (tests/tap-count.sh).
+tap() {
+	local label=$1 log=$2 rc
+	shift 2
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	zl_tap_count "$log" "$rc"
+	passed=$((passed + TAP_OK))
+	failed=$((failed + TAP_FAILED))
+	if [ -n "$TAP_SKIP_ALL" ]; then
+		skipped=$((skipped + 1))
+		skipped_whole "$label" "$TAP_SKIP_ALL"
+	else
+		skipped=$((skipped + TAP_SKIPPED))
+		summary+=("$label: $TAP_OK passed, $TAP_FAILED failed, $TAP_SKIPPED skipped${TAP_PROBLEM:+ ($TAP_PROBLEM)}")
+	fi
+}
+
 # build NAME CONFIGURE-ARGS...: configures (when the arguments changed) and
 # builds _build/NAME with -Werror. Returns non-zero when that failed.
 build() {
@@ -231,6 +256,13 @@ start_servers() {
 	return 1
 }
 
+# ---- the lint: one check for the format of the C files, one for cppcheck ----
+if [ "$lint" = yes ]; then
+	say "lint: tests/lint.sh (clang-format, cppcheck)"
+	mkdir -p "$ROOT/_build"
+	tap "lint" "$ROOT/_build/lint.log" "$ROOT/tests/lint.sh"
+fi
+
 # ---- the default build: -Werror, the whole suite ----
 if build default; then
 	start_servers
@@ -289,26 +321,6 @@ if [ "$bench" = yes ] && [ -x "$ROOT/_build/default/zaaklink" ]; then
 		summary+=("bench smoke: FAILED (see $bench_log)")
 	fi
 fi
-
-# tap LABEL LOG COMMAND...: runs a TAP script, its output in LOG, counted
-# by zl_tap_count (tests/tap-count.sh).
-tap() {
-	local label=$1 log=$2 rc
-	shift 2
-	"$@" >"$log" 2>&1
-	rc=$?
-	cat "$log"
-	zl_tap_count "$log" "$rc"
-	passed=$((passed + TAP_OK))
-	failed=$((failed + TAP_FAILED))
-	if [ -n "$TAP_SKIP_ALL" ]; then
-		skipped=$((skipped + 1))
-		skipped_whole "$label" "$TAP_SKIP_ALL"
-	else
-		skipped=$((skipped + TAP_SKIPPED))
-		summary+=("$label: $TAP_OK passed, $TAP_FAILED failed, $TAP_SKIPPED skipped${TAP_PROBLEM:+ ($TAP_PROBLEM)}")
-	fi
-}
 
 # ---- the sanitizer build ----
 if [ "$sanitizers" = yes ]; then

@@ -8,6 +8,7 @@
 # Sizes (environment): ZL_FAULT_OUTAGE (20 s), ZL_FAULT_ALARM (10 s),
 # ZL_FAULT_STREAM (links inserted during each fault, 150, 0.1 s apart).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools
 zl_servers_up
 zl_rabbit_start "$ZL_TMP/own-rabbit" || bail "cannot start a RabbitMQ of our own"

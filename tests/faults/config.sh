@@ -6,6 +6,7 @@
 # crash. tests/unit/test_conf.c covers the loader in depth; this is the
 # end-to-end view an operator has.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools
 
 dir=$ZL_TMP/conf

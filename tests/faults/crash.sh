@@ -28,6 +28,7 @@
 # while zaaklink runs), ZL_FAULT_CRASH_GAP (0.1 s between two changes),
 # ZL_FAULT_BATCH (amqp.batch_size, 500), ZL_FAULT_SEED (random seed).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools sqlite3
 zl_servers_up
 

@@ -7,6 +7,7 @@
 # Sizes (environment): ZL_FAULT_PG_DOWN (seconds PostgreSQL stays down, 5),
 # ZL_FAULT_STREAM (links inserted during each fault, 150, 0.1 s apart).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools
 zl_servers_up
 zl_pg_start "$ZL_TMP/own-pg" || bail "cannot start a PostgreSQL of our own"

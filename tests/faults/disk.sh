@@ -7,6 +7,7 @@
 # change made meanwhile is published. Mounting needs root; without it the
 # tmpfs cases are skipped.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools sqlite3
 zl_servers_up
 

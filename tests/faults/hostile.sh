@@ -8,6 +8,7 @@
 # is skipped (invalid_zaak_id = "skip") is logged once, not once per pass.
 # The same rows are published raw under invalid_zaak_id = "emit".
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools
 zl_servers_up
 

@@ -10,6 +10,7 @@
 # (source.range_size, 16): 3750 ranges, a first sync of several seconds;
 # the test says so when the machine is too fast for that.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools sqlite3
 zl_servers_up
 N=${ZL_FAULT_PASS_LINKS:-60000}

@@ -7,6 +7,7 @@
 # Sizes (environment): ZL_FAULT_SIGNAL_LINKS (10000), ZL_FAULT_SIGNAL_STOPS
 # (4), ZL_FAULT_SIGNAL_BATCH (amqp.batch_size, 100).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 zl_require_tools sqlite3
 zl_servers_up
 N=${ZL_FAULT_SIGNAL_LINKS:-10000}
