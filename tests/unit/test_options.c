@@ -1,4 +1,5 @@
-/* Unit tests of the table-driven option parser and its usage text. */
+/* Unit tests of the table-driven option parser, its usage text and the commands' tables. */
+#include "commands.h"
 #include "common.h"
 #include "options.h"
 #include "unit.h"
@@ -426,6 +427,52 @@ START_TEST(test_usage_lists_every_option_with_its_help)
 }
 END_TEST
 
+static const struct zl_command *const commands[] = {ZL_COMMANDS};
+
+START_TEST(test_every_command_documents_every_option)
+{
+	for (size_t k = 0; k < ZL_ARRAY_LEN(commands); k++) {
+		const struct zl_opt_cmd *cli = &commands[k]->cli;
+
+		ck_assert_ptr_nonnull(cli->name);
+		ck_assert_msg(cli->about && cli->about[0], "%s: no about", cli->name);
+		ck_assert_ptr_nonnull(commands[k]->run);
+		for (const struct zl_option *o = cli->options; o->kind != ZL_OPT_KIND_END; o++) {
+			ck_assert_msg(o->long_name && o->long_name[0], "%s: a row without a name",
+			              cli->name);
+			ck_assert_msg(o->help && o->help[0], "%s: --%s has no help", cli->name,
+			              o->long_name);
+			ck_assert_msg((o->kind == ZL_OPT_KIND_BOOL ||
+			               o->kind == ZL_OPT_KIND_SET_INT) == !o->arg,
+			              "%s: --%s: a value needs an ARG name, a flag none", cli->name,
+			              o->long_name);
+			ck_assert_msg(o->offset + 1 <= commands[k]->opts_size,
+			              "%s: --%s lies outside its struct", cli->name, o->long_name);
+			for (const struct zl_option *p = cli->options; p < o; p++)
+				ck_assert_msg(strcmp(p->long_name, o->long_name) != 0,
+				              "%s: --%s twice", cli->name, o->long_name);
+		}
+		for (const struct zl_opt_sub *s = cli->subcommands; s && s->name; s++)
+			ck_assert_msg(s->help && s->help[0], "%s %s: no help", cli->name, s->name);
+		assert_usage_lists(cli);
+	}
+}
+END_TEST
+
+START_TEST(test_dlq_usage_shows_its_subcommands)
+{
+	char *text = usage_of(&zl_cmd_dlq.cli);
+
+	ck_assert_ptr_nonnull(strstr(text, "Usage: zaaklink dlq list "));
+	ck_assert_ptr_nonnull(strstr(text, "\n       zaaklink dlq purge --from FILE --yes"));
+	ck_assert_ptr_nonnull(strstr(text, "Commands:\n  list "));
+	ck_assert_ptr_nonnull(strstr(text, "\n  export "));
+	ck_assert_ptr_nonnull(strstr(text, "\n  requeue "));
+	ck_assert_ptr_nonnull(strstr(text, "\n  purge "));
+	free(text);
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -443,6 +490,8 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_stop_at_command);
 	tcase_add_test(tc, test_help_anywhere_prints_the_usage);
 	tcase_add_test(tc, test_usage_lists_every_option_with_its_help);
+	tcase_add_test(tc, test_every_command_documents_every_option);
+	tcase_add_test(tc, test_dlq_usage_shows_its_subcommands);
 	suite_add_tcase(s, tc);
 	return s;
 }
