@@ -29,11 +29,4 @@ int app_open_pass(const struct zl_conf *conf, struct zl_store **st, struct zl_so
  */
 int64_t app_record_backfill(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err);
 
-/*
- * Parses a command's options. opts lists the long names it accepts (no
- * leading dashes, NULL-terminated); set[i] becomes true when opts[i] was
- * given. Prints a usage error and returns -1 on anything else.
- */
-int app_flags(int argc, char **argv, const char *const *opts, bool *set);
-
 #endif

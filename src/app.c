@@ -58,24 +58,3 @@ int64_t app_record_backfill(const struct zl_conf *conf, struct zl_store *st, str
 	}
 	return n;
 }
-
-int app_flags(int argc, char **argv, const char *const *opts, bool *set)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool known = false;
-
-		for (int k = 0; opts[k] && a[0] == '-' && a[1] == '-'; k++) {
-			if (strcmp(a + 2, opts[k]) == 0) {
-				set[k] = known = true;
-				break;
-			}
-		}
-		if (!known) {
-			fprintf(stderr, "zaaklink: %s: unknown option '%s' (see zaaklink --help)\n",
-				argv[0], a);
-			return -1;
-		}
-	}
-	return 0;
-}

@@ -7,6 +7,18 @@
 
 #include <stdio.h>
 
+static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option backfill_options[] = {ZL_OPT_END()};
+
+const struct zl_command zl_cmd_backfill = {
+    .cli = {.name = "backfill",
+            .about = "record a gekoppeld for every current link (re-announce)",
+            .options = backfill_options},
+    .state = ZL_STATE_WRITE,
+    .run = cmd_backfill,
+};
+
 /*
  * The state is held by another process, most likely the daemon: leave it a
  * request, which it takes after its next pass (see store.h).
@@ -24,9 +36,8 @@ static int request_backfill(const struct zl_conf *conf, const struct zl_err *hel
 	return ZL_EX_OK;
 }
 
-int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
+static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = { NULL };
 	struct zl_err err = { 0 };
 	struct zl_pass_stats stats;
 	struct zl_source *src;
@@ -34,8 +45,7 @@ int cmd_backfill(struct zl_conf *conf, int argc, char **argv)
 	int rc = ZL_EX_OK;
 	int64_t n;
 
-	if (app_flags(argc, argv, opts, NULL) < 0)
-		return ZL_EX_USAGE;
+	(void)opts, (void)argc, (void)argv;
 	if (!(st = store_open(conf->state.path, false, &err)))
 		return err.code == ZL_EX_TEMPFAIL ? request_backfill(conf, &err) : app_fail(&err);
 	if (!(src = app_source_new(conf))) {

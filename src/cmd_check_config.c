@@ -7,6 +7,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+struct check_opts {
+	bool connect; /* connect to both servers too */
+};
+
+static int cmd_check_config(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option check_options[] = {
+    ZL_OPT_BOOL(0, "connect", struct check_opts, connect,
+                "connect to PostgreSQL and RabbitMQ too, as a pass would"),
+    ZL_OPT_END(),
+};
+
+const struct zl_command zl_cmd_check_config = {
+    .cli = {.name = "check-config",
+            .about = "validate the configuration",
+            .options = check_options},
+    .state = ZL_STATE_WRITE,
+    .opts_size = sizeof(struct check_opts),
+    .run = cmd_check_config,
+};
+
 /*
  * Connects to PostgreSQL and reads both tables as a pass would; says where,
  * and whether over TLS. A connection over the network that TLS does not
@@ -48,16 +69,14 @@ static int check_broker(const struct zl_conf *conf, struct zl_err *err)
 	return rc;
 }
 
-int cmd_check_config(struct zl_conf *conf, int argc, char **argv)
+static int cmd_check_config(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = { "connect", NULL };
-	bool set[1] = { false };
+	const struct check_opts *o = opts;
 	struct zl_err err = { 0 };
 
-	if (app_flags(argc, argv, opts, set) < 0)
-		return ZL_EX_USAGE;
+	(void)argc, (void)argv;
 	printf("%s: configuration is valid\n", conf->file);
-	if (!set[0])
+	if (!o->connect)
 		return ZL_EX_OK;
 	if (check_source(conf, &err) < 0)
 		return app_fail(&err);

@@ -8,6 +8,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,8 @@ struct options {
 	bool all, yes, json;
 	const char *queue; /* origin queue filter */
 	const char *type;  /* event type filter */
-	long limit;        /* -1: no limit */
-	const char *ids[MAX_IDS];
-	int n_ids;
+	long limit;        /* 0: no limit */
+	struct zl_opt_list ids;
 	const char *from; /* purge --from: an export file */
 };
 
@@ -48,88 +48,88 @@ struct tally {
 	struct exported *exp; /* purge --from */
 };
 
-static const char usage_text[] =
-    "usage: zaaklink dlq list [--queue Q] [--type T] [--limit N] [--json] [--unrouted]\n"
-    "       zaaklink dlq requeue (--id ID... | --all) [--queue Q] [--type T] [--limit N] "
-    "[--unrouted]\n"
-    "       zaaklink dlq purge (--id ID... | --all) --yes [--queue Q] [--type T] [--limit N] "
-    "[--unrouted]\n"
-    "       zaaklink dlq purge --from FILE --yes [--unrouted]\n"
-    "       zaaklink dlq export [--queue Q] [--type T] [--limit N] [--id ID...] [--unrouted]\n";
+static int cmd_dlq(struct zl_conf *conf, const void *opts, int argc, char **argv);
+static int check(void *opts, int argc, char **argv);
+
+static const char *const synopsis[] = {
+    "dlq list [--queue Q] [--type T] [--limit N] [--json] [--unrouted]",
+    "dlq requeue (--id ID... | --all) [--queue Q] [--type T] [--limit N] [--unrouted]",
+    "dlq purge (--id ID... | --all) --yes [--queue Q] [--type T] [--limit N] [--unrouted]",
+    "dlq purge --from FILE --yes [--unrouted]",
+    "dlq export [--queue Q] [--type T] [--limit N] [--id ID...] [--unrouted]",
+    NULL};
+
+/* In the order of enum action. */
+static const struct zl_opt_sub subcommands[] = {
+    {"list", "show the parked messages, leaving them parked"},
+    {"export", "write them to stdout, one JSON object a line, leaving them parked"},
+    {"requeue", "move them back into their origin queue (--unrouted: to the exchange)"},
+    {"purge", "delete them for good"},
+    {NULL, NULL}};
+
+static const struct zl_option dlq_options[] = {
+    ZL_OPT_STRING(0, "queue", "Q", struct options, queue, "only messages that failed in queue Q"),
+    ZL_OPT_STRING(0, "type", "T", struct options, type, "only events of type T"),
+    ZL_OPT_INT(0, "limit", "N", struct options, limit, 1, LONG_MAX, "at most N messages"),
+    ZL_OPT_LIST(0, "id", "ID", struct options, ids, MAX_IDS,
+                "only the messages with these ids (up to the next option)"),
+    ZL_OPT_BOOL(0, "all", struct options, all, "requeue or purge every matching message"),
+    ZL_OPT_STRING(0, "from", "FILE", struct options, from,
+                  "purge exactly the messages of this export file"),
+    ZL_OPT_BOOL(0, "yes", struct options, yes, "purge: yes, delete them for good"),
+    ZL_OPT_BOOL(0, "json", struct options, json, "list: print a JSON array"),
+    ZL_OPT_BOOL(0, "unrouted", struct options, unrouted,
+                "the unrouted queue instead of the parking queue"),
+    ZL_OPT_END(),
+};
+
+const struct zl_command zl_cmd_dlq = {
+    .cli = {.name = "dlq",
+            .synopsis = synopsis,
+            .about = "list, export, requeue or purge parked (or unrouted) messages",
+            .subcommands = subcommands,
+            .options = dlq_options,
+            .max_args = 1},
+    .state = ZL_STATE_NONE,
+    .opts_size = sizeof(struct options),
+    .check = check,
+    .run = cmd_dlq,
+};
 
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "zaaklink: dlq: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	return -1;
+	fprintf(stderr, "\n");
+	zl_opt_synopsis(&zl_cmd_dlq.cli, stderr);
+	return ZL_EX_USAGE;
 }
 
-/* Parses argv (argv[0] = "dlq", argv[1] = the subcommand) into o. */
-static int parse(int argc, char **argv, struct options *o)
+/* Takes the subcommand (argv[0]) and checks that the options fit it. */
+static int check(void *opts, int argc, char **argv)
 {
-	static const char *const names[] = {"list", "export", "requeue", "purge"};
+	struct options *o = opts;
 	int i;
 
-	memset(o, 0, sizeof(*o));
-	o->limit = -1;
-	if (argc < 2)
+	if (argc < 1)
 		return usage_error("%s", "missing subcommand (list, requeue, purge or export)");
-	for (i = 0; i < 4 && strcmp(argv[1], names[i]) != 0; i++)
+	for (i = 0; subcommands[i].name && strcmp(argv[0], subcommands[i].name) != 0; i++)
 		;
-	if (i == 4)
-		return usage_error("unknown subcommand '%s'", argv[1]);
+	if (!subcommands[i].name)
+		return usage_error("unknown subcommand '%s'", argv[0]);
 	o->action = (enum action)i;
-	for (i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		bool has_value = i + 1 < argc && argv[i + 1][0] != '-';
-
-		if (strcmp(a, "--unrouted") == 0) {
-			o->unrouted = true;
-		} else if (strcmp(a, "--all") == 0) {
-			o->all = true;
-		} else if (strcmp(a, "--yes") == 0) {
-			o->yes = true;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = true;
-		} else if (strcmp(a, "--queue") == 0 && has_value) {
-			o->queue = argv[++i];
-		} else if (strcmp(a, "--type") == 0 && has_value) {
-			o->type = argv[++i];
-		} else if (strcmp(a, "--limit") == 0 && has_value) {
-			char *end;
-
-			errno = 0;
-			o->limit = strtol(argv[++i], &end, 10);
-			if (errno || *end || o->limit < 1)
-				return usage_error("--limit needs a positive number, not '%s'",
-				                   argv[i]);
-		} else if (strcmp(a, "--from") == 0 && has_value) {
-			o->from = argv[++i];
-		} else if (strcmp(a, "--id") == 0 && has_value) {
-			/* --id A B C and --id A --id B both work. */
-			while (i + 1 < argc && argv[i + 1][0] != '-') {
-				if (o->n_ids == MAX_IDS)
-					return usage_error("%s",
-					                   "too many --id values (at most 1024)");
-				o->ids[o->n_ids++] = argv[++i];
-			}
-		} else {
-			return usage_error("unknown or incomplete option '%s'", a);
-		}
-	}
 	if (o->from && o->action != PURGE)
 		return usage_error("%s", "--from is for purge");
 	/* The file says what goes: a filter would only leave some of it unexplained. */
 	if (o->from && (o->queue || o->type || o->limit > 0))
 		return usage_error("%s", "--from takes no --queue, --type or --limit");
-	if (o->action == REQUEUE && !o->all && o->n_ids == 0)
-		return usage_error("%s needs --id ID... or --all", names[o->action]);
-	if (o->action == PURGE && !o->all && o->n_ids == 0 && !o->from)
-		return usage_error("%s needs --id ID..., --all or --from FILE", names[o->action]);
+	if (o->action == REQUEUE && !o->all && o->ids.n == 0)
+		return usage_error("%s needs --id ID... or --all", argv[0]);
+	if (o->action == PURGE && !o->all && o->ids.n == 0 && !o->from)
+		return usage_error("%s needs --id ID..., --all or --from FILE", argv[0]);
 	if ((o->action == REQUEUE || o->action == PURGE) &&
-	    (o->all ? 1 : 0) + (o->n_ids > 0 ? 1 : 0) + (o->from ? 1 : 0) > 1)
-		return usage_error("%s takes one of --id, --all and --from", names[o->action]);
+	    (o->all ? 1 : 0) + (o->ids.n > 0 ? 1 : 0) + (o->from ? 1 : 0) > 1)
+		return usage_error("%s takes one of --id, --all and --from", argv[0]);
 	if (o->json && o->action != LIST)
 		return usage_error("%s", "--json is for list (export always writes JSON)");
 	if (o->unrouted && o->queue)
@@ -145,10 +145,10 @@ static bool matches(const struct options *o, const struct zl_failure *f)
 		return false;
 	if (o->type && strcmp(o->type, f->type) != 0)
 		return false;
-	if (o->n_ids == 0)
+	if (o->ids.n == 0)
 		return true;
-	for (int i = 0; i < o->n_ids; i++) {
-		if (strcmp(o->ids[i], f->id) == 0)
+	for (int i = 0; i < o->ids.n; i++) {
+		if (strcmp(o->ids.v[i], f->id) == 0)
 			return true;
 	}
 	return false;
@@ -481,9 +481,9 @@ static void report_purge_from(const struct exported *e, const struct tally *tl, 
 		    gone, gone == 1 ? " was" : "s were", queue);
 }
 
-int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
+static int cmd_dlq(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	struct options o;
+	const struct options o = *(const struct options *)opts;
 	struct tally tl = {0};
 	struct exported exp = {0};
 	struct zl_topology names;
@@ -492,8 +492,7 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 	const char *queue;
 	int rc;
 
-	if (parse(argc, argv, &o) < 0)
-		return ZL_EX_USAGE;
+	(void)argc, (void)argv;
 	if (o.action == PURGE && !o.yes) {
 		fprintf(stderr, "zaaklink: dlq purge deletes messages for good: add --yes to do it "
 		                "(zaaklink dlq export keeps a copy first)\n");

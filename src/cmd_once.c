@@ -10,6 +10,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+struct once_opts {
+	bool full; /* read every range, whatever its fingerprint */
+};
+
+static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option once_options[] = {
+    ZL_OPT_BOOL(0, "full", struct once_opts, full, "read every range, whatever its fingerprint"),
+    ZL_OPT_END(),
+};
+
+const struct zl_command zl_cmd_once = {
+    .cli = {.name = "once",
+            .about = "one detection pass, then publish every pending event",
+            .options = once_options},
+    .state = ZL_STATE_WRITE,
+    .opts_size = sizeof(struct once_opts),
+    .run = cmd_once,
+};
+
 /* Publishes until the outbox is empty or a batch fails; returns pending. */
 static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err)
 {
@@ -48,10 +68,9 @@ static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_
 	return c.pending;
 }
 
-int cmd_once(struct zl_conf *conf, int argc, char **argv)
+static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = { "full", NULL };
-	bool set[1] = { false };
+	const struct once_opts *o = opts;
 	struct zl_err err = { 0 };
 	struct zl_pass_stats stats;
 	struct zl_source *src;
@@ -59,12 +78,11 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv)
 	int rc = ZL_EX_OK;
 	int64_t pending;
 
-	if (app_flags(argc, argv, opts, set) < 0)
-		return ZL_EX_USAGE;
+	(void)argc, (void)argv;
 	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
 		return rc;
-	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, NULL, &stats,
-			&err) < 0) {
+	if (detect_pass(conf, src, st, o->full ? ZL_PASS_FULL : ZL_PASS_NORMAL, NULL, &stats,
+	                &err) < 0) {
 		rc = app_fail(&err);
 	} else {
 		detect_log(&stats, source_bytes_received(src));

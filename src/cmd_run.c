@@ -24,6 +24,18 @@
 #include <string.h>
 #include <time.h>
 
+static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option run_options[] = {ZL_OPT_END()};
+
+const struct zl_command zl_cmd_run = {
+    .cli = {.name = "run",
+            .about = "poll, record and publish until SIGTERM/SIGINT (the daemon)",
+            .options = run_options},
+    .state = ZL_STATE_WRITE,
+    .run = cmd_run,
+};
+
 /* Set by the signal handlers, read by the loop: the one thing a handler may touch. */
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t reload_requested;
@@ -550,14 +562,12 @@ static void check_watchdog(const struct daemon *d)
 			d->notify.watchdog_ms / 1000.0, need);
 }
 
-int cmd_run(struct zl_conf *conf, int argc, char **argv)
+static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = { NULL };
 	struct daemon d = { .conf = conf, .source = { .what = "source" }, .amqp = { .what = "amqp" } };
 	int rc = ZL_EX_OK;
 
-	if (app_flags(argc, argv, opts, NULL) < 0)
-		return ZL_EX_USAGE;
+	(void)opts, (void)argc, (void)argv;
 	/* First, so a stop that comes while starting is still a clean stop. */
 	install_signals();
 	/* The endpoint next: a port in use ends the start before the state file is touched. */

@@ -6,15 +6,25 @@
 
 #include <stdio.h>
 
-int cmd_setup(struct zl_conf *conf, int argc, char **argv)
+static int cmd_setup(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option setup_options[] = {ZL_OPT_END()};
+
+const struct zl_command zl_cmd_setup = {
+    .cli = {.name = "setup",
+            .about = "declare the RabbitMQ topology: queues, retry tiers, parking",
+            .options = setup_options},
+    .state = ZL_STATE_NONE,
+    .run = cmd_setup,
+};
+
+static int cmd_setup(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = {NULL};
 	struct zl_mover *m;
 	struct zl_err err = {0};
 	int rc;
 
-	if (app_flags(argc, argv, opts, NULL) < 0)
-		return ZL_EX_USAGE;
+	(void)opts, (void)argc, (void)argv;
 	if (!(m = mover_new(conf)))
 		return ZL_EX_SOFTWARE;
 	rc = mover_connect(m, &err);

@@ -12,6 +12,29 @@
 #include <string.h>
 #include <unistd.h>
 
+struct status_opts {
+	bool json;      /* one JSON object instead of the text */
+	bool no_broker; /* leave RabbitMQ alone */
+};
+
+static int cmd_status(struct zl_conf *conf, const void *opts, int argc, char **argv);
+
+static const struct zl_option status_options[] = {
+    ZL_OPT_BOOL(0, "json", struct status_opts, json, "print one JSON object, for scripts"),
+    ZL_OPT_BOOL(0, "no-broker", struct status_opts, no_broker,
+                "do not contact RabbitMQ (no queue depths)"),
+    ZL_OPT_END(),
+};
+
+const struct zl_command zl_cmd_status = {
+    .cli = {.name = "status",
+            .about = "checkpoint, links, pending events, queue depths",
+            .options = status_options},
+    .state = ZL_STATE_READ,
+    .opts_size = sizeof(struct status_opts),
+    .run = cmd_status,
+};
+
 /* One queue of zaaklink's topology and how many messages it holds. */
 struct depth {
 	char name[288];
@@ -288,29 +311,27 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 	}
 }
 
-int cmd_status(struct zl_conf *conf, int argc, char **argv)
+static int cmd_status(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	static const char *const opts[] = { "json", "no-broker", NULL };
-	bool set[2] = { false, false };
+	const struct status_opts *o = opts;
 	struct status s;
 	struct zl_err err = { 0 };
 
-	if (app_flags(argc, argv, opts, set) < 0)
-		return ZL_EX_USAGE;
+	(void)argc, (void)argv;
 	/* The report is the output; routine connection logs would only clutter it. */
 	if (zl_log_get_level() < ZL_LOG_WARNING)
 		zl_log_set_level(ZL_LOG_WARNING);
 	memset(&s, 0, sizeof(s));
 	if (read_state(conf, &s, &err) < 0)
 		return app_fail(&err);
-	if (set[1])
+	if (o->no_broker)
 		snprintf(s.broker_error, sizeof(s.broker_error), "not asked (--no-broker)");
 	else
 		read_broker(conf, &s);
-	if (!set[1] && !s.broker_error[0])
+	if (!o->no_broker && !s.broker_error[0])
 		read_depths(conf, &s);
-	judge_health(conf, &s, !set[1]);
-	if (set[0])
+	judge_health(conf, &s, !o->no_broker);
+	if (o->json)
 		print_json(conf, &s);
 	else
 		print_text(conf, &s);

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "conf.h"
 #include "log.h"
+#include "options.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -17,55 +18,67 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/zaaklink/zaaklink.conf"
 
-struct command {
-	const char *name;
-	int (*fn)(struct zl_conf *conf, int argc, char **argv);
-	enum zl_state_use state; /* the access to the state file it needs */
-	const char *help;
+static const struct zl_command *const commands[] = {ZL_COMMANDS};
+
+/* zaaklink's own options, before the command. */
+struct global_opts {
+	const char *config;
+	int level; /* -1: log.level decides */
+	bool version;
 };
 
-static const struct command commands[] = {
-	{ "run", cmd_run, ZL_STATE_WRITE,
-	  "poll, record and publish until SIGTERM/SIGINT (the daemon)" },
-	{ "once", cmd_once, ZL_STATE_WRITE,
-	  "one detection pass, then publish every pending event [--full]" },
-	{ "check-config", cmd_check_config, ZL_STATE_WRITE, "validate the configuration [--connect]" },
-	{ "status", cmd_status, ZL_STATE_READ,
-	  "checkpoint, links, pending events, queue depths [--json]" },
-	{ "backfill", cmd_backfill, ZL_STATE_WRITE,
-	  "record a gekoppeld for every current link (re-announce)" },
-	{ "setup", cmd_setup, ZL_STATE_NONE,
-	  "declare the RabbitMQ topology: queues, retry tiers, parking" },
-	{ "dlq", cmd_dlq, ZL_STATE_NONE, "list|requeue|purge|export parked messages [--unrouted]" },
+static const struct zl_option global_options[] = {
+    ZL_OPT_STRING('c', "config", "FILE", struct global_opts, config,
+                  "configuration file (default " DEFAULT_CONFIG ")"),
+    ZL_OPT_SET_INT('v', "verbose", struct global_opts, level, ZL_LOG_DEBUG, "log at debug level"),
+    ZL_OPT_SET_INT('q', "quiet", struct global_opts, level, ZL_LOG_WARNING,
+                   "log warnings and errors only"),
+    ZL_OPT_BOOL('V', "version", struct global_opts, version, "show the version"),
+    ZL_OPT_END(),
 };
 
-static void usage(FILE *out)
+static const char *const global_synopsis[] = {"[-c FILE] [-v|-q] COMMAND [OPTIONS]",
+                                              "COMMAND --help", NULL};
+
+/* Loads the configuration the command needs and runs it. */
+static int run_command(const struct zl_command *cmd, const struct global_opts *g, const void *opts,
+                       int argc, char **argv)
 {
-	fprintf(out, "Usage: zaaklink [-c FILE] [-v|-q] COMMAND [OPTIONS]\n\n"
-		     "Publishes Open Klant's zaak links as CloudEvents on RabbitMQ.\n\n"
-		     "Commands:\n");
-	for (size_t i = 0; i < ZL_ARRAY_LEN(commands); i++)
-		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].help);
-	fprintf(out, "\nOptions:\n"
-		     "  -c, --config FILE  configuration file (default %s)\n"
-		     "  -v, --verbose      log at debug level\n"
-		     "  -q, --quiet        log warnings and errors only\n"
-		     "  -h, --help         show this help\n"
-		     "  -V, --version      show the version\n\n"
-		     "Exit status: 0 ok, 64 usage, 69 PostgreSQL or RabbitMQ unavailable,\n"
-		     "70 internal error, 73 state file unusable, 75 events left pending,\n"
-		     "78 configuration invalid. See zaaklink(8).\n",
-		DEFAULT_CONFIG);
+	struct zl_err err = {0};
+	struct zl_conf *conf;
+	int rc;
+
+	conf = conf_load_for(g->config, cmd->state, &err);
+	if (!conf) {
+		fprintf(stderr, "%s\n", err.msg);
+		return ZL_EX_CONFIG;
+	}
+	if (g->level >= 0)
+		zl_log_pin_level((enum zl_log_level)g->level);
+	else
+		zl_log_set_level((enum zl_log_level)conf->log.level);
+	rc = cmd->run(conf, opts, argc, argv);
+	conf_free(conf);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	const char *config = DEFAULT_CONFIG;
-	const struct command *cmd = NULL;
-	int level_override = -1;
-	struct zl_err err = { 0 };
-	struct zl_conf *conf;
-	int i, rc;
+	struct global_opts g = {.config = DEFAULT_CONFIG, .level = -1};
+	struct zl_opt_sub subs[ZL_ARRAY_LEN(commands) + 1] = {{NULL, NULL}};
+	struct zl_opt_cmd cli = {
+	    .synopsis = global_synopsis,
+	    .about = "Publishes Open Klant's zaak links as CloudEvents on RabbitMQ.",
+	    .subcommands = subs,
+	    .options = global_options,
+	    .epilogue = "Exit status: 0 ok, 64 usage, 69 PostgreSQL or RabbitMQ unavailable,\n"
+	                "70 internal error, 73 state file unusable, 75 events left pending,\n"
+	                "78 configuration invalid. See zaaklink(8).\n",
+	    .stop_at_command = true,
+	};
+	const struct zl_command *cmd = NULL;
+	void *opts;
+	int n, rc;
 
 	/* Under systemd, log lines carry their priority and journald the time. */
 	zl_log_set_journal(zl_log_is_journal_stream(getenv("JOURNAL_STREAM"), STDERR_FILENO));
@@ -73,62 +86,39 @@ int main(int argc, char **argv)
 	 * which SQLite turns into an error naming the state file; the default
 	 * action of SIGXFSZ would kill the process with no word said. */
 	signal(SIGXFSZ, SIG_IGN);
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return ZL_EX_OK;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			printf("zaaklink %s\n", PACKAGE_VERSION);
-			return ZL_EX_OK;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			level_override = ZL_LOG_DEBUG;
-		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			level_override = ZL_LOG_WARNING;
-		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-			if (++i == argc) {
-				fprintf(stderr, "zaaklink: %s needs a file name\n", a);
-				return ZL_EX_USAGE;
-			}
-			config = argv[i];
-		} else if (strncmp(a, "--config=", 9) == 0) {
-			config = a + 9;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "zaaklink: unknown option '%s' (see zaaklink --help)\n", a);
-			return ZL_EX_USAGE;
-		} else {
-			break;
-		}
+	for (size_t k = 0; k < ZL_ARRAY_LEN(commands); k++)
+		subs[k] = (struct zl_opt_sub){commands[k]->cli.name, commands[k]->cli.about};
+	n = zl_opt_parse(&cli, &g, argc, argv);
+	zl_opt_free(&cli, &g);
+	if (n < 0)
+		return zl_opt_status(n);
+	if (g.version) {
+		printf("zaaklink %s\n", PACKAGE_VERSION);
+		return ZL_EX_OK;
 	}
-	if (i == argc) {
-		usage(stderr);
+	if (n == 0) {
+		zl_opt_usage(&cli, stderr);
 		return ZL_EX_USAGE;
 	}
 	for (size_t k = 0; k < ZL_ARRAY_LEN(commands); k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
-			cmd = &commands[k];
+		if (strcmp(argv[0], commands[k]->cli.name) == 0)
+			cmd = commands[k];
 	if (!cmd) {
-		fprintf(stderr, "zaaklink: unknown command '%s' (see zaaklink --help)\n", argv[i]);
+		fprintf(stderr, "zaaklink: unknown command '%s' (see zaaklink --help)\n", argv[0]);
 		return ZL_EX_USAGE;
 	}
-	/* --help after the command works too. */
-	for (int k = i + 1; k < argc; k++) {
-		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-			usage(stdout);
-			return ZL_EX_OK;
-		}
+	/* The command's usage and usage errors need no configuration. */
+	if (!(opts = calloc(1, cmd->opts_size ? cmd->opts_size : 1))) {
+		fprintf(stderr, "zaaklink: out of memory while reading the options of %s\n",
+		        cmd->cli.name);
+		return ZL_EX_SOFTWARE;
 	}
-	conf = conf_load_for(config, cmd->state, &err);
-	if (!conf) {
-		fprintf(stderr, "%s\n", err.msg);
-		return ZL_EX_CONFIG;
-	}
-	if (level_override >= 0)
-		zl_log_pin_level((enum zl_log_level)level_override);
-	else
-		zl_log_set_level((enum zl_log_level)conf->log.level);
-	rc = cmd->fn(conf, argc - i, argv + i);
-	conf_free(conf);
+	n = zl_opt_parse(&cmd->cli, opts, n, argv);
+	if (n < 0)
+		rc = zl_opt_status(n);
+	else if (!cmd->check || (rc = cmd->check(opts, n, argv)) == ZL_EX_OK)
+		rc = run_command(cmd, &g, opts, n, argv);
+	zl_opt_free(&cmd->cli, opts);
+	free(opts);
 	return rc;
 }

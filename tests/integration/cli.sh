@@ -53,6 +53,63 @@ is "$rc" 64 "unknown option: exit 64"
 run_zl noarg -c
 is "$rc" 64 "-c without a file name: exit 64"
 
+run_zl configeq --config="$conf" check-config
+is "$rc" 0 "--config=FILE works"
+
+# ---- each command's own usage and options ----
+
+# A command's help needs no configuration file.
+run_zl dlqhelp -c /nonexistent/zaaklink.conf dlq --help
+is "$rc" 0 "dlq --help exits 0"
+like "$out" "Usage: zaaklink dlq list" "dlq --help prints dlq's usage"
+like "$out" "zaaklink dlq purge --from FILE --yes" "dlq --help shows each form of the subcommands"
+for word in list export requeue purge --queue --type --limit --id --all --from --yes --json \
+	--unrouted; do
+	like "$out" "  $word " "dlq --help lists $word"
+done
+unlike "$out" "check-config" "dlq --help is not zaaklink's usage"
+is "$err" "" "dlq --help: nothing on stderr"
+
+run_zl dlqlisthelp -c "$conf" dlq list --help
+is "$rc" 0 "dlq list --help exits 0"
+like "$out" "Usage: zaaklink dlq list" "dlq list --help prints dlq's usage"
+
+run_zl statushelp -c "$conf" status --help
+is "$rc" 0 "status --help exits 0"
+like "$out" "Usage: zaaklink status \[--json\] \[--no-broker\]" "status --help prints status's usage"
+like "$out" "--no-broker +[a-z]" "status --help: each option has its help"
+
+run_zl oncehelp -c "$conf" once -h
+is "$rc" 0 "once -h exits 0"
+like "$out" "Usage: zaaklink once \[--full\]" "once -h prints once's usage"
+
+# An unknown option: 64 before anything else, one line naming the command and the option.
+for cmd in run once check-config status backfill setup "dlq list"; do
+	# shellcheck disable=SC2086 # "dlq list" is two words
+	run_zl "badopt-${cmd// /-}" -c "$conf" $cmd --frobnicate
+	is "$rc" 64 "$cmd --frobnicate: exit 64"
+	like "$err" "^zaaklink: ${cmd%% *}: unknown option '--frobnicate'" \
+		"$cmd --frobnicate: the message names the command and the option"
+	is "$(lines "$err")" 1 "$cmd --frobnicate: one line on stderr"
+done
+
+run_zl extra -c "$conf" status now
+is "$rc" 64 "status with an argument: exit 64"
+like "$err" "status: unexpected argument 'now'" "status with an argument: named"
+
+run_zl novalue -c "$conf" dlq list --limit
+is "$rc" 64 "dlq list --limit without a value: exit 64"
+like "$err" "dlq: option '--limit' needs a value" "dlq list --limit without a value: said so"
+is "$(lines "$err")" 1 "dlq list --limit without a value: one line on stderr"
+
+run_zl badlimit -c "$conf" dlq list --limit=0
+is "$rc" 64 "dlq list --limit=0: exit 64"
+like "$err" "dlq: --limit needs a positive number, not '0'" "dlq list --limit=0: said so"
+
+run_zl flagvalue -c "$conf" once --full=yes
+is "$rc" 64 "once --full=yes: exit 64"
+like "$err" "once: option '--full' takes no value" "once --full=yes: said so"
+
 # ---- check-config ----
 
 run_zl good -c "$conf" check-config
