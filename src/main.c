@@ -107,6 +107,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zaaklink: unknown command '%s' (see zaaklink --help)\n", argv[0]);
 		return ZL_EX_USAGE;
 	}
+	/* --version works after the command too, like --help. */
+	for (int k = 1; k < n && strcmp(argv[k], "--") != 0; k++)
+		if (strcmp(argv[k], "--version") == 0) {
+			printf("zaaklink %s\n", PACKAGE_VERSION);
+			return ZL_EX_OK;
+		}
 	/* The command's usage and usage errors need no configuration. */
 	if (!(opts = calloc(1, cmd->opts_size ? cmd->opts_size : 1))) {
 		fprintf(stderr, "zaaklink: out of memory while reading the options of %s\n",

@@ -35,6 +35,9 @@ like "$out" "check-config" "--help lists the commands"
 run_zl version --version
 is "$rc" 0 "--version exits 0"
 like "$out" "^zaaklink [0-9]+\.[0-9]+" "--version prints 'zaaklink VERSION'"
+run_zl version_after once --version
+is "$rc" 0 "--version after a command exits 0"
+like "$out" "^zaaklink [0-9]+\.[0-9]+" "--version after a command prints 'zaaklink VERSION'"
 
 run_zl help2 -c /nonexistent/zaaklink.conf --help
 is "$rc" 0 "--help works whatever the configuration file"
