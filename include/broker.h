@@ -2,7 +2,7 @@
  * Broker: what every RabbitMQ connection of zaaklink shares, on rabbitmq-c.
  *
  * The event publisher (publisher.c), the retry controller and the operator
- * commands (retry.c) each hold a connection of their own: rabbitmq-c is not
+ * commands (mover.c) each hold a connection of their own: rabbitmq-c is not
  * thread safe and a channel in confirm mode counts its publishes, so they
  * cannot share one. What they do share is here: opening a socket (TCP, or
  * TLS with the configured CA, client certificate and verification), logging

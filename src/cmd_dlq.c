@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "dlq_export.h"
 #include "log.h"
+#include "mover.h"
 #include "retry.h"
 
 #include <cJSON.h>
@@ -510,9 +511,9 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 	/* The output is the report; routine connection logs would only clutter it. */
 	if (zl_log_get_level() < ZL_LOG_WARNING)
 		zl_log_set_level(ZL_LOG_WARNING);
-	if (!(m = mover_new(conf))) {
+	if (!(m = mover_new(conf, &err))) {
 		exported_free(&exp);
-		return ZL_EX_SOFTWARE;
+		return app_fail(&err);
 	}
 	if (o.action == LIST && o.json)
 		tl.list = cJSON_CreateArray();

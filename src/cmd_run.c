@@ -573,9 +573,15 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
-	if (conf->amqp.n_queues > 0)
-		d.retry = retry_new(conf);
-	if (!d.src || !d.pub || (conf->amqp.n_queues > 0 && !d.retry)) {
+	if (conf->amqp.n_queues > 0) {
+		struct zl_err err = { 0 };
+
+		if (!(d.retry = retry_new(conf, &err))) {
+			rc = app_fail(&err);
+			goto out;
+		}
+	}
+	if (!d.src || !d.pub) {
 		rc = ZL_EX_SOFTWARE;
 		goto out;
 	}

@@ -2,6 +2,7 @@
 #include "app.h"
 #include "commands.h"
 #include "log.h"
+#include "mover.h"
 #include "retry.h"
 
 #include <stdio.h>
@@ -15,8 +16,8 @@ int cmd_setup(struct zl_conf *conf, int argc, char **argv)
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
 		return ZL_EX_USAGE;
-	if (!(m = mover_new(conf)))
-		return ZL_EX_SOFTWARE;
+	if (!(m = mover_new(conf, &err)))
+		return app_fail(&err);
 	rc = mover_connect(m, &err);
 	if (rc == 0) {
 		printf("node     %s\n", mover_node(m));

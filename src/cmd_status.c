@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "log.h"
 #include "metrics.h"
+#include "mover.h"
 #include "publisher.h"
 #include "retry.h"
 
@@ -89,6 +90,7 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 	struct zl_conf quick = *conf;
 	struct zl_topology t;
 	struct zl_mover *m;
+	struct zl_err err = { 0 };
 
 	if (quick.amqp.connect_timeout > 3)
 		quick.amqp.connect_timeout = 3;
@@ -99,11 +101,12 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 	for (int i = 0; i < t.n_wait; i++)
 		want(s, t.wait[i], "wait");
 	want(s, t.dlq, "parking");
-	if (!(m = mover_new(&quick)))
+	if (!(m = mover_new(&quick, &err))) {
+		for (int i = 0; i < s->n_depths; i++)
+			snprintf(s->depths[i].error, sizeof(s->depths[i].error), "%s", err.msg);
 		return;
+	}
 	for (int i = 0; i < s->n_depths; i++) {
-		struct zl_err err = {0};
-
 		s->depths[i].messages = mover_depth(m, s->depths[i].name, &err);
 		if (s->depths[i].messages < 0)
 			snprintf(s->depths[i].error, sizeof(s->depths[i].error), "%s", err.msg);
