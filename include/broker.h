@@ -67,4 +67,23 @@ void broker_table_string(const amqp_table_t *t, const char *key, char *buf, size
 struct timeval broker_seconds_tv(double s);
 struct timeval broker_ms_tv(int64_t ms);
 
+/*
+ * Answers the close the broker sent with a failed RPC on channel (the
+ * protocol wants close-ok); r's method is released with the channel's
+ * memory, so read it first. True when only the channel was closed and the
+ * connection is still usable, false when the connection was closed or lost.
+ */
+bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r);
+
+/*
+ * The number of messages in queue, by a passive declare (it never creates
+ * anything) on channel, which must not be open: it is opened and closed
+ * around the declare. -1 with err when the queue does not exist
+ * (ZL_EX_DATAERR) or the broker refused (ZL_EX_TEMPFAIL): the connection
+ * is still usable then; or when the connection was lost (ZL_EX_UNAVAILABLE):
+ * the caller closes it without a word to the broker.
+ */
+int64_t broker_queue_depth(amqp_connection_state_t conn, amqp_channel_t channel, const char *queue,
+                           struct zl_err *err);
+
 #endif

@@ -7,7 +7,9 @@
  * basic.ack. A crash in between leaves the message where it was as well as
  * where it went: duplicates are possible, losses are not. A message taken
  * and not acknowledged goes back to its queue, in its place, when the
- * connection closes.
+ * connection closes. Queue depths are read on a second channel, opened per
+ * passive declare (broker_queue_depth), so that asking for a queue that
+ * does not exist costs neither the connection nor the confirm channel.
  *
  * Any failure of the connection drops it (mover_connected() turns false);
  * the next call that needs it connects again, to the next node.
@@ -46,7 +48,8 @@ const char *mover_node(const struct zl_mover *m);
 amqp_connection_state_t mover_conn(struct zl_mover *m);
 /* The frame size negotiated on the connection, 0 when not connected. */
 size_t mover_frame_max(const struct zl_mover *m);
-/* Messages in queue (passive declare); -1 with err when it does not exist. */
+/* Messages in queue (passive declare: nothing is created); -1 with err,
+ * ZL_EX_DATAERR when it does not exist. */
 int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);
 /* basic.get: 1 with *t filled, 0 when the queue is empty, -1 on error. */
 int mover_take(struct zl_mover *m, const char *queue, struct zl_taken *t, struct zl_err *err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define MOVE_CHANNEL ZL_MOVER_CHANNEL /* get, publish, confirm, ack: one message at a time */
+#define INSPECT_CHANNEL 2             /* opened per passive declare: a 404 closes it */
 
 struct zl_mover {
 	const struct zl_conf *conf; /* borrowed */
@@ -111,24 +112,23 @@ int mover_connect(struct zl_mover *m, struct zl_err *err)
 
 int64_t mover_depth(struct zl_mover *m, const char *q, struct zl_err *err)
 {
-	amqp_queue_declare_ok_t *ok;
-	amqp_rpc_reply_t r;
+	int64_t n;
 
 	if (!m->conn && mover_connect(m, err) < 0)
 		return -1;
-	ok = amqp_queue_declare(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(q), 1, 0, 0, 0,
-	                        amqp_empty_table);
-	r = amqp_get_rpc_reply(m->conn);
-	if (!ok || r.reply_type != AMQP_RESPONSE_NORMAL) {
-		if (broker_reply_code(r) == AMQP_NOT_FOUND) {
-			rpc_failed(m, r, "inspect queue", q, err);
-			return zl_err_set(err, ZL_EX_DATAERR,
-			                  "queue %s does not exist (zaaklink setup declares it)",
-			                  q);
-		}
-		return rpc_failed(m, r, "inspect queue", q, err);
+	n = broker_queue_depth(m->conn, INSPECT_CHANNEL, q, err);
+	if (n >= 0)
+		return n;
+	if (err->code == ZL_EX_DATAERR)
+		return zl_err_set(err, ZL_EX_DATAERR,
+		                  "queue %s does not exist (zaaklink setup declares it)", q);
+	/* For the operator commands any other failure is the broker's: 69. */
+	if (err->code == ZL_EX_UNAVAILABLE) {
+		m->broken = true;
+		mover_disconnect(m);
 	}
-	return ok->message_count;
+	err->code = ZL_EX_UNAVAILABLE;
+	return -1;
 }
 
 void mover_release(struct zl_taken *t)

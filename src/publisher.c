@@ -805,41 +805,13 @@ int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *e
 
 int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struct zl_err *err)
 {
-	amqp_queue_declare_ok_t *ok;
-	amqp_rpc_reply_t r;
-	char reason[512];
-	int code;
+	int64_t n;
 
 	if (!pub->conn)
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
-	amqp_channel_open(pub->conn, INSPECT_CHANNEL);
-	r = amqp_get_rpc_reply(pub->conn);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-		ok = amqp_queue_declare(pub->conn, INSPECT_CHANNEL, amqp_cstring_bytes(queue), 1, 0,
-		                        0, 0, amqp_empty_table);
-		r = amqp_get_rpc_reply(pub->conn);
-		if (ok && r.reply_type == AMQP_RESPONSE_NORMAL) {
-			int64_t count = ok->message_count;
-
-			r = amqp_channel_close(pub->conn, INSPECT_CHANNEL, AMQP_REPLY_SUCCESS);
-			if (r.reply_type == AMQP_RESPONSE_NORMAL)
-				return count;
-		}
-	}
-	broker_reply_text(r, reason, sizeof(reason));
-	code = broker_reply_code(r);
-	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    answer_close(pub, INSPECT_CHANNEL, &r.reply)) {
-		/* Only the inspection channel was closed: the connection stays. */
-		amqp_maybe_release_buffers_on_channel(pub->conn, INSPECT_CHANNEL);
-		if (code == AMQP_NOT_FOUND)
-			return zl_err_set(err, ZL_EX_DATAERR, "queue %s does not exist", queue);
-		return zl_err_set(err, ZL_EX_TEMPFAIL, "could not inspect queue %s on node %s: %s",
-		                  queue, pub->node, reason);
-	}
-	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
-		pub->broken = true;
-	zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: could not inspect queue %s: %s", queue,
-	           reason);
+	n = broker_queue_depth(pub->conn, INSPECT_CHANNEL, queue, err);
+	if (n >= 0 || err->code != ZL_EX_UNAVAILABLE)
+		return n;
+	pub->broken = true;
 	return connection_lost(pub, err);
 }
