@@ -67,6 +67,9 @@ void broker_table_string(const amqp_table_t *t, const char *key, char *buf, size
 struct timeval broker_seconds_tv(double s);
 struct timeval broker_ms_tv(int64_t ms);
 
+/* An integer table entry (64 bits, signed). */
+void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value);
+
 /*
  * Answers the close the broker sent with a failed RPC on channel (the
  * protocol wants close-ok); r's method is released with the channel's

@@ -48,6 +48,12 @@ const char *mover_node(const struct zl_mover *m);
 amqp_connection_state_t mover_conn(struct zl_mover *m);
 /* The frame size negotiated on the connection, 0 when not connected. */
 size_t mover_frame_max(const struct zl_mover *m);
+/*
+ * Declares the whole topology (topology_declare) on the confirm channel,
+ * connecting first when needed; prints each name to out when out is not
+ * NULL. After a failure the connection is dropped.
+ */
+int mover_declare(struct zl_mover *m, FILE *out, struct zl_err *err);
 /* Messages in queue (passive declare: nothing is created); -1 with err,
  * ZL_EX_DATAERR when it does not exist. */
 int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);

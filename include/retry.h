@@ -1,28 +1,18 @@
 /*
  * Retry: what happens to a delivery a consumer rejects.
  *
- * Topology, all names derived from amqp.exchange X (zaaklink setup, and the
- * retry controller at the start of run; every declaration is idempotent):
- *
- *   X (topic) --binding--> consumer queue Q (amqp.queues)
- *   Q  --dead-letter, key Q-->  X.retry (fanout) --> queue X.retry
- *   controller: X.retry --publish, key Q--> X.wait.<N>s (fanout) --> queue X.wait.<N>s
- *   X.wait.<N>s --TTL N s, dead-letter, key still Q--> X.requeue (direct) --key Q--> Q
- *   controller: after the last tier, or on delivery_limit --> queue X.dlq (parking)
- *   X --no binding matches--> X.unrouted (fanout, alternate exchange) --> queue X.unrouted
- *
- * Every consumer queue is bound to X.requeue with its own name as the key,
- * so a message comes back to exactly the queue it failed in and to no other
- * queue bound to the same event type. The per-tier fanout exchanges exist
- * so that the controller can publish into a wait queue while keeping the
- * routing key = the origin queue, which the TTL dead-lettering then keeps.
+ * A consumer queue dead-letters a rejected (or expired, or over-delivered)
+ * message into <exchange>.retry; the controller here, inside run, takes it
+ * from there and decides (retry_decide) whether it waits in the next tier
+ * or is parked in <exchange>.dlq. The queues and how they are wired:
+ * topology.h; the client that moves the messages: mover.h.
  *
  * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
  * later stop counting client-republished x-death) and never touches body,
  * message_id or any other property (but for the user_id of a message it
  * parks as unmovable: RabbitMQ refuses it). It moves one message at a time
- * (mover.h: mover_take, mover_publish with confirm, mover_ack): duplicates
- * are possible, losses are not.
+ * (mover_take, mover_publish with confirm, mover_ack): duplicates are
+ * possible, losses are not.
  */
 #ifndef ZL_RETRY_H
 #define ZL_RETRY_H
@@ -31,8 +21,6 @@
 #include "common.h"
 #include "conf.h"
 #include "mover.h"
-
-#include <stdio.h>
 
 /* Headers zaaklink keeps on a failed message (values: see the README). */
 #define ZL_H_ATTEMPTS "zaaklink-attempts"           /* long: failures so far */
@@ -57,19 +45,6 @@
  */
 #define ZL_RETRY_MOVE_TRIES 3
 
-/* The names of zaaklink's topology for one exchange. */
-struct zl_topology {
-	char exchange[256];
-	char unrouted[272];
-	char retry[272];                     /* exchange and queue */
-	char requeue[272];                   /* exchange */
-	char dlq[272];                       /* queue */
-	char wait[ZL_MAX_RETRY_DELAYS][288]; /* exchange and queue per tier */
-	int n_wait;
-};
-
-void retry_names(const struct zl_conf *conf, struct zl_topology *t);
-
 /* What the controller does with a failed message. */
 struct zl_retry_decision {
 	int tier;           /* index into retry.delays (0 .. n_delays-1), or -1: park */
@@ -90,15 +65,6 @@ struct zl_retry_decision {
  */
 struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int64_t attempts_before,
                                       const char *reason, bool origin_known);
-
-/*
- * Declares the whole topology on an open channel. A declaration that
- * conflicts with an existing one fails with ZL_EX_CONFIG and names the queue
- * or exchange and the argument that differs. The channel is closed by the
- * broker after a failure. Prints each name to out when out is not NULL.
- */
-int retry_declare(amqp_connection_state_t conn, amqp_channel_t ch, const struct zl_conf *conf,
-                  FILE *out, struct zl_err *err);
 
 /* The zaaklink and CloudEvents facts of a message, read from its headers. */
 struct zl_failure {

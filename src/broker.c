@@ -397,6 +397,13 @@ void broker_close(amqp_connection_state_t conn, bool sound)
 	amqp_destroy_connection(conn);
 }
 
+void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_I64;
+	e->value.value.i64 = value;
+}
+
 bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r)
 {
 	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "mover.h"
 #include "retry.h"
+#include "topology.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -500,7 +501,7 @@ int cmd_dlq(struct zl_conf *conf, int argc, char **argv)
 		                "(zaaklink dlq export keeps a copy first)\n");
 		return ZL_EX_USAGE;
 	}
-	retry_names(conf, &names);
+	topology_names(conf, &names);
 	queue = o.unrouted ? names.unrouted : names.dlq;
 	/* The whole file is read before anything is deleted. */
 	if (o.from) {

@@ -16,6 +16,7 @@
 #include "relay.h"
 #include "retry.h"
 #include "source.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -586,7 +587,7 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
-	retry_names(conf, &d.names);
+	topology_names(conf, &d.names);
 	if (d.http) {
 		read_store_figures(&d, true);
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",

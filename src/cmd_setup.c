@@ -3,7 +3,6 @@
 #include "commands.h"
 #include "log.h"
 #include "mover.h"
-#include "retry.h"
 
 #include <stdio.h>
 
@@ -21,7 +20,7 @@ int cmd_setup(struct zl_conf *conf, int argc, char **argv)
 	rc = mover_connect(m, &err);
 	if (rc == 0) {
 		printf("node     %s\n", mover_node(m));
-		rc = retry_declare(mover_conn(m), ZL_MOVER_CHANNEL, conf, stdout, &err);
+		rc = mover_declare(m, stdout, &err);
 	}
 	if (rc < 0) {
 		mover_free(m);

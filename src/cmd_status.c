@@ -5,7 +5,7 @@
 #include "metrics.h"
 #include "mover.h"
 #include "publisher.h"
-#include "retry.h"
+#include "topology.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 
 	if (quick.amqp.connect_timeout > 3)
 		quick.amqp.connect_timeout = 3;
-	retry_names(conf, &t);
+	topology_names(conf, &t);
 	for (int i = 0; i < conf->amqp.n_queues; i++)
 		want(s, conf->amqp.queues[i].name, "consumer");
 	want(s, t.retry, "retry");

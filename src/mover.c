@@ -2,6 +2,7 @@
 #include "mover.h"
 #include "broker.h"
 #include "retry.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +109,21 @@ int mover_connect(struct zl_mover *m, struct zl_err *err)
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 		return rpc_failed(m, r, "enable publisher confirms", "", err);
 	return 0;
+}
+
+int mover_declare(struct zl_mover *m, FILE *out, struct zl_err *err)
+{
+	int rc;
+
+	if (!m->conn && mover_connect(m, err) < 0)
+		return -1;
+	rc = topology_declare(m->conn, MOVE_CHANNEL, m->conf, out, err);
+	if (rc == 0)
+		return 0;
+	/* The broker closed the confirm channel, or the whole connection. */
+	m->broken = rc == ZL_TOPOLOGY_LOST;
+	mover_disconnect(m);
+	return -1;
 }
 
 int64_t mover_depth(struct zl_mover *m, const char *q, struct zl_err *err)

@@ -1,26 +1,12 @@
-/* Retry: the failed-delivery topology, the retry policy and the controller that applies it. */
+/* Retry: the retry policy, the reader of a failed message's headers, and the controller. */
 #include "retry.h"
 #include "broker.h"
 #include "log.h"
+#include "topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void retry_names(const struct zl_conf *conf, struct zl_topology *t)
-{
-	const char *x = conf->amqp.exchange;
-
-	memset(t, 0, sizeof(*t));
-	snprintf(t->exchange, sizeof(t->exchange), "%s", x);
-	snprintf(t->unrouted, sizeof(t->unrouted), "%s.unrouted", x);
-	snprintf(t->retry, sizeof(t->retry), "%s.retry", x);
-	snprintf(t->requeue, sizeof(t->requeue), "%s.requeue", x);
-	snprintf(t->dlq, sizeof(t->dlq), "%s.dlq", x);
-	for (int i = 0; i < conf->retry.n_delays; i++)
-		snprintf(t->wait[i], sizeof(t->wait[i]), "%s.wait.%ds", x, conf->retry.delays[i]);
-	t->n_wait = conf->retry.n_delays;
-}
 
 struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int64_t attempts_before,
                                       const char *reason, bool origin_known)
@@ -328,168 +314,6 @@ int retry_fit_headers(const amqp_basic_properties_t *p, amqp_table_t *h, int kee
 	return dropped;
 }
 
-/* ---------------------------------------------------------- topology ---- */
-
-/*
- * Fills err for a failed declaration. A 406 means that what exists differs
- * from what the configuration asks for; the broker's text names the
- * argument ("inequivalent arg 'x-message-ttl' for queue ... received ...
- * but current is ..."), so it is kept, with what to do about it.
- */
-static int declare_failed(amqp_rpc_reply_t r, const char *kind, const char *name,
-                          struct zl_err *err)
-{
-	char reason[512];
-	const char *text = reason;
-
-	broker_reply_text(r, reason, sizeof(reason));
-	if (broker_reply_code(r) == AMQP_PRECONDITION_FAILED) {
-		if (strncmp(reason, "PRECONDITION_FAILED - ", 22) == 0)
-			text += 22;
-		return zl_err_set(err, ZL_EX_CONFIG,
-		                  "%s %s exists with different settings (%s); delete it or make "
-		                  "the configuration match it",
-		                  kind, name, text);
-	}
-	if (broker_reply_code(r) == AMQP_ACCESS_REFUSED)
-		return zl_err_set(err, ZL_EX_CONFIG, "could not declare %s %s: %s", kind, name,
-		                  text);
-	return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not declare %s %s: %s", kind, name, text);
-}
-
-static int declare_exchange(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
-                            const char *type, amqp_table_t args, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_exchange_declare(c, ch, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0,
-	                      args);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return declare_failed(r, "exchange", name, err);
-	if (out)
-		fprintf(out, "exchange %-40s %s\n", name, type);
-	return 0;
-}
-
-static int declare_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
-                         amqp_table_t args, const char *what, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_queue_declare(c, ch, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return declare_failed(r, "queue", name, err);
-	if (out)
-		fprintf(out, "queue    %-40s %s\n", name, what);
-	return 0;
-}
-
-static int bind_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *q, const char *x,
-                      const char *key, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_queue_bind(c, ch, amqp_cstring_bytes(q), amqp_cstring_bytes(x),
-	                amqp_cstring_bytes(key), amqp_empty_table);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		char reason[512];
-
-		broker_reply_text(r, reason, sizeof(reason));
-		return zl_err_set(err, ZL_EX_UNAVAILABLE,
-		                  "could not bind queue %s to %s with '%s': %s", q, x, key, reason);
-	}
-	if (out)
-		fprintf(out, "binding  %-40s <- %s '%s'\n", q, x, key);
-	return 0;
-}
-
-static void long_entry(amqp_table_entry_t *e, const char *key, int64_t v)
-{
-	e->key = amqp_cstring_bytes(key);
-	e->value.kind = AMQP_FIELD_KIND_I64;
-	e->value.value.i64 = v;
-}
-
-/* The arguments of consumer queue q: dead-lettering into X.retry keyed by its name. */
-static int consumer_queue(amqp_connection_state_t c, amqp_channel_t ch,
-                          const struct zl_queue_conf *q, const struct zl_topology *t, FILE *out,
-                          struct zl_err *err)
-{
-	amqp_table_entry_t e[4];
-	amqp_table_t args = {0, e};
-	char what[128];
-
-	broker_string_entry(&e[args.num_entries++], "x-dead-letter-exchange", t->retry);
-	broker_string_entry(&e[args.num_entries++], "x-dead-letter-routing-key", q->name);
-	/*
-	 * Classic queues get no x-queue-type: a queue declared before with no
-	 * type would otherwise count as different on older brokers.
-	 */
-	if (q->type == ZL_QUEUE_QUORUM) {
-		broker_string_entry(&e[args.num_entries++], "x-queue-type", "quorum");
-		long_entry(&e[args.num_entries++], "x-delivery-limit", q->delivery_limit);
-		snprintf(what, sizeof(what), "quorum, delivery limit %d, dead-letters to %s",
-		         q->delivery_limit, t->retry);
-	} else {
-		snprintf(what, sizeof(what), "classic, dead-letters to %s", t->retry);
-	}
-	if (declare_queue(c, ch, q->name, args, what, out, err) < 0)
-		return -1;
-	for (int k = 0; k < q->n_bindings; k++) {
-		if (bind_queue(c, ch, q->name, t->exchange, q->bindings[k], out, err) < 0)
-			return -1;
-	}
-	return bind_queue(c, ch, q->name, t->requeue, q->name, out, err);
-}
-
-int retry_declare(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_conf *conf,
-                  FILE *out, struct zl_err *err)
-{
-	struct zl_topology t;
-	amqp_table_entry_t e[2];
-	amqp_table_t ae = {1, e};
-
-	retry_names(conf, &t);
-	/* The event exchange exactly as the publisher declares it. */
-	if (declare_exchange(c, ch, t.unrouted, "fanout", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.unrouted, amqp_empty_table, "events no binding matched", out,
-	                  err) < 0 ||
-	    bind_queue(c, ch, t.unrouted, t.unrouted, "", out, err) < 0)
-		return -1;
-	broker_string_entry(&e[0], "alternate-exchange", t.unrouted);
-	if (declare_exchange(c, ch, t.exchange, "topic", ae, out, err) < 0)
-		return -1;
-	if (declare_exchange(c, ch, t.retry, "fanout", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.retry, amqp_empty_table, "failed deliveries, for the controller",
-	                  out, err) < 0 ||
-	    bind_queue(c, ch, t.retry, t.retry, "", out, err) < 0 ||
-	    declare_exchange(c, ch, t.requeue, "direct", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.dlq, amqp_empty_table, "parked: zaaklink dlq list", out, err) <
-	        0)
-		return -1;
-	for (int i = 0; i < t.n_wait; i++) {
-		amqp_table_t args = {2, e};
-		char what[128];
-
-		long_entry(&e[0], "x-message-ttl", (int64_t)conf->retry.delays[i] * 1000);
-		broker_string_entry(&e[1], "x-dead-letter-exchange", t.requeue);
-		snprintf(what, sizeof(what), "tier %d: waits %d s, then back via %s", i + 1,
-		         conf->retry.delays[i], t.requeue);
-		if (declare_exchange(c, ch, t.wait[i], "fanout", amqp_empty_table, out, err) < 0 ||
-		    declare_queue(c, ch, t.wait[i], args, what, out, err) < 0 ||
-		    bind_queue(c, ch, t.wait[i], t.wait[i], "", out, err) < 0)
-			return -1;
-	}
-	for (int i = 0; i < conf->amqp.n_queues; i++) {
-		if (consumer_queue(c, ch, &conf->amqp.queues[i], &t, out, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* -------------------------------------------------------- controller ---- */
 
 struct zl_retry {
@@ -518,7 +342,7 @@ struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err)
 		return NULL;
 	}
 	r->conf = conf;
-	retry_names(conf, &r->names);
+	topology_names(conf, &r->names);
 	if (!(r->mover = mover_new(conf, err))) {
 		free(r);
 		return NULL;
@@ -672,7 +496,7 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, const char *unmov
 	h = retry_headers_without_ours(t, 6);
 	if (!h.entries)
 		return zl_err_set(err, ZL_EX_SOFTWARE, "could not move a message: out of memory");
-	long_entry(&h.entries[h.num_entries++], ZL_H_ATTEMPTS, d.attempts);
+	broker_long_entry(&h.entries[h.num_entries++], ZL_H_ATTEMPTS, d.attempts);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ORIGIN, f.origin);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ROUTING_KEY, f.routing_key);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_FIRST_FAILURE,
@@ -777,7 +601,7 @@ void retry_step(struct zl_retry *r, int budget_ms)
 		}
 	}
 	if (!r->declared) {
-		if (retry_declare(mover_conn(r->mover), ZL_MOVER_CHANNEL, r->conf, NULL, &err) < 0) {
+		if (mover_declare(r->mover, NULL, &err) < 0) {
 			/* The broker closed the channel: start over after a backoff. */
 			retry_failed(r, &err);
 			return;
