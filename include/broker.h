@@ -2,7 +2,7 @@
  * Broker: what every RabbitMQ connection of zaaklink shares, on rabbitmq-c.
  *
  * The event publisher (publisher.c), the retry controller and the operator
- * commands (retry.c) each hold a connection of their own: rabbitmq-c is not
+ * commands (mover.c) each hold a connection of their own: rabbitmq-c is not
  * thread safe and a channel in confirm mode counts its publishes, so they
  * cannot share one. What they do share is here: opening a socket (TCP, or
  * TLS with the configured CA, client certificate and verification), logging
@@ -66,5 +66,27 @@ void broker_table_string(const amqp_table_t *t, const char *key, char *buf, size
 /* Seconds and milliseconds as a struct timeval (negative counts as 0). */
 struct timeval broker_seconds_tv(double s);
 struct timeval broker_ms_tv(int64_t ms);
+
+/* An integer table entry (64 bits, signed). */
+void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value);
+
+/*
+ * Answers the close the broker sent with a failed RPC on channel (the
+ * protocol wants close-ok); r's method is released with the channel's
+ * memory, so read it first. True when only the channel was closed and the
+ * connection is still usable, false when the connection was closed or lost.
+ */
+bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r);
+
+/*
+ * The number of messages in queue, by a passive declare (it never creates
+ * anything) on channel, which must not be open: it is opened and closed
+ * around the declare. -1 with err when the queue does not exist
+ * (ZL_EX_DATAERR) or the broker refused (ZL_EX_TEMPFAIL): the connection
+ * is still usable then; or when the connection was lost (ZL_EX_UNAVAILABLE):
+ * the caller closes it without a word to the broker.
+ */
+int64_t broker_queue_depth(amqp_connection_state_t conn, amqp_channel_t channel, const char *queue,
+                           struct zl_err *err);
 
 #endif

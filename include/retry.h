@@ -1,29 +1,18 @@
 /*
  * Retry: what happens to a delivery a consumer rejects.
  *
- * Topology, all names derived from amqp.exchange X (zaaklink setup, and the
- * retry controller at the start of run; every declaration is idempotent):
- *
- *   X (topic) --binding--> consumer queue Q (amqp.queues)
- *   Q  --dead-letter, key Q-->  X.retry (fanout) --> queue X.retry
- *   controller: X.retry --publish, key Q--> X.wait.<N>s (fanout) --> queue X.wait.<N>s
- *   X.wait.<N>s --TTL N s, dead-letter, key still Q--> X.requeue (direct) --key Q--> Q
- *   controller: after the last tier, or on delivery_limit --> queue X.dlq (parking)
- *   X --no binding matches--> X.unrouted (fanout, alternate exchange) --> queue X.unrouted
- *
- * Every consumer queue is bound to X.requeue with its own name as the key,
- * so a message comes back to exactly the queue it failed in and to no other
- * queue bound to the same event type. The per-tier fanout exchanges exist
- * so that the controller can publish into a wait queue while keeping the
- * routing key = the origin queue, which the TTL dead-lettering then keeps.
+ * A consumer queue dead-letters a rejected (or expired, or over-delivered)
+ * message into <exchange>.retry; the controller here, inside run, takes it
+ * from there and decides (retry_decide) whether it waits in the next tier
+ * or is parked in <exchange>.dlq. The queues and how they are wired:
+ * topology.h; the client that moves the messages: mover.h.
  *
  * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
  * later stop counting client-republished x-death) and never touches body,
  * message_id or any other property (but for the user_id of a message it
- * parks as unmovable: RabbitMQ refuses it). It moves one message at a time:
- * basic.get, publish with confirm, and only after the confirm basic.ack. A
- * crash in between leaves the message where it was as well as where it
- * went: duplicates are possible, losses are not.
+ * parks as unmovable: RabbitMQ refuses it). It moves one message at a time
+ * (mover_take, mover_publish with confirm, mover_ack): duplicates are
+ * possible, losses are not.
  */
 #ifndef ZL_RETRY_H
 #define ZL_RETRY_H
@@ -31,8 +20,7 @@
 #include "amqp_compat.h"
 #include "common.h"
 #include "conf.h"
-
-#include <stdio.h>
+#include "mover.h"
 
 /* Headers zaaklink keeps on a failed message (values: see the README). */
 #define ZL_H_ATTEMPTS "zaaklink-attempts"           /* long: failures so far */
@@ -57,22 +45,6 @@
  */
 #define ZL_RETRY_MOVE_TRIES 3
 
-/* The channel of a zl_mover's connection (confirm mode). */
-#define ZL_MOVER_CHANNEL 1
-
-/* The names of zaaklink's topology for one exchange. */
-struct zl_topology {
-	char exchange[256];
-	char unrouted[272];
-	char retry[272];                     /* exchange and queue */
-	char requeue[272];                   /* exchange */
-	char dlq[272];                       /* queue */
-	char wait[ZL_MAX_RETRY_DELAYS][288]; /* exchange and queue per tier */
-	int n_wait;
-};
-
-void retry_names(const struct zl_conf *conf, struct zl_topology *t);
-
 /* What the controller does with a failed message. */
 struct zl_retry_decision {
 	int tier;           /* index into retry.delays (0 .. n_delays-1), or -1: park */
@@ -94,24 +66,6 @@ struct zl_retry_decision {
 struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int64_t attempts_before,
                                       const char *reason, bool origin_known);
 
-/*
- * Declares the whole topology on an open channel. A declaration that
- * conflicts with an existing one fails with ZL_EX_CONFIG and names the queue
- * or exchange and the argument that differs. The channel is closed by the
- * broker after a failure. Prints each name to out when out is not NULL.
- */
-int retry_declare(amqp_connection_state_t conn, amqp_channel_t ch, const struct zl_conf *conf,
-                  FILE *out, struct zl_err *err);
-
-/* One message taken with basic.get, not yet acknowledged. */
-struct zl_taken {
-	uint64_t tag;
-	char exchange[256];
-	char routing_key[256];
-	amqp_message_t msg;
-	size_t routing_key_len; /* the key's bytes: it may hold a NUL */
-};
-
 /* The zaaklink and CloudEvents facts of a message, read from its headers. */
 struct zl_failure {
 	char id[256];
@@ -129,40 +83,6 @@ struct zl_failure {
 /* Reads f from a taken message; the routing key it arrived with is the
  * origin queue when no header says otherwise. */
 void retry_read_failure(const struct zl_taken *t, struct zl_failure *f);
-
-/*
- * A connection with one channel in confirm mode, for the controller and
- * the operator commands (never the event publisher's: see broker.h).
- */
-struct zl_mover;
-
-struct zl_mover *mover_new(const struct zl_conf *conf);
-void mover_free(struct zl_mover *m);
-int mover_connect(struct zl_mover *m, struct zl_err *err);
-bool mover_connected(const struct zl_mover *m);
-void mover_disconnect(struct zl_mover *m);
-const char *mover_node(const struct zl_mover *m);
-amqp_connection_state_t mover_conn(struct zl_mover *m);
-/* The frame size negotiated on the connection, 0 when not connected. */
-size_t mover_frame_max(const struct zl_mover *m);
-/* Messages in queue (passive declare); -1 with err when it does not exist. */
-int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);
-/* basic.get: 1 with *t filled, 0 when the queue is empty, -1 on error. */
-int mover_take(struct zl_mover *m, const char *queue, struct zl_taken *t, struct zl_err *err);
-void mover_release(struct zl_taken *t);
-int mover_ack(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err);
-/* basic.reject with requeue: t goes back to where it was taken from. */
-int mover_requeue(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err);
-/*
- * Publishes t's message (body and properties unchanged, headers replaced by
- * headers) to exchange with key, mandatory, and waits for the confirm.
- * Fails when the broker nacks, returns it as unroutable, or is silent for
- * confirm_timeout; the connection is dropped unless the failure was a
- * clean nack or return, or the properties do not fit a frame (checked
- * before anything is sent): then mover_connected() is still true.
- */
-int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table_t *headers,
-                  const char *exchange, const char *key, struct zl_err *err);
 
 /*
  * The headers of t without zaaklink's own (the x-death of the broker stay);
@@ -190,7 +110,8 @@ int retry_fit_headers(const amqp_basic_properties_t *p, amqp_table_t *h, int kee
 /* The retry controller of run (see the top of this file). */
 struct zl_retry;
 
-struct zl_retry *retry_new(const struct zl_conf *conf);
+/* NULL with err when out of memory. */
+struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err);
 void retry_free(struct zl_retry *r);
 /*
  * Does what is due within about budget_ms and returns: connects (with
@@ -199,8 +120,6 @@ void retry_free(struct zl_retry *r);
  * new failures: run calls it once per tick of its loop.
  */
 void retry_step(struct zl_retry *r, int budget_ms);
-/* Messages moved since start, for the stop log line. */
-int64_t retry_moved(const struct zl_retry *r);
 /* Messages moved into wait tier i (0 .. n_delays-1) since start; i = -1:
  * into the parking queue. */
 int64_t retry_moves(const struct zl_retry *r, int tier);

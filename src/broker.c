@@ -396,3 +396,69 @@ void broker_close(amqp_connection_state_t conn, bool sound)
 	}
 	amqp_destroy_connection(conn);
 }
+
+void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value)
+{
+	e->key = amqp_cstring_bytes(key);
+	e->value.kind = AMQP_FIELD_KIND_I64;
+	e->value.value.i64 = value;
+}
+
+bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r)
+{
+	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
+		return false;
+	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_ok_t ok = {0};
+
+		amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		amqp_maybe_release_buffers_on_channel(conn, channel);
+		return true;
+	}
+	if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_ok_t ok = {0};
+
+		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+	}
+	return false;
+}
+
+/*
+ * A passive declare on a channel of its own, opened and closed around it:
+ * the broker answers a queue that does not exist by closing the channel,
+ * and the caller's other channels (a publisher's in confirm mode) must not
+ * go with it.
+ */
+int64_t broker_queue_depth(amqp_connection_state_t conn, amqp_channel_t channel, const char *queue,
+                           struct zl_err *err)
+{
+	amqp_queue_declare_ok_t *ok;
+	amqp_rpc_reply_t r;
+	char reason[512];
+	int code;
+
+	amqp_channel_open(conn, channel);
+	r = amqp_get_rpc_reply(conn);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+		ok = amqp_queue_declare(conn, channel, amqp_cstring_bytes(queue), 1, 0, 0, 0,
+		                        amqp_empty_table);
+		r = amqp_get_rpc_reply(conn);
+		if (ok && r.reply_type == AMQP_RESPONSE_NORMAL) {
+			int64_t count = ok->message_count;
+
+			r = amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS);
+			if (r.reply_type == AMQP_RESPONSE_NORMAL)
+				return count;
+		}
+	}
+	broker_reply_text(r, reason, sizeof(reason));
+	code = broker_reply_code(r);
+	if (broker_answer_close(conn, channel, r)) {
+		if (code == AMQP_NOT_FOUND)
+			return zl_err_set(err, ZL_EX_DATAERR, "queue %s does not exist", queue);
+		return zl_err_set(err, ZL_EX_TEMPFAIL, "could not inspect queue %s: %s", queue,
+		                  reason);
+	}
+	return zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: could not inspect queue %s: %s",
+	                  queue, reason);
+}

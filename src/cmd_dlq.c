@@ -4,7 +4,9 @@
 #include "commands.h"
 #include "dlq_export.h"
 #include "log.h"
+#include "mover.h"
 #include "retry.h"
+#include "topology.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -498,7 +500,7 @@ static int cmd_dlq(struct zl_conf *conf, const void *opts, int argc, char **argv
 		                "(zaaklink dlq export keeps a copy first)\n");
 		return ZL_EX_USAGE;
 	}
-	retry_names(conf, &names);
+	topology_names(conf, &names);
 	queue = o.unrouted ? names.unrouted : names.dlq;
 	/* The whole file is read before anything is deleted. */
 	if (o.from) {
@@ -509,9 +511,9 @@ static int cmd_dlq(struct zl_conf *conf, const void *opts, int argc, char **argv
 	/* The output is the report; routine connection logs would only clutter it. */
 	if (zl_log_get_level() < ZL_LOG_WARNING)
 		zl_log_set_level(ZL_LOG_WARNING);
-	if (!(m = mover_new(conf))) {
+	if (!(m = mover_new(conf, &err))) {
 		exported_free(&exp);
-		return ZL_EX_SOFTWARE;
+		return app_fail(&err);
 	}
 	if (o.action == LIST && o.json)
 		tl.list = cJSON_CreateArray();

@@ -16,6 +16,7 @@
 #include "relay.h"
 #include "retry.h"
 #include "source.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -583,14 +584,20 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			   conf->source.query_timeout);
 	d.pub = publisher_new(&conf->amqp);
-	if (conf->amqp.n_queues > 0)
-		d.retry = retry_new(conf);
-	if (!d.src || !d.pub || (conf->amqp.n_queues > 0 && !d.retry)) {
+	if (conf->amqp.n_queues > 0) {
+		struct zl_err err = { 0 };
+
+		if (!(d.retry = retry_new(conf, &err))) {
+			rc = app_fail(&err);
+			goto out;
+		}
+	}
+	if (!d.src || !d.pub) {
 		rc = ZL_EX_SOFTWARE;
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
-	retry_names(conf, &d.names);
+	topology_names(conf, &d.names);
 	if (d.http) {
 		read_store_figures(&d, true);
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",

@@ -2,7 +2,7 @@
 #include "app.h"
 #include "commands.h"
 #include "log.h"
-#include "retry.h"
+#include "mover.h"
 
 #include <stdio.h>
 
@@ -25,12 +25,12 @@ static int cmd_setup(struct zl_conf *conf, const void *opts, int argc, char **ar
 	int rc;
 
 	(void)opts, (void)argc, (void)argv;
-	if (!(m = mover_new(conf)))
-		return ZL_EX_SOFTWARE;
+	if (!(m = mover_new(conf, &err)))
+		return app_fail(&err);
 	rc = mover_connect(m, &err);
 	if (rc == 0) {
 		printf("node     %s\n", mover_node(m));
-		rc = retry_declare(mover_conn(m), ZL_MOVER_CHANNEL, conf, stdout, &err);
+		rc = mover_declare(m, stdout, &err);
 	}
 	if (rc < 0) {
 		mover_free(m);

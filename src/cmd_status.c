@@ -3,8 +3,8 @@
 #include "commands.h"
 #include "log.h"
 #include "metrics.h"
-#include "publisher.h"
-#include "retry.h"
+#include "mover.h"
+#include "topology.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -52,6 +52,7 @@ struct status {
 	struct zl_store_counts counts;
 	char *node;              /* masked broker URL */
 	int64_t unrouted;        /* -1 unknown */
+	char unrouted_error[sizeof(((struct zl_err *)0)->msg)]; /* the broker answered, but not that */
 	char broker_error[sizeof(((struct zl_err *)0)->msg)];
 	struct depth depths[MAX_DEPTHS];
 	int n_depths;
@@ -107,23 +108,15 @@ static void want(struct status *s, const char *name, const char *role)
 }
 
 /* Depths of the consumer queues, the retry queue, the wait tiers and the parking queue. */
-static void read_depths(const struct zl_conf *conf, struct status *s)
+static void read_depths(const struct zl_conf *conf, const struct zl_topology *t,
+                        struct zl_mover *m, struct status *s)
 {
-	struct zl_conf quick = *conf;
-	struct zl_topology t;
-	struct zl_mover *m;
-
-	if (quick.amqp.connect_timeout > 3)
-		quick.amqp.connect_timeout = 3;
-	retry_names(conf, &t);
 	for (int i = 0; i < conf->amqp.n_queues; i++)
 		want(s, conf->amqp.queues[i].name, "consumer");
-	want(s, t.retry, "retry");
-	for (int i = 0; i < t.n_wait; i++)
-		want(s, t.wait[i], "wait");
-	want(s, t.dlq, "parking");
-	if (!(m = mover_new(&quick)))
-		return;
+	want(s, t->retry, "retry");
+	for (int i = 0; i < t->n_wait; i++)
+		want(s, t->wait[i], "wait");
+	want(s, t->dlq, "parking");
 	for (int i = 0; i < s->n_depths; i++) {
 		struct zl_err err = {0};
 
@@ -131,7 +124,6 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 		if (s->depths[i].messages < 0)
 			snprintf(s->depths[i].error, sizeof(s->depths[i].error), "%s", err.msg);
 	}
-	mover_free(m);
 	/* Without consumer queues the retry topology is optional: show what
 	 * exists (messages parked earlier, say), not what was never declared. */
 	if (conf->amqp.n_queues == 0) {
@@ -144,25 +136,39 @@ static void read_depths(const struct zl_conf *conf, struct status *s)
 	}
 }
 
-/* Depth of the unrouted queue; status never waits long for the broker. */
+/*
+ * What the broker holds, over one connection that only looks: passive
+ * declares, so that status creates nothing, not even the exchange or the
+ * unrouted queue of a configuration that was never set up. Status never
+ * waits long for the broker.
+ */
 static void read_broker(const struct zl_conf *conf, struct status *s)
 {
-	struct zl_amqp_conf quick = conf->amqp;
-	struct zl_publisher *pub;
+	struct zl_conf quick = *conf;
+	struct zl_topology t;
+	struct zl_mover *m;
 	struct zl_err err = { 0 };
-	char queue[256];
 
-	if (quick.connect_timeout > 3)
-		quick.connect_timeout = 3;
+	if (quick.amqp.connect_timeout > 3)
+		quick.amqp.connect_timeout = 3;
 	s->unrouted = -1;
 	s->node = conf_mask_url(conf->amqp.urls[0]);
-	if (!(pub = publisher_new(&quick)))
-		return;
-	snprintf(queue, sizeof(queue), "%s.unrouted", conf->amqp.exchange);
-	if (publisher_connect(pub, &err) < 0 ||
-	    (s->unrouted = publisher_queue_depth(pub, queue, &err)) < 0)
+	topology_names(conf, &t);
+	if (!(m = mover_new(&quick, &err)) || mover_connect(m, &err) < 0) {
 		snprintf(s->broker_error, sizeof(s->broker_error), "%s", err.msg);
-	publisher_free(pub);
+		mover_free(m);
+		return;
+	}
+	s->unrouted = mover_depth(m, t.unrouted, &err);
+	if (s->unrouted < 0 && err.code != ZL_EX_DATAERR) {
+		snprintf(s->broker_error, sizeof(s->broker_error), "%s", err.msg);
+		mover_free(m);
+		return;
+	}
+	if (s->unrouted < 0)
+		snprintf(s->unrouted_error, sizeof(s->unrouted_error), "%s", err.msg);
+	read_depths(conf, &t, m, s);
+	mover_free(m);
 }
 
 /* Fills s from the state file; a missing file is a state, not an error. */
@@ -232,10 +238,14 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 	q = cJSON_AddObjectToObject(o, "broker");
 	cJSON_AddStringToObject(q, "node", s->node ? s->node : "");
 	cJSON_AddBoolToObject(q, "reachable", s->broker_error[0] == '\0');
-	if (s->broker_error[0])
+	if (s->broker_error[0]) {
 		cJSON_AddStringToObject(q, "error", s->broker_error);
-	else
+	} else if (s->unrouted >= 0) {
 		cJSON_AddNumberToObject(q, "unrouted", (double)s->unrouted);
+	} else {
+		cJSON_AddNullToObject(q, "unrouted");
+		cJSON_AddStringToObject(q, "unrouted_error", s->unrouted_error);
+	}
 	if (parked(s) >= 0)
 		cJSON_AddNumberToObject(q, "parked", (double)parked(s));
 	if (s->n_depths > 0) {
@@ -264,6 +274,7 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 
 static void print_text(const struct zl_conf *conf, const struct status *s)
 {
+	struct zl_topology t;
 	char ts[21];
 
 	printf("state            %s%s\n", conf->state.path,
@@ -295,11 +306,14 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 	       (long long)s->counts.published_total);
 	if (s->counts.last_error[0])
 		printf("last error       %s\n", s->counts.last_error);
+	topology_names(conf, &t);
 	if (s->broker_error[0])
 		printf("broker           %s: %s\n", s->node ? s->node : "", s->broker_error);
+	else if (s->unrouted >= 0)
+		printf("broker           %s: %s holds %lld messages\n", s->node ? s->node : "",
+		       t.unrouted, (long long)s->unrouted);
 	else
-		printf("broker           %s: %s.unrouted holds %lld messages\n", s->node ? s->node : "",
-		       conf->amqp.exchange, (long long)s->unrouted);
+		printf("broker           %s: %s\n", s->node ? s->node : "", s->unrouted_error);
 	for (int i = 0; i < s->n_depths; i++) {
 		const struct depth *d = &s->depths[i];
 
@@ -328,8 +342,6 @@ static int cmd_status(struct zl_conf *conf, const void *opts, int argc, char **a
 		snprintf(s.broker_error, sizeof(s.broker_error), "not asked (--no-broker)");
 	else
 		read_broker(conf, &s);
-	if (!o->no_broker && !s.broker_error[0])
-		read_depths(conf, &s);
 	judge_health(conf, &s, !o->no_broker);
 	if (o->json)
 		print_json(conf, &s);

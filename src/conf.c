@@ -2,6 +2,7 @@
 #include "conf.h"
 #include "log.h"
 #include "amqp_compat.h"
+#include "topology.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -823,12 +824,11 @@ static int load_amqp(struct loader *ld)
 /*
  * Checks a queue name: like an exchange name, not in the broker's "amq."
  * namespace, and not one of the names zaaklink derives from the exchange
- * for its own topology (see retry.h), which the queue would collide with.
+ * for its own topology (see topology.h), which the queue would collide with.
  */
 static int check_queue_name(struct loader *ld, const config_setting_t *s, const char *name)
 {
 	const char *ex = ld->conf->amqp.exchange;
-	size_t exlen = strlen(ex);
 
 	if (*name == '\0')
 		return fail_at(ld, s, "amqp.queues: name must not be empty");
@@ -845,17 +845,10 @@ static int check_queue_name(struct loader *ld, const config_setting_t *s, const 
 	if (strncmp(name, "amq.", 4) == 0)
 		return fail_at(ld, s, "amqp.queues: name '%s' is reserved by RabbitMQ (amq.)",
 		               name);
-	if (strncmp(name, ex, exlen) == 0 && name[exlen] == '.') {
-		const char *rest = name + exlen + 1;
-
-		if (strcmp(rest, "unrouted") == 0 || strcmp(rest, "retry") == 0 ||
-		    strcmp(rest, "requeue") == 0 || strcmp(rest, "dlq") == 0 ||
-		    strncmp(rest, "wait.", 5) == 0)
-			return fail_at(ld, s,
-			               "amqp.queues: name '%s' is one of zaaklink's own queues "
-			               "of exchange %s",
-			               name, ex);
-	}
+	if (topology_is_own(ex, name))
+		return fail_at(ld, s,
+		               "amqp.queues: name '%s' is one of zaaklink's own queues of exchange %s",
+		               name, ex);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "amqp_compat.h"
 #include "broker.h"
 #include "log.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -59,7 +60,6 @@ enum row_state {
 /* One connection with its confirm-mode channel, rebuilt after any failure. */
 struct zl_publisher {
 	const struct zl_amqp_conf *conf; /* borrowed; outlives the publisher */
-	char *unrouted;                  /* "<exchange>.unrouted" */
 	amqp_connection_state_t conn;    /* NULL while disconnected */
 	int url_index;                   /* URL of the connection, or last tried */
 	int next_url;                    /* where the next connect starts */
@@ -187,19 +187,16 @@ static int set_node(struct zl_publisher *pub, int idx, struct zl_err *err)
 struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf)
 {
 	struct zl_publisher *pub = calloc(1, sizeof(*pub));
-	size_t len = strlen(conf->exchange) + sizeof(".unrouted");
 
 	if (!pub)
 		return NULL;
 	pub->conf = conf;
 	pub->next_tag = 1;
-	pub->unrouted = malloc(len);
 	pub->node = conf->n_urls > 0 ? conf_mask_url(conf->urls[0]) : strdup("(none)");
-	if (!pub->unrouted || !pub->node) {
+	if (!pub->node) {
 		publisher_free(pub);
 		return NULL;
 	}
-	snprintf(pub->unrouted, len, "%s.unrouted", conf->exchange);
 	return pub;
 }
 
@@ -208,7 +205,6 @@ void publisher_free(struct zl_publisher *pub)
 	if (!pub)
 		return;
 	close_connection(pub);
-	free(pub->unrouted);
 	free(pub->node);
 	free(pub);
 }
@@ -262,43 +258,18 @@ static int setup_failed(struct zl_publisher *pub, amqp_rpc_reply_t r, const char
 }
 
 /*
- * Declares the topology: the fanout "<exchange>.unrouted" with its durable
- * queue, then the topic exchange whose alternate exchange it is, so that
- * nothing published is ever dropped for want of a binding.
+ * Declares the exchange with its alternate exchange and the unrouted queue
+ * (topology.h), so that nothing published is ever dropped for want of a
+ * binding; after a failure the connection can only be closed.
  */
 static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
 {
-	const char *exchange = pub->conf->exchange;
-	amqp_table_entry_t ae;
-	amqp_table_t args = {.num_entries = 1, .entries = &ae};
-	char what[512];
+	int rc =
+	    topology_declare_exchange(pub->conn, PUBLISH_CHANNEL, pub->conf->exchange, NULL, err);
 
-	amqp_exchange_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted),
-	                      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
-	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(what, sizeof(what), "declare exchange %s", pub->unrouted);
-		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
-	}
-	amqp_queue_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted), 0, 1, 0,
-	                   0, amqp_empty_table);
-	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(what, sizeof(what), "declare queue %s", pub->unrouted);
-		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
-	}
-	amqp_queue_bind(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(pub->unrouted),
-	                amqp_cstring_bytes(pub->unrouted), amqp_empty_bytes, amqp_empty_table);
-	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(what, sizeof(what), "bind queue %s", pub->unrouted);
-		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
-	}
-	broker_string_entry(&ae, "alternate-exchange", pub->unrouted);
-	amqp_exchange_declare(pub->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(exchange),
-	                      amqp_cstring_bytes("topic"), 0, 1, 0, 0, args);
-	if (amqp_get_rpc_reply(pub->conn).reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(what, sizeof(what), "declare exchange %s", exchange);
-		return setup_failed(pub, amqp_get_rpc_reply(pub->conn), what, err);
-	}
-	return 0;
+	if (rc == ZL_TOPOLOGY_LOST)
+		pub->broken = true;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Connects to conf->urls[idx] (broker.c) and sets everything up; on failure nothing remains. */
@@ -805,41 +776,13 @@ int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *e
 
 int64_t publisher_queue_depth(struct zl_publisher *pub, const char *queue, struct zl_err *err)
 {
-	amqp_queue_declare_ok_t *ok;
-	amqp_rpc_reply_t r;
-	char reason[512];
-	int code;
+	int64_t n;
 
 	if (!pub->conn)
 		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
-	amqp_channel_open(pub->conn, INSPECT_CHANNEL);
-	r = amqp_get_rpc_reply(pub->conn);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-		ok = amqp_queue_declare(pub->conn, INSPECT_CHANNEL, amqp_cstring_bytes(queue), 1, 0,
-		                        0, 0, amqp_empty_table);
-		r = amqp_get_rpc_reply(pub->conn);
-		if (ok && r.reply_type == AMQP_RESPONSE_NORMAL) {
-			int64_t count = ok->message_count;
-
-			r = amqp_channel_close(pub->conn, INSPECT_CHANNEL, AMQP_REPLY_SUCCESS);
-			if (r.reply_type == AMQP_RESPONSE_NORMAL)
-				return count;
-		}
-	}
-	broker_reply_text(r, reason, sizeof(reason));
-	code = broker_reply_code(r);
-	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    answer_close(pub, INSPECT_CHANNEL, &r.reply)) {
-		/* Only the inspection channel was closed: the connection stays. */
-		amqp_maybe_release_buffers_on_channel(pub->conn, INSPECT_CHANNEL);
-		if (code == AMQP_NOT_FOUND)
-			return zl_err_set(err, ZL_EX_DATAERR, "queue %s does not exist", queue);
-		return zl_err_set(err, ZL_EX_TEMPFAIL, "could not inspect queue %s on node %s: %s",
-		                  queue, pub->node, reason);
-	}
-	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
-		pub->broken = true;
-	zl_err_set(err, ZL_EX_UNAVAILABLE, "connection lost: could not inspect queue %s: %s", queue,
-	           reason);
+	n = broker_queue_depth(pub->conn, INSPECT_CHANNEL, queue, err);
+	if (n >= 0 || err->code != ZL_EX_UNAVAILABLE)
+		return n;
+	pub->broken = true;
 	return connection_lost(pub, err);
 }

@@ -1,29 +1,12 @@
-/* Retry: the failed-delivery topology, the retry policy and the controller that applies it. */
+/* Retry: the retry policy, the reader of a failed message's headers, and the controller. */
 #include "retry.h"
 #include "broker.h"
 #include "log.h"
+#include "topology.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MOVE_CHANNEL ZL_MOVER_CHANNEL /* get, publish, confirm, ack: one message at a time */
-
-void retry_names(const struct zl_conf *conf, struct zl_topology *t)
-{
-	const char *x = conf->amqp.exchange;
-
-	memset(t, 0, sizeof(*t));
-	snprintf(t->exchange, sizeof(t->exchange), "%s", x);
-	snprintf(t->unrouted, sizeof(t->unrouted), "%s.unrouted", x);
-	snprintf(t->retry, sizeof(t->retry), "%s.retry", x);
-	snprintf(t->requeue, sizeof(t->requeue), "%s.requeue", x);
-	snprintf(t->dlq, sizeof(t->dlq), "%s.dlq", x);
-	for (int i = 0; i < conf->retry.n_delays; i++)
-		snprintf(t->wait[i], sizeof(t->wait[i]), "%s.wait.%ds", x, conf->retry.delays[i]);
-	t->n_wait = conf->retry.n_delays;
-}
 
 struct zl_retry_decision retry_decide(const struct zl_retry_conf *rc, int64_t attempts_before,
                                       const char *reason, bool origin_known)
@@ -331,463 +314,6 @@ int retry_fit_headers(const amqp_basic_properties_t *p, amqp_table_t *h, int kee
 	return dropped;
 }
 
-/* ---------------------------------------------------------- topology ---- */
-
-/*
- * Fills err for a failed declaration. A 406 means that what exists differs
- * from what the configuration asks for; the broker's text names the
- * argument ("inequivalent arg 'x-message-ttl' for queue ... received ...
- * but current is ..."), so it is kept, with what to do about it.
- */
-static int declare_failed(amqp_rpc_reply_t r, const char *kind, const char *name,
-                          struct zl_err *err)
-{
-	char reason[512];
-	const char *text = reason;
-
-	broker_reply_text(r, reason, sizeof(reason));
-	if (broker_reply_code(r) == AMQP_PRECONDITION_FAILED) {
-		if (strncmp(reason, "PRECONDITION_FAILED - ", 22) == 0)
-			text += 22;
-		return zl_err_set(err, ZL_EX_CONFIG,
-		                  "%s %s exists with different settings (%s); delete it or make "
-		                  "the configuration match it",
-		                  kind, name, text);
-	}
-	if (broker_reply_code(r) == AMQP_ACCESS_REFUSED)
-		return zl_err_set(err, ZL_EX_CONFIG, "could not declare %s %s: %s", kind, name,
-		                  text);
-	return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not declare %s %s: %s", kind, name, text);
-}
-
-static int declare_exchange(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
-                            const char *type, amqp_table_t args, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_exchange_declare(c, ch, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0, 1, 0, 0,
-	                      args);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return declare_failed(r, "exchange", name, err);
-	if (out)
-		fprintf(out, "exchange %-40s %s\n", name, type);
-	return 0;
-}
-
-static int declare_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *name,
-                         amqp_table_t args, const char *what, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_queue_declare(c, ch, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return declare_failed(r, "queue", name, err);
-	if (out)
-		fprintf(out, "queue    %-40s %s\n", name, what);
-	return 0;
-}
-
-static int bind_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *q, const char *x,
-                      const char *key, FILE *out, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	amqp_queue_bind(c, ch, amqp_cstring_bytes(q), amqp_cstring_bytes(x),
-	                amqp_cstring_bytes(key), amqp_empty_table);
-	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		char reason[512];
-
-		broker_reply_text(r, reason, sizeof(reason));
-		return zl_err_set(err, ZL_EX_UNAVAILABLE,
-		                  "could not bind queue %s to %s with '%s': %s", q, x, key, reason);
-	}
-	if (out)
-		fprintf(out, "binding  %-40s <- %s '%s'\n", q, x, key);
-	return 0;
-}
-
-static void long_entry(amqp_table_entry_t *e, const char *key, int64_t v)
-{
-	e->key = amqp_cstring_bytes(key);
-	e->value.kind = AMQP_FIELD_KIND_I64;
-	e->value.value.i64 = v;
-}
-
-/* The arguments of consumer queue q: dead-lettering into X.retry keyed by its name. */
-static int consumer_queue(amqp_connection_state_t c, amqp_channel_t ch,
-                          const struct zl_queue_conf *q, const struct zl_topology *t, FILE *out,
-                          struct zl_err *err)
-{
-	amqp_table_entry_t e[4];
-	amqp_table_t args = {0, e};
-	char what[128];
-
-	broker_string_entry(&e[args.num_entries++], "x-dead-letter-exchange", t->retry);
-	broker_string_entry(&e[args.num_entries++], "x-dead-letter-routing-key", q->name);
-	/*
-	 * Classic queues get no x-queue-type: a queue declared before with no
-	 * type would otherwise count as different on older brokers.
-	 */
-	if (q->type == ZL_QUEUE_QUORUM) {
-		broker_string_entry(&e[args.num_entries++], "x-queue-type", "quorum");
-		long_entry(&e[args.num_entries++], "x-delivery-limit", q->delivery_limit);
-		snprintf(what, sizeof(what), "quorum, delivery limit %d, dead-letters to %s",
-		         q->delivery_limit, t->retry);
-	} else {
-		snprintf(what, sizeof(what), "classic, dead-letters to %s", t->retry);
-	}
-	if (declare_queue(c, ch, q->name, args, what, out, err) < 0)
-		return -1;
-	for (int k = 0; k < q->n_bindings; k++) {
-		if (bind_queue(c, ch, q->name, t->exchange, q->bindings[k], out, err) < 0)
-			return -1;
-	}
-	return bind_queue(c, ch, q->name, t->requeue, q->name, out, err);
-}
-
-int retry_declare(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_conf *conf,
-                  FILE *out, struct zl_err *err)
-{
-	struct zl_topology t;
-	amqp_table_entry_t e[2];
-	amqp_table_t ae = {1, e};
-
-	retry_names(conf, &t);
-	/* The event exchange exactly as the publisher declares it. */
-	if (declare_exchange(c, ch, t.unrouted, "fanout", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.unrouted, amqp_empty_table, "events no binding matched", out,
-	                  err) < 0 ||
-	    bind_queue(c, ch, t.unrouted, t.unrouted, "", out, err) < 0)
-		return -1;
-	broker_string_entry(&e[0], "alternate-exchange", t.unrouted);
-	if (declare_exchange(c, ch, t.exchange, "topic", ae, out, err) < 0)
-		return -1;
-	if (declare_exchange(c, ch, t.retry, "fanout", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.retry, amqp_empty_table, "failed deliveries, for the controller",
-	                  out, err) < 0 ||
-	    bind_queue(c, ch, t.retry, t.retry, "", out, err) < 0 ||
-	    declare_exchange(c, ch, t.requeue, "direct", amqp_empty_table, out, err) < 0 ||
-	    declare_queue(c, ch, t.dlq, amqp_empty_table, "parked: zaaklink dlq list", out, err) <
-	        0)
-		return -1;
-	for (int i = 0; i < t.n_wait; i++) {
-		amqp_table_t args = {2, e};
-		char what[128];
-
-		long_entry(&e[0], "x-message-ttl", (int64_t)conf->retry.delays[i] * 1000);
-		broker_string_entry(&e[1], "x-dead-letter-exchange", t.requeue);
-		snprintf(what, sizeof(what), "tier %d: waits %d s, then back via %s", i + 1,
-		         conf->retry.delays[i], t.requeue);
-		if (declare_exchange(c, ch, t.wait[i], "fanout", amqp_empty_table, out, err) < 0 ||
-		    declare_queue(c, ch, t.wait[i], args, what, out, err) < 0 ||
-		    bind_queue(c, ch, t.wait[i], t.wait[i], "", out, err) < 0)
-			return -1;
-	}
-	for (int i = 0; i < conf->amqp.n_queues; i++) {
-		if (consumer_queue(c, ch, &conf->amqp.queues[i], &t, out, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------- mover ---- */
-
-struct zl_mover {
-	const struct zl_conf *conf; /* borrowed */
-	amqp_connection_state_t conn;
-	char *node;
-	int next_url;
-	bool broken; /* the connection must not be written to */
-};
-
-struct zl_mover *mover_new(const struct zl_conf *conf)
-{
-	struct zl_mover *m = calloc(1, sizeof(*m));
-
-	if (m)
-		m->conf = conf;
-	return m;
-}
-
-void mover_disconnect(struct zl_mover *m)
-{
-	if (!m->conn)
-		return;
-	broker_close(m->conn, !m->broken);
-	m->conn = NULL;
-	m->broken = false;
-}
-
-void mover_free(struct zl_mover *m)
-{
-	if (!m)
-		return;
-	mover_disconnect(m);
-	free(m->node);
-	free(m);
-}
-
-bool mover_connected(const struct zl_mover *m)
-{
-	return m->conn != NULL;
-}
-
-const char *mover_node(const struct zl_mover *m)
-{
-	return m->node ? m->node : "(none)";
-}
-
-amqp_connection_state_t mover_conn(struct zl_mover *m)
-{
-	return m->conn;
-}
-
-size_t mover_frame_max(const struct zl_mover *m)
-{
-	return m->conn ? (size_t)amqp_get_frame_max(m->conn) : 0;
-}
-
-/* Fills err for a failed RPC and marks the connection unusable; returns -1. */
-static int rpc_failed(struct zl_mover *m, amqp_rpc_reply_t r, const char *what, const char *name,
-                      struct zl_err *err)
-{
-	char reason[512];
-
-	broker_reply_text(r, reason, sizeof(reason));
-	/* Any failure closes at least our only channel: start over. */
-	m->broken = r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
-	            r.reply.id == AMQP_CONNECTION_CLOSE_METHOD;
-	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-		amqp_channel_close_ok_t ok = {0};
-
-		amqp_send_method(m->conn, MOVE_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-	}
-	zl_err_set(err, broker_reply_code(r) == AMQP_NOT_FOUND ? ZL_EX_DATAERR : ZL_EX_UNAVAILABLE,
-	           "could not %s %s on node %s: %s", what, name, mover_node(m), reason);
-	mover_disconnect(m);
-	return -1;
-}
-
-int mover_connect(struct zl_mover *m, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-
-	if (m->conn)
-		return 0;
-	if (broker_connect(&m->conf->amqp, &m->next_url, &m->node, &m->conn, err) < 0)
-		return -1;
-	amqp_channel_open(m->conn, MOVE_CHANNEL);
-	r = amqp_get_rpc_reply(m->conn);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return rpc_failed(m, r, "open a channel", "", err);
-	amqp_confirm_select(m->conn, MOVE_CHANNEL);
-	r = amqp_get_rpc_reply(m->conn);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return rpc_failed(m, r, "enable publisher confirms", "", err);
-	return 0;
-}
-
-int64_t mover_depth(struct zl_mover *m, const char *q, struct zl_err *err)
-{
-	amqp_queue_declare_ok_t *ok;
-	amqp_rpc_reply_t r;
-
-	if (!m->conn && mover_connect(m, err) < 0)
-		return -1;
-	ok = amqp_queue_declare(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(q), 1, 0, 0, 0,
-	                        amqp_empty_table);
-	r = amqp_get_rpc_reply(m->conn);
-	if (!ok || r.reply_type != AMQP_RESPONSE_NORMAL) {
-		if (broker_reply_code(r) == AMQP_NOT_FOUND) {
-			rpc_failed(m, r, "inspect queue", q, err);
-			return zl_err_set(err, ZL_EX_DATAERR,
-			                  "queue %s does not exist (zaaklink setup declares it)",
-			                  q);
-		}
-		return rpc_failed(m, r, "inspect queue", q, err);
-	}
-	return ok->message_count;
-}
-
-void mover_release(struct zl_taken *t)
-{
-	amqp_destroy_message(&t->msg);
-	memset(&t->msg, 0, sizeof(t->msg));
-}
-
-int mover_take(struct zl_mover *m, const char *q, struct zl_taken *t, struct zl_err *err)
-{
-	amqp_rpc_reply_t r;
-	const amqp_basic_get_ok_t *ok;
-
-	if (!m->conn && mover_connect(m, err) < 0)
-		return -1;
-	r = amqp_basic_get(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(q), 0);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return rpc_failed(m, r, "get a message from queue", q, err);
-	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
-		return 0;
-	ok = r.reply.decoded;
-	t->tag = ok->delivery_tag;
-	/* Copied now: reading the message reuses the frame's memory. */
-	snprintf(t->exchange, sizeof(t->exchange), "%.*s", (int)ok->exchange.len,
-	         (const char *)ok->exchange.bytes);
-	snprintf(t->routing_key, sizeof(t->routing_key), "%.*s", (int)ok->routing_key.len,
-	         (const char *)ok->routing_key.bytes);
-	/* And its bytes, for dlq export: a key may hold a NUL (a shortstr: < 256). */
-	t->routing_key_len = ok->routing_key.len < sizeof(t->routing_key) ? ok->routing_key.len : 0;
-	if (t->routing_key_len)
-		memcpy(t->routing_key, ok->routing_key.bytes, t->routing_key_len);
-	t->routing_key[t->routing_key_len] = '\0';
-	r = amqp_read_message(m->conn, MOVE_CHANNEL, &t->msg, 0);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return rpc_failed(m, r, "read a message from queue", q, err);
-	return 1;
-}
-
-int mover_ack(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err)
-{
-	char reason[256];
-	int rc;
-
-	errno = 0;
-	rc = amqp_basic_ack(m->conn, MOVE_CHANNEL, t->tag, 0);
-	if (rc == AMQP_STATUS_OK)
-		return 0;
-	m->broken = true;
-	zl_err_set(err, ZL_EX_UNAVAILABLE, "could not acknowledge a message on node %s: %s",
-	           mover_node(m), broker_failure_text(rc, reason, sizeof(reason)));
-	mover_disconnect(m);
-	return -1;
-}
-
-int mover_requeue(struct zl_mover *m, const struct zl_taken *t, struct zl_err *err)
-{
-	char reason[256];
-	int rc;
-
-	errno = 0;
-	rc = amqp_basic_reject(m->conn, MOVE_CHANNEL, t->tag, 1);
-	if (rc == AMQP_STATUS_OK)
-		return 0;
-	m->broken = true;
-	zl_err_set(err, ZL_EX_UNAVAILABLE, "could not return a message on node %s: %s",
-	           mover_node(m), broker_failure_text(rc, reason, sizeof(reason)));
-	mover_disconnect(m);
-	return -1;
-}
-
-/*
- * Waits for the confirm of the one message just published: basic.ack is
- * success; a basic.return (no queue took it) or basic.nack is a failure
- * the channel survives; anything else ends the connection.
- */
-static int await_confirm(struct zl_mover *m, const char *exchange, const char *key,
-                         struct zl_err *err)
-{
-	int64_t deadline = zl_now_ms() + (int64_t)(m->conf->amqp.confirm_timeout * 1000);
-	bool returned = false;
-	char text[256] = "";
-
-	for (;;) {
-		struct timeval tv = broker_ms_tv(deadline - zl_now_ms());
-		amqp_frame_t f;
-		int rc;
-
-		errno = 0;
-		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
-		if (rc == AMQP_STATUS_TIMEOUT) {
-			m->broken = true;
-			zl_err_set(err, ZL_EX_UNAVAILABLE, "no confirm within %g s from node %s",
-			           m->conf->amqp.confirm_timeout, mover_node(m));
-			mover_disconnect(m);
-			return -1;
-		}
-		if (rc != AMQP_STATUS_OK) {
-			m->broken = true;
-			zl_err_set(err, ZL_EX_UNAVAILABLE, "connection to %s lost: %s",
-			           mover_node(m), broker_failure_text(rc, text, sizeof(text)));
-			mover_disconnect(m);
-			return -1;
-		}
-		if (f.frame_type != AMQP_FRAME_METHOD)
-			continue;
-		switch (f.payload.method.id) {
-		case AMQP_BASIC_ACK_METHOD:
-			if (!returned)
-				return 0;
-			return zl_err_set(
-			    err, ZL_EX_TEMPFAIL,
-			    "no queue took the message at exchange %s with key '%s': %s", exchange,
-			    key, text);
-		case AMQP_BASIC_NACK_METHOD:
-			return zl_err_set(err, ZL_EX_TEMPFAIL, "broker nacked the message to %s",
-			                  exchange);
-		case AMQP_BASIC_RETURN_METHOD: {
-			const amqp_basic_return_t *ret = f.payload.method.decoded;
-			amqp_message_t msg;
-			amqp_rpc_reply_t r;
-
-			snprintf(text, sizeof(text), "%.*s", (int)ret->reply_text.len,
-			         (const char *)ret->reply_text.bytes);
-			r = amqp_read_message(m->conn, f.channel, &msg, 0);
-			if (r.reply_type != AMQP_RESPONSE_NORMAL)
-				return rpc_failed(m, r, "read a returned message from", exchange,
-				                  err);
-			amqp_destroy_message(&msg);
-			returned = true;
-			break;
-		}
-		case AMQP_CHANNEL_CLOSE_METHOD:
-		case AMQP_CONNECTION_CLOSE_METHOD: {
-			amqp_rpc_reply_t r = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
-			                      .reply = f.payload.method};
-
-			return rpc_failed(m, r, "publish to exchange", exchange, err);
-		}
-		default:
-			break;
-		}
-	}
-}
-
-int mover_publish(struct zl_mover *m, const struct zl_taken *t, const amqp_table_t *headers,
-                  const char *exchange, const char *key, struct zl_err *err)
-{
-	amqp_basic_properties_t props = t->msg.properties;
-	size_t frame_max = mover_frame_max(m);
-	int rc;
-
-	if (!m->conn)
-		return zl_err_set(err, ZL_EX_UNAVAILABLE, "not connected to RabbitMQ");
-	/* rabbitmq-c would send the method frame before it finds out, and the
-	 * broker would close the connection on the missing header frame. */
-	if (retry_header_frame_size(&t->msg.properties, headers, frame_max) > frame_max)
-		return zl_err_set(err, ZL_EX_DATAERR,
-		                  "the message's headers do not fit a frame of %zu bytes",
-		                  frame_max);
-	props.headers = *headers;
-	props._flags |= AMQP_BASIC_HEADERS_FLAG;
-	errno = 0;
-	rc = amqp_basic_publish(m->conn, MOVE_CHANNEL, amqp_cstring_bytes(exchange),
-	                        amqp_cstring_bytes(key), 1, 0, &props, t->msg.body);
-	if (rc != AMQP_STATUS_OK) {
-		char reason[256];
-
-		m->broken = true;
-		zl_err_set(err, ZL_EX_UNAVAILABLE, "could not publish to %s on node %s: %s",
-		           exchange, mover_node(m),
-		           broker_failure_text(rc, reason, sizeof(reason)));
-		mover_disconnect(m);
-		return -1;
-	}
-	return await_confirm(m, exchange, key, err);
-}
-
 /* -------------------------------------------------------- controller ---- */
 
 struct zl_retry {
@@ -797,8 +323,7 @@ struct zl_retry {
 	bool declared; /* topology declared on this connection */
 	int failures;  /* consecutive, for backoff and the outage log */
 	int64_t since_ms;
-	int64_t next_try_ms; /* monotonic */
-	int64_t moved;
+	int64_t next_try_ms;                /* monotonic */
 	int64_t moves[ZL_MAX_RETRY_DELAYS]; /* per wait tier */
 	int64_t parked;
 	/* The message that could not be moved last time, by its content (a
@@ -807,15 +332,18 @@ struct zl_retry {
 	int stuck_tries;
 };
 
-struct zl_retry *retry_new(const struct zl_conf *conf)
+struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err)
 {
 	struct zl_retry *r = calloc(1, sizeof(*r));
 
-	if (!r)
+	if (!r) {
+		zl_err_set(err, ZL_EX_SOFTWARE,
+		           "out of memory while creating the retry controller");
 		return NULL;
+	}
 	r->conf = conf;
-	retry_names(conf, &r->names);
-	if (!(r->mover = mover_new(conf))) {
+	topology_names(conf, &r->names);
+	if (!(r->mover = mover_new(conf, err))) {
 		free(r);
 		return NULL;
 	}
@@ -828,11 +356,6 @@ void retry_free(struct zl_retry *r)
 		return;
 	mover_free(r->mover);
 	free(r);
-}
-
-int64_t retry_moved(const struct zl_retry *r)
-{
-	return r->moved;
 }
 
 int64_t retry_moves(const struct zl_retry *r, int tier)
@@ -973,7 +496,7 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, const char *unmov
 	h = retry_headers_without_ours(t, 6);
 	if (!h.entries)
 		return zl_err_set(err, ZL_EX_SOFTWARE, "could not move a message: out of memory");
-	long_entry(&h.entries[h.num_entries++], ZL_H_ATTEMPTS, d.attempts);
+	broker_long_entry(&h.entries[h.num_entries++], ZL_H_ATTEMPTS, d.attempts);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ORIGIN, f.origin);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_ROUTING_KEY, f.routing_key);
 	broker_string_entry(&h.entries[h.num_entries++], ZL_H_FIRST_FAILURE,
@@ -1021,7 +544,6 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, const char *unmov
 		        "dropped_headers=%d",
 		        qid, zl_log_quote(f.type, qtype, sizeof(qtype)), qqueue, d.attempts,
 		        qreason, why, dropped);
-	r->moved++;
 	if (d.tier >= 0)
 		r->moves[d.tier]++;
 	else
@@ -1079,7 +601,7 @@ void retry_step(struct zl_retry *r, int budget_ms)
 		}
 	}
 	if (!r->declared) {
-		if (retry_declare(mover_conn(r->mover), MOVE_CHANNEL, r->conf, NULL, &err) < 0) {
+		if (mover_declare(r->mover, NULL, &err) < 0) {
 			/* The broker closed the channel: start over after a backoff. */
 			retry_failed(r, &err);
 			return;

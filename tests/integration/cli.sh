@@ -2,7 +2,7 @@
 # The command line of INTERFACE.md: help and version, usage errors (64),
 # check-config (0 / 78 with FILE:LINE), check-config --connect against
 # servers that are not there (69, no password in the output), and status on
-# a fresh state.
+# a fresh state and against an exchange never declared (it declares nothing).
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools
 zl_servers_up
@@ -203,6 +203,29 @@ ok "status --json prints one JSON object" jq -e 'type == "object"' "$ZL_TMP/stat
 is "$(jq -r '[.pending, .outbox.pending, .events.pending] | map(select(. != null)) | first // "missing"' \
 	"$ZL_TMP/statusjson.out" 2>/dev/null)" 0 "status --json on a fresh state: 0 events pending"
 unlike "$out$err" "$secret|guest:guest@" "status --json prints no password"
+
+# status only looks (passive declares): against an exchange that was never
+# declared it creates neither the exchange nor its unrouted queue.
+bare=$(zl_exchange_new)
+zl_conf "$ZL_TMP/bare.conf" "$db" "$ZL_TMP/bare.db" "$bare"
+run_zl bare -c "$ZL_TMP/bare.conf" status --json
+is "$rc" 0 "status against an exchange never declared exits 0"
+is "$(jq -r '.broker.reachable' "$ZL_TMP/bare.out" 2>/dev/null)" true \
+	"status against an exchange never declared: the broker is reachable"
+like "$(jq -r '.broker.unrouted_error' "$ZL_TMP/bare.out" 2>/dev/null)" \
+	"queue $bare[.]unrouted does not exist" "status says the unrouted queue does not exist"
+run_zl baretext -c "$ZL_TMP/bare.conf" status
+is "$rc" 0 "status (text) against an exchange never declared exits 0"
+probe_rc=0
+zl_probe count "$bare.unrouted" >/dev/null 2>"$ZL_TMP/bare.count.err" || probe_rc=$?
+is "$probe_rc" 2 "status declared no unrouted queue"
+like "$(<"$ZL_TMP/bare.count.err")" "NOT_FOUND - no queue '$bare[.]unrouted'" \
+	"the unrouted queue is not there ($(head -c 200 "$ZL_TMP/bare.count.err"))"
+probe_rc=0
+zl_probe publish "$bare" k '{}' >/dev/null 2>"$ZL_TMP/bare.publish.err" || probe_rc=$?
+is "$probe_rc" 2 "status declared no exchange"
+like "$(<"$ZL_TMP/bare.publish.err")" "NOT_FOUND - no exchange '$bare'" \
+	"the exchange is not there ($(head -c 200 "$ZL_TMP/bare.publish.err"))"
 
 run_zl once -c "$conf" once
 is "$rc" 0 "once on an empty database exits 0"

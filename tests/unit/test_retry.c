@@ -1,5 +1,6 @@
-/* Unit tests of retry.c's pure parts: the retry policy, the derived names, reading a failure. */
+/* Unit tests of the pure parts of retry.c (policy, reading a failure) and topology.c (names). */
 #include "retry.h"
+#include "topology.h"
 #include "unit.h"
 
 #include <limits.h>
@@ -138,7 +139,7 @@ START_TEST(test_names_derive_from_the_exchange)
 	conf.retry.delays[0] = 10;
 	conf.retry.delays[1] = 7200;
 	conf.retry.n_delays = 2;
-	retry_names(&conf, &t);
+	topology_names(&conf, &t);
 	ck_assert_str_eq(t.unrouted, "zaaklink.events.unrouted");
 	ck_assert_str_eq(t.retry, "zaaklink.events.retry");
 	ck_assert_str_eq(t.requeue, "zaaklink.events.requeue");
@@ -146,6 +147,27 @@ START_TEST(test_names_derive_from_the_exchange)
 	ck_assert_int_eq(t.n_wait, 2);
 	ck_assert_str_eq(t.wait[0], "zaaklink.events.wait.10s");
 	ck_assert_str_eq(t.wait[1], "zaaklink.events.wait.7200s");
+}
+END_TEST
+
+/* A consumer queue must not take a name zaaklink derives, for any delay. */
+START_TEST(test_own_names)
+{
+	static const char *const own[] = {
+	    "zaaklink.events.unrouted", "zaaklink.events.retry", "zaaklink.events.requeue",
+	    "zaaklink.events.dlq",      "zaaklink.events.wait.5s", "zaaklink.events.wait.",
+	};
+	static const char *const free_names[] = {
+	    "zaaklink.events",       "zaaklink.events.other", "zaaklink.events.retry.x",
+	    "zaaklink.eventsX.retry", "zaaklink.events.dlqs",  "other.retry",
+	    "zaaklink.events.waits",  "zaaklink.events.unrouted2",
+	};
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		ck_assert_msg(topology_is_own("zaaklink.events", own[i]), "%s is zaaklink's", own[i]);
+	for (size_t i = 0; i < sizeof(free_names) / sizeof(free_names[0]); i++)
+		ck_assert_msg(!topology_is_own("zaaklink.events", free_names[i]), "%s is free",
+		              free_names[i]);
 }
 END_TEST
 
@@ -404,6 +426,7 @@ static Suite *retry_suite(void)
 	tcase_add_test(policy, test_tier_always_within_the_tiers);
 	suite_add_tcase(s, policy);
 	tcase_add_test(names, test_names_derive_from_the_exchange);
+	tcase_add_test(names, test_own_names);
 	suite_add_tcase(s, names);
 	tcase_add_test(headers, test_failure_read_from_headers_and_x_death);
 	tcase_add_test(headers, test_headers_without_ours_keep_the_rest);
