@@ -532,6 +532,7 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	static const char *const opts[] = { NULL };
 	struct daemon d = { .conf = conf, .source = { .events = &source_events },
 			    .amqp = { .events = &amqp_events } };
+	struct zl_err err = { 0 };
 	int rc = ZL_EX_OK;
 
 	if (app_flags(argc, argv, opts, NULL) < 0)
@@ -541,8 +542,6 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	/* The endpoint next: a port in use ends the start before the state file is touched. */
 	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
 	if (conf->metrics.listen) {
-		struct zl_err err = { 0 };
-
 		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
 			return app_fail(&err);
 	}
@@ -550,7 +549,10 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 		goto out;
 	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			   conf->source.query_timeout);
-	d.pub = publisher_new(&conf->amqp);
+	if (!(d.pub = publisher_new(&conf->amqp, &err))) {
+		rc = app_fail(&err);
+		goto out;
+	}
 	if (conf->amqp.n_queues > 0)
 		d.retry = retry_new(conf);
 	if (!d.src || !d.pub || (conf->amqp.n_queues > 0 && !d.retry)) {

@@ -133,8 +133,10 @@ static void read_broker(const struct zl_conf *conf, struct status *s)
 		quick.connect_timeout = 3;
 	s->unrouted = -1;
 	s->node = conf_mask_url(conf->amqp.urls[0]);
-	if (!(pub = publisher_new(&quick)))
+	if (!(pub = publisher_new(&quick, &err))) {
+		snprintf(s->broker_error, sizeof(s->broker_error), "%s", err.msg);
 		return;
+	}
 	snprintf(queue, sizeof(queue), "%s.unrouted", conf->amqp.exchange);
 	if (publisher_connect(pub, &err) < 0 ||
 	    (s->unrouted = publisher_queue_depth(pub, queue, &err)) < 0)
