@@ -4,9 +4,7 @@
 
 #include <limits.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static const struct zl_outage_events events = {
     .unavailable = "test.unavailable",
@@ -148,28 +146,30 @@ START_TEST(test_success_after_failures_ends_the_outage)
 }
 END_TEST
 
-/* Runs fail (when err) or ok with stderr sent to a temporary file; returns the output. */
+struct attempt {
+	struct zl_outage *o;
+	int64_t now;
+	const char *node;
+	const struct zl_err *err; /* NULL: a success */
+};
+
+static void attempt(void *arg)
+{
+	const struct attempt *a = arg;
+
+	if (a->err)
+		outage_fail(a->o, a->now, 60, 0, a->node, a->err);
+	else
+		outage_ok(a->o, a->now, a->node);
+}
+
+/* Runs a failed (with err) or successful attempt; buf gets what it logged. */
 static void capture(char *buf, size_t size, struct zl_outage *o, int64_t now, const char *node,
                     const struct zl_err *err)
 {
-	FILE *tmp = tmpfile();
-	int saved = dup(2);
-	size_t n;
+	struct attempt a = {o, now, node, err};
 
-	ck_assert_ptr_nonnull(tmp);
-	fflush(stderr);
-	dup2(fileno(tmp), 2);
-	if (err)
-		outage_fail(o, now, 60, 0, node, err);
-	else
-		outage_ok(o, now, node);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	n = fread(buf, 1, size - 1, tmp);
-	buf[n] = '\0';
-	fclose(tmp);
+	unit_capture_stderr(attempt, &a, buf, size);
 }
 
 /* One error line at the start, debug lines in between, one info line at the end. */
