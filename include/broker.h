@@ -7,8 +7,13 @@
  * cannot share one. What they do share is here: opening a socket (TCP, or
  * TLS with the configured CA, client certificate and verification), logging
  * in with the capabilities zaaklink relies on, trying the configured nodes
- * in turn, closing without ever waiting on a dead peer, and turning the
- * library's and the broker's answers into one line of text.
+ * in turn, answering the broker's close, and turning the library's and the
+ * broker's answers into one line of text.
+ *
+ * Closing must not hang on a dead peer. rabbitmq-c 0.11 waits in poll()
+ * without limit while it sends, so connection.close is sent only when the
+ * socket takes data at once, and its answer is awaited at most 2 s; a
+ * connection that is known to be broken is dropped without a word.
  *
  * No function here logs; callers decide what an event is worth.
  */
@@ -40,11 +45,43 @@ int broker_connect(const struct zl_amqp_conf *conf, int *next_url, char **node,
                    amqp_connection_state_t *conn, struct zl_err *err);
 
 /*
+ * What a client does on each node besides logging in (either may be NULL).
+ * setup runs on the fresh connection (*conn, with *node naming it): it opens
+ * channels and declares what the client needs; when it fails the node
+ * counts as failed, and setup has closed the connection already, since only
+ * the client knows whether it is still sound. node_failed hears of every
+ * node that failed while another is still to be tried.
+ */
+struct broker_hooks {
+	int (*setup)(void *arg, struct zl_err *err);
+	void (*node_failed)(void *arg, const char *node, const struct zl_err *err);
+	void *arg;
+};
+
+/* broker_connect(), with setup and node_failed of hooks called on each node. */
+int broker_connect_with(const struct zl_amqp_conf *conf, const struct broker_hooks *hooks,
+                        int *next_url, char **node, amqp_connection_state_t *conn,
+                        struct zl_err *err);
+
+/*
  * Ends a connection. When sound, connection.close is sent first, but only
  * if the socket takes data at once (a peer that stopped reading would make
  * that send wait forever), and its answer is awaited at most 2 s.
  */
 void broker_close(amqp_connection_state_t conn, bool sound);
+
+/*
+ * Answers a channel.close or connection.close the broker sent on channel
+ * with its close-ok, as the protocol wants. Returns true when the
+ * connection is still open afterwards (only a channel was closed); after
+ * connection.close it is not sound: close it with broker_close(conn, false).
+ */
+bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel,
+                         const amqp_method_t *m);
+
+/* Waits until the socket takes data or deadline_ms (monotonic) passes:
+ * 0 when writable, 1 on timeout, -1 when the socket is gone or failed. */
+int broker_wait_writable(amqp_connection_state_t conn, int64_t deadline_ms);
 
 /* The broker's reply text of a channel.close or connection.close method. */
 void broker_close_text(const amqp_method_t *m, char *buf, size_t size);
@@ -71,12 +108,12 @@ struct timeval broker_ms_tv(int64_t ms);
 void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value);
 
 /*
- * Answers the close the broker sent with a failed RPC on channel (the
- * protocol wants close-ok); r's method is released with the channel's
+ * Answers the close the broker sent with a failed RPC on channel
+ * (broker_answer_close() on r's method); r's method is released with the channel's
  * memory, so read it first. True when only the channel was closed and the
  * connection is still usable, false when the connection was closed or lost.
  */
-bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r);
+bool broker_answer_reply(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r);
 
 /*
  * The number of messages in queue, by a passive declare (it never creates

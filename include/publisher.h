@@ -2,9 +2,9 @@
  * Publisher: the RabbitMQ side, on rabbitmq-c.
  *
  * One connection and one channel in confirm mode. publisher_connect() tries
- * the configured URLs in turn, logs in announcing connection.blocked support,
- * and declares the exchange (durable topic) with its alternate exchange
- * "<exchange>.unrouted" (fanout) and the durable queue of that name.
+ * the configured URLs in turn and logs in (both by broker.c), opens the
+ * channel and declares the exchange (durable topic) with its alternate
+ * exchange "<exchange>.unrouted" (fanout) and the durable queue of that name.
  * publisher_publish() sends a batch without waiting per message (mandatory,
  * persistent, CloudEvents properties and headers) and then reads the
  * broker's acks, nacks and returns until every message of the batch is
@@ -20,16 +20,14 @@
 
 struct zl_publisher;
 
-struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf);
+/* conf is borrowed and must outlive the publisher; NULL with err set when out of memory. */
+struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf, struct zl_err *err);
 void publisher_free(struct zl_publisher *pub);
 
 int publisher_connect(struct zl_publisher *pub, struct zl_err *err);
 bool publisher_connected(const struct zl_publisher *pub);
 /* True while the broker has blocked publishers (memory or disk alarm). */
 bool publisher_blocked(const struct zl_publisher *pub);
-void publisher_disconnect(struct zl_publisher *pub);
-/* The masked URL of the current (or last tried) node. */
-const char *publisher_node(const struct zl_publisher *pub);
 
 /*
  * Publishes rows[0..n) in order and waits for their confirms. Returns the

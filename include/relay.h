@@ -4,9 +4,9 @@
  * Takes due outbox rows in record order, publishes them as one batch and
  * removes exactly the acknowledged prefix. From the first row that was not
  * acknowledged on, every row stays pending and is tried again after a
- * capped exponential backoff, in the same order and with the same event id:
- * delivery is at-least-once and an ontkoppeld never overtakes the
- * gekoppeld it undoes.
+ * capped exponential backoff (zl_backoff_ms), in the same order and with
+ * the same event id: delivery is at-least-once and an ontkoppeld never
+ * overtakes the gekoppeld it undoes.
  */
 #ifndef ZL_RELAY_H
 #define ZL_RELAY_H
@@ -35,8 +35,5 @@ void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf,
  * rescheduled).
  */
 int relay_step(struct zl_relay *r, struct zl_err *err);
-
-/* Backoff after n consecutive failures: 1 s doubling up to max seconds. */
-int64_t relay_backoff_ms(int n, double max_seconds);
 
 #endif

@@ -105,6 +105,24 @@ void broker_reply_text(amqp_rpc_reply_t r, char *buf, size_t size)
 	}
 }
 
+bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel,
+                         const amqp_method_t *m)
+{
+	if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_ok_t ok = {0};
+
+		amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		return true;
+	}
+	if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_ok_t ok = {0};
+
+		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		return false;
+	}
+	return true;
+}
+
 int broker_reply_code(amqp_rpc_reply_t r)
 {
 	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
@@ -352,6 +370,13 @@ int broker_open(const struct zl_amqp_conf *conf, int idx, const char *node,
 int broker_connect(const struct zl_amqp_conf *conf, int *next_url, char **node,
                    amqp_connection_state_t *conn, struct zl_err *err)
 {
+	return broker_connect_with(conf, NULL, next_url, node, conn, err);
+}
+
+int broker_connect_with(const struct zl_amqp_conf *conf, const struct broker_hooks *hooks,
+                        int *next_url, char **node, amqp_connection_state_t *conn,
+                        struct zl_err *err)
+{
 	*conn = NULL;
 	if (conf->n_urls <= 0)
 		return zl_err_set(err, ZL_EX_CONFIG,
@@ -366,29 +391,49 @@ int broker_connect(const struct zl_amqp_conf *conf, int *next_url, char **node,
 		free(*node);
 		*node = masked;
 		if (broker_open(conf, idx, masked, conn, err) == 0) {
-			*next_url = idx;
-			return 0;
+			if (!hooks || !hooks->setup || hooks->setup(hooks->arg, err) == 0) {
+				*next_url = idx;
+				return 0;
+			}
+			*conn = NULL; /* closed by setup */
 		}
+		/* Rotate: the next attempt starts after the node that failed. */
 		*next_url = (idx + 1) % conf->n_urls;
+		if (hooks && hooks->node_failed && i + 1 < conf->n_urls)
+			hooks->node_failed(hooks->arg, masked, err);
 	}
 	return -1;
 }
 
-/* True when the socket takes data without waiting. */
-static bool writable_now(amqp_connection_state_t conn)
+int broker_wait_writable(amqp_connection_state_t conn, int64_t deadline_ms)
 {
 	struct pollfd pfd = {.fd = amqp_get_sockfd(conn), .events = POLLOUT};
 
 	if (pfd.fd < 0)
-		return false;
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0;
+		return -1;
+	for (;;) {
+		int64_t left = deadline_ms - zl_now_ms();
+		int rc;
+
+		if (left < 0)
+			left = 0;
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return -1;
+		if (rc > 0)
+			return 0;
+		if (left == 0)
+			return 1;
+	}
 }
 
 void broker_close(amqp_connection_state_t conn, bool sound)
 {
 	if (!conn)
 		return;
-	if (sound && writable_now(conn)) {
+	if (sound && broker_wait_writable(conn, zl_now_ms()) == 0) {
 		struct timeval tv = broker_ms_tv(CLOSE_TIMEOUT_MS);
 
 		amqp_set_rpc_timeout(conn, &tv);
@@ -404,23 +449,17 @@ void broker_long_entry(amqp_table_entry_t *e, const char *key, int64_t value)
 	e->value.value.i64 = value;
 }
 
-bool broker_answer_close(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r)
+bool broker_answer_reply(amqp_connection_state_t conn, amqp_channel_t channel, amqp_rpc_reply_t r)
 {
+	bool channel_only;
+
 	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
 		return false;
-	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-		amqp_channel_close_ok_t ok = {0};
-
-		amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	channel_only = r.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+	broker_answer_close(conn, channel, &r.reply);
+	if (channel_only)
 		amqp_maybe_release_buffers_on_channel(conn, channel);
-		return true;
-	}
-	if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-		amqp_connection_close_ok_t ok = {0};
-
-		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-	}
-	return false;
+	return channel_only;
 }
 
 /*
@@ -453,7 +492,7 @@ int64_t broker_queue_depth(amqp_connection_state_t conn, amqp_channel_t channel,
 	}
 	broker_reply_text(r, reason, sizeof(reason));
 	code = broker_reply_code(r);
-	if (broker_answer_close(conn, channel, r)) {
+	if (broker_answer_reply(conn, channel, r)) {
 		if (code == AMQP_NOT_FOUND)
 			return zl_err_set(err, ZL_EX_DATAERR, "queue %s does not exist", queue);
 		return zl_err_set(err, ZL_EX_TEMPFAIL, "could not inspect queue %s: %s", queue,

@@ -59,11 +59,11 @@ static int check_source(const struct zl_conf *conf, struct zl_err *err)
 /* Connects to RabbitMQ and declares the exchange and its unrouted queue. */
 static int check_broker(const struct zl_conf *conf, struct zl_err *err)
 {
-	struct zl_publisher *pub = publisher_new(&conf->amqp);
+	struct zl_publisher *pub = publisher_new(&conf->amqp, err);
 	int rc;
 
 	if (!pub)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return -1;
 	rc = publisher_connect(pub, err);
 	publisher_free(pub);
 	return rc;

@@ -33,13 +33,13 @@ const struct zl_command zl_cmd_once = {
 /* Publishes until the outbox is empty or a batch fails; returns pending. */
 static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err)
 {
-	struct zl_publisher *pub = publisher_new(&conf->amqp);
+	struct zl_publisher *pub = publisher_new(&conf->amqp, err);
 	struct zl_store_counts c;
 	struct zl_relay relay;
 	int n = 0;
 
 	if (!pub)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return -1;
 	relay_init(&relay, &conf->amqp, st, pub);
 	if (store_outbox_retry_now(st, err) < 0 || store_counts(st, &c, err) < 0) {
 		publisher_free(pub);

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "notify.h"
+#include "outage.h"
 #include "publisher.h"
 #include "relay.h"
 #include "retry.h"
@@ -52,42 +53,17 @@ static void on_reload(int sig)
 	reload_requested = 1;
 }
 
-/*
- * An outage (of PostgreSQL or of RabbitMQ) is logged once when it starts
- * and once when it ends, not once per retry; retries back off.
- */
-struct outage {
-	const char *what;        /* "source" or "amqp" */
-	int failures;            /* consecutive */
-	int64_t since_ms;
-	int64_t next_try_ms;     /* monotonic */
+/* An outage of PostgreSQL or of RabbitMQ: logged once when it starts and once when it ends. */
+static const struct zl_outage_events source_events = {
+	.unavailable = "source.unavailable",
+	.recovered = "source.recovered",
+	.reconnect_failed = "source.reconnect_failed",
 };
-
-static void outage_fail(struct outage *o, const struct zl_err *err, double max_backoff,
-			int64_t min_wait_ms)
-{
-	int64_t wait = relay_backoff_ms(o->failures + 1, max_backoff);
-
-	if (o->failures++ == 0) {
-		o->since_ms = zl_now_ms();
-		zl_error(o->what[0] == 's' ? "source.unavailable" : "amqp.unavailable",
-			 "error=\"%s\"", err->msg);
-	} else {
-		zl_debug("retry.failed", "what=%s attempt=%d error=\"%s\"", o->what, o->failures,
-			 err->msg);
-	}
-	o->next_try_ms = zl_now_ms() + (wait > min_wait_ms ? wait : min_wait_ms);
-}
-
-static void outage_ok(struct outage *o)
-{
-	if (o->failures > 0)
-		zl_info(o->what[0] == 's' ? "source.recovered" : "amqp.recovered",
-			"down_ms=%lld attempts=%d", (long long)(zl_now_ms() - o->since_ms),
-			o->failures);
-	o->failures = 0;
-	o->next_try_ms = 0;
-}
+static const struct zl_outage_events amqp_events = {
+	.unavailable = "amqp.unavailable",
+	.recovered = "amqp.recovered",
+	.reconnect_failed = "amqp.reconnect_failed",
+};
 
 static void install_signals(void)
 {
@@ -106,7 +82,7 @@ static void install_signals(void)
 }
 
 /* Sleeps up to ms, servicing the broker connection when there is one. */
-static void wait_for(struct zl_publisher *pub, int64_t ms, struct outage *amqp)
+static void wait_for(struct zl_publisher *pub, int64_t ms, struct zl_outage *amqp)
 {
 	struct zl_err err = { 0 };
 
@@ -132,7 +108,7 @@ struct daemon {
 	struct zl_publisher *pub;
 	struct zl_retry *retry; /* NULL without amqp.queues: nothing dead-letters to it */
 	struct zl_relay relay;
-	struct outage source, amqp;
+	struct zl_outage source, amqp;
 	int64_t next_pass_ms;
 	struct zl_notify notify;
 	bool ready;              /* READY=1 sent */
@@ -287,7 +263,8 @@ static void do_pass(struct daemon *d)
 	}
 	if (rc < 0) {
 		if (err.code == ZL_EX_UNAVAILABLE) {
-			outage_fail(&d->source, &err, d->conf->amqp.max_backoff, poll_ms);
+			outage_fail(&d->source, zl_now_ms(), d->conf->amqp.max_backoff, poll_ms,
+				    NULL, &err);
 			d->next_pass_ms = d->source.next_try_ms;
 			notify_status(&d->notify, "PostgreSQL unavailable: %s", err.msg);
 		} else {
@@ -298,7 +275,7 @@ static void do_pass(struct daemon *d)
 		metrics_pass_failed(&d->metrics, err.msg);
 		return;
 	}
-	outage_ok(&d->source);
+	outage_ok(&d->source, zl_now_ms(), NULL);
 	backfilled = take_backfill_request(d);
 	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
 			  zl_now_ms());
@@ -314,11 +291,11 @@ static void do_connect(struct daemon *d)
 
 	if (publisher_connect(d->pub, &err) < 0) {
 		snprintf(d->metrics.broker_error, sizeof(d->metrics.broker_error), "%s", err.msg);
-		outage_fail(&d->amqp, &err, d->conf->amqp.max_backoff, 0);
+		outage_fail(&d->amqp, zl_now_ms(), d->conf->amqp.max_backoff, 0, NULL, &err);
 		notify_status(&d->notify, "RabbitMQ unavailable: %s", err.msg);
 		return;
 	}
-	outage_ok(&d->amqp);
+	outage_ok(&d->amqp, zl_now_ms(), NULL);
 	/* Whatever waited for the broker is due now, in order. */
 	if (store_outbox_retry_now(d->st, &err) < 0)
 		zl_error("state.failed", "error=\"%s\"", err.msg);
@@ -339,7 +316,7 @@ static void do_publish(struct daemon *d)
 			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
 				d->relay.failures);
 			if (!publisher_connected(d->pub))
-				d->amqp.next_try_ms = zl_now_ms() + relay_backoff_ms(
+				d->amqp.next_try_ms = zl_now_ms() + zl_backoff_ms(
 						d->relay.failures, d->conf->amqp.max_backoff);
 		}
 		notify_watchdog(&d->notify);
@@ -565,7 +542,9 @@ static void check_watchdog(const struct daemon *d)
 
 static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	struct daemon d = { .conf = conf, .source = { .what = "source" }, .amqp = { .what = "amqp" } };
+	struct daemon d = { .conf = conf, .source = { .events = &source_events },
+			    .amqp = { .events = &amqp_events } };
+	struct zl_err err = { 0 };
 	int rc = ZL_EX_OK;
 
 	(void)opts, (void)argc, (void)argv;
@@ -574,8 +553,6 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	/* The endpoint next: a port in use ends the start before the state file is touched. */
 	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
 	if (conf->metrics.listen) {
-		struct zl_err err = { 0 };
-
 		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
 			return app_fail(&err);
 	}
@@ -583,16 +560,15 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		goto out;
 	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
 			   conf->source.query_timeout);
-	d.pub = publisher_new(&conf->amqp);
-	if (conf->amqp.n_queues > 0) {
-		struct zl_err err = { 0 };
-
-		if (!(d.retry = retry_new(conf, &err))) {
-			rc = app_fail(&err);
-			goto out;
-		}
+	if (!(d.pub = publisher_new(&conf->amqp, &err))) {
+		rc = app_fail(&err);
+		goto out;
 	}
-	if (!d.src || !d.pub) {
+	if (conf->amqp.n_queues > 0 && !(d.retry = retry_new(conf, &err))) {
+		rc = app_fail(&err);
+		goto out;
+	}
+	if (!d.src) {
 		rc = ZL_EX_SOFTWARE;
 		goto out;
 	}

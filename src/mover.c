@@ -75,18 +75,12 @@ static int rpc_failed(struct zl_mover *m, amqp_rpc_reply_t r, const char *what, 
                       struct zl_err *err)
 {
 	char reason[512];
+	int code = broker_reply_code(r);
 
 	broker_reply_text(r, reason, sizeof(reason));
 	/* Any failure closes at least our only channel: start over. */
-	m->broken = r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
-	            r.reply.id == AMQP_CONNECTION_CLOSE_METHOD;
-	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-		amqp_channel_close_ok_t ok = {0};
-
-		amqp_send_method(m->conn, MOVE_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-	}
-	zl_err_set(err, broker_reply_code(r) == AMQP_NOT_FOUND ? ZL_EX_DATAERR : ZL_EX_UNAVAILABLE,
+	m->broken = !broker_answer_reply(m->conn, MOVE_CHANNEL, r);
+	zl_err_set(err, code == AMQP_NOT_FOUND ? ZL_EX_DATAERR : ZL_EX_UNAVAILABLE,
 	           "could not %s %s on node %s: %s", what, name, mover_node(m), reason);
 	mover_disconnect(m);
 	return -1;

@@ -6,15 +6,9 @@
 #include "topology.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 /*
  * Confirms. After confirm.select the broker numbers every basic.publish on
@@ -38,14 +32,14 @@
  * publishers on an alarm) ends the batch at the confirm timeout; (2) reading
  * the socket without waiting before the first and every SERVICE_EVERY-th
  * message, so an overdue heartbeat is noticed by us instead of inside
- * amqp_basic_publish(); (3) TCP_USER_TIMEOUT, so the kernel drops a
- * connection whose sent data stays unacknowledged for the confirm timeout.
+ * amqp_basic_publish(); (3) TCP_USER_TIMEOUT (set by broker.c), so the
+ * kernel drops a connection whose sent data stays unacknowledged for the
+ * confirm timeout.
  */
 
 #define PUBLISH_CHANNEL 1 /* confirm mode, lives as long as the connection */
 #define INSPECT_CHANNEL 2 /* opened per passive declare: a 404 closes it */
 #define SERVICE_EVERY 32  /* messages sent between two reads of the socket */
-#define CLOSE_TIMEOUT_MS 2000
 
 /* Where a row of the batch stands with the broker. */
 enum row_state {
@@ -61,9 +55,8 @@ enum row_state {
 struct zl_publisher {
 	const struct zl_amqp_conf *conf; /* borrowed; outlives the publisher */
 	amqp_connection_state_t conn;    /* NULL while disconnected */
-	int url_index;                   /* URL of the connection, or last tried */
-	int next_url;                    /* where the next connect starts */
-	char *node;                      /* masked conf->urls[url_index] */
+	int next_url;                    /* URL of the connection, or where to start */
+	char *node;                      /* masked URL of the connection, or of the last tried */
 	bool blocked;                    /* connection.blocked without unblocked */
 	bool broken;                     /* the connection must not be written to */
 	bool failing;                    /* the last publisher_connect() failed */
@@ -91,69 +84,21 @@ static bool row_settled(unsigned char s)
 }
 
 /*
- * Answers a close the broker sent (the protocol wants close-ok). Returns
- * true when the connection itself is still open afterwards.
+ * Answers a close the broker sent. Returns true when the connection itself
+ * is still open afterwards; else it is marked broken.
  */
 static bool answer_close(struct zl_publisher *pub, amqp_channel_t channel, const amqp_method_t *m)
 {
-	if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
-		amqp_channel_close_ok_t ok = {0};
-
-		amqp_send_method(pub->conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	if (broker_answer_close(pub->conn, channel, m))
 		return true;
-	}
-	if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
-		amqp_connection_close_ok_t ok = {0};
-
-		amqp_send_method(pub->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-		pub->broken = true;
-		return false;
-	}
-	return true;
+	pub->broken = true;
+	return false;
 }
 
-/* Polls the socket for writability until deadline_ms (monotonic): 0 when
- * writable, 1 on timeout, -1 when the socket is gone or failed. */
-static int wait_writable(amqp_connection_state_t conn, int64_t deadline_ms)
-{
-	struct pollfd pfd = {.fd = amqp_get_sockfd(conn), .events = POLLOUT};
-
-	if (pfd.fd < 0)
-		return -1;
-	for (;;) {
-		int64_t left = deadline_ms - zl_now_ms();
-		int rc;
-
-		if (left < 0)
-			left = 0;
-		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc < 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return -1;
-		if (rc > 0)
-			return 0;
-		if (left == 0)
-			return 1;
-	}
-}
-
-/*
- * Ends the connection. While it is sound, connection.close is sent first
- * (so the broker logs a clean close), but only when the socket takes data
- * at once: a peer that stopped reading would make that send wait forever.
- */
+/* Ends the connection (politely while it is sound) and forgets its state. */
 static void close_connection(struct zl_publisher *pub)
 {
-	if (!pub->conn)
-		return;
-	if (!pub->broken && wait_writable(pub->conn, zl_now_ms()) == 0) {
-		struct timeval tv = broker_ms_tv(CLOSE_TIMEOUT_MS);
-
-		amqp_set_rpc_timeout(pub->conn, &tv);
-		amqp_connection_close(pub->conn, AMQP_REPLY_SUCCESS);
-	}
-	amqp_destroy_connection(pub->conn);
+	broker_close(pub->conn, !pub->broken);
 	pub->conn = NULL;
 	pub->blocked = false;
 	pub->broken = false;
@@ -167,36 +112,20 @@ static int connection_lost(struct zl_publisher *pub, const struct zl_err *err)
 	zl_warn("amqp.disconnected", "node=%s error=\"%s\"", pub->node, err->msg);
 	close_connection(pub);
 	if (pub->conf->n_urls > 0)
-		pub->next_url = (pub->url_index + 1) % pub->conf->n_urls;
+		pub->next_url = (pub->next_url + 1) % pub->conf->n_urls;
 	return -1;
 }
 
-/* Makes conf->urls[idx] the current node (masked for logs). */
-static int set_node(struct zl_publisher *pub, int idx, struct zl_err *err)
-{
-	char *masked = conf_mask_url(pub->conf->urls[idx]);
-
-	if (!masked)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not mask an amqp url: out of memory");
-	free(pub->node);
-	pub->node = masked;
-	pub->url_index = idx;
-	return 0;
-}
-
-struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf)
+struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf, struct zl_err *err)
 {
 	struct zl_publisher *pub = calloc(1, sizeof(*pub));
 
-	if (!pub)
-		return NULL;
-	pub->conf = conf;
-	pub->next_tag = 1;
-	pub->node = conf->n_urls > 0 ? conf_mask_url(conf->urls[0]) : strdup("(none)");
-	if (!pub->node) {
-		publisher_free(pub);
+	if (!pub) {
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while creating the RabbitMQ publisher");
 		return NULL;
 	}
+	pub->conf = conf;
+	pub->next_tag = 1;
 	return pub;
 }
 
@@ -222,19 +151,6 @@ bool publisher_blocked(const struct zl_publisher *pub)
 const struct zl_publisher_counts *publisher_counts(const struct zl_publisher *pub)
 {
 	return &pub->counts;
-}
-
-const char *publisher_node(const struct zl_publisher *pub)
-{
-	return pub->node;
-}
-
-void publisher_disconnect(struct zl_publisher *pub)
-{
-	if (!pub->conn)
-		return;
-	close_connection(pub);
-	zl_info("amqp.disconnected", "node=%s", pub->node);
 }
 
 /*
@@ -272,14 +188,16 @@ static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Connects to conf->urls[idx] (broker.c) and sets everything up; on failure nothing remains. */
-static int connect_node(struct zl_publisher *pub, int idx, struct zl_err *err)
+/*
+ * Sets up the connection broker.c just opened to pub->node: the channel in
+ * confirm mode and the topology. On failure nothing remains open.
+ */
+static int set_up(void *arg, struct zl_err *err)
 {
+	struct zl_publisher *pub = arg;
 	char server[64];
 	amqp_rpc_reply_t r;
 
-	if (broker_open(pub->conf, idx, pub->node, &pub->conn, err) < 0)
-		return -1;
 	amqp_channel_open(pub->conn, PUBLISH_CHANNEL);
 	r = amqp_get_rpc_reply(pub->conn);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -305,37 +223,32 @@ fail:
 	return -1;
 }
 
+/*
+ * A node that fails while another may still answer is worth a warning
+ * once; while every node is down the caller logs the outage once, and the
+ * retries of it are detail.
+ */
+static void node_failed(void *arg, const char *node, const struct zl_err *err)
+{
+	const struct zl_publisher *pub = arg;
+
+	zl_log(pub->failing ? ZL_LOG_DEBUG : ZL_LOG_WARNING, "amqp.connect_failed",
+	       "node=%s error=\"%s\"", node, err->msg);
+}
+
 int publisher_connect(struct zl_publisher *pub, struct zl_err *err)
 {
-	const struct zl_amqp_conf *c = pub->conf;
+	const struct broker_hooks hooks = {.setup = set_up, .node_failed = node_failed, .arg = pub};
 
 	if (pub->conn)
 		return 0;
-	if (c->n_urls <= 0)
-		return zl_err_set(err, ZL_EX_CONFIG,
-		                  "could not connect to RabbitMQ: no url configured");
-	for (int i = 0, start = pub->next_url; i < c->n_urls; i++) {
-		int idx = (start + i) % c->n_urls;
-
-		if (set_node(pub, idx, err) < 0)
-			return -1;
-		if (connect_node(pub, idx, err) == 0) {
-			pub->failing = false;
-			return 0;
-		}
-		/* Rotate: the next attempt starts after the node that failed. */
-		pub->next_url = (idx + 1) % c->n_urls;
-		/*
-		 * A node that fails while another may still answer is worth a
-		 * warning once; while every node is down the caller logs the
-		 * outage once, and the retries of it are detail.
-		 */
-		if (i + 1 < c->n_urls)
-			zl_log(pub->failing ? ZL_LOG_DEBUG : ZL_LOG_WARNING, "amqp.connect_failed",
-			       "node=%s error=\"%s\"", pub->node, err->msg);
+	if (broker_connect_with(pub->conf, &hooks, &pub->next_url, &pub->node, &pub->conn, err) <
+	    0) {
+		pub->failing = true;
+		return -1;
 	}
-	pub->failing = true;
-	return -1;
+	pub->failing = false;
+	return 0;
 }
 
 /* Marks row i settled by an ack or a nack. */
@@ -576,7 +489,7 @@ static enum batch_end send_rows(struct zl_publisher *pub, struct batch *b, int64
 			return END_LOST;
 		if (pub->blocked)
 			return END_BLOCKED;
-		rc = wait_writable(pub->conn, deadline);
+		rc = broker_wait_writable(pub->conn, deadline);
 		if (rc > 0)
 			return END_STALLED;
 		if (rc < 0) {

@@ -2,6 +2,7 @@
 #include "relay.h"
 #include "event.h"
 #include "log.h"
+#include "outage.h"
 
 #include <stdlib.h>
 
@@ -15,15 +16,6 @@ void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf, struct zl_s
 	r->published = 0;
 	r->published_by_type[ZL_GEKOPPELD] = r->published_by_type[ZL_ONTKOPPELD] = 0;
 	r->retried = 0;
-}
-
-int64_t relay_backoff_ms(int n, double max_seconds)
-{
-	int64_t ms = 1000, cap = (int64_t)(max_seconds * 1000);
-
-	for (int i = 1; i < n && ms < cap; i++)
-		ms *= 2;
-	return ms < cap ? ms : cap;
 }
 
 int relay_step(struct zl_relay *r, struct zl_err *err)
@@ -67,7 +59,7 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 	r->failures++;
 	{
 		int first = acked < 0 ? 0 : acked;
-		int64_t next = zl_wall_ms() + relay_backoff_ms(r->failures, r->conf->max_backoff);
+		int64_t next = zl_wall_ms() + zl_backoff_ms(r->failures, r->conf->max_backoff);
 
 		*err = pub_err;
 		r->retried += n - first;

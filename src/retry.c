@@ -3,6 +3,7 @@
 #include "broker.h"
 #include "log.h"
 #include "topology.h"
+#include "outage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,9 +322,8 @@ struct zl_retry {
 	struct zl_topology names;
 	struct zl_mover *mover;
 	bool declared; /* topology declared on this connection */
-	int failures;  /* consecutive, for backoff and the outage log */
-	int64_t since_ms;
-	int64_t next_try_ms;                /* monotonic */
+	struct zl_outage outage; /* of the broker, for backoff and the log */
+	int64_t next_try_ms;     /* monotonic */
 	int64_t moves[ZL_MAX_RETRY_DELAYS]; /* per wait tier */
 	int64_t parked;
 	/* The message that could not be moved last time, by its content (a
@@ -365,33 +365,27 @@ int64_t retry_moves(const struct zl_retry *r, int tier)
 	return tier < ZL_MAX_RETRY_DELAYS ? r->moves[tier] : 0;
 }
 
+static const struct zl_outage_events retry_events = {
+    .unavailable = "retry.unavailable",
+    .recovered = "retry.recovered",
+    .reconnect_failed = "retry.reconnect_failed",
+};
+
 /* An outage is logged once when it starts and once when it ends; retries back off. */
 static void retry_failed(struct zl_retry *r, const struct zl_err *err)
 {
-	int64_t wait = 1000;
-
-	for (int i = 0; i < r->failures && wait < (int64_t)(r->conf->amqp.max_backoff * 1000); i++)
-		wait *= 2;
-	if (wait > (int64_t)(r->conf->amqp.max_backoff * 1000))
-		wait = (int64_t)(r->conf->amqp.max_backoff * 1000);
-	if (r->failures++ == 0) {
-		r->since_ms = zl_now_ms();
-		zl_error("retry.unavailable", "node=%s error=\"%s\"", mover_node(r->mover),
-		         err->msg);
-	} else {
-		zl_debug("retry.failed", "attempt=%d error=\"%s\"", r->failures, err->msg);
-	}
-	r->next_try_ms = zl_now_ms() + wait;
+	r->outage.events = &retry_events; /* retry_new() zeroed it */
+	outage_fail(&r->outage, zl_now_ms(), r->conf->amqp.max_backoff, 0, mover_node(r->mover),
+	            err);
+	r->next_try_ms = r->outage.next_try_ms;
 	mover_disconnect(r->mover);
 	r->declared = false;
 }
 
 static void retry_ok(struct zl_retry *r)
 {
-	if (r->failures > 0)
-		zl_info("retry.recovered", "node=%s down_ms=%lld attempts=%d", mover_node(r->mover),
-		        (long long)(zl_now_ms() - r->since_ms), r->failures);
-	r->failures = 0;
+	r->outage.events = &retry_events;
+	outage_ok(&r->outage, zl_now_ms(), mover_node(r->mover));
 }
 
 /* True when name is a configured consumer queue. */
@@ -608,7 +602,7 @@ void retry_step(struct zl_retry *r, int budget_ms)
 		}
 		r->declared = true;
 		/* Once, not at every reconnect of an outage (retry.recovered ends it). */
-		zl_log(r->failures == 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "retry.ready",
+		zl_log(r->outage.failures == 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "retry.ready",
 		       "node=%s queue=%s tiers=%d parking=%s", mover_node(r->mover), r->names.retry,
 		       r->names.n_wait, r->names.dlq);
 	}

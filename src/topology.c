@@ -47,7 +47,7 @@ bool topology_is_own(const char *exchange, const char *name)
  * connection survived it. */
 static int left_behind(amqp_connection_state_t c, amqp_channel_t ch, amqp_rpc_reply_t r)
 {
-	return broker_answer_close(c, ch, r) ? ZL_TOPOLOGY_REFUSED : ZL_TOPOLOGY_LOST;
+	return broker_answer_reply(c, ch, r) ? ZL_TOPOLOGY_REFUSED : ZL_TOPOLOGY_LOST;
 }
 
 /*

@@ -158,7 +158,7 @@ zl_run_bg "$conf" "$log"
 pid=$ZL_PID
 zl_wait_log 'msg=retry\.unavailable' 20 || diag "D: no retry.unavailable"
 # Two more rounds of backoff (1 s, 2 s) at the same message.
-zl_wait_for 20 eval '[ "$(grep -c "msg=retry.failed" "$log")" -ge 2 ]' || diag "D: no retries"
+zl_wait_for 20 eval '[ "$(grep -c "msg=retry.reconnect_failed" "$log")" -ge 2 ]' || diag "D: no retries"
 is "$(count "$ex.retry")" 2 "D: both messages still in the retry queue"
 ok "D: the daemon is still running" kill -0 "$pid"
 ctl clear_policy "full-$ex.dlq" >/dev/null 2>&1 || diag "could not clear the policy full-$ex.dlq"

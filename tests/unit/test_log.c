@@ -9,25 +9,26 @@
 #include <string.h>
 #include <unistd.h>
 
+struct log_call {
+	enum zl_log_level level;
+	const char *event;
+	const char *value;
+};
+
+static void log_one(void *arg)
+{
+	const struct log_call *c = arg;
+
+	zl_log(c->level, c->event, "value=%s", c->value);
+}
+
 /* Runs zl_log with stderr sent to a temporary file; returns the line. */
 static void capture(char *buf, size_t size, enum zl_log_level level, const char *event,
 		    const char *value)
 {
-	FILE *tmp = tmpfile();
-	int saved = dup(2);
-	size_t n;
+	struct log_call c = { level, event, value };
 
-	ck_assert_ptr_nonnull(tmp);
-	fflush(stderr);
-	dup2(fileno(tmp), 2);
-	zl_log(level, event, "value=%s", value);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	n = fread(buf, 1, size - 1, tmp);
-	buf[n] = '\0';
-	fclose(tmp);
+	unit_capture_stderr(log_one, &c, buf, size);
 }
 
 START_TEST(test_log_line_has_level_event_and_pairs)

@@ -10,6 +10,27 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* Runs fn(arg) with stderr sent to a temporary file; buf gets what it wrote. */
+static inline void unit_capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t size)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2);
+	size_t n;
+
+	ck_assert_ptr_nonnull(tmp);
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
 
 #define ZL_UNIT_MAIN(suite_fn)                                  \
 	int main(void)                                          \
