@@ -1,7 +1,7 @@
 /*
  * Detect: one detection pass, from Open Klant's rows to recorded events.
  *
- * Compares PostgreSQL's range fingerprints with the stored ones, fetches and
+ * Compares PostgreSQL's range fingerprints with the stored ones, reads and
  * diffs only the ranges that differ, and writes the new links, fingerprints,
  * outbox rows and checkpoint in one store transaction.
  */
@@ -17,9 +17,9 @@
 
 struct zl_pass_stats {
 	int64_t ranges_total;
-	int64_t ranges_fetched;
-	int64_t ranges_diffed;   /* of ranges_fetched, read and diffed (so far) */
-	int64_t rows_fetched;
+	int64_t ranges_read;
+	int64_t ranges_diffed;   /* of ranges_read, read and diffed (so far) */
+	int64_t rows_read;
 	int64_t links;
 	int64_t events;
 	int64_t events_by_type[2]; /* by enum zl_event_type */

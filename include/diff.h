@@ -69,11 +69,11 @@ int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
 void diff_clear(struct zl_diff *d);
 
 /*
- * The ids of fingerprint range bucket (bucket = id / size, which PostgreSQL
- * and SQLite truncate toward zero, so bucket 0 spans both signs): *first to
- * *last, both included. The bounds saturate at INT64_MIN and INT64_MAX: the
+ * The ids of fingerprint range number `range` (range = id / size, which
+ * PostgreSQL and SQLite truncate toward zero, so range 0 spans both
+ * signs): *first to *last, both included. The bounds saturate at INT64_MIN and INT64_MAX: the
  * range of an id within size of either end reaches past it.
  */
-void diff_bucket_ids(int64_t bucket, int64_t size, int64_t *first, int64_t *last);
+void diff_range_ids(int64_t range, int64_t size, int64_t *first, int64_t *last);
 
 #endif

@@ -2,7 +2,7 @@
  * Source: reads Open Klant's database through libpq, SELECT only.
  *
  * A pass reads in one REPEATABLE READ READ ONLY transaction, so the range
- * fingerprints and the rows fetched after them come from one snapshot; this
+ * fingerprints and the rows read after them come from one snapshot; this
  * works on a hot-standby replica and needs SELECT on the two tables only.
  * The tables are read from one schema (source.schema), named with it in
  * every statement, and the transaction pins search_path to pg_catalog: no
@@ -63,7 +63,7 @@ struct zl_fp_totals {
 
 /*
  * Compares PostgreSQL's fingerprints of one kind with old (the stored ones,
- * any order) and calls fn, in bucket order, for every bucket whose
+ * any order) and calls fn, in range order, for every range whose
  * fingerprint differs: with its new count and hash, or with rows = 0 when
  * the range is now empty. fn returns 0 to go on, non-zero to stop (passed
  * back). An old entry with rows = -1 differs from anything.

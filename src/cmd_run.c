@@ -289,7 +289,7 @@ static void do_pass(struct daemon *d)
 	backfilled = take_backfill_request(d);
 	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
 			  zl_now_ms());
-	read_store_figures(d, stats.ranges_fetched > 0 || stats.events > 0 || backfilled);
+	read_store_figures(d, stats.ranges_read > 0 || stats.events > 0 || backfilled);
 	detect_log(&stats, source_bytes_received(d->src));
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
 		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);

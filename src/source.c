@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Rows fetched from the cursor per round trip: bounds memory per batch. */
+/* Rows taken from the cursor per FETCH round trip: bounds memory per batch. */
 #define ROWS_PER_FETCH 2000
 
 #define COL_OBJECTTYPE "o.onderwerpobjectidentificator_code_objecttype"
@@ -80,7 +80,7 @@
  *   seen by the next one. zaaklink never computes a hash itself.
  *
  * PostgreSQL compares the fingerprints too: the pass sends the stored ones
- * as arrays and receives only those that differ (a bucket it no longer has
+ * as arrays and receives only those that differ (a range it no longer has
  * comes back with no count), after one row with the number of ranges and
  * of rows. An idle pass therefore receives two rows, whatever the size of
  * the tables.
@@ -92,7 +92,7 @@
 #define CONTACT_HASH \
 	"hashtextextended(k.onderwerp, k.id) # coalesce(hashtextextended(k.nummer, ~k.id), 0)"
 
-/* $1 range size; $2, $3, $4 the stored buckets, counts and hashes. */
+/* $1 range size; $2, $3, $4 the stored ranges, counts and hashes. */
 #define CHANGED_SQL(CUR)                                                                  \
 	"WITH cur AS (" CUR "), old AS (SELECT * FROM"                                     \
 	" unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS s(b, n, h))"                 \
@@ -484,7 +484,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 
 	snprintf(size, sizeof(size), "%d", range_size);
 	/* No stored fingerprints: old may be NULL, and no field of it is read. */
-	text_add_array(&arr[0], n_old ? &old->bucket : NULL, n_old, sizeof(*old));
+	text_add_array(&arr[0], n_old ? &old->range : NULL, n_old, sizeof(*old));
 	text_add_array(&arr[1], n_old ? &old->rows : NULL, n_old, sizeof(*old));
 	text_add_array(&arr[2], n_old ? &old->fp : NULL, n_old, sizeof(*old));
 	for (int a = 0; a < 3; a++)
@@ -515,7 +515,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	for (int i = 1; i < PQntuples(res) && ret == 0; i++) {
 		struct zl_range_fp r = { .kind = kind };
 
-		r.bucket = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		if (!PQgetisnull(res, i, 1)) {
 			r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
