@@ -49,10 +49,14 @@ struct zl_pass_hooks {
 #define ZL_PASS_INTERRUPTED 1
 
 /*
- * Returns 0 after a pass, ZL_PASS_INTERRUPTED, or -1 on an error: errors
- * from PostgreSQL carry ZL_EX_UNAVAILABLE, from the state file
- * ZL_EX_CANTCREAT. Nothing is written unless it returns 0. hooks may be
- * NULL.
+ * Returns 0 after a pass, ZL_PASS_INTERRUPTED, or -1 on an error, with err
+ * filled by the call that failed: ZL_EX_UNAVAILABLE from PostgreSQL (an
+ * outage, and a table not found too: see source.h), ZL_EX_CANTCREAT from
+ * the state file, ZL_EX_CONFIG for a source.schema PostgreSQL cannot
+ * quote, ZL_EX_SOFTWARE when out of memory. An empty state is no error: it
+ * makes the pass the initial one (stats->initial). The pass opens its own
+ * source snapshot and store transaction: call it with no store transaction
+ * open. Nothing is written unless it returns 0. hooks may be NULL.
  */
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
 		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,

@@ -1,11 +1,9 @@
 /* once: one detection pass, then publish everything pending and wait. */
 #include "app.h"
 #include "commands.h"
-#include "detect.h"
 #include "log.h"
 #include "publisher.h"
 #include "relay.h"
-#include "source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +17,8 @@ static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_
 	int n = 0;
 
 	if (!pub)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while preparing the RabbitMQ connection");
 	relay_init(&relay, &conf->amqp, st, pub);
 	if (store_outbox_retry_now(st, err) < 0 || store_counts(st, &c, err) < 0) {
 		publisher_free(pub);
@@ -53,23 +52,16 @@ int cmd_once(struct zl_conf *conf, int argc, char **argv)
 	static const char *const opts[] = { "full", NULL };
 	bool set[1] = { false };
 	struct zl_err err = { 0 };
-	struct zl_pass_stats stats;
-	struct zl_source *src;
 	struct zl_store *st;
 	int rc = ZL_EX_OK;
 	int64_t pending;
 
 	if (app_flags(argc, argv, opts, set) < 0)
 		return ZL_EX_USAGE;
-	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
+	if (!(st = app_open_store(conf, false, &rc)))
 		return rc;
-	if (detect_pass(conf, src, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, NULL, &stats,
-			&err) < 0) {
+	if (app_pass(conf, st, set[0] ? ZL_PASS_FULL : ZL_PASS_NORMAL, &err) < 0)
 		rc = app_fail(&err);
-	} else {
-		detect_log(&stats, source_bytes_received(src));
-	}
-	source_free(src);
 	/*
 	 * Events recorded earlier may still go out after a pass that failed
 	 * on PostgreSQL; not after one that failed on the state file itself,

@@ -570,8 +570,14 @@ int cmd_run(struct zl_conf *conf, int argc, char **argv)
 	}
 	if (!(d.st = app_open_store(conf, false, &rc)))
 		goto out;
-	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
-			   conf->source.query_timeout);
+	{
+		struct zl_err err = { 0 };
+
+		if (!(d.src = app_source_new(conf, &err))) {
+			rc = app_fail(&err);
+			goto out;
+		}
+	}
 	d.pub = publisher_new(&conf->amqp);
 	if (conf->amqp.n_queues > 0)
 		d.retry = retry_new(conf);

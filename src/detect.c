@@ -28,10 +28,12 @@
  * found again.
  */
 
-/* A growable array of fingerprints; one entry per range, not per row. */
+/* A growable array of fingerprints; one entry per range, not per row.
+ * err is where fp_push() says why it stopped. */
 struct fp_list {
 	struct zl_range_fp *v;
 	size_t n, cap;
+	struct zl_err *err;
 };
 
 /* What a pass carries from range to range. */
@@ -72,7 +74,10 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 		struct zl_range_fp *v = realloc(l->v, cap * sizeof(*v));
 
 		if (!v)
-			return -1;
+			return zl_err_set(l->err, ZL_EX_SOFTWARE,
+					  "out of memory while listing more than %zu range "
+					  "fingerprints",
+					  l->n);
 		l->v = v;
 		l->cap = cap;
 	}
@@ -145,8 +150,8 @@ static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row
 
 	if (diff_link(&p->rules, prev, row, &d) < 0) {
 		diff_clear(&d);
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not diff onderwerpobject %lld: out of memory",
-				  (long long)id);
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while diffing onderwerpobject %lld", (long long)id);
 	}
 	if (d.invalid_seen) {
 		char q[512];
@@ -214,19 +219,20 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 			size_t cap = b->cap ? b->cap * 2 : 64;
 			struct zl_link *v = realloc(b->v, cap * sizeof(*v));
 
-			if (!v) {
-				rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+			if (!v)
 				break;
-			}
 			b->v = v;
 			b->cap = cap;
 		}
-		if (link_copy(l, &b->v[b->n]) < 0) {
-			rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		if (link_copy(l, &b->v[b->n]) < 0)
 			break;
-		}
 		b->n++;
 	}
+	/* The loop stops on a row only when out of memory. */
+	if (rc == 1)
+		rc = zl_err_set(err, ZL_EX_SOFTWARE,
+				"out of memory while copying the stored links of ids %lld..%lld",
+				(long long)first, (long long)last);
 	store_links_free(it);
 	return rc < 0 ? -1 : 0;
 }
@@ -324,7 +330,9 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
-		rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		rc = zl_err_set(err, ZL_EX_SOFTWARE,
+				"out of memory while listing %zu changed klantcontact ranges",
+				contacts->n);
 		goto out;
 	}
 	for (size_t i = 0; i < contacts->n; i++) {
@@ -418,7 +426,7 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
 static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struct fp_list *changed,
 			  struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct fp_list old = { 0 };
+	struct fp_list old = { .err = err };
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
 	if (rc == 0) {
@@ -456,7 +464,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
 		struct zl_pass_stats *stats, struct zl_err *err)
 {
-	struct fp_list links = { 0 }, contacts = { 0 };
+	struct fp_list links = { .err = err }, contacts = { .err = err };
 	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
 	struct zl_checkpoint cp;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
@@ -476,7 +484,6 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	int rc = -1, had;
 
 	memset(stats, 0, sizeof(*stats));
-	err->msg[0] = '\0';
 	if (source_begin(src, err) < 0)
 		return -1;
 	p.now_s = zl_wall_s();
@@ -517,8 +524,6 @@ rollback:
 		rc = ZL_PASS_INTERRUPTED;
 	}
 out:
-	if (rc < 0 && err->msg[0] == '\0')
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");
 	source_end(src);
 	free(links.v);
 	free(contacts.v);
