@@ -1,5 +1,5 @@
 /*
- * Diff: the transition table of EVENTS.md section 4, as a pure function.
+ * Diff: the transition table of docs/EVENTS.md section 4, as a pure function.
  *
  * Given what zaaklink recorded about one onderwerpobject (or nothing) and
  * what the database holds now (or nothing), diff_link() decides which events
@@ -61,7 +61,7 @@ struct zl_diff {
 
 /*
  * prev: the stored link, or NULL. now: the current row, or NULL when the row
- * is gone; a row that is not a link (EVENTS.md 2) counts as gone. Returns -1
+ * is gone; a row that is not a link (docs/EVENTS.md 2) counts as gone. Returns -1
  * only when out of memory. Release out with diff_clear().
  */
 int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,

@@ -1,4 +1,4 @@
-/* Diff: the transition table of EVENTS.md section 4, without any I/O. */
+/* Diff: the transition table of docs/EVENTS.md section 4, without any I/O. */
 #include "diff.h"
 
 #include <stdlib.h>

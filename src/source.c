@@ -20,7 +20,7 @@
 #define COL_OBJECT_ID "o.onderwerpobjectidentificator_object_id"
 #define COL_REGISTER "o.onderwerpobjectidentificator_code_register"
 
-/* The rows that are zaak links (EVENTS.md 2). */
+/* The rows that are zaak links (docs/EVENTS.md 2). */
 #define LINK_WHERE                                                        \
 	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'" \
 	" AND o.klantcontact_id IS NOT NULL"

@@ -1,4 +1,4 @@
-/* Unit tests of diff.c: every row of the transition table of EVENTS.md section 4. */
+/* Unit tests of diff.c: every row of the transition table of docs/EVENTS.md section 4. */
 #include "diff.h"
 #include "fixtures.h"
 #include "unit.h"
