@@ -1,6 +1,8 @@
 /*
- * App: what the commands share: reporting an error that ends a command, and
- * opening the state file with the exit status its failure deserves.
+ * App: what the commands share: reporting an error that ends a command,
+ * opening the state file with the exit status its failure deserves, and
+ * running one pass or recording a backfill the way once, backfill and the
+ * daemon all do.
  */
 #ifndef ZL_APP_H
 #define ZL_APP_H

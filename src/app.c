@@ -1,4 +1,4 @@
-/* App: error reporting and state opening shared by the commands. */
+/* App: error reporting, state opening, one pass and a backfill, shared by the commands. */
 #include "app.h"
 
 #include <stdio.h>

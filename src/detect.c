@@ -219,20 +219,23 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 			size_t cap = b->cap ? b->cap * 2 : 64;
 			struct zl_link *v = realloc(b->v, cap * sizeof(*v));
 
-			if (!v)
+			if (!v) {
+				rc = zl_err_set(err, ZL_EX_SOFTWARE,
+						"out of memory while listing the stored links of ids "
+						"%lld..%lld",
+						(long long)first, (long long)last);
 				break;
+			}
 			b->v = v;
 			b->cap = cap;
 		}
-		if (link_copy(l, &b->v[b->n]) < 0)
+		if (link_copy(l, &b->v[b->n]) < 0) {
+			rc = zl_err_set(err, ZL_EX_SOFTWARE,
+					"out of memory while copying stored link %lld", (long long)l->id);
 			break;
+		}
 		b->n++;
 	}
-	/* The loop stops on a row only when out of memory. */
-	if (rc == 1)
-		rc = zl_err_set(err, ZL_EX_SOFTWARE,
-				"out of memory while copying the stored links of ids %lld..%lld",
-				(long long)first, (long long)last);
 	store_links_free(it);
 	return rc < 0 ? -1 : 0;
 }

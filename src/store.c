@@ -27,6 +27,10 @@
 /*
  * Schema migrations, applied in order; PRAGMA user_version holds how many
  * ran. A migration is never edited once released: a change is a new entry.
+ * Three columns keep the names of the first schema: range_fp.bucket holds
+ * a range's number, checkpoint.ranges_fetched and rows_fetched hold
+ * ranges_read and rows_read. Renaming them would take a migration, after
+ * which an older zaaklink refuses the file: too much for a word.
  */
 static const char *const migrations[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -73,7 +77,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_link ON outbox (link_id, type);",
 	/* Fingerprints of two kinds (enum zl_fp_kind), hashes as integers. The
 	 * old ones are dropped; forgetting the range size makes the next pass
-	 * give every bucket of a stored link a fingerprint that matches nothing,
+	 * give every range of a stored link a fingerprint that matches nothing,
 	 * so that pass reads every range once and records no event for a link
 	 * that did not change. */
 	"DROP TABLE range_fp;"

@@ -16,8 +16,7 @@
 
 /* ---- range fingerprints ---- */
 
-/* The on-disk column "bucket" holds the range number (the first schema
- * called it so); the code says range. */
+/* range_fp.bucket is the range's number (store.c, the migrations). */
 int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
                       int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
                       struct zl_err *err)
@@ -190,8 +189,8 @@ int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err)
 
 /* ---- checkpoint ---- */
 
-/* The on-disk columns ranges_fetched and rows_fetched (named so by the
- * first schema) hold ranges_read and rows_read. */
+/* checkpoint.ranges_fetched and rows_fetched hold ranges_read and
+ * rows_read (store.c, the migrations). */
 int store_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err)
 {
 	sqlite3_stmt *s = sdb_prepare(st,
