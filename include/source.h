@@ -112,7 +112,8 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 /* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
 const char *source_tls(const struct zl_source *src);
 
-/* Bytes received from the server since source_new (for the checkpoint). */
+/* Bytes received from the server since source_new(), over every connection
+ * (for pass.done and zaaklink_source_received_bytes_total). */
 int64_t source_bytes_received(const struct zl_source *src);
 
 #endif
