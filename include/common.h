@@ -1,9 +1,13 @@
 /*
  * Shared error convention and exit codes.
  *
- * Every function that can fail returns 0 on success and -1 on failure, and
- * fills a caller-supplied struct zl_err with one line that says what failed,
- * on what, and why ("could not open state file /x: Permission denied").
+ * Every function that can fail returns -1 on failure (NULL when it returns
+ * a pointer; 0 or a count otherwise), and fills a caller-supplied struct
+ * zl_err with one line that says what failed, on what, and why ("could not
+ * open state file /x: Permission denied"). The call that fails fills it:
+ * callers add context with zl_err_prefix(), never guess the cause
+ * afterwards. Running out of memory says what was being done ("out of
+ * memory while building the retry headers").
  * The message never contains a newline or a double quote, so it can be
  * logged as a quoted key=value pair as it is; zl_err_set() enforces that.
  * The code is the sysexits.h status a command exits with when this error

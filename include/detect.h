@@ -1,7 +1,7 @@
 /*
  * Detect: one detection pass, from Open Klant's rows to recorded events.
  *
- * Compares PostgreSQL's range fingerprints with the stored ones, fetches and
+ * Compares PostgreSQL's range fingerprints with the stored ones, reads and
  * diffs only the ranges that differ, and writes the new links, fingerprints,
  * outbox rows and checkpoint in one store transaction.
  */
@@ -16,20 +16,20 @@
 #include <signal.h>
 
 struct zl_pass_stats {
-	int64_t ranges_total;
-	int64_t ranges_fetched;
-	int64_t ranges_diffed;   /* of ranges_fetched, read and diffed (so far) */
-	int64_t rows_fetched;
-	int64_t links;
-	int64_t events;
+	int64_t ranges_total;    /* non-empty onderwerpobject ranges PostgreSQL counted */
+	int64_t ranges_read;     /* of them, those whose fingerprint differed: to read */
+	int64_t ranges_diffed;   /* of ranges_read, those read and diffed so far */
+	int64_t rows_read;       /* link rows read from PostgreSQL and diffed */
+	int64_t links;           /* links PostgreSQL counted */
+	int64_t events;          /* events recorded */
 	int64_t events_by_type[2]; /* by enum zl_event_type */
-	int64_t invalid;
+	int64_t invalid;         /* links newly skipped for an invalid zaak id */
 	int64_t duration_ms;
 	bool initial;            /* the state was empty: initial_sync applied */
 };
 
 enum zl_pass_mode {
-	ZL_PASS_NORMAL,          /* the table of EVENTS.md 4 */
+	ZL_PASS_NORMAL,          /* the table of docs/EVENTS.md 4 */
 	ZL_PASS_FULL,            /* compare every range, whatever its fingerprint */
 };
 
@@ -49,10 +49,14 @@ struct zl_pass_hooks {
 #define ZL_PASS_INTERRUPTED 1
 
 /*
- * Returns 0 after a pass, ZL_PASS_INTERRUPTED, or -1 on an error: errors
- * from PostgreSQL carry ZL_EX_UNAVAILABLE, from the state file
- * ZL_EX_CANTCREAT. Nothing is written unless it returns 0. hooks may be
- * NULL.
+ * Returns 0 after a pass, ZL_PASS_INTERRUPTED, or -1 on an error, with err
+ * filled by the call that failed: ZL_EX_UNAVAILABLE from PostgreSQL (an
+ * outage, and a table not found too: see source.h), ZL_EX_CANTCREAT from
+ * the state file, ZL_EX_CONFIG for a source.schema PostgreSQL cannot
+ * quote, ZL_EX_SOFTWARE when out of memory. An empty state is no error: it
+ * makes the pass the initial one (stats->initial). The pass opens its own
+ * source snapshot and store transaction: call it with no store transaction
+ * open. Nothing is written unless it returns 0. hooks may be NULL.
  */
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
 		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,

@@ -1,5 +1,5 @@
 /*
- * Diff: the transition table of EVENTS.md section 4, as a pure function.
+ * Diff: the transition table of docs/EVENTS.md section 4, as a pure function.
  *
  * Given what zaaklink recorded about one onderwerpobject (or nothing) and
  * what the database holds now (or nothing), diff_link() decides which events
@@ -61,7 +61,7 @@ struct zl_diff {
 
 /*
  * prev: the stored link, or NULL. now: the current row, or NULL when the row
- * is gone; a row that is not a link (EVENTS.md 2) counts as gone. Returns -1
+ * is gone; a row that is not a link (docs/EVENTS.md 2) counts as gone. Returns -1
  * only when out of memory. Release out with diff_clear().
  */
 int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
@@ -69,11 +69,11 @@ int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
 void diff_clear(struct zl_diff *d);
 
 /*
- * The ids of fingerprint range bucket (bucket = id / size, which PostgreSQL
- * and SQLite truncate toward zero, so bucket 0 spans both signs): *first to
- * *last, both included. The bounds saturate at INT64_MIN and INT64_MAX: the
+ * The ids of fingerprint range number `range` (range = id / size, which
+ * PostgreSQL and SQLite truncate toward zero, so range 0 spans both
+ * signs): *first to *last, both included. The bounds saturate at INT64_MIN and INT64_MAX: the
  * range of an id within size of either end reaches past it.
  */
-void diff_bucket_ids(int64_t bucket, int64_t size, int64_t *first, int64_t *last);
+void diff_range_ids(int64_t range, int64_t size, int64_t *first, int64_t *last);
 
 #endif

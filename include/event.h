@@ -1,5 +1,5 @@
 /*
- * Events: the pure rules of EVENTS.md sections 2, 3 and 5.
+ * Events: the pure rules of docs/EVENTS.md sections 2, 3 and 5.
  *
  * What a zaak link is, how its payload (zaak, linkTo, label) is built from an
  * onderwerpobject row and its klantcontact, and how a CloudEvent is written
@@ -45,7 +45,7 @@ struct zl_payload_rules {
 	int label_max_length;          /* 0 = no limit */
 };
 
-/* EVENTS.md 2: objecttype 'zaak', soort 'uuid', klantcontact set. */
+/* docs/EVENTS.md 2: objecttype 'zaak', soort 'uuid', klantcontact set. */
 bool event_row_is_link(const struct zl_row *row);
 
 /* Canonical 8-4-4-4-12 hexadecimal UUID, either case. */
@@ -55,7 +55,7 @@ bool event_is_canonical_uuid(const char *s);
  * never cutting a multibyte sequence; returns the length in bytes. */
 size_t event_utf8_prefix(const char *s, int max_chars);
 
-/* EVENTS.md 3. Each returns a malloc'ed string, NULL when out of memory. */
+/* docs/EVENTS.md 3. Each returns a malloc'ed string, NULL when out of memory. */
 char *event_label(const char *onderwerp, const char *nummer, int max_chars);
 char *event_link_to(const char *base_url, const char *uuid);
 char *event_zaak_urn(const char *object_id);
@@ -83,7 +83,7 @@ int event_type_parse(const char *name, enum zl_event_type *type);
 /* Fills id with a fresh random UUIDv4 in lower case. */
 void event_new_id(char id[37]);
 
-/* EVENTS.md 5: the structured CloudEvent, compact UTF-8 JSON, malloc'ed. */
+/* docs/EVENTS.md 5: the structured CloudEvent, compact UTF-8 JSON, malloc'ed. */
 char *event_to_json(const struct zl_event *ev);
 
 #endif

@@ -1,17 +1,25 @@
 /*
  * Logging: one line per message on stderr.
  *
- *     2026-11-29T10:00:00Z level=info msg=pass.done ranges=977 fetched=2
+ *     2026-11-29T10:00:00Z level=info msg=pass.done ranges=977 ranges_read=2
+ *         rows_read=41 links=51200 events=3 invalid=0 duration_ms=84
+ *         bytes_received=9312 initial=false
  *
- * The message is a stable event name (dotted, lower case) that alerts can
- * match; key=value pairs follow. When stderr is journald's stream (systemd
- * sets JOURNAL_STREAM to its device and inode), a line starts with its
- * syslog priority instead of a timestamp, which journald adds itself:
+ * (one line, folded here). The message is a stable event name (dotted,
+ * lower case) that alerts can match; key=value pairs follow. When stderr is
+ * journald's stream (systemd sets JOURNAL_STREAM to its device and inode),
+ * a line starts with its syslog priority instead of a timestamp, which
+ * journald adds itself:
  *
- *     <6>level=info msg=pass.done ranges=977 fetched=2
- * Values that may hold spaces are quoted by
- * the caller ("error=\"%s\""), and messages built with zl_err_set() are safe
- * to quote. Passwords never reach the log: callers pass masked URLs.
+ *     <4>level=warning msg=link.invalid_zaak_id
+ *         onderwerpobject=0b6f3c2e-8d1a-4c55-9e07-2f4a6b8c1d90
+ *         object_id="ZAAK-2026-17" action=skipped
+ *
+ * Values that may hold spaces are quoted by the caller ("error=\"%s\"");
+ * messages built with zl_err_set() are safe to quote as they are, and a
+ * value taken from outside (a row, a broker's reply) goes through
+ * zl_log_quote() first. Passwords never reach the log: callers pass masked
+ * URLs.
  *
  * The level and the format are process-wide: they are set at start-up by
  * the command line, the configuration and the environment, and only by the

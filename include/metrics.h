@@ -55,8 +55,8 @@ struct zl_metrics {
 	int64_t pass_bucket[ZL_PASS_BUCKETS]; /* successful passes per bucket, not cumulative */
 	double pass_seconds_sum;
 	int64_t last_ranges;             /* ranges compared by the last pass */
-	int64_t last_ranges_fetched;     /* ranges that differed and were read */
-	int64_t ranges_fetched;
+	int64_t last_ranges_read;        /* ranges that differed and were read */
+	int64_t ranges_read;             /* (published as zaaklink_..._ranges_fetched) */
 	int64_t rows_received;
 	int64_t bytes_received;
 	int64_t invalid_skipped;

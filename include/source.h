@@ -2,12 +2,26 @@
  * Source: reads Open Klant's database through libpq, SELECT only.
  *
  * A pass reads in one REPEATABLE READ READ ONLY transaction, so the range
- * fingerprints and the rows fetched after them come from one snapshot; this
+ * fingerprints and the rows read after them come from one snapshot; this
  * works on a hot-standby replica and needs SELECT on the two tables only.
  * The tables are read from one schema (source.schema), named with it in
  * every statement, and the transaction pins search_path to pg_catalog: no
  * object in another schema can take the place of a table, a function or an
  * operator zaaklink uses.
+ *
+ * Errors: functions returning int fail with -1 (pointers with NULL) and err
+ * filled. Anything PostgreSQL answers or fails to answer carries
+ * ZL_EX_UNAVAILABLE: the server down, refused credentials, a lost
+ * connection, a statement timeout, and also a table that is not found or
+ * not readable, which a connection cannot tell from an outage (the message
+ * says which); after a lost connection the next source_connect() or
+ * source_begin() connects again. Running out of memory is ZL_EX_SOFTWARE.
+ * No function treats an empty result as an error.
+ *
+ * Transactions: source_begin() opens the pass's snapshot and source_end()
+ * closes it; source_ranges_changed() and the row cursors run inside it and
+ * must be called between the two. source_check_access() opens and closes
+ * its own.
  */
 #ifndef ZL_SOURCE_H
 #define ZL_SOURCE_H
@@ -18,15 +32,19 @@
 
 struct zl_source;
 
+/* Does not connect; fails only when out of memory (ZL_EX_SOFTWARE). */
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
-			     int query_timeout);
+			     int query_timeout, struct zl_err *err);
 void source_free(struct zl_source *src);
 
 /*
  * Connects when not connected (or the connection broke), and logs
  * source.connected with the host and whether TLS is in use. The first time
  * a connection is over the network without encryption that verifies the
- * server, it logs the warning source.insecure (once per source).
+ * server, it logs the warning source.insecure (once per source). Codes:
+ * ZL_EX_UNAVAILABLE when the server cannot be reached, refuses the
+ * connection or is older than PostgreSQL 14; ZL_EX_CONFIG when
+ * source.schema cannot be quoted as an identifier.
  */
 int source_connect(struct zl_source *src, struct zl_err *err);
 bool source_connected(const struct zl_source *src);
@@ -48,9 +66,13 @@ enum zl_pg_transport {
 enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
 					    const char *sslmode, bool gss);
 
-/* Checks SELECT access to both tables (check-config --connect). */
+/* Checks SELECT access to both tables (check-config --connect), in a
+ * snapshot of its own; a missing table or a missing grant is
+ * ZL_EX_UNAVAILABLE, like an outage, with PostgreSQL's reason. */
 int source_check_access(struct zl_source *src, struct zl_err *err);
 
+/* Connects when needed and opens the pass's REPEATABLE READ READ ONLY
+ * snapshot; a transaction left open is ended first. */
 int source_begin(struct zl_source *src, struct zl_err *err);
 /* Ends the read-only transaction (there is nothing to commit). */
 void source_end(struct zl_source *src);
@@ -63,10 +85,11 @@ struct zl_fp_totals {
 
 /*
  * Compares PostgreSQL's fingerprints of one kind with old (the stored ones,
- * any order) and calls fn, in bucket order, for every bucket whose
+ * any order) and calls fn, in range order, for every range whose
  * fingerprint differs: with its new count and hash, or with rows = 0 when
  * the range is now empty. fn returns 0 to go on, non-zero to stop (passed
- * back). An old entry with rows = -1 differs from anything.
+ * back, err left as fn filled it). An old entry with rows = -1 differs from
+ * anything.
  */
 int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
 			  const struct zl_range_fp *old, size_t n_old,
@@ -89,7 +112,8 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 /* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
 const char *source_tls(const struct zl_source *src);
 
-/* Bytes received from the server since source_new (for the checkpoint). */
+/* Bytes received from the server since source_new(), over every connection
+ * (for pass.done and zaaklink_source_received_bytes_total). */
 int64_t source_bytes_received(const struct zl_source *src);
 
 #endif

@@ -5,12 +5,30 @@
  * the payload last recorded, so an ontkoppeld repeats the gekoppeld exactly),
  * range_fp (the fingerprints PostgreSQL computed per range of onderwerpobject
  * ids and per range of klantcontact ids, in the snapshot the links were read
- * in), outbox (events in record
- * order with a stable id), checkpoint (the last pass). WAL mode and
+ * in), outbox (events in record order with a stable id), checkpoint (the
+ * last pass), meta (settings such as the range size). WAL mode and
  * synchronous=FULL: a committed pass survives a power cut. A detection pass
  * writes links, fingerprints, outbox rows and its checkpoint in one
  * transaction (store_begin() .. store_commit()), so a crash leaves either
  * all of them or none.
+ *
+ * Code: store.c (file, lock, schema, transactions, meta, backfill request),
+ * store_links.c (links, fingerprints, checkpoint), store_outbox.c (outbox,
+ * counts, backfill).
+ *
+ * Errors: every function returning int fails with -1 (a count: -1) and err
+ * filled. A failure of SQLite or of the file carries ZL_EX_CANTCREAT (the
+ * state file cannot be read or written: an outage of the disk, not of a
+ * server); running out of memory ZL_EX_SOFTWARE. No store function treats
+ * "not found" as an error: a missing row is a return value (0), said per
+ * function.
+ *
+ * Transactions: unless a function says it opens its own, it runs in the
+ * caller's transaction when one is open (store_begin()), and otherwise as
+ * one statement, which SQLite commits by itself. Functions marked
+ * [in a transaction] write rows that belong with others and must be called
+ * between store_begin() and store_commit(); detect_pass() and
+ * app_record_backfill() are those callers.
  */
 #ifndef ZL_STORE_H
 #define ZL_STORE_H
@@ -20,13 +38,23 @@
 
 struct zl_store;
 
-/* Opens (creating and migrating when needed) the state file. read_only
- * opens an existing file without creating or migrating it. */
+/*
+ * Opens (creating and migrating when needed) the state file. read_only
+ * opens an existing file without creating or migrating it. Codes:
+ * ZL_EX_TEMPFAIL when another process holds the writer's lock (the message
+ * names its pid), ZL_EX_CANTCREAT when the file cannot be opened, is no
+ * regular file of zaaklink's user, or has a newer schema; a missing file
+ * opened read_only is ZL_EX_CANTCREAT too. Migrations each run in their own
+ * transaction.
+ */
 struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err);
 void store_close(struct zl_store *st);
 
-int store_begin(struct zl_store *st, struct zl_err *err);   /* BEGIN IMMEDIATE */
+/* BEGIN IMMEDIATE: waits up to 10 s for a reader's lock (busy timeout). */
+int store_begin(struct zl_store *st, struct zl_err *err);
+/* Commits; on failure rolls back before returning -1. */
 int store_commit(struct zl_store *st, struct zl_err *err);
+/* Rolls back the open transaction, if any. */
 void store_rollback(struct zl_store *st);
 
 /* ---- range fingerprints ---- */
@@ -39,24 +67,27 @@ enum zl_fp_kind {
 
 struct zl_range_fp {
 	enum zl_fp_kind kind;
-	int64_t bucket;          /* id / range_size */
+	int64_t range;           /* the range's number: id / range_size */
 	int64_t rows;            /* rows PostgreSQL counted in it; -1 matches nothing */
 	int64_t fp;              /* PostgreSQL's XOR of the rows' 64-bit hashes */
 };
 
-/* Calls fn for every stored fingerprint of a kind in bucket order; fn
- * returns 0 to go on, non-zero to stop (passed back). */
+/* Calls fn for every stored fingerprint of a kind in range order; fn
+ * returns 0 to go on, non-zero to stop (passed back, err untouched: fn
+ * says why itself). */
 int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
 		      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
 		      struct zl_err *err);
+/* [in a transaction] Stores or forgets one fingerprint; forgetting one that is
+ * not there is no error. */
 int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err);
-int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t bucket,
+int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t range,
 		       struct zl_err *err);
-/* Forgets all fingerprints (the next pass compares every range). */
+/* [in a transaction] Forgets all fingerprints (the next pass compares every range). */
 int store_ranges_clear(struct zl_store *st, struct zl_err *err);
-/* Gives every bucket holding a stored link a fingerprint that matches
- * nothing, so the pass reads it: after a range size change and in a full
- * pass, a bucket PostgreSQL no longer reports must still be visited. */
+/* [in a transaction] Gives every range holding a stored link a fingerprint that
+ * matches nothing, so the pass reads it: after a range size change and in a
+ * full pass, a range PostgreSQL no longer reports must still be visited. */
 int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err);
 
 /* ---- links ---- */
@@ -70,6 +101,8 @@ int store_links_next(struct zl_link_iter *it, const struct zl_link **link,
 		     struct zl_err *err);
 void store_links_free(struct zl_link_iter *it);
 
+/* [in a transaction] Stores (inserting or replacing) or forgets one link;
+ * forgetting one that is not there is no error. */
 int store_link_put(struct zl_store *st, const struct zl_link *link, struct zl_err *err);
 int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err);
 
@@ -85,10 +118,12 @@ struct zl_outbox_row {
 	int attempts;
 };
 
+/* [in a transaction] Records an event at the end of the outbox. */
 int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
 		     struct zl_err *err);
-/* Records an event that must follow everything added so far in this
- * transaction: it enters the outbox at store_outbox_flush_staged(). */
+/* [in a transaction] Records an event that must follow everything added so far in
+ * this transaction: it enters the outbox at store_outbox_flush_staged(),
+ * which must come before store_commit() (a rollback forgets it). */
 int store_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
 		       struct zl_err *err);
 int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err);
@@ -100,11 +135,13 @@ int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *
 		     int max, struct zl_err *err);
 void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
 
-/* The broker acknowledged every row with seq <= upto: remove them. */
+/* The broker acknowledged every row with seq <= upto: removes them and
+ * counts them in published_total, in a transaction of its own (call it
+ * with none open). */
 int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
 /* The batch's rows from..to were not confirmed: count an attempt for them,
  * keep the error, and make every row from `from` on due again at next_ms
- * (later rows wait too, so nothing overtakes). */
+ * (later rows wait too, so nothing overtakes). One statement. */
 int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
 			int64_t next_ms, struct zl_err *err);
 /* Makes every pending row due now (after a reconnect). */
@@ -116,8 +153,8 @@ struct zl_checkpoint {
 	int64_t started_ms;      /* wall clock of the last pass */
 	int64_t duration_ms;
 	int64_t ranges_total;    /* ranges PostgreSQL reported */
-	int64_t ranges_fetched;  /* ranges that differed and were read */
-	int64_t rows_fetched;
+	int64_t ranges_read;     /* ranges that differed and were read */
+	int64_t rows_read;       /* link rows read from PostgreSQL */
 	int64_t links;           /* links seen by the pass (PostgreSQL's count) */
 	int64_t events;          /* events the pass recorded */
 	int64_t invalid;         /* links skipped for an invalid zaak id */
@@ -125,6 +162,7 @@ struct zl_checkpoint {
 
 /* 1 and filled when a pass has completed before, 0 on an empty state. */
 int store_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err);
+/* [in a transaction] Replaces the checkpoint. */
 int store_checkpoint_put(struct zl_store *st, const struct zl_checkpoint *cp, struct zl_err *err);
 
 struct zl_store_counts {
@@ -142,9 +180,9 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
 			 struct zl_err *err);
 
-/* Records a gekoppeld, with a fresh id, for every published link that has
- * no gekoppeld pending in the outbox (backfill). Returns the number
- * recorded, -1 on error. */
+/* [in a transaction] Records a gekoppeld, with a fresh id, for every published
+ * link that has no gekoppeld pending in the outbox (backfill). Returns the
+ * number recorded, -1 on error. */
 int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s,
 		       struct zl_err *err);
 /*
@@ -155,11 +193,11 @@ int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s,
  * when there is none, -1 on error. It is removed before the backfill is
  * recorded: a crash in between loses the request rather than announcing
  * every link twice, which Open Zaak would turn into duplicate records.
+ * Neither touches the database; a file that cannot be written or removed
+ * is ZL_EX_CANTCREAT.
  */
 int store_request_backfill(const char *state_path, struct zl_err *err);
 int store_take_backfill_request(struct zl_store *st, struct zl_err *err);
-/* Highest outbox seq ever assigned, 0 when none. */
-int64_t store_outbox_last_seq(struct zl_store *st, struct zl_err *err);
 
 /* Value of a meta key (e.g. "range_size"); 1 found, 0 missing, -1 error. */
 int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size,

@@ -1,4 +1,4 @@
-/* App: error reporting and state opening shared by the commands. */
+/* App: error reporting, state opening, one pass and a backfill, shared by the commands. */
 #include "app.h"
 
 #include <stdio.h>
@@ -20,29 +20,27 @@ struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int 
 	return st;
 }
 
-struct zl_source *app_source_new(const struct zl_conf *conf)
+struct zl_source *app_source_new(const struct zl_conf *conf, struct zl_err *err)
 {
-	struct zl_source *src = source_new(conf->source.conninfo, conf->source.schema,
-	                                   conf->source.connect_timeout,
-	                                   conf->source.query_timeout);
-
-	if (!src)
-		fprintf(stderr, "zaaklink: could not prepare the source connection: out of memory\n");
-	return src;
+	return source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
+	                  conf->source.query_timeout, err);
 }
 
-int app_open_pass(const struct zl_conf *conf, struct zl_store **st, struct zl_source **src)
+int app_pass(const struct zl_conf *conf, struct zl_store *st, enum zl_pass_mode mode,
+             struct zl_err *err)
 {
-	int rc = ZL_EX_OK;
+	struct zl_source *src = app_source_new(conf, err);
+	struct zl_pass_stats stats;
+	int rc;
 
-	if (!(*st = app_open_store(conf, false, &rc)))
-		return rc;
-	if (!(*src = app_source_new(conf))) {
-		store_close(*st);
-		*st = NULL;
-		return ZL_EX_SOFTWARE;
-	}
-	return ZL_EX_OK;
+	if (!src)
+		return -1;
+	/* Without hooks a pass is never interrupted: 0 or -1. */
+	rc = detect_pass(conf, src, st, mode, NULL, &stats, err);
+	if (rc == 0)
+		detect_log(&stats, source_bytes_received(src));
+	source_free(src);
+	return rc == 0 ? 0 : -1;
 }
 
 int64_t app_record_backfill(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err)

@@ -35,14 +35,13 @@ const struct zl_command zl_cmd_check_config = {
  */
 static int check_source(const struct zl_conf *conf, struct zl_err *err)
 {
-	struct zl_source *src = source_new(conf->source.conninfo, conf->source.schema,
-					   conf->source.connect_timeout, conf->source.query_timeout);
+	struct zl_source *src = app_source_new(conf, err);
 	const char *tls;
 	char *where;
 	int rc;
 
 	if (!src)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return -1;
 	rc = source_check_access(src, err);
 	if (rc == 0) {
 		where = conf_mask_conninfo(conf->source.conninfo);

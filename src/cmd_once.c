@@ -1,11 +1,9 @@
 /* once: one detection pass, then publish everything pending and wait. */
 #include "app.h"
 #include "commands.h"
-#include "detect.h"
 #include "log.h"
 #include "publisher.h"
 #include "relay.h"
-#include "source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,22 +70,15 @@ static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **arg
 {
 	const struct once_opts *o = opts;
 	struct zl_err err = { 0 };
-	struct zl_pass_stats stats;
-	struct zl_source *src;
 	struct zl_store *st;
 	int rc = ZL_EX_OK;
 	int64_t pending;
 
 	(void)argc, (void)argv;
-	if ((rc = app_open_pass(conf, &st, &src)) != ZL_EX_OK)
+	if (!(st = app_open_store(conf, false, &rc)))
 		return rc;
-	if (detect_pass(conf, src, st, o->full ? ZL_PASS_FULL : ZL_PASS_NORMAL, NULL, &stats,
-	                &err) < 0) {
+	if (app_pass(conf, st, o->full ? ZL_PASS_FULL : ZL_PASS_NORMAL, &err) < 0)
 		rc = app_fail(&err);
-	} else {
-		detect_log(&stats, source_bytes_received(src));
-	}
-	source_free(src);
 	/*
 	 * Events recorded earlier may still go out after a pass that failed
 	 * on PostgreSQL; not after one that failed on the state file itself,

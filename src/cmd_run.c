@@ -279,7 +279,7 @@ static void do_pass(struct daemon *d)
 	backfilled = take_backfill_request(d);
 	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
 			  zl_now_ms());
-	read_store_figures(d, stats.ranges_fetched > 0 || stats.events > 0 || backfilled);
+	read_store_figures(d, stats.ranges_read > 0 || stats.events > 0 || backfilled);
 	detect_log(&stats, source_bytes_received(d->src));
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
 		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);
@@ -558,18 +558,16 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	}
 	if (!(d.st = app_open_store(conf, false, &rc)))
 		goto out;
-	d.src = source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,
-			   conf->source.query_timeout);
+	if (!(d.src = app_source_new(conf, &err))) {
+		rc = app_fail(&err);
+		goto out;
+	}
 	if (!(d.pub = publisher_new(&conf->amqp, &err))) {
 		rc = app_fail(&err);
 		goto out;
 	}
 	if (conf->amqp.n_queues > 0 && !(d.retry = retry_new(conf, &err))) {
 		rc = app_fail(&err);
-		goto out;
-	}
-	if (!d.src) {
-		rc = ZL_EX_SOFTWARE;
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);

@@ -214,8 +214,8 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 		cJSON_AddNumberToObject(cp, "passes", (double)s->cp.passes);
 		cJSON_AddNumberToObject(cp, "duration_ms", (double)s->cp.duration_ms);
 		cJSON_AddNumberToObject(cp, "ranges", (double)s->cp.ranges_total);
-		cJSON_AddNumberToObject(cp, "ranges_read", (double)s->cp.ranges_fetched);
-		cJSON_AddNumberToObject(cp, "rows_read", (double)s->cp.rows_fetched);
+		cJSON_AddNumberToObject(cp, "ranges_read", (double)s->cp.ranges_read);
+		cJSON_AddNumberToObject(cp, "rows_read", (double)s->cp.rows_read);
 		cJSON_AddNumberToObject(cp, "links_seen", (double)s->cp.links);
 		cJSON_AddNumberToObject(cp, "events", (double)s->cp.events);
 		cJSON_AddNumberToObject(cp, "invalid", (double)s->cp.invalid);
@@ -289,7 +289,7 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 		       (long long)s->cp.duration_ms, (long long)s->cp.passes,
 		       (long long)(s->pass_age_ms / 1000));
 		printf("ranges           %lld (%lld read, %lld rows)\n", (long long)s->cp.ranges_total,
-		       (long long)s->cp.ranges_fetched, (long long)s->cp.rows_fetched);
+		       (long long)s->cp.ranges_read, (long long)s->cp.rows_read);
 	} else {
 		printf("last pass        none\n");
 	}

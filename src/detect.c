@@ -18,9 +18,9 @@
  * ranges that differ, and the link rows that point into a klantcontact
  * range that differs. An idle pass therefore receives two summary rows.
  *
- * Ranges that differ are read in runs of consecutive buckets through one
- * cursor per run and diffed bucket by bucket against the stored links of
- * that bucket, so memory stays bounded by the range size whatever the size
+ * Ranges that differ are read in runs of consecutive ranges through one
+ * cursor per run and diffed range by range against the stored links of
+ * that range, so memory stays bounded by the range size whatever the size
  * of the table. Everything a pass writes (links, fingerprints, outbox rows,
  * checkpoint) is one SQLite transaction, and the fingerprints written are
  * the ones read in the same snapshot as the rows: a crash at any moment
@@ -28,10 +28,12 @@
  * found again.
  */
 
-/* A growable array of fingerprints; one entry per range, not per row. */
+/* A growable array of fingerprints; one entry per range, not per row.
+ * err is where fp_push() says why it stopped. */
 struct fp_list {
 	struct zl_range_fp *v;
 	size_t n, cap;
+	struct zl_err *err;
 };
 
 /* What a pass carries from range to range. */
@@ -72,7 +74,10 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 		struct zl_range_fp *v = realloc(l->v, cap * sizeof(*v));
 
 		if (!v)
-			return -1;
+			return zl_err_set(l->err, ZL_EX_SOFTWARE,
+					  "out of memory while listing more than %zu range "
+					  "fingerprints",
+					  l->n);
 		l->v = v;
 		l->cap = cap;
 	}
@@ -81,24 +86,24 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 }
 
 /*
- * First and last id of a bucket (diff_bucket_ids()). Identity columns never
+ * First and last id of a range (diff_range_ids()). Identity columns never
  * hand out ids <= 0, but a raw INSERT may, and a bigint id may be anything
  * up to INT64_MAX: the bounds are inclusive so that the last range ends
  * there.
  */
-static int64_t bucket_first(int64_t b, int64_t size)
+static int64_t range_first(int64_t b, int64_t size)
 {
 	int64_t first, last;
 
-	diff_bucket_ids(b, size, &first, &last);
+	diff_range_ids(b, size, &first, &last);
 	return first;
 }
 
-static int64_t bucket_last(int64_t b, int64_t size)
+static int64_t range_last(int64_t b, int64_t size)
 {
 	int64_t first, last;
 
-	diff_bucket_ids(b, size, &first, &last);
+	diff_range_ids(b, size, &first, &last);
 	return last;
 }
 
@@ -145,8 +150,8 @@ static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row
 
 	if (diff_link(&p->rules, prev, row, &d) < 0) {
 		diff_clear(&d);
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not diff onderwerpobject %lld: out of memory",
-				  (long long)id);
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while diffing onderwerpobject %lld", (long long)id);
 	}
 	if (d.invalid_seen) {
 		char q[512];
@@ -164,14 +169,14 @@ static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row
 	return rc;
 }
 
-/* Stored links of one bucket, copied so the table can be written while
+/* Stored links of one range, copied so the table can be written while
  * they are compared (SQLite must not modify a table under a live read). */
-struct bucket_links {
+struct range_links {
 	struct zl_link *v;
 	size_t n, cap;
 };
 
-static void bucket_links_clear(struct bucket_links *b)
+static void range_links_clear(struct range_links *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		diff_link_clear(&b->v[i]);
@@ -199,7 +204,7 @@ static int link_copy(const struct zl_link *src, struct zl_link *dst)
 	return 0;
 }
 
-static int load_bucket(struct pass *p, int64_t first, int64_t last, struct bucket_links *b,
+static int load_range(struct pass *p, int64_t first, int64_t last, struct range_links *b,
 		       struct zl_err *err)
 {
 	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
@@ -208,21 +213,25 @@ static int load_bucket(struct pass *p, int64_t first, int64_t last, struct bucke
 
 	if (!it)
 		return -1;
-	bucket_links_clear(b);
+	range_links_clear(b);
 	while ((rc = store_links_next(it, &l, err)) == 1) {
 		if (b->n == b->cap) {
 			size_t cap = b->cap ? b->cap * 2 : 64;
 			struct zl_link *v = realloc(b->v, cap * sizeof(*v));
 
 			if (!v) {
-				rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+				rc = zl_err_set(err, ZL_EX_SOFTWARE,
+						"out of memory while listing the stored links of ids "
+						"%lld..%lld",
+						(long long)first, (long long)last);
 				break;
 			}
 			b->v = v;
 			b->cap = cap;
 		}
 		if (link_copy(l, &b->v[b->n]) < 0) {
-			rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+			rc = zl_err_set(err, ZL_EX_SOFTWARE,
+					"out of memory while copying stored link %lld", (long long)l->id);
 			break;
 		}
 		b->n++;
@@ -232,15 +241,17 @@ static int load_bucket(struct pass *p, int64_t first, int64_t last, struct bucke
 }
 
 /*
- * Diffs the buckets first..last (consecutive) in one cursor. *pending
- * carries a row read past the end of a bucket over to the next one.
+ * Diffs the ranges first..last (consecutive) through one cursor. The
+ * cursor's current row (row, while more is 1) carries over from one range
+ * to the next: a row past the end of the range being diffed waits for its
+ * own.
  */
 static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
-	struct zl_row_cursor *cur = source_rows(p->src, bucket_first(first, size),
-						bucket_last(last, size), err);
-	struct bucket_links links = { 0 };
+	struct zl_row_cursor *cur = source_rows(p->src, range_first(first, size),
+						range_last(last, size), err);
+	struct range_links links = { 0 };
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
 
@@ -248,7 +259,7 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 		return -1;
 	more = source_rows_next(cur, &row, err);
 	for (int64_t b = first; b <= last && more >= 0 && rc == 0; b++) {
-		int64_t end = bucket_last(b, size);
+		int64_t end = range_last(b, size);
 		size_t i = 0;
 
 		if (must_stop(p)) {
@@ -256,8 +267,8 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			break;
 		}
 		zl_debug("pass.range", "bucket=%lld first=%lld last=%lld", (long long)b,
-			 (long long)bucket_first(b, size), (long long)end);
-		if ((rc = load_bucket(p, bucket_first(b, size), end, &links, err)) < 0)
+			 (long long)range_first(b, size), (long long)end);
+		if ((rc = load_range(p, range_first(b, size), end, &links, err)) < 0)
 			break;
 		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
 			bool take_row = more == 1 && row->id <= end &&
@@ -265,7 +276,7 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
 
 			if (take_row)
-				p->stats->rows_fetched++;
+				p->stats->rows_read++;
 			rc = apply(p, take_link ? &links.v[i] : NULL, take_row ? row : NULL, err);
 			if (take_link)
 				i++;
@@ -277,23 +288,23 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 	}
 	if (more < 0)
 		rc = -1;
-	bucket_links_clear(&links);
+	range_links_clear(&links);
 	free(links.v);
 	source_rows_free(cur);
 	return rc;
 }
 
-/* Whether a sorted list holds a bucket. */
-static bool has_bucket(const struct fp_list *l, int64_t bucket)
+/* Whether a sorted list holds a range. */
+static bool has_range(const struct fp_list *l, int64_t range)
 {
 	size_t lo = 0, hi = l->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (l->v[mid].bucket == bucket)
+		if (l->v[mid].range == range)
 			return true;
-		if (l->v[mid].bucket < bucket)
+		if (l->v[mid].range < range)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -313,26 +324,28 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 {
 	int64_t size = p->conf->source.range_size;
 	int64_t *lo = malloc(contacts->n * sizeof(*lo)), *hi = malloc(contacts->n * sizeof(*hi));
-	struct bucket_links links = { 0 };
+	struct range_links links = { 0 };
 	struct zl_row_cursor *cur = NULL;
 	const struct zl_row *row;
 	size_t n = 0;
-	int64_t bucket = 0;
-	bool seen = false;       /* a row was read: bucket is its bucket */
+	int64_t range = 0;
+	bool seen = false;       /* a row was read: range is its range */
 	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
-		rc = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		rc = zl_err_set(err, ZL_EX_SOFTWARE,
+				"out of memory while listing %zu changed klantcontact ranges",
+				contacts->n);
 		goto out;
 	}
 	for (size_t i = 0; i < contacts->n; i++) {
-		int64_t b = contacts->v[i].bucket;
+		int64_t b = contacts->v[i].range;
 
-		if (n > 0 && b == contacts->v[i - 1].bucket + 1) {
-			hi[n - 1] = bucket_last(b, size);
+		if (n > 0 && b == contacts->v[i - 1].range + 1) {
+			hi[n - 1] = range_last(b, size);
 		} else {
-			lo[n] = bucket_first(b, size);
-			hi[n] = bucket_last(b, size);
+			lo[n] = range_first(b, size);
+			hi[n] = range_last(b, size);
 			n++;
 		}
 	}
@@ -341,23 +354,23 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		goto out;
 	}
 	while (rc == 0 && (more = source_rows_next(cur, &row, err)) == 1) {
-		/* The rows come in id order: a new bucket is a new range. */
-		if ((!seen || row->id / size != bucket) && must_stop(p)) {
+		/* The rows come in id order: the range changes at most once per row. */
+		if ((!seen || row->id / size != range) && must_stop(p)) {
 			rc = -1;
 			break;
 		}
-		bucket = row->id / size;
+		range = row->id / size;
 		seen = true;
-		if (has_bucket(changed, bucket))
+		if (has_range(changed, range))
 			continue;
-		p->stats->rows_fetched++;
-		if ((rc = load_bucket(p, row->id, row->id, &links, err)) == 0)
+		p->stats->rows_read++;
+		if ((rc = load_range(p, row->id, row->id, &links, err)) == 0)
 			rc = apply(p, links.n ? &links.v[0] : NULL, row, err);
 	}
 	if (more < 0)
 		rc = -1;
 out:
-	bucket_links_clear(&links);
+	range_links_clear(&links);
 	free(links.v);
 	source_rows_free(cur);
 	free(lo);
@@ -366,8 +379,8 @@ out:
 }
 
 /*
- * Reads and diffs every bucket whose fingerprint PostgreSQL reported as
- * changed, in runs of consecutive buckets, and stores the fingerprint as it
+ * Reads and diffs every range whose fingerprint PostgreSQL reported as
+ * changed, in runs of consecutive ranges, and stores the fingerprint as it
  * is now (or forgets it when the range is empty).
  */
 static int diff_ranges(struct pass *p, const struct fp_list *changed, struct zl_err *err)
@@ -377,12 +390,12 @@ static int diff_ranges(struct pass *p, const struct fp_list *changed, struct zl_
 
 	for (size_t i = 0; i < changed->n; i++) {
 		const struct zl_range_fp *c = &changed->v[i];
-		int64_t b = c->bucket;
+		int64_t b = c->range;
 
 		if (c->rows > 0 ? store_range_put(p->st, c, err)
 				: store_range_delete(p->st, ZL_FP_LINKS, b, err))
 			return -1;
-		p->stats->ranges_fetched++;
+		p->stats->ranges_read++;
 		if (in_run && b == run_last + 1) {
 			run_last = b;
 			continue;
@@ -402,7 +415,7 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
 		const struct zl_range_fp *c = &contacts->v[i];
 
 		if (c->rows > 0 ? store_range_put(p->st, c, err)
-				: store_range_delete(p->st, ZL_FP_KLANTCONTACTS, c->bucket, err))
+				: store_range_delete(p->st, ZL_FP_KLANTCONTACTS, c->range, err))
 			return -1;
 	}
 	return 0;
@@ -416,7 +429,7 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
 static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struct fp_list *changed,
 			  struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct fp_list old = { 0 };
+	struct fp_list old = { .err = err };
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
 	if (rc == 0) {
@@ -429,7 +442,7 @@ static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struc
 	return rc == 0 ? 0 : -1;
 }
 
-/* Forgets stored fingerprints made with another range size; the buckets of
+/* Forgets stored fingerprints made with another range size; the ranges of
  * the stored links are still visited, or a deleted link would be missed. */
 static int check_range_size(struct pass *p, struct zl_err *err)
 {
@@ -454,7 +467,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
 		struct zl_pass_stats *stats, struct zl_err *err)
 {
-	struct fp_list links = { 0 }, contacts = { 0 };
+	struct fp_list links = { .err = err }, contacts = { .err = err };
 	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
 	struct zl_checkpoint cp;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
@@ -474,7 +487,6 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	int rc = -1, had;
 
 	memset(stats, 0, sizeof(*stats));
-	err->msg[0] = '\0';
 	if (source_begin(src, err) < 0)
 		return -1;
 	p.now_s = zl_wall_s();
@@ -499,8 +511,8 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	cp.started_ms = started;
 	cp.duration_ms = stats->duration_ms;
 	cp.ranges_total = stats->ranges_total;
-	cp.ranges_fetched = stats->ranges_fetched;
-	cp.rows_fetched = stats->rows_fetched;
+	cp.ranges_read = stats->ranges_read;
+	cp.rows_read = stats->rows_read;
 	cp.links = stats->links;
 	cp.events = stats->events;
 	cp.invalid = stats->invalid;
@@ -515,8 +527,6 @@ rollback:
 		rc = ZL_PASS_INTERRUPTED;
 	}
 out:
-	if (rc < 0 && err->msg[0] == '\0')
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory reading range fingerprints");
 	source_end(src);
 	free(links.v);
 	free(contacts.v);
@@ -525,10 +535,10 @@ out:
 
 void detect_log(const struct zl_pass_stats *s, int64_t bytes_received)
 {
-	zl_log(s->events > 0 || s->ranges_fetched > 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "pass.done",
+	zl_log(s->events > 0 || s->ranges_read > 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "pass.done",
 	       "ranges=%lld ranges_read=%lld rows_read=%lld links=%lld events=%lld invalid=%lld "
 	       "duration_ms=%lld bytes_received=%lld initial=%s",
-	       (long long)s->ranges_total, (long long)s->ranges_fetched, (long long)s->rows_fetched,
+	       (long long)s->ranges_total, (long long)s->ranges_read, (long long)s->rows_read,
 	       (long long)s->links, (long long)s->events, (long long)s->invalid,
 	       (long long)s->duration_ms, (long long)bytes_received, s->initial ? "true" : "false");
 }

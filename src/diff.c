@@ -1,4 +1,4 @@
-/* Diff: the transition table of EVENTS.md section 4, without any I/O. */
+/* Diff: the transition table of docs/EVENTS.md section 4, without any I/O. */
 #include "diff.h"
 
 #include <stdlib.h>
@@ -15,17 +15,17 @@ void diff_link_clear(struct zl_link *link)
 	memset(link, 0, sizeof(*link));
 }
 
-void diff_bucket_ids(int64_t bucket, int64_t size, int64_t *first, int64_t *last)
+void diff_range_ids(int64_t range, int64_t size, int64_t *first, int64_t *last)
 {
 	int64_t edge;
 
-	if (__builtin_mul_overflow(bucket, size, &edge))
-		edge = bucket < 0 ? INT64_MIN : INT64_MAX;
-	if (bucket > 0) {
+	if (__builtin_mul_overflow(range, size, &edge))
+		edge = range < 0 ? INT64_MIN : INT64_MAX;
+	if (range > 0) {
 		*first = edge;
 		if (__builtin_add_overflow(edge, size - 1, last))
 			*last = INT64_MAX;
-	} else if (bucket < 0) {
+	} else if (range < 0) {
 		*last = edge;
 		if (__builtin_sub_overflow(edge, size - 1, first))
 			*first = INT64_MIN;

@@ -568,8 +568,11 @@ int zl_export_line_id(const char *line, size_t len, const char *queue, char **ke
 		snprintf(why, why_size, "not a dlq export of format %d", ZL_EXPORT_FORMAT);
 		goto out;
 	}
-	want = zl_export_id_key(queue, strlen(queue));
-	text = want ? member_string(root, want[0] == 't' ? "queue" : "queue_base64") : NULL;
+	if (!(want = zl_export_id_key(queue, strlen(queue)))) {
+		snprintf(why, why_size, "out of memory while reading its queue");
+		goto out;
+	}
+	text = member_string(root, want[0] == 't' ? "queue" : "queue_base64");
 	if (!text || strcmp(text, want + 2) != 0) {
 		snprintf(why, why_size, "exported from another queue than %s", queue);
 		goto out;
@@ -586,7 +589,7 @@ int zl_export_line_id(const char *line, size_t len, const char *queue, char **ke
 		size_t n = strlen(text ? text : b64);
 
 		if (!(*key = malloc(n + 3))) {
-			snprintf(why, why_size, "out of memory");
+			snprintf(why, why_size, "out of memory while reading its message id");
 			rc = -1;
 			goto out;
 		}

@@ -178,7 +178,7 @@ char *event_to_json(const struct zl_event *ev)
 	if (!root)
 		return NULL;
 	zl_format_utc(ev->time, time_buf);
-	/* Attribute order as in EVENTS.md 5; cJSON keeps insertion order. */
+	/* Attribute order as in docs/EVENTS.md 5; cJSON keeps insertion order. */
 	if (!cJSON_AddStringToObject(root, "specversion", "1.0") ||
 	    !cJSON_AddStringToObject(root, "type", event_type_name(ev->type)) ||
 	    !cJSON_AddStringToObject(root, "source", ev->source) ||

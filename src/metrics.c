@@ -40,9 +40,9 @@ void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
 	for (int t = 0; t < ZL_EVENT_TYPES; t++)
 		m->recorded[t] += s->events_by_type[t];
 	m->last_ranges = s->ranges_total;
-	m->last_ranges_fetched = s->ranges_fetched;
-	m->ranges_fetched += s->ranges_fetched;
-	m->rows_received += s->rows_fetched;
+	m->last_ranges_read = s->ranges_read;
+	m->ranges_read += s->ranges_read;
+	m->rows_received += s->rows_read;
 	m->bytes_received = bytes_total;
 	m->invalid_skipped += s->invalid;
 	m->last_success_s = now_s;
@@ -156,9 +156,9 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 	single(&t, "zaaklink_pass_ranges", "gauge",
 	       "Ranges the last successful pass compared.", m->last_ranges);
 	single(&t, "zaaklink_pass_ranges_fetched", "gauge",
-	       "Ranges the last successful pass found changed and read.", m->last_ranges_fetched);
+	       "Ranges the last successful pass found changed and read.", m->last_ranges_read);
 	single(&t, "zaaklink_ranges_fetched_total", "counter",
-	       "Ranges read because their fingerprint changed.", m->ranges_fetched);
+	       "Ranges read because their fingerprint changed.", m->ranges_read);
 	single(&t, "zaaklink_source_rows_received_total", "counter",
 	       "Onderwerpobject rows read from PostgreSQL.", m->rows_received);
 	single(&t, "zaaklink_source_received_bytes_total", "counter",

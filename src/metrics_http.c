@@ -149,7 +149,7 @@ struct zl_metrics_http *metrics_http_start(const struct zl_metrics_conf *conf,
 	int fd;
 
 	if (!h) {
-		zl_err_set(err, ZL_EX_OSERR, "could not start the HTTP server: out of memory");
+		zl_err_set(err, ZL_EX_OSERR, "out of memory while starting the HTTP server");
 		return NULL;
 	}
 	if ((fd = listen_on(conf, err)) < 0) {

@@ -432,7 +432,7 @@ static int read_available(struct zl_publisher *pub, struct batch *b, struct zl_e
 	return rc;
 }
 
-/* Builds the properties and headers of a row (EVENTS.md section 6) and
+/* Builds the properties and headers of a row (docs/EVENTS.md section 6) and
  * sends it; headers must hold 6 entries and time_buf 21 bytes. */
 static int send_row(struct zl_publisher *pub, const struct zl_outbox_row *row,
                     amqp_table_entry_t *headers, char *time_buf)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Rows fetched from the cursor per round trip: bounds memory per batch. */
+/* Rows taken from the cursor per FETCH round trip: bounds memory per batch. */
 #define ROWS_PER_FETCH 2000
 
 #define COL_OBJECTTYPE "o.onderwerpobjectidentificator_code_objecttype"
@@ -20,7 +20,7 @@
 #define COL_OBJECT_ID "o.onderwerpobjectidentificator_object_id"
 #define COL_REGISTER "o.onderwerpobjectidentificator_code_register"
 
-/* The rows that are zaak links (EVENTS.md 2). */
+/* The rows that are zaak links (docs/EVENTS.md 2). */
 #define LINK_WHERE                                                        \
 	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'" \
 	" AND o.klantcontact_id IS NOT NULL"
@@ -80,7 +80,7 @@
  *   seen by the next one. zaaklink never computes a hash itself.
  *
  * PostgreSQL compares the fingerprints too: the pass sends the stored ones
- * as arrays and receives only those that differ (a bucket it no longer has
+ * as arrays and receives only those that differ (a range it no longer has
  * comes back with no count), after one row with the number of ranges and
  * of rows. An idle pass therefore receives two rows, whatever the size of
  * the tables.
@@ -92,7 +92,7 @@
 #define CONTACT_HASH \
 	"hashtextextended(k.onderwerp, k.id) # coalesce(hashtextextended(k.nummer, ~k.id), 0)"
 
-/* $1 range size; $2, $3, $4 the stored buckets, counts and hashes. */
+/* $1 range size; $2, $3, $4 the stored ranges, counts and hashes. */
 #define CHANGED_SQL(CUR)                                                                  \
 	"WITH cur AS (" CUR "), old AS (SELECT * FROM"                                     \
 	" unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS s(b, n, h))"                 \
@@ -148,18 +148,18 @@ struct zl_row_cursor {
 };
 
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
-			     int query_timeout)
+			     int query_timeout, struct zl_err *err)
 {
 	struct zl_source *src = calloc(1, sizeof(*src));
 
-	if (!src)
-		return NULL;
-	src->conninfo = strdup(conninfo);
-	src->schema = strdup(schema);
-	if (!src->conninfo || !src->schema) {
-		free(src->conninfo);
-		free(src->schema);
-		free(src);
+	if (src) {
+		src->conninfo = strdup(conninfo);
+		src->schema = strdup(schema);
+	}
+	if (!src || !src->conninfo || !src->schema) {
+		source_free(src);
+		zl_err_set(err, ZL_EX_SOFTWARE,
+			   "out of memory while preparing the PostgreSQL connection");
 		return NULL;
 	}
 	src->connect_timeout = connect_timeout;
@@ -319,7 +319,8 @@ static int qualify_tables(struct zl_source *src, struct zl_err *err)
 		free(src->ow);
 		free(src->kc);
 		src->ow = src->kc = NULL;
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while naming the tables of schema %s", src->schema);
 	}
 	return 0;
 }
@@ -339,7 +340,8 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 	 * only where we must decide (the encoding the payload rules assume). */
 	src->conn = PQconnectdbParams(keys, values, 1);
 	if (!src->conn)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "could not allocate a PostgreSQL connection");
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while connecting to PostgreSQL");
 	if (PQstatus(src->conn) != CONNECTION_OK) {
 		pq_fail(src, err, "connect");
 		disconnect(src);
@@ -393,7 +395,8 @@ int source_check_access(struct zl_source *src, struct zl_err *err)
 	if (sql.failed) {
 		source_end(src);
 		free(sql.buf);
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+				  "out of memory while building the query that checks access");
 	}
 	res = PQexec(src->conn, sql.buf);
 	free(sql.buf);
@@ -484,13 +487,14 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 
 	snprintf(size, sizeof(size), "%d", range_size);
 	/* No stored fingerprints: old may be NULL, and no field of it is read. */
-	text_add_array(&arr[0], n_old ? &old->bucket : NULL, n_old, sizeof(*old));
+	text_add_array(&arr[0], n_old ? &old->range : NULL, n_old, sizeof(*old));
 	text_add_array(&arr[1], n_old ? &old->rows : NULL, n_old, sizeof(*old));
 	text_add_array(&arr[2], n_old ? &old->fp : NULL, n_old, sizeof(*old));
 	for (int a = 0; a < 3; a++)
 		params[a + 1] = arr[a].buf;
 	if (arr[0].failed || arr[1].failed || arr[2].failed) {
-		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory sending range fingerprints");
+		ret = zl_err_set(err, ZL_EX_SOFTWARE,
+				 "out of memory while sending %zu range fingerprints", n_old);
 		goto out;
 	}
 	if (kind == ZL_FP_LINKS)
@@ -498,7 +502,8 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	else
 		zl_text_add(&sql, CHANGED_CONTACTS_SQL, src->kc);
 	if (sql.failed) {
-		ret = zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		ret = zl_err_set(err, ZL_EX_SOFTWARE,
+				 "out of memory while building the query that compares fingerprints");
 		goto out;
 	}
 	res = PQexecParams(src->conn, sql.buf, 4, NULL, params, NULL, NULL, 0);
@@ -515,7 +520,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	for (int i = 1; i < PQntuples(res) && ret == 0; i++) {
 		struct zl_range_fp r = { .kind = kind };
 
-		r.bucket = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		if (!PQgetisnull(res, i, 1)) {
 			r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
@@ -539,7 +544,7 @@ static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql,
 		return NULL;
 	cur = calloc(1, sizeof(*cur));
 	if (!cur) {
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while opening a cursor over rows");
 		return NULL;
 	}
 	cur->src = src;
@@ -554,7 +559,9 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 
 	zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
 	if (sql.failed)
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		zl_err_set(err, ZL_EX_SOFTWARE,
+			   "out of memory while building the query of ids %lld..%lld", (long long)lo,
+			   (long long)hi);
 	else
 		cur = open_rows(src, sql.buf, err);
 	free(sql.buf);
@@ -572,7 +579,8 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 	if (!arr[0].failed && !arr[1].failed)
 		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf, src->ow, src->kc);
 	if (arr[0].failed || arr[1].failed || sql.failed)
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory");
+		zl_err_set(err, ZL_EX_SOFTWARE,
+			   "out of memory while building the query of %zu klantcontact ranges", n);
 	else
 		cur = open_rows(src, sql.buf, err);
 	free(arr[0].buf);

@@ -3,7 +3,7 @@
 # while it announces a database of links and while the test inserts,
 # updates and deletes rows, and is restarted each time. At the end the
 # events the queue received must be exactly what the database changes
-# require (EVENTS.md 4), with duplicates only as republished event ids,
+# require (docs/EVENTS.md 4), with duplicates only as republished event ids,
 # at most one publish batch per crash.
 #
 # The oracle. The test writes every row it changes itself, one statement
@@ -21,7 +21,7 @@
 # none when the row is no link). Anything missing breaks that chain or
 # the final state, anything extra breaks the alternation or matches no
 # state. The payload of a state is computed here from the raw columns by
-# the rules of EVENTS.md 3, not taken from zaaklink.
+# the rules of docs/EVENTS.md 3, not taken from zaaklink.
 #
 # Sizes (environment): ZL_FAULT_CRASH_LINKS (20000 links announced),
 # ZL_FAULT_CRASH_KILLS (12 SIGKILLs), ZL_FAULT_CRASH_OPS (300 changes made

@@ -3,7 +3,7 @@
 # upper case, padded with spaces, quoted or with a newline; onderwerp with
 # quotes, backslashes, control characters, newlines, 4-byte UTF-8 and 200
 # characters; nummer NULL and ''. Every message must be valid JSON whose
-# data is exactly what EVENTS.md 3 gives for the row (computed here from
+# data is exactly what docs/EVENTS.md 3 gives for the row (computed here from
 # the row as PostgreSQL returns it), nothing may crash, and each row that
 # is skipped (invalid_zaak_id = "skip") is logged once, not once per pass.
 # The same rows are published raw under invalid_zaak_id = "emit".
@@ -62,7 +62,7 @@ rc=0; zl_once "$conf2" "$log" || rc=$?
 is "$rc" 0 "once with invalid_zaak_id = emit: exit 0"
 zl_once "$conf2" "$log"
 
-# What EVENTS.md 3 says each row gives, from the rows as PostgreSQL has them.
+# What docs/EVENTS.md 3 says each row gives, from the rows as PostgreSQL has them.
 zl_sql "$db" "SELECT json_build_object('uuid', o.uuid, 'zaak', o.onderwerpobjectidentificator_object_id,
 		'onderwerp', k.onderwerp, 'nummer', k.nummer)
 	FROM klantinteracties_onderwerpobject o JOIN klantinteracties_klantcontact k ON k.id = o.klantcontact_id" \
@@ -81,7 +81,7 @@ for pair in "skip:$f:$canonical" "emit:$f2:true"; do
 	file=${rest%%:*} filter=${rest#*:}
 	is "$(jq -c . "$file" >/dev/null 2>&1 && zl_jq "$file" '.body | fromjson | type' | sort -u)" object \
 		"$mode: every message body is a JSON object"
-	ok "$mode: each event's data is exactly the payload of its row (EVENTS.md 3)" \
+	ok "$mode: each event's data is exactly the payload of its row (docs/EVENTS.md 3)" \
 		cmp <(expected "$filter") <(zl_jq "$file" 'ev.data | tojson' | jq -c -s 'sort_by(.linkTo) | .[]')
 	is "$(zl_jq "$file" 'ev | select(.subject != (.data.zaak | ltrimstr("urn:uuid:"))) | .id')" "" \
 		"$mode: subject is the object id, byte for byte"

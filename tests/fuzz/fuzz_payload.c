@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the payload builder and the CloudEvent JSON (EVENTS.md 3, 5).
+ * Fuzz target: the payload builder and the CloudEvent JSON (docs/EVENTS.md 3, 5).
  *
  * Input: two bytes of label_max_length, eight bytes of event time, then
  * NUL-separated fields: onderwerp, nummer, base_url, uuid, object_id,
@@ -11,7 +11,7 @@
  *  - zaak is "urn:uuid:" + object_id, linkTo is base_url without its
  *    trailing '/' + the API path + uuid;
  *  - the JSON parses back (cJSON) with exactly the attributes of
- *    EVENTS.md 5, in order, each string equal to what went in, and a time
+ *    docs/EVENTS.md 5, in order, each string equal to what went in, and a time
  *    of the form YYYY-MM-DDTHH:MM:SSZ;
  *  - event_is_canonical_uuid() agrees with libuuid's uuid_parse().
  */

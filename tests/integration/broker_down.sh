@@ -1,7 +1,7 @@
 #!/bin/bash
 # RabbitMQ unavailable: changes are still detected and recorded; `once`
 # exits 75 with the events pending; when the broker is back every event
-# arrives once, in record order, with the id it was recorded with (EVENTS.md
+# arrives once, in record order, with the id it was recorded with (docs/EVENTS.md
 # 5: the id is generated once and reused on every retry). The daemon rides
 # out an outage too. This test stops and starts a broker of its own.
 . "$(dirname "$0")/../lib.sh"

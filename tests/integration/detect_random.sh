@@ -8,7 +8,7 @@
 #
 #  - the links zaaklink recorded equal, column for column and label for
 #    label, what PostgreSQL says the links are (computed here in SQL from
-#    EVENTS.md 2 and 3);
+#    docs/EVENTS.md 2 and 3);
 #  - replaying every message the queue received so far, in order (a
 #    gekoppeld adds its linkTo, an ontkoppeld removes it and must carry the
 #    payload added), gives exactly the current links: nothing missed,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# EVENTS.md sections 2-6 through `zaaklink once`: one test per row of the
+# docs/EVENTS.md sections 2-6 through `zaaklink once`: one test per row of the
 # table of section 4, the payload rules of section 3, and the CloudEvent and
 # AMQP message of sections 5 and 6. Every change is made with SQL, the way
 # Open Klant's admin, its API and raw SQL all end up in the database.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# EVENTS.md 4, first start on an existing database (empty state):
+# docs/EVENTS.md 4, first start on an existing database (empty state):
 # events.initial_sync = "baseline" records the current links without
 # publishing, "announce" publishes a gekoppeld for each; `backfill` records a
 # gekoppeld for every current link, published by the next `once`.

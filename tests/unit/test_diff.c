@@ -1,4 +1,4 @@
-/* Unit tests of diff.c: every row of the transition table of EVENTS.md section 4. */
+/* Unit tests of diff.c: every row of the transition table of docs/EVENTS.md section 4. */
 #include "diff.h"
 #include "fixtures.h"
 #include "unit.h"
@@ -664,49 +664,49 @@ START_TEST(test_new_link_label_truncated)
 }
 END_TEST
 
-/* The ids of a bucket, at the ends of int64 and around 0. */
+/* The ids of a range, at the ends of int64 and around 0. */
 static const struct {
-	int64_t bucket, size, first, last;
-} bucket_cases[] = {
+	int64_t range, size, first, last;
+} range_cases[] = {
     {0, 1000, -999, 999},
     {1, 1000, 1000, 1999},
     {-1, 1000, -1999, -1000},
     {0, 16, -15, 15},
-    /* INT64_MAX % 1024 = 1023: the last bucket ends exactly at INT64_MAX. */
+    /* INT64_MAX % 1024 = 1023: the last range ends exactly at INT64_MAX. */
     {INT64_MAX / 1024, 1024, INT64_MAX - 1023, INT64_MAX},
-    /* INT64_MAX % 1000 = 807: bucket * 1000 + 999 would be past INT64_MAX. */
+    /* INT64_MAX % 1000 = 807: range * 1000 + 999 would be past INT64_MAX. */
     {INT64_MAX / 1000, 1000, INT64_MAX - 807, INT64_MAX},
     {INT64_MAX / 1000 - 1, 1000, INT64_MAX - 1807, INT64_MAX - 808},
-    /* INT64_MIN = -1024 * 2^53: bucket * 1024 - 1023 would be before INT64_MIN. */
+    /* INT64_MIN = -1024 * 2^53: range * 1024 - 1023 would be before INT64_MIN. */
     {INT64_MIN / 1024, 1024, INT64_MIN, INT64_MIN},
     {INT64_MIN / 1000, 1000, INT64_MIN, INT64_MIN + 808},
     {INT64_MIN / 1000 + 1, 1000, INT64_MIN + 809, INT64_MIN + 1808},
     {INT64_MAX / 1048576, 1048576, INT64_MAX - 1048575, INT64_MAX},
     {INT64_MIN / 1048576, 1048576, INT64_MIN, INT64_MIN},
-    /* No bucket of a real id, yet no overflow either. */
+    /* No range of a real id, yet no overflow either. */
     {INT64_MAX, 16, INT64_MAX, INT64_MAX},
     {INT64_MIN, 16, INT64_MIN, INT64_MIN},
 };
 
-START_TEST(test_bucket_ids)
+START_TEST(test_range_ids)
 {
 	int64_t first = 0, last = 0;
 
-	diff_bucket_ids(bucket_cases[_i].bucket, bucket_cases[_i].size, &first, &last);
-	ck_assert_msg(first == bucket_cases[_i].first && last == bucket_cases[_i].last,
-	              "bucket %lld of size %lld: %lld..%lld, expected %lld..%lld",
-	              (long long)bucket_cases[_i].bucket, (long long)bucket_cases[_i].size,
-	              (long long)first, (long long)last, (long long)bucket_cases[_i].first,
-	              (long long)bucket_cases[_i].last);
+	diff_range_ids(range_cases[_i].range, range_cases[_i].size, &first, &last);
+	ck_assert_msg(first == range_cases[_i].first && last == range_cases[_i].last,
+	              "range %lld of size %lld: %lld..%lld, expected %lld..%lld",
+	              (long long)range_cases[_i].range, (long long)range_cases[_i].size,
+	              (long long)first, (long long)last, (long long)range_cases[_i].first,
+	              (long long)range_cases[_i].last);
 }
 END_TEST
 
 /*
- * Every id lies in the bucket id / size (C and PostgreSQL truncate alike),
- * and the neighbouring buckets end right beside it: ids near the ends of
+ * Every id lies in the range id / size (C and PostgreSQL truncate alike),
+ * and the neighbouring ranges end right beside it: ids near the ends of
  * int64 and within one range size of them included.
  */
-START_TEST(test_bucket_ids_cover_every_id)
+START_TEST(test_range_ids_cover_every_id)
 {
 	static const int64_t sizes[] = {16, 1000, 1024, 1048576};
 	int64_t size = sizes[_i];
@@ -732,11 +732,11 @@ START_TEST(test_bucket_ids_cover_every_id)
 		int64_t b = ids[k] / size, first, last;
 		int64_t prev_first, prev_last, next_first, next_last;
 
-		diff_bucket_ids(b, size, &first, &last);
+		diff_range_ids(b, size, &first, &last);
 		ck_assert_msg(first <= ids[k] && ids[k] <= last, "id %lld not in %lld..%lld",
 		              (long long)ids[k], (long long)first, (long long)last);
-		diff_bucket_ids(b - 1, size, &prev_first, &prev_last);
-		diff_bucket_ids(b + 1, size, &next_first, &next_last);
+		diff_range_ids(b - 1, size, &prev_first, &prev_last);
+		diff_range_ids(b + 1, size, &next_first, &next_last);
 		if (first > INT64_MIN)
 			ck_assert_int_eq(prev_last, first - 1);
 		if (last < INT64_MAX)
@@ -752,7 +752,7 @@ static Suite *diff_suite(void)
 	TCase *disappear = tcase_create("disappear");
 	TCase *change = tcase_create("change");
 	TCase *invalid = tcase_create("invalid_zaak_id");
-	TCase *buckets = tcase_create("buckets");
+	TCase *ranges = tcase_create("ranges");
 
 	tcase_add_test(appear, test_absent_to_link_gekoppeld);
 	tcase_add_test(appear, test_absent_to_link_records_the_row);
@@ -791,9 +791,9 @@ static Suite *diff_suite(void)
 	tcase_add_test(invalid, test_upper_case_zaak_id_is_valid);
 	suite_add_tcase(s, invalid);
 
-	tcase_add_loop_test(buckets, test_bucket_ids, 0, (int)ZL_ARRAY_LEN(bucket_cases));
-	tcase_add_loop_test(buckets, test_bucket_ids_cover_every_id, 0, 4);
-	suite_add_tcase(s, buckets);
+	tcase_add_loop_test(ranges, test_range_ids, 0, (int)ZL_ARRAY_LEN(range_cases));
+	tcase_add_loop_test(ranges, test_range_ids_cover_every_id, 0, 4);
+	suite_add_tcase(s, ranges);
 	return s;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests of event.c, one per rule of EVENTS.md sections 2, 3 and 5. */
+/* Unit tests of event.c, one per rule of docs/EVENTS.md sections 2, 3 and 5. */
 #include "event.h"
 #include "fixtures.h"
 #include "unit.h"
@@ -55,7 +55,7 @@ static bool utf8_complete(const char *s)
 	return true;
 }
 
-/* ---- EVENTS.md 2: what is a zaak link ---- */
+/* ---- docs/EVENTS.md 2: what is a zaak link ---- */
 
 START_TEST(test_link_is_zaak_uuid_with_klantcontact)
 {
@@ -117,7 +117,7 @@ START_TEST(test_link_ignores_object_id_and_register)
 }
 END_TEST
 
-/* ---- EVENTS.md 4: canonical UUIDs ---- */
+/* ---- docs/EVENTS.md 4: canonical UUIDs ---- */
 
 START_TEST(test_uuid_canonical_lower_case_accepted)
 {
@@ -157,7 +157,7 @@ START_TEST(test_uuid_non_canonical_rejected)
 }
 END_TEST
 
-/* ---- EVENTS.md 3: the payload ---- */
+/* ---- docs/EVENTS.md 3: the payload ---- */
 
 START_TEST(test_zaak_is_urn_uuid_of_object_id)
 {
@@ -407,7 +407,7 @@ START_TEST(test_payload_equal_compares_every_field)
 }
 END_TEST
 
-/* ---- EVENTS.md 5: the CloudEvent ---- */
+/* ---- docs/EVENTS.md 5: the CloudEvent ---- */
 
 START_TEST(test_type_names)
 {

@@ -183,7 +183,7 @@ START_TEST(test_pass_figures_and_last_success)
 {
 	struct zl_metrics m;
 	struct zl_pass_stats s = {
-		.ranges_total = 977, .ranges_fetched = 2, .rows_fetched = 40, .invalid = 1,
+		.ranges_total = 977, .ranges_read = 2, .rows_read = 40, .invalid = 1,
 	};
 	char *text;
 
