@@ -53,7 +53,7 @@ struct zl_option {
 
 /* clang-format off */
 /* Expands to offsetof(T, f), and fails to compile when f is not a TYPE. */
-#define ZL_OPT_FIELD(T, f, TYPE) _Generic(((T *)0)->f, TYPE: offsetof(T, f))
+#define ZL_OPT_FIELD(T, f, TYPE) _Generic(((T){0}).f, TYPE: offsetof(T, f))
 
 #define ZL_OPT_BOOL(s, l, T, f, h)                                                                 \
 	{ ZL_OPT_KIND_BOOL, (s), (l), NULL, (h), ZL_OPT_FIELD(T, f, bool), 0, 0 }

@@ -145,6 +145,7 @@ static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row
 		 struct zl_err *err)
 {
 	struct zl_diff d;
+	/* cppcheck-suppress nullPointer ; callers pass a link, a row or both, never neither */
 	int64_t id = prev ? prev->id : row->id;
 	int rc = 0;
 

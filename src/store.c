@@ -180,9 +180,12 @@ char *sdb_text(sqlite3_stmt *s, int col)
 /* The name of a user, or its number when it has none; buf holds 64 bytes. */
 static const char *user_name(uid_t uid, char *buf)
 {
-	struct passwd *pw = getpwuid(uid);
+	struct passwd pwd, *pw = NULL;
+	char pwbuf[1024];
 
-	if (pw && strlen(pw->pw_name) < 64)
+	/* The reentrant call: the metrics endpoint runs a thread of its own. */
+	if (getpwuid_r(uid, &pwd, pwbuf, sizeof(pwbuf), &pw) == 0 && pw &&
+	    strlen(pw->pw_name) < 64)
 		snprintf(buf, 64, "%s", pw->pw_name);
 	else
 		snprintf(buf, 64, "uid %lu", (unsigned long)uid);
