@@ -267,7 +267,7 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			rc = -1;
 			break;
 		}
-		zl_debug("pass.range", "bucket=%lld first=%lld last=%lld", (long long)b,
+		zl_debug("pass.range", "range=%lld first=%lld last=%lld", (long long)b,
 			 (long long)range_first(b, size), (long long)end);
 		if ((rc = load_range(p, range_first(b, size), end, &links, err)) < 0)
 			break;
