@@ -139,8 +139,6 @@ int zl_conf_check_amqp_url(struct zl_err *err, const char *prefix, const char *u
 int zl_conf_check_exchange(struct zl_err *err, const char *prefix, const char *exchange);
 int zl_conf_check_tls_file(struct zl_conf_loader *ld, const struct zl_setting *row,
                            const config_setting_t *s);
-int zl_conf_check_password_file(struct zl_conf_loader *ld, const struct zl_setting *row,
-                                const config_setting_t *s);
 int zl_conf_check_amqp_group(struct zl_conf_loader *ld);
 
 #endif

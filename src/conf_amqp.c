@@ -1,21 +1,17 @@
 /*
  * The amqp group's checks and kinds of value, for the settings table
  * (conf_table.c): the list of broker URLs (amqp.url and ZAAKLINK_AMQP_URL),
- * the exchange name, the TLS files, amqp.password_file and the consumer
- * queues (amqp.queues).
+ * the exchange name, the TLS files and the consumer queues (amqp.queues).
  *
  * The hard parts: a URL is only ever shown masked, and not at all when it
- * is too garbled to know where a password would be; the password file is
- * read once per load (and so at every reload), its content never appears in
- * a message, only the file's name; and a queue may not take a name the
- * broker reserves (amq.) or one zaaklink derives from the exchange for its
- * own topology (retry.h), which it would collide with.
+ * is too garbled to know where a password would be; and a queue may not
+ * take a name the broker reserves (amq.) or one zaaklink derives from the
+ * exchange for its own topology (retry.h), which it would collide with.
  */
 #include "conf_settings.h"
 #include "amqp_compat.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +19,6 @@
 #include <unistd.h>
 
 #define EXCHANGE_MAX_LENGTH 200
-#define ENV_CREDENTIALS "CREDENTIALS_DIRECTORY"
-#define PASSWORD_MAX 4096
 
 /* ---- amqp.url: one string, or a list or array of 1..ZL_MAX_AMQP_URLS ---- */
 
@@ -264,116 +258,6 @@ int zl_conf_check_amqp_group(struct zl_conf_loader *ld)
 	    ld, zl_conf_lookup(ld, "amqp", amqp->cert_file ? "cert_file" : "key_file"),
 	    "amqp.%s: set without amqp.%s, expected both or neither",
 	    amqp->cert_file ? "cert_file" : "key_file", amqp->cert_file ? "key_file" : "cert_file");
-}
-
-/* ---- amqp.password_file ---- */
-
-/*
- * Reads the one password of a password file: the whole file but one
- * trailing newline ("\n" or "\r\n"), so that both `echo pw >file` and
- * `printf pw >file` work. Fills buf (NUL-terminated) or why.
- */
-static int read_secret(int fd, char *buf, size_t size, char *why, size_t why_size)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while ((n = read(fd, buf + len, size - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(why, why_size, "could not be read: %s", strerror(errno));
-			return -1;
-		}
-		len += (size_t)n;
-		if (len == size) {
-			snprintf(why, why_size, "is larger than %d bytes, expected one password",
-			         PASSWORD_MAX);
-			return -1;
-		}
-	}
-	if (len > 0 && buf[len - 1] == '\n' && --len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	if (len > PASSWORD_MAX)
-		snprintf(why, why_size, "is larger than %d bytes, expected one password",
-		         PASSWORD_MAX);
-	else if (len == 0)
-		snprintf(why, why_size, "is empty");
-	else if (memchr(buf, '\0', len))
-		snprintf(why, why_size, "has a NUL byte, which no AMQP password can hold");
-	else if (memchr(buf, '\n', len))
-		snprintf(why, why_size, "has more than one line, expected the password alone");
-	else
-		return 0;
-	return -1;
-}
-
-/* The file amqp.password_file names: relative ones are systemd credentials. */
-static int password_path(struct zl_conf_loader *ld, const config_setting_t *s, const char *name,
-                         char **out)
-{
-	const char *dir = getenv(ENV_CREDENTIALS);
-	size_t size;
-
-	if (name[0] == '/') {
-		*out = strdup(name);
-	} else if (!dir || !*dir) {
-		return zl_conf_fail_at(ld, s,
-		                       "amqp.password_file: '%s' is a relative path and $%s is not "
-		                       "set (systemd's LoadCredential= sets it); expected an "
-		                       "absolute path",
-		                       name, ENV_CREDENTIALS);
-	} else {
-		size = strlen(dir) + 1 + strlen(name) + 1;
-		if ((*out = malloc(size)))
-			snprintf(*out, size, "%s/%s", dir, name);
-	}
-	return *out ? 0 : zl_conf_fail_oom(ld, "building the path of amqp.password_file");
-}
-
-/*
- * Reads the file amqp.password_file names into amqp.password (the table's
- * derived row, which a reload takes). The password never appears in a
- * message, only the file's name.
- */
-int zl_conf_check_password_file(struct zl_conf_loader *ld, const struct zl_setting *row,
-                                const config_setting_t *s)
-{
-	struct zl_amqp_conf *amqp = &ld->conf->amqp;
-	const char *name = ZL_FIELD(ld->conf, row, char *);
-	char why[128], *path = NULL, *buf = NULL;
-	struct stat st;
-	int fd, rc = 0;
-
-	if (!name)
-		return 0;
-	if (password_path(ld, s, name, &path) < 0)
-		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		rc = zl_conf_fail_at(ld, s, "amqp.password_file: could not read %s: %s", path,
-		                     strerror(errno));
-		free(path);
-		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		rc = zl_conf_fail_at(ld, s, "amqp.password_file: %s is not a regular file", path);
-	else if (!(buf = malloc(PASSWORD_MAX + 3)))
-		rc = zl_conf_fail_oom(ld, "reading amqp.password_file");
-	else if (read_secret(fd, buf, PASSWORD_MAX + 3, why, sizeof(why)) < 0)
-		rc = zl_conf_fail_at(ld, s, "amqp.password_file: %s %s", path, why);
-	else if (!(amqp->password = strdup(buf)))
-		rc = zl_conf_fail_oom(ld, "copying the password of amqp.password_file");
-	/* A dedicated secret may be shared with zaaklink's group, not with everyone. */
-	else if (st.st_mode & S_IROTH)
-		zl_conf_warn_readable(path, st.st_mode, "amqp.password_file");
-	if (buf) {
-		explicit_bzero(buf, PASSWORD_MAX + 3);
-		free(buf);
-	}
-	close(fd);
-	free(path);
-	return rc;
 }
 
 /* ---- amqp.queues: a list of queue groups with distinct names ---- */

@@ -1,8 +1,8 @@
 /*
  * The settings table of zaaklink.conf(5) (see include/conf_settings.h), and
  * the checks of the source, state, events, retry, log and metrics settings
- * that their kind of value does not make (the amqp ones are in
- * conf_amqp.c).
+ * that their kind of value does not make, and of files holding a secret
+ * (the amqp checks are in conf_amqp.c).
  *
  * Each row's reload class follows what the running daemon does with the
  * setting. A pass reads its rules from the configuration every time
@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -157,6 +158,144 @@ static int check_state_path(struct zl_conf_loader *ld, const struct zl_setting *
 			                     path, strerror(errno));
 	}
 	free(dir);
+	return rc;
+}
+
+/* ---- secret files: amqp.password_file ---- */
+
+#define ENV_CREDENTIALS "CREDENTIALS_DIRECTORY"
+#define PASSWORD_MAX 4096
+
+/*
+ * Reads the one password of a password file: the whole file but one
+ * trailing newline ("\n" or "\r\n"), so that both `echo pw >file` and
+ * `printf pw >file` work. Fills buf (NUL-terminated) or why.
+ */
+static int read_secret(int fd, char *buf, size_t size, char *why, size_t why_size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, why_size, "could not be read: %s", strerror(errno));
+			return -1;
+		}
+		len += (size_t)n;
+		if (len == size) {
+			snprintf(why, why_size, "is larger than %d bytes, expected one password",
+			         PASSWORD_MAX);
+			return -1;
+		}
+	}
+	if (len > 0 && buf[len - 1] == '\n' && --len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	if (len > PASSWORD_MAX)
+		snprintf(why, why_size, "is larger than %d bytes, expected one password",
+		         PASSWORD_MAX);
+	else if (len == 0)
+		snprintf(why, why_size, "is empty");
+	else if (memchr(buf, '\0', len))
+		snprintf(why, why_size, "has a NUL byte, which no AMQP password can hold");
+	else if (memchr(buf, '\n', len))
+		snprintf(why, why_size, "has more than one line, expected the password alone");
+	else
+		return 0;
+	return -1;
+}
+
+/* The file a secret-file row names: relative ones are systemd credentials. */
+static int secret_path(struct zl_conf_loader *ld, const struct zl_setting *row,
+                       const config_setting_t *s, const char *name, char **out)
+{
+	const char *dir = getenv(ENV_CREDENTIALS);
+	char doing[128];
+	size_t size;
+
+	if (name[0] == '/') {
+		*out = strdup(name);
+	} else if (!dir || !*dir) {
+		return zl_conf_fail_at(ld, s,
+		                       "%s.%s: '%s' is a relative path and $%s is not set "
+		                       "(systemd's LoadCredential= sets it); expected an absolute "
+		                       "path",
+		                       row->group, row->name, name, ENV_CREDENTIALS);
+	} else {
+		size = strlen(dir) + 1 + strlen(name) + 1;
+		if ((*out = malloc(size)))
+			snprintf(*out, size, "%s/%s", dir, name);
+	}
+	if (*out)
+		return 0;
+	snprintf(doing, sizeof(doing), "building the path of %s.%s", row->group, row->name);
+	return zl_conf_fail_oom(ld, doing);
+}
+
+/* The derived row that holds what the file of row holds. */
+static const struct zl_setting *content_row(const struct zl_setting *row)
+{
+	for (size_t i = 0; i < zl_n_settings; i++) {
+		const struct zl_setting *r = &zl_settings[i];
+
+		if ((r->flags & ZL_SET_DERIVED) && strcmp(r->group, row->group) == 0 &&
+		    strcmp(r->name, row->name) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Reads the file a secret-file row names into the derived row of the same
+ * name (amqp.password_file into amqp.password), once per load and so at
+ * every reload. The secret never appears in a message, only the file's
+ * name.
+ */
+static int check_secret_file(struct zl_conf_loader *ld, const struct zl_setting *row,
+                             const config_setting_t *s)
+{
+	const struct zl_setting *content = content_row(row);
+	const char *name = ZL_FIELD(ld->conf, row, char *);
+	char why[128], doing[128], setting[96], *path = NULL, *buf = NULL;
+	struct stat st;
+	int fd, rc = 0;
+
+	snprintf(setting, sizeof(setting), "%s.%s", row->group, row->name);
+	if (!content)
+		return zl_err_set(ld->err, ZL_EX_SOFTWARE,
+		                  "%s: no row of the table holds its content", setting);
+	if (!name)
+		return 0;
+	if (secret_path(ld, row, s, name, &path) < 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+		rc = zl_conf_fail_at(ld, s, "%s: could not read %s: %s", setting, path,
+		                     strerror(errno));
+		free(path);
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = zl_conf_fail_at(ld, s, "%s: %s is not a regular file", setting, path);
+	} else if (!(buf = malloc(PASSWORD_MAX + 3))) {
+		snprintf(doing, sizeof(doing), "reading %s", setting);
+		rc = zl_conf_fail_oom(ld, doing);
+	} else if (read_secret(fd, buf, PASSWORD_MAX + 3, why, sizeof(why)) < 0) {
+		rc = zl_conf_fail_at(ld, s, "%s: %s %s", setting, path, why);
+	} else if (!(ZL_FIELD(ld->conf, content, char *) = strdup(buf))) {
+		snprintf(doing, sizeof(doing), "copying the content of %s", setting);
+		rc = zl_conf_fail_oom(ld, doing);
+	} else if (st.st_mode & S_IROTH) {
+		/* A dedicated secret may be shared with zaaklink's group, not with everyone. */
+		zl_conf_warn_readable(path, st.st_mode, setting);
+	}
+	if (buf) {
+		explicit_bzero(buf, PASSWORD_MAX + 3);
+		free(buf);
+	}
+	close(fd);
+	free(path);
 	return rc;
 }
 
@@ -341,15 +480,21 @@ static int parse_listen(const char *text, struct zl_metrics_conf *m, char *why, 
 	return -1;
 }
 
-/* Checks metrics.listen, off when unset, and keeps the parsed address. */
+/*
+ * Checks a listen address, off when unset, and keeps it parsed: the row's
+ * field is the listen member of a struct zl_metrics_conf, which holds the
+ * address beside it.
+ */
 static int check_listen(struct zl_conf_loader *ld, const struct zl_setting *row,
                         const config_setting_t *s)
 {
-	const char *listen = ZL_FIELD(ld->conf, row, char *);
+	struct zl_metrics_conf *m =
+	    (struct zl_metrics_conf *)(void *)((char *)ld->conf + row->offset -
+	                                       offsetof(struct zl_metrics_conf, listen));
 	char why[512];
 
-	if (listen && parse_listen(listen, &ld->conf->metrics, why, sizeof(why)) < 0)
-		return zl_conf_fail_at(ld, s, "metrics.listen: %s", why);
+	if (m->listen && parse_listen(m->listen, m, why, sizeof(why)) < 0)
+		return zl_conf_fail_at(ld, s, "%s.%s: %s", row->group, row->name, why);
 	return 0;
 }
 
@@ -420,7 +565,7 @@ const struct zl_setting zl_settings[] = {
      .check = zl_conf_check_tls_file},
     /* Another file needs a restart; a new password in the same file does not. */
     {"amqp", "password_file", &zl_type_string, AT(amqp.password_file), ZL_RESTART,
-     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_password_file},
+     .flags = ZL_SET_NONEMPTY, .check = check_secret_file},
     {"amqp", "password_file", &zl_type_string, AT(amqp.password), ZL_RELOAD,
      .flags = ZL_SET_DERIVED | ZL_SET_SECRET},
     {"amqp", "verify_peer", &zl_type_bool, AT(amqp.verify_peer), ZL_RESTART, .def_num = 1},
