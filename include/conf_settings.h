@@ -37,6 +37,9 @@ enum zl_reload_class {
 #define ZL_SET_NONEMPTY 0x2u /* a string that may not be "" */
 #define ZL_SET_DERIVED 0x4u  /* not in the file: another row's check fills it in */
 #define ZL_SET_SECRET 0x8u   /* wiped before it is freed */
+/* Read and checked after the rest of its group and the group's checks,
+ * which its own checks rely on (queue names against amqp.exchange). */
+#define ZL_SET_LATE 0x10u
 
 /* What a load needs while it runs; lives on conf_load_for()'s stack. */
 struct zl_conf_loader {

@@ -8,7 +8,8 @@
  * is read, so that a misspelt setting is reported as such rather than as a
  * missing one; then per group, first every setting the file sets is read
  * (its kind and bounds), then every row is checked in table order (required,
- * not empty, its own checks), then the group's checks between settings; the
+ * not empty, its own checks), then the group's checks between settings,
+ * then the same for the group's late rows, whose checks rely on the rest; the
  * environment overrides last, checked like the file's values; and a warning
  * for every file that holds a password and is readable by its group or
  * others. Errors are one line, "FILE:LINE: setting: problem", code
@@ -534,28 +535,37 @@ static int check_row(struct zl_conf_loader *ld, const struct zl_setting *row)
 	return row->check ? row->check(ld, row, s) : 0;
 }
 
-/* Reads and checks the settings of one group, in table order. */
-static int load_group(struct zl_conf_loader *ld, const struct zl_setting_group *g)
+/* True when row is one of group g's, read in the step of rows with flag late. */
+static bool in_step(const struct zl_setting *row, const struct zl_setting_group *g, unsigned late)
+{
+	return strcmp(row->group, g->name) == 0 && !(row->flags & ZL_SET_DERIVED) &&
+	       (row->flags & ZL_SET_LATE) == late;
+}
+
+/* Reads the settings of group g the file sets, then checks every one, in table order. */
+static int load_rows(struct zl_conf_loader *ld, const struct zl_setting_group *g, unsigned late)
 {
 	for (size_t i = 0; i < zl_n_settings; i++) {
 		const struct zl_setting *row = &zl_settings[i];
 		const config_setting_t *s;
 
-		if (strcmp(row->group, g->name) != 0 || (row->flags & ZL_SET_DERIVED))
-			continue;
-		if ((s = zl_conf_lookup(ld, row->group, row->name)) &&
+		if (in_step(row, g, late) && (s = zl_conf_lookup(ld, row->group, row->name)) &&
 		    row->type->read(ld, row, s) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < zl_n_settings; i++) {
-		const struct zl_setting *row = &zl_settings[i];
-
-		if (strcmp(row->group, g->name) != 0 || (row->flags & ZL_SET_DERIVED))
-			continue;
-		if (check_row(ld, row) < 0)
+		if (in_step(&zl_settings[i], g, late) && check_row(ld, &zl_settings[i]) < 0)
 			return -1;
 	}
-	return g->check ? g->check(ld) : 0;
+	return 0;
+}
+
+/* Reads and checks one group: its settings, the group's checks, then its late settings. */
+static int load_group(struct zl_conf_loader *ld, const struct zl_setting_group *g)
+{
+	if (load_rows(ld, g, 0) < 0 || (g->check && g->check(ld) < 0))
+		return -1;
+	return load_rows(ld, g, ZL_SET_LATE);
 }
 
 /* Applies the environment variables of the rows that have one (ZAAKLINK_*). */

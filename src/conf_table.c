@@ -519,6 +519,11 @@ const struct zl_setting zl_settings[] = {
      .def_str = "public", .valid = check_schema},
     {"source", "base_url", &zl_type_string, AT(source.base_url), ZL_RELOAD,
      .flags = ZL_SET_REQUIRED, .check = check_base_url},
+    /* The content of amqp.password_file (read by its check, not from this
+     * file): a reload takes a new password in the same file. Listed here
+     * so that a reload names it where it always has, after base_url. */
+    {"amqp", "password_file", &zl_type_string, AT(amqp.password), ZL_RELOAD,
+     .flags = ZL_SET_DERIVED | ZL_SET_SECRET},
     {"source", "poll_interval", &zl_type_double, AT(source.poll_interval), ZL_RELOAD,
      .def_num = 5.0, .min = 0.1, .max = ZL_MAX_TIMEOUT_S},
     {"source", "range_size", &zl_type_int, AT(source.range_size), ZL_RELOAD, .def_num = 1024,
@@ -566,11 +571,9 @@ const struct zl_setting zl_settings[] = {
     /* Another file needs a restart; a new password in the same file does not. */
     {"amqp", "password_file", &zl_type_string, AT(amqp.password_file), ZL_RESTART,
      .flags = ZL_SET_NONEMPTY, .check = check_secret_file},
-    {"amqp", "password_file", &zl_type_string, AT(amqp.password), ZL_RELOAD,
-     .flags = ZL_SET_DERIVED | ZL_SET_SECRET},
     {"amqp", "verify_peer", &zl_type_bool, AT(amqp.verify_peer), ZL_RESTART, .def_num = 1},
     {"amqp", "verify_hostname", &zl_type_bool, AT(amqp.verify_hostname), ZL_RESTART, .def_num = 1},
-    {"amqp", "queues", &zl_type_queue_list, AT(amqp), ZL_RESTART, .flags = 0},
+    {"amqp", "queues", &zl_type_queue_list, AT(amqp), ZL_RESTART, .flags = ZL_SET_LATE},
 
     {"retry", "delays", &zl_type_delay_list, AT(retry), ZL_RESTART, .flags = 0},
 

@@ -169,11 +169,16 @@ END_TEST
 START_TEST(test_reloadable_settings)
 {
 	static const char *const reloadable[] = {
-	    "source.base_url",         "source.poll_interval",
-	    "source.range_size",       "events.source",
-	    "events.label_max_length", "events.relink_on_label_change",
-	    "events.invalid_zaak_id",  "events.initial_sync",
-	    "amqp.password_file",      "log.level",
+	    "source.base_url",
+	    "amqp.password_file",
+	    "source.poll_interval",
+	    "source.range_size",
+	    "events.source",
+	    "events.label_max_length",
+	    "events.relink_on_label_change",
+	    "events.invalid_zaak_id",
+	    "events.initial_sync",
+	    "log.level",
 	};
 	char names[1024] = "", want[1024] = "";
 
