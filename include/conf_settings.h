@@ -12,9 +12,11 @@
  * setting is adding a row, and a check function when its kind does not say
  * enough.
  *
- * The table is in conf_table.c; the kinds of value that are lists (the
- * URLs, the consumer queues, the retry delays) and the amqp checks are in
- * conf_amqp.c. This header is the conf module's own, and its unit tests'.
+ * The table is in conf_table.c, with the checks of most groups, the retry
+ * delays and the log level; the plain kinds of value (string, int, double,
+ * bool, choice) are in conf.c; the URL and queue lists and the amqp checks
+ * in conf_amqp.c. This header is the conf module's own, and its unit
+ * tests'.
  */
 #ifndef ZL_CONF_SETTINGS_H
 #define ZL_CONF_SETTINGS_H
