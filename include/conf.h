@@ -8,7 +8,10 @@
  * "FILE:LINE: setting: problem", with code ZL_EX_CONFIG. A file holding a
  * password that its group or others can read is only warned about. The
  * result is owned by the caller and released with conf_free(); nothing else
- * holds configuration.
+ * holds configuration. Every setting is one row of the table in
+ * include/conf_settings.h: its type, default, bounds, checks and whether a
+ * reload applies it; conf_reload() takes a changed file into a running
+ * daemon by that table.
  */
 #ifndef ZL_CONF_H
 #define ZL_CONF_H
@@ -125,6 +128,27 @@ struct zl_conf *conf_load_for(const char *file, enum zl_state_use use, struct zl
 void conf_free(struct zl_conf *conf);
 
 /*
+ * Reload (SIGHUP): what differs between the running configuration and the
+ * file as it is now. Names are "group.name", comma-separated, in the order
+ * of the settings table (include/conf_settings.h).
+ */
+struct zl_conf_changes {
+	char restart[512]; /* changed, but only a restart applies them: nothing was taken */
+	char applied[512]; /* changed and taken into the running configuration */
+};
+
+/*
+ * Loads cur->file again and takes what a reload may change into cur, all or
+ * nothing. Returns -1 when the file does not load (err filled, cur as it
+ * was), 1 when a changed setting needs a restart (changes->restart names
+ * them, cur as it was), 0 when applied (changes->applied, "" for none).
+ */
+int conf_reload(struct zl_conf *cur, struct zl_conf_changes *changes, struct zl_err *err);
+/* The same with the new configuration already loaded; next stays the
+ * caller's to conf_free() (it then holds what cur gave up). */
+int conf_reload_apply(struct zl_conf *cur, struct zl_conf *next, struct zl_conf_changes *changes);
+
+/*
  * Masking for logs and status: the URL with its password replaced by "***"
  * ("amqp://guest:***@host:5672/%2f"); a conninfo reduced to
  * "host=... port=... dbname=... user=..." without any password. The result
@@ -135,5 +159,7 @@ char *conf_mask_conninfo(const char *conninfo);
 
 /* True when the AMQP URL carries a password of its own (even an empty one). */
 bool conf_url_has_password(const char *url);
+/* True when the libpq conninfo (key=value or URI) sets a non-empty password. */
+bool conf_conninfo_has_password(const char *conninfo);
 
 #endif

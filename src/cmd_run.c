@@ -339,176 +339,32 @@ static int64_t next_deadline(const struct daemon *d)
 }
 
 /*
- * Reload (SIGHUP). A pass reads its rules from the configuration every time
- * (base_url, label_max_length, relink_on_label_change, invalid_zaak_id,
- * range_size, events.source, initial_sync), and the loop reads
- * poll_interval and the log level every time: those a reload can change.
- * The connections and the state file are opened once, with the settings
- * they were opened with, the relay, publisher and retry controller keep
- * pointers into the configuration, and the queues are declared at start:
- * a change of those needs a restart. A reload is all or nothing,
- * so that the daemon always runs one version of the file: a new file that
- * does not load, or that changes a setting only a restart can apply, is
- * refused whole and the running configuration stays as it was.
+ * Reload (SIGHUP): the conf module decides, by its settings table, what a
+ * reload may change (conf_reload(): all or nothing); the loop applies the
+ * log level and a shorter poll interval at once, and says what happened.
  */
-
-/* Appends name to a comma-separated list in buf. */
-static void list_add(char *buf, size_t size, const char *name)
-{
-	size_t len = strlen(buf);
-
-	if (len < size)
-		snprintf(buf + len, size - len, "%s%s", len ? "," : "", name);
-}
-
-static bool str_differs(const char *a, const char *b)
-{
-	return a && b ? strcmp(a, b) != 0 : a != b;
-}
-
-static bool urls_differ(const struct zl_amqp_conf *a, const struct zl_amqp_conf *b)
-{
-	if (a->n_urls != b->n_urls)
-		return true;
-	for (int i = 0; i < a->n_urls; i++)
-		if (str_differs(a->urls[i], b->urls[i]))
-			return true;
-	return false;
-}
-
-/* The consumer queues are declared, and bound, once when run starts. */
-static bool queues_differ(const struct zl_amqp_conf *a, const struct zl_amqp_conf *b)
-{
-	if (a->n_queues != b->n_queues)
-		return true;
-	for (int i = 0; i < a->n_queues; i++) {
-		const struct zl_queue_conf *p = &a->queues[i], *q = &b->queues[i];
-
-		if (str_differs(p->name, q->name) || p->type != q->type ||
-		    p->delivery_limit != q->delivery_limit || p->n_bindings != q->n_bindings)
-			return true;
-		for (int k = 0; k < p->n_bindings; k++)
-			if (str_differs(p->bindings[k], q->bindings[k]))
-				return true;
-	}
-	return false;
-}
-
-/* The wait tiers are queues of their own, named after their delays. */
-static bool delays_differ(const struct zl_retry_conf *a, const struct zl_retry_conf *b)
-{
-	return a->n_delays != b->n_delays ||
-	       memcmp(a->delays, b->delays, sizeof(a->delays[0]) * (size_t)a->n_delays) != 0;
-}
-
-/*
- * Names in buf the settings that differ and that only a restart applies.
- * Every setting of zaaklink.conf(5) belongs either here or in
- * apply_runtime(): one in neither would be reloaded as "changed=none".
- */
-static void restart_settings(const struct zl_conf *cur, const struct zl_conf *next, char *buf,
-			     size_t size)
-{
-	const struct zl_amqp_conf *a = &cur->amqp, *b = &next->amqp;
-	const struct {
-		bool differs;
-		const char *name;
-	} checks[] = {
-		{ str_differs(cur->source.conninfo, next->source.conninfo), "source.conninfo" },
-		{ str_differs(cur->source.schema, next->source.schema), "source.schema" },
-		{ cur->source.connect_timeout != next->source.connect_timeout,
-		  "source.connect_timeout" },
-		{ cur->source.query_timeout != next->source.query_timeout, "source.query_timeout" },
-		{ str_differs(cur->state.path, next->state.path), "state.path" },
-		{ urls_differ(a, b), "amqp.url" },
-		{ str_differs(a->exchange, b->exchange), "amqp.exchange" },
-		{ a->heartbeat != b->heartbeat, "amqp.heartbeat" },
-		{ a->batch_size != b->batch_size, "amqp.batch_size" },
-		{ a->confirm_timeout != b->confirm_timeout, "amqp.confirm_timeout" },
-		{ a->connect_timeout != b->connect_timeout, "amqp.connect_timeout" },
-		{ a->max_backoff != b->max_backoff, "amqp.max_backoff" },
-		{ str_differs(a->ca_file, b->ca_file), "amqp.ca_file" },
-		{ str_differs(a->cert_file, b->cert_file), "amqp.cert_file" },
-		{ str_differs(a->key_file, b->key_file), "amqp.key_file" },
-		{ str_differs(a->password_file, b->password_file), "amqp.password_file" },
-		{ a->verify_peer != b->verify_peer, "amqp.verify_peer" },
-		{ a->verify_hostname != b->verify_hostname, "amqp.verify_hostname" },
-		{ queues_differ(a, b), "amqp.queues" },
-		{ delays_differ(&cur->retry, &next->retry), "retry.delays" },
-		{ str_differs(cur->metrics.listen, next->metrics.listen), "metrics.listen" },
-	};
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < ZL_ARRAY_LEN(checks); i++)
-		if (checks[i].differs)
-			list_add(buf, size, checks[i].name);
-}
-
-/* Takes a string setting from next when it differs; the old string goes to
- * next, so conf_free(next) releases it. */
-static void take_str(char **cur, char **next, const char *name, char *buf, size_t size)
-{
-	char *old = *cur;
-
-	if (!str_differs(*cur, *next))
-		return;
-	*cur = *next;
-	*next = old;
-	list_add(buf, size, name);
-}
-
-#define TAKE(field, name)                                  \
-	do {                                               \
-		if (cur->field != next->field) {           \
-			cur->field = next->field;          \
-			list_add(buf, size, name);         \
-		}                                          \
-	} while (0)
-
-/* Moves the settings a reload may change from next into cur; names them in buf. */
-static void apply_runtime(struct zl_conf *cur, struct zl_conf *next, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	take_str(&cur->source.base_url, &next->source.base_url, "source.base_url", buf, size);
-	/* A new password in the same file: the next connection logs in with it. */
-	take_str(&cur->amqp.password, &next->amqp.password, "amqp.password_file", buf, size);
-	TAKE(source.poll_interval, "source.poll_interval");
-	TAKE(source.range_size, "source.range_size");
-	take_str(&cur->events.source, &next->events.source, "events.source", buf, size);
-	TAKE(events.label_max_length, "events.label_max_length");
-	TAKE(events.relink_on_label_change, "events.relink_on_label_change");
-	TAKE(events.invalid_zaak_id, "events.invalid_zaak_id");
-	TAKE(events.initial_sync, "events.initial_sync");
-	TAKE(log.level, "log.level");
-}
-
-#undef TAKE
-
 static void do_reload(struct daemon *d)
 {
+	struct zl_conf_changes changes;
 	struct zl_err err = { 0 };
-	struct zl_conf *next;
-	char names[512];
 	int64_t poll_ms;
+	int rc;
 
 	notify_reloading(&d->notify);
-	if (!(next = conf_load(d->conf->file, &err))) {
+	rc = conf_reload(d->conf, &changes, &err);
+	if (rc < 0) {
 		/* An error, not a warning: the next restart would fail on it. */
 		zl_error("config.reload_refused", "file=%s error=\"%s\"", d->conf->file, err.msg);
 		notify_ready(&d->notify, "reload refused: the new file is invalid; running on");
 		return;
 	}
-	restart_settings(d->conf, next, names, sizeof(names));
-	if (names[0]) {
+	if (rc > 0) {
 		zl_warn("config.reload_refused",
 			"file=%s settings=%s reason=\"these need a restart; nothing was changed\"",
-			d->conf->file, names);
+			d->conf->file, changes.restart);
 		notify_ready(&d->notify, "reload refused: a changed setting needs a restart");
-		conf_free(next);
 		return;
 	}
-	apply_runtime(d->conf, next, names, sizeof(names));
-	conf_free(next);
 	if (!d->level_pinned)
 		zl_log_set_level((enum zl_log_level)d->conf->log.level);
 	/* A shorter interval takes effect now, not after the old one ran out. */
@@ -516,7 +372,7 @@ static void do_reload(struct daemon *d)
 	if (d->source.failures == 0 && d->next_pass_ms > zl_now_ms() + poll_ms)
 		d->next_pass_ms = zl_now_ms() + poll_ms;
 	zl_info("config.reloaded", "file=%s changed=%s%s", d->conf->file,
-		names[0] ? names : "none",
+		changes.applied[0] ? changes.applied : "none",
 		d->level_pinned ? " log_level=command-line" : "");
 	notify_ready(&d->notify, "configuration reloaded");
 }
