@@ -97,8 +97,8 @@ static amqp_connection_state_t open_connection(const char *url)
 	if (amqp_socket_open(sock, ci.host, ci.port) != AMQP_STATUS_OK)
 		die("could not connect to %s:%d", ci.host, ci.port);
 	check_reply(amqp_login(conn, ci.vhost[0] ? ci.vhost : "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0,
-			       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
-		    "log in");
+	                       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+	            "log in");
 	amqp_channel_open(conn, CHANNEL);
 	check_reply(amqp_get_rpc_reply(conn), "open a channel");
 	free(copy);
@@ -111,35 +111,35 @@ static void cmd_setup(amqp_connection_state_t conn, const char *exchange, const 
 {
 	char unrouted[512];
 	amqp_table_entry_t ae;
-	amqp_table_t args = { .num_entries = 1, .entries = &ae };
+	amqp_table_t args = {.num_entries = 1, .entries = &ae};
 
 	snprintf(unrouted, sizeof(unrouted), "%s.unrouted", exchange);
 	amqp_exchange_declare(conn, CHANNEL, amqp_cstring_bytes(unrouted),
-			      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	                      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "declare the unrouted exchange");
 	amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(unrouted), 0, 1, 0, 0,
-			   amqp_empty_table);
+	                   amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "declare the unrouted queue");
 	amqp_queue_bind(conn, CHANNEL, amqp_cstring_bytes(unrouted), amqp_cstring_bytes(unrouted),
-			amqp_empty_bytes, amqp_empty_table);
+	                amqp_empty_bytes, amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "bind the unrouted queue");
 	ae.key = amqp_cstring_bytes("alternate-exchange");
 	ae.value.kind = AMQP_FIELD_KIND_UTF8;
 	ae.value.value.bytes = amqp_cstring_bytes(unrouted);
 	amqp_exchange_declare(conn, CHANNEL, amqp_cstring_bytes(exchange),
-			      amqp_cstring_bytes("topic"), 0, 1, 0, 0, args);
+	                      amqp_cstring_bytes("topic"), 0, 1, 0, 0, args);
 	check_reply(amqp_get_rpc_reply(conn), "declare the exchange");
 	amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "declare the queue");
 	amqp_queue_bind(conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-			amqp_cstring_bytes("#"), amqp_empty_table);
+	                amqp_cstring_bytes("#"), amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "bind the queue");
 }
 
 static void cmd_count(amqp_connection_state_t conn, const char *queue)
 {
 	amqp_queue_declare_ok_t *ok = amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(queue),
-							 1, 0, 0, 0, amqp_empty_table);
+	                                                 1, 0, 0, 0, amqp_empty_table);
 
 	check_reply(amqp_get_rpc_reply(conn), "inspect the queue");
 	printf("%u\n", ok->message_count);
@@ -155,8 +155,8 @@ static void cmd_purge(amqp_connection_state_t conn, const char *queue)
 static void make_id(char out[37], uint64_t run, uint64_t i)
 {
 	snprintf(out, 37, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(run & 0xffffffffu),
-		 (unsigned)((i >> 48) & 0xffff), (unsigned)((i >> 36) & 0xfff),
-		 (unsigned)((i >> 24) & 0xfff), (unsigned long long)(i & 0xffffffffffffULL));
+	         (unsigned)((i >> 48) & 0xffff), (unsigned)((i >> 36) & 0xfff),
+	         (unsigned)((i >> 24) & 0xfff), (unsigned long long)(i & 0xffffffffffffULL));
 }
 
 /*
@@ -165,27 +165,28 @@ static void make_id(char out[37], uint64_t run, uint64_t i)
  * gives its onderwerpen, a third of them followed by " - (nummer)".
  */
 static int make_body(char *buf, size_t size, const char *id, const char *subject,
-		     const char *time_buf, uint64_t i)
+                     const char *time_buf, uint64_t i)
 {
 	static const char words[] = "vraag over de aanvraag van een vergunning voor het plaatsen "
-				    "van een dakkapel aan de achterzijde, melding openbare ruimte "
-				    "losliggende stoeptegel, bezwaar tegen de aanslag";
+	                            "van een dakkapel aan de achterzijde, melding openbare ruimte "
+	                            "losliggende stoeptegel, bezwaar tegen de aanslag";
 	char label[128];
 	int len = 20 + (int)((i * 31) % 61);
 	int off = (int)((i * 7919) % (sizeof(words) - 82));
 
 	if (i % 3 == 0)
 		snprintf(label, sizeof(label), "%.*s - (%010llu)", len > 67 ? 67 : len, words + off,
-			 (unsigned long long)i);
+		         (unsigned long long)i);
 	else
 		snprintf(label, sizeof(label), "%.*s", len, words + off);
-	return snprintf(buf, size,
-			"{\"specversion\":\"1.0\",\"type\":\"" TYPE_GEKOPPELD "\",\"source\":\"" EVENT_SOURCE
-			"\",\"subject\":\"%s\",\"id\":\"%s\",\"time\":\"%s\","
-			"\"datacontenttype\":\"application/json\",\"data\":{\"zaak\":\"urn:uuid:%s\","
-			"\"linkTo\":\"" LINK_PREFIX "%s\",\"label\":\"%s\","
-			"\"linkObjectType\":\"Onderwerpobject\"}}",
-			subject, id, time_buf, subject, id, label);
+	return snprintf(
+	    buf, size,
+	    "{\"specversion\":\"1.0\",\"type\":\"" TYPE_GEKOPPELD "\",\"source\":\"" EVENT_SOURCE
+	    "\",\"subject\":\"%s\",\"id\":\"%s\",\"time\":\"%s\","
+	    "\"datacontenttype\":\"application/json\",\"data\":{\"zaak\":\"urn:uuid:%s\","
+	    "\"linkTo\":\"" LINK_PREFIX "%s\",\"label\":\"%s\","
+	    "\"linkObjectType\":\"Onderwerpobject\"}}",
+	    subject, id, time_buf, subject, id, label);
 }
 
 static void string_entry(amqp_table_entry_t *e, const char *key, const char *value)
@@ -219,7 +220,7 @@ static void await_confirms(amqp_connection_state_t conn, uint64_t last)
 		} else if (f.payload.method.id == AMQP_BASIC_RETURN_METHOD) {
 			die("broker returned a message: is the exchange set up?");
 		} else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-			   f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		           f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
 			die("closed by the broker");
 		}
 	}
@@ -238,8 +239,7 @@ static double tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static void cmd_publish(amqp_connection_state_t conn, const char *exchange, long count,
-			long batch)
+static void cmd_publish(amqp_connection_state_t conn, const char *exchange, long count, long batch)
 {
 	char id[37], subject[37], time_buf[32], body[2048];
 	amqp_table_entry_t headers[6];
@@ -269,9 +269,9 @@ static void cmd_publish(amqp_connection_state_t conn, const char *exchange, long
 		string_entry(&headers[4], "cloudEvents_subject", subject);
 		string_entry(&headers[5], "cloudEvents_time", time_buf);
 		props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-			       AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
-			       AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG |
-			       AMQP_BASIC_HEADERS_FLAG;
+		               AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
+		               AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG |
+		               AMQP_BASIC_HEADERS_FLAG;
 		props.content_type = amqp_cstring_bytes("application/cloudevents+json");
 		props.delivery_mode = 2;
 		props.message_id = amqp_cstring_bytes(id);
@@ -281,8 +281,8 @@ static void cmd_publish(amqp_connection_state_t conn, const char *exchange, long
 		props.headers.num_entries = 6;
 		props.headers.entries = headers;
 		if (amqp_basic_publish(conn, CHANNEL, amqp_cstring_bytes(exchange),
-				       amqp_cstring_bytes(TYPE_GEKOPPELD), 1, 0, &props,
-				       (amqp_bytes_t){ .len = (size_t)n, .bytes = body }) !=
+		                       amqp_cstring_bytes(TYPE_GEKOPPELD), 1, 0, &props,
+		                       (amqp_bytes_t){.len = (size_t)n, .bytes = body}) !=
 		    AMQP_STATUS_OK)
 			die("could not publish message %ld", i);
 		tag++;

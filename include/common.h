@@ -25,34 +25,33 @@ enum zl_exit {
 	ZL_EX_OK = 0,
 	ZL_EX_USAGE = 64,
 	ZL_EX_DATAERR = 65,
-	ZL_EX_NOINPUT = 66,      /* an input file cannot be opened */
-	ZL_EX_UNAVAILABLE = 69,  /* PostgreSQL or RabbitMQ cannot be reached */
+	ZL_EX_NOINPUT = 66,     /* an input file cannot be opened */
+	ZL_EX_UNAVAILABLE = 69, /* PostgreSQL or RabbitMQ cannot be reached */
 	ZL_EX_SOFTWARE = 70,
-	ZL_EX_OSERR = 71,        /* no socket or thread to be had */
-	ZL_EX_CANTCREAT = 73,    /* state file cannot be opened or written */
+	ZL_EX_OSERR = 71,     /* no socket or thread to be had */
+	ZL_EX_CANTCREAT = 73, /* state file cannot be opened or written */
 	ZL_EX_IOERR = 74,
 	ZL_EX_TEMPFAIL = 75,
 	ZL_EX_CONFIG = 78,
 };
 
 struct zl_err {
-	int code;       /* enum zl_exit */
+	int code; /* enum zl_exit */
 	char msg[1024];
 };
 
 /* Formats the message, folds newlines and tabs to spaces, turns double
  * quotes into single quotes, trims trailing blanks; returns -1. */
 int zl_err_set(struct zl_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes an existing message: "context: previous message"; returns -1. */
-int zl_err_prefix(struct zl_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int zl_err_prefix(struct zl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Monotonic and wall clock helpers. */
-int64_t zl_now_ms(void);        /* CLOCK_MONOTONIC, milliseconds */
-int64_t zl_wall_s(void);        /* time(NULL) */
-int64_t zl_wall_ms(void);       /* CLOCK_REALTIME, milliseconds */
+int64_t zl_now_ms(void);  /* CLOCK_MONOTONIC, milliseconds */
+int64_t zl_wall_s(void);  /* time(NULL) */
+int64_t zl_wall_ms(void); /* CLOCK_REALTIME, milliseconds */
 
 /* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; buf must hold 21 bytes. Times
  * before 1970 or after 9999 are written as the first or last second of

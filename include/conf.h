@@ -21,9 +21,9 @@
 #include <sys/socket.h>
 
 #define ZL_MAX_AMQP_URLS 16
-#define ZL_MAX_QUEUES 64         /* amqp.queues */
-#define ZL_MAX_BINDINGS 32       /* bindings of one queue */
-#define ZL_MAX_RETRY_DELAYS 16   /* retry.delays: wait tiers */
+#define ZL_MAX_QUEUES 64       /* amqp.queues */
+#define ZL_MAX_BINDINGS 32     /* bindings of one queue */
+#define ZL_MAX_RETRY_DELAYS 16 /* retry.delays: wait tiers */
 /*
  * Upper bound of every setting in seconds but retry.delays (a day): what a
  * setting is multiplied into (milliseconds in an int64, a 32-bit
@@ -35,22 +35,22 @@ enum zl_invalid_zaak_id { ZL_INVALID_SKIP, ZL_INVALID_EMIT };
 enum zl_initial_sync { ZL_INITIAL_BASELINE, ZL_INITIAL_ANNOUNCE };
 
 struct zl_source_conf {
-	char *conninfo;          /* libpq conninfo or URI (may hold a password) */
-	char *schema;            /* of the two tables; 1 to 63 bytes */
-	char *base_url;          /* trailing '/' stripped */
-	double poll_interval;    /* seconds, > 0 */
-	int range_size;          /* onderwerpobject ids per fingerprint range */
-	int connect_timeout;     /* seconds */
-	int query_timeout;       /* seconds, statement_timeout of a pass */
+	char *conninfo;       /* libpq conninfo or URI (may hold a password) */
+	char *schema;         /* of the two tables; 1 to 63 bytes */
+	char *base_url;       /* trailing '/' stripped */
+	double poll_interval; /* seconds, > 0 */
+	int range_size;       /* onderwerpobject ids per fingerprint range */
+	int connect_timeout;  /* seconds */
+	int query_timeout;    /* seconds, statement_timeout of a pass */
 };
 
 struct zl_state_conf {
-	char *path;              /* SQLite file */
+	char *path; /* SQLite file */
 };
 
 struct zl_events_conf {
-	char *source;            /* CloudEvents "source" */
-	int label_max_length;    /* characters; 0 = no limit */
+	char *source;         /* CloudEvents "source" */
+	int label_max_length; /* characters; 0 = no limit */
 	bool relink_on_label_change;
 	enum zl_invalid_zaak_id invalid_zaak_id;
 	enum zl_initial_sync initial_sync;
@@ -64,23 +64,23 @@ struct zl_queue_conf {
 	char *bindings[ZL_MAX_BINDINGS]; /* topic patterns on amqp.exchange */
 	int n_bindings;
 	enum zl_queue_type type;
-	int delivery_limit;      /* quorum: x-delivery-limit; 0 for classic */
+	int delivery_limit; /* quorum: x-delivery-limit; 0 for classic */
 };
 
 struct zl_amqp_conf {
 	char *urls[ZL_MAX_AMQP_URLS]; /* amqp:// or amqps://, tried in turn */
 	int n_urls;
 	char *exchange;
-	int heartbeat;           /* seconds, 0 = off */
-	int batch_size;          /* messages published before confirms are awaited */
-	double confirm_timeout;  /* seconds to wait for a batch's confirms */
-	double connect_timeout;  /* seconds */
-	double max_backoff;      /* seconds, cap of the reconnect/retry backoff */
-	char *ca_file;           /* amqps: CA bundle; NULL = system default */
-	char *cert_file;         /* amqps: client certificate (optional) */
-	char *key_file;          /* amqps: client key (optional) */
-	char *password_file;     /* as written; relative: under $CREDENTIALS_DIRECTORY */
-	char *password;          /* its content, for every URL without a password; never logged */
+	int heartbeat;          /* seconds, 0 = off */
+	int batch_size;         /* messages published before confirms are awaited */
+	double confirm_timeout; /* seconds to wait for a batch's confirms */
+	double connect_timeout; /* seconds */
+	double max_backoff;     /* seconds, cap of the reconnect/retry backoff */
+	char *ca_file;          /* amqps: CA bundle; NULL = system default */
+	char *cert_file;        /* amqps: client certificate (optional) */
+	char *key_file;         /* amqps: client key (optional) */
+	char *password_file;    /* as written; relative: under $CREDENTIALS_DIRECTORY */
+	char *password;         /* its content, for every URL without a password; never logged */
 	bool verify_peer;
 	bool verify_hostname;
 	struct zl_queue_conf queues[ZL_MAX_QUEUES];
@@ -89,21 +89,21 @@ struct zl_amqp_conf {
 
 struct zl_retry_conf {
 	int delays[ZL_MAX_RETRY_DELAYS]; /* seconds per wait tier, in order */
-	int n_delays;            /* 0: a failed message is parked at once */
+	int n_delays;                    /* 0: a failed message is parked at once */
 };
 
 struct zl_log_conf {
-	int level;               /* enum zl_log_level */
+	int level; /* enum zl_log_level */
 };
 
 struct zl_metrics_conf {
-	char *listen;            /* "ADDRESS:PORT" as written; NULL: no HTTP server */
+	char *listen;                 /* "ADDRESS:PORT" as written; NULL: no HTTP server */
 	struct sockaddr_storage addr; /* listen, parsed: the one address bound */
 	socklen_t addr_len;
 };
 
 struct zl_conf {
-	char *file;              /* path it was read from */
+	char *file; /* path it was read from */
 	struct zl_source_conf source;
 	struct zl_state_conf state;
 	struct zl_events_conf events;

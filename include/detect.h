@@ -16,21 +16,21 @@
 #include <signal.h>
 
 struct zl_pass_stats {
-	int64_t ranges_total;    /* non-empty onderwerpobject ranges PostgreSQL counted */
-	int64_t ranges_read;     /* of them, those whose fingerprint differed: to read */
-	int64_t ranges_diffed;   /* of ranges_read, those read and diffed so far */
-	int64_t rows_read;       /* link rows read from PostgreSQL and diffed */
-	int64_t links;           /* links PostgreSQL counted */
-	int64_t events;          /* events recorded */
+	int64_t ranges_total;      /* non-empty onderwerpobject ranges PostgreSQL counted */
+	int64_t ranges_read;       /* of them, those whose fingerprint differed: to read */
+	int64_t ranges_diffed;     /* of ranges_read, those read and diffed so far */
+	int64_t rows_read;         /* link rows read from PostgreSQL and diffed */
+	int64_t links;             /* links PostgreSQL counted */
+	int64_t events;            /* events recorded */
 	int64_t events_by_type[2]; /* by enum zl_event_type */
-	int64_t invalid;         /* links newly skipped for an invalid zaak id */
+	int64_t invalid;           /* links newly skipped for an invalid zaak id */
 	int64_t duration_ms;
-	bool initial;            /* the state was empty: initial_sync applied */
+	bool initial; /* the state was empty: initial_sync applied */
 };
 
 enum zl_pass_mode {
-	ZL_PASS_NORMAL,          /* the table of docs/EVENTS.md 4 */
-	ZL_PASS_FULL,            /* compare every range, whatever its fingerprint */
+	ZL_PASS_NORMAL, /* the table of docs/EVENTS.md 4 */
+	ZL_PASS_FULL,   /* compare every range, whatever its fingerprint */
 };
 
 /*
@@ -59,8 +59,8 @@ struct zl_pass_hooks {
  * open. Nothing is written unless it returns 0. hooks may be NULL.
  */
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
-		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
-		struct zl_pass_stats *stats, struct zl_err *err);
+                enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
+                struct zl_pass_stats *stats, struct zl_err *err);
 
 /* Logs what a pass did: msg=pass.done with its figures. */
 void detect_log(const struct zl_pass_stats *s, int64_t bytes_received);

@@ -14,8 +14,8 @@
 
 /* State of a link as recorded in the store. */
 enum zl_link_status {
-	ZL_LINK_PUBLISHED,   /* a gekoppeld was recorded (or baselined) for it */
-	ZL_LINK_SKIPPED,     /* invalid zaak id under invalid_zaak_id = skip */
+	ZL_LINK_PUBLISHED, /* a gekoppeld was recorded (or baselined) for it */
+	ZL_LINK_SKIPPED,   /* invalid zaak id under invalid_zaak_id = skip */
 };
 
 /* What the store keeps per onderwerpobject that is a link. */
@@ -28,7 +28,7 @@ struct zl_link {
 	char *soort_object_id;
 	char *object_id;
 	char *code_register;
-	struct zl_payload payload;   /* as recorded; empty strings when skipped */
+	struct zl_payload payload; /* as recorded; empty strings when skipped */
 };
 
 void diff_link_clear(struct zl_link *link);
@@ -40,9 +40,9 @@ struct zl_diff_rules {
 };
 
 enum zl_state_action {
-	ZL_STATE_KEEP,       /* stored link stays as it is */
-	ZL_STATE_PUT,        /* store out->link (insert or replace) */
-	ZL_STATE_DELETE,     /* forget the stored link */
+	ZL_STATE_KEEP,   /* stored link stays as it is */
+	ZL_STATE_PUT,    /* store out->link (insert or replace) */
+	ZL_STATE_DELETE, /* forget the stored link */
 };
 
 struct zl_diff_event {
@@ -55,8 +55,8 @@ struct zl_diff {
 	struct zl_diff_event events[2];
 	int n_events;
 	enum zl_state_action action;
-	struct zl_link link;     /* the new state when action is PUT; owned */
-	bool invalid_seen;       /* a newly seen invalid zaak id was skipped */
+	struct zl_link link; /* the new state when action is PUT; owned */
+	bool invalid_seen;   /* a newly seen invalid zaak id was skipped */
 };
 
 /*
@@ -65,7 +65,7 @@ struct zl_diff {
  * only when out of memory. Release out with diff_clear().
  */
 int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
-	      const struct zl_row *now, struct zl_diff *out);
+              const struct zl_row *now, struct zl_diff *out);
 void diff_clear(struct zl_diff *d);
 
 /*

@@ -22,14 +22,14 @@ enum zl_event_type { ZL_GEKOPPELD, ZL_ONTKOPPELD };
 struct zl_row {
 	int64_t id;
 	const char *uuid;
-	int64_t klantcontact_id;       /* 0 when NULL */
+	int64_t klantcontact_id; /* 0 when NULL */
 	bool has_klantcontact;
-	const char *objecttype;        /* onderwerpobjectidentificator_code_objecttype */
-	const char *soort_object_id;   /* ..._code_soort_object_id */
-	const char *object_id;         /* ..._object_id */
-	const char *code_register;          /* ..._code_register */
-	const char *onderwerp;         /* klantcontact.onderwerp, NULL without one */
-	const char *nummer;            /* klantcontact.nummer, NULL when NULL */
+	const char *objecttype;      /* onderwerpobjectidentificator_code_objecttype */
+	const char *soort_object_id; /* ..._code_soort_object_id */
+	const char *object_id;       /* ..._object_id */
+	const char *code_register;   /* ..._code_register */
+	const char *onderwerp;       /* klantcontact.onderwerp, NULL without one */
+	const char *nummer;          /* klantcontact.nummer, NULL when NULL */
 };
 
 /* The payload of a link: the "data" of both event types. Owns its strings. */
@@ -41,8 +41,8 @@ struct zl_payload {
 
 /* What a pass needs to know to build payloads. */
 struct zl_payload_rules {
-	const char *base_url;          /* without trailing '/' */
-	int label_max_length;          /* 0 = no limit */
+	const char *base_url; /* without trailing '/' */
+	int label_max_length; /* 0 = no limit */
 };
 
 /* docs/EVENTS.md 2: objecttype 'zaak', soort 'uuid', klantcontact set. */
@@ -61,18 +61,18 @@ char *event_link_to(const char *base_url, const char *uuid);
 char *event_zaak_urn(const char *object_id);
 
 /* Builds the payload of a link row; -1 when out of memory. */
-int event_payload_build(const struct zl_payload_rules *rules,
-			const struct zl_row *row, struct zl_payload *out);
+int event_payload_build(const struct zl_payload_rules *rules, const struct zl_row *row,
+                        struct zl_payload *out);
 void event_payload_clear(struct zl_payload *p);
 bool event_payload_equal(const struct zl_payload *a, const struct zl_payload *b);
 
 /* A recorded CloudEvent: everything needed to publish it again, unchanged. */
 struct zl_event {
 	enum zl_event_type type;
-	char id[37];                   /* UUIDv4, lower case */
-	int64_t time;                  /* UNIX seconds, when recorded */
-	const char *source;            /* events.source */
-	const char *subject;           /* object_id of the link */
+	char id[37];         /* UUIDv4, lower case */
+	int64_t time;        /* UNIX seconds, when recorded */
+	const char *source;  /* events.source */
+	const char *subject; /* object_id of the link */
 	const struct zl_payload *payload;
 };
 

@@ -53,7 +53,7 @@ bool zl_log_is_journal_stream(const char *journal_stream, int fd);
 void zl_log_set_journal(bool on);
 
 void zl_log(enum zl_log_level level, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Writes s into buf as the inside of a quoted value: backslash, double quote
  * and control characters escaped, cut to fit; returns buf. */

@@ -20,64 +20,64 @@
 #include "conf.h"
 #include "detect.h"
 
-#define ZL_EVENT_TYPES 2          /* enum zl_event_type */
-#define ZL_PASS_BUCKETS 13        /* upper bounds of the pass duration histogram */
+#define ZL_EVENT_TYPES 2   /* enum zl_event_type */
+#define ZL_PASS_BUCKETS 13 /* upper bounds of the pass duration histogram */
 
 /* The upper bounds, in seconds, of the pass duration buckets (+Inf apart). */
 extern const double zl_pass_buckets[ZL_PASS_BUCKETS];
 
 struct zl_metrics {
 	char version[32];
-	double poll_interval;            /* seconds, for the health rule */
+	double poll_interval; /* seconds, for the health rule */
 
 	/* The state file, read after passes and batches. */
-	int64_t links;                   /* links known (recorded as published) */
+	int64_t links; /* links known (recorded as published) */
 	int64_t outbox_pending;
-	int64_t outbox_oldest_s;         /* record time of the oldest pending event; 0 none */
+	int64_t outbox_oldest_s; /* record time of the oldest pending event; 0 none */
 
 	/* Events, indexed by enum zl_event_type. */
 	int64_t recorded[ZL_EVENT_TYPES];
 	int64_t published[ZL_EVENT_TYPES];
-	int64_t publish_retries;         /* events put back for another attempt */
-	int64_t nacked;                  /* events the broker nacked */
-	int64_t returned;                /* events the broker returned as unroutable */
+	int64_t publish_retries; /* events put back for another attempt */
+	int64_t nacked;          /* events the broker nacked */
+	int64_t returned;        /* events the broker returned as unroutable */
 
 	/* The broker. */
 	bool broker_connected;
 	bool broker_blocked;
-	int64_t unrouted;                /* messages in <exchange>.unrouted; -1 unknown */
-	int64_t parked;                  /* messages in <exchange>.dlq; -1 unknown */
-	char broker_error[256];          /* why the last connect failed; "" when connected */
+	int64_t unrouted;       /* messages in <exchange>.unrouted; -1 unknown */
+	int64_t parked;         /* messages in <exchange>.dlq; -1 unknown */
+	char broker_error[256]; /* why the last connect failed; "" when connected */
 
 	/* Passes. */
-	int64_t passes;                  /* successful */
+	int64_t passes; /* successful */
 	int64_t pass_errors;
 	int64_t pass_bucket[ZL_PASS_BUCKETS]; /* successful passes per bucket, not cumulative */
 	double pass_seconds_sum;
-	int64_t last_ranges;             /* ranges compared by the last pass */
-	int64_t last_ranges_read;        /* ranges that differed and were read */
-	int64_t ranges_read;             /* (published as zaaklink_..._ranges_fetched) */
+	int64_t last_ranges;      /* ranges compared by the last pass */
+	int64_t last_ranges_read; /* ranges that differed and were read */
+	int64_t ranges_read;      /* (published as zaaklink_..._ranges_fetched) */
 	int64_t rows_received;
 	int64_t bytes_received;
 	int64_t invalid_skipped;
-	int64_t last_success_s;          /* wall clock at the end of the last successful pass */
-	int64_t last_success_ms;         /* the same, monotonic; 0 none */
-	char pass_error[256];            /* why the last pass failed; "" after a success */
+	int64_t last_success_s;  /* wall clock at the end of the last successful pass */
+	int64_t last_success_ms; /* the same, monotonic; 0 none */
+	char pass_error[256];    /* why the last pass failed; "" after a success */
 
 	/* The retry controller (only with amqp.queues). */
 	bool retry_enabled;
 	int n_tiers;
 	int tier_delay[ZL_MAX_RETRY_DELAYS];
 	int64_t moves[ZL_MAX_RETRY_DELAYS]; /* messages moved into each wait tier */
-	int64_t parked_moves;            /* messages moved into the parking queue */
+	int64_t parked_moves;               /* messages moved into the parking queue */
 };
 
 void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *version);
 
 /* Adds a successful pass that ended at now_s (wall) / now_ms (monotonic);
  * bytes_total: received from PostgreSQL since start, as the source counts. */
-void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
-		       int64_t bytes_total, int64_t now_s, int64_t now_ms);
+void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s, int64_t bytes_total,
+                       int64_t now_s, int64_t now_ms);
 /* Counts a failed pass and keeps why. */
 void metrics_pass_failed(struct zl_metrics *m, const char *error);
 
@@ -87,12 +87,12 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s);
 
 /* What the health rule looks at. */
 struct zl_health {
-	int64_t pass_age_ms;             /* since the last successful pass ended; -1 never */
-	double poll_interval;            /* seconds */
-	const char *pass_error;          /* why the last pass failed, or NULL/"" */
-	bool broker_checked;             /* false: the broker is not judged */
+	int64_t pass_age_ms;    /* since the last successful pass ended; -1 never */
+	double poll_interval;   /* seconds */
+	const char *pass_error; /* why the last pass failed, or NULL/"" */
+	bool broker_checked;    /* false: the broker is not judged */
 	bool broker_connected;
-	const char *broker_error;        /* why not, or NULL/"" */
+	const char *broker_error; /* why not, or NULL/"" */
 };
 
 /*

@@ -23,7 +23,7 @@ struct zl_metrics_http;
  * can be had.
  */
 struct zl_metrics_http *metrics_http_start(const struct zl_metrics_conf *conf,
-					   const struct zl_metrics *initial, struct zl_err *err);
+                                           const struct zl_metrics *initial, struct zl_err *err);
 /* Replaces the figures requests are answered from. */
 void metrics_http_update(struct zl_metrics_http *h, const struct zl_metrics *m);
 /* Stops serving and closes the socket; NULL is fine. */

@@ -37,7 +37,7 @@ bool publisher_blocked(const struct zl_publisher *pub);
  * Returns -1 only when nothing could be sent at all.
  */
 int publisher_publish(struct zl_publisher *pub, const struct zl_outbox_row *rows, int n,
-		      struct zl_err *err);
+                      struct zl_err *err);
 
 /*
  * Services the connection for up to timeout_ms: sends and checks heartbeats
@@ -48,8 +48,8 @@ int publisher_service(struct zl_publisher *pub, int timeout_ms, struct zl_err *e
 
 /* What the broker refused since publisher_new(), for the metrics. */
 struct zl_publisher_counts {
-	int64_t nacked;          /* events nacked */
-	int64_t returned;        /* events returned as unroutable */
+	int64_t nacked;   /* events nacked */
+	int64_t returned; /* events returned as unroutable */
 };
 const struct zl_publisher_counts *publisher_counts(const struct zl_publisher *pub);
 

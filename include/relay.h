@@ -20,14 +20,14 @@ struct zl_relay {
 	const struct zl_amqp_conf *conf;
 	struct zl_store *store;
 	struct zl_publisher *pub;
-	int failures;            /* consecutive failed batches, for the backoff */
-	int64_t published;       /* rows confirmed by this process */
+	int failures;                 /* consecutive failed batches, for the backoff */
+	int64_t published;            /* rows confirmed by this process */
 	int64_t published_by_type[2]; /* the same, by enum zl_event_type */
-	int64_t retried;         /* rows put back for another attempt after a failed batch */
+	int64_t retried;              /* rows put back for another attempt after a failed batch */
 };
 
-void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf,
-		struct zl_store *st, struct zl_publisher *pub);
+void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf, struct zl_store *st,
+                struct zl_publisher *pub);
 
 /*
  * Publishes one batch of due rows. Returns the number confirmed (0 when

@@ -34,7 +34,7 @@ struct zl_source;
 
 /* Does not connect; fails only when out of memory (ZL_EX_SOFTWARE). */
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
-			     int query_timeout, struct zl_err *err);
+                             int query_timeout, struct zl_err *err);
 void source_free(struct zl_source *src);
 
 /*
@@ -58,13 +58,13 @@ bool source_connected(const struct zl_source *src);
  * local by itself, only the address it led to.
  */
 enum zl_pg_transport {
-	ZL_PG_LOCAL,             /* UNIX socket or loopback */
-	ZL_PG_VERIFIED,          /* network; TLS verify-ca or verify-full, or GSSAPI */
-	ZL_PG_UNVERIFIED,        /* network; TLS that does not verify the server */
-	ZL_PG_PLAIN,             /* network; not encrypted */
+	ZL_PG_LOCAL,      /* UNIX socket or loopback */
+	ZL_PG_VERIFIED,   /* network; TLS verify-ca or verify-full, or GSSAPI */
+	ZL_PG_UNVERIFIED, /* network; TLS that does not verify the server */
+	ZL_PG_PLAIN,      /* network; not encrypted */
 };
 enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
-					    const char *sslmode, bool gss);
+                                            const char *sslmode, bool gss);
 
 /* Checks SELECT access to both tables (check-config --connect), in a
  * snapshot of its own; a missing table or a missing grant is
@@ -79,8 +79,8 @@ void source_end(struct zl_source *src);
 
 /* What PostgreSQL counted while comparing fingerprints of one kind. */
 struct zl_fp_totals {
-	int64_t ranges;          /* non-empty ranges */
-	int64_t rows;            /* rows in them (for ZL_FP_LINKS: links) */
+	int64_t ranges; /* non-empty ranges */
+	int64_t rows;   /* rows in them (for ZL_FP_LINKS: links) */
 };
 
 /*
@@ -92,22 +92,21 @@ struct zl_fp_totals {
  * anything.
  */
 int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
-			  const struct zl_range_fp *old, size_t n_old,
-			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
-			  struct zl_fp_totals *totals, struct zl_err *err);
+                          const struct zl_range_fp *old, size_t n_old,
+                          int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+                          struct zl_fp_totals *totals, struct zl_err *err);
 
 /* Streams the link rows with lo <= id <= hi in id order, in batches. */
 struct zl_row_cursor;
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
-				  struct zl_err *err);
+                                  struct zl_err *err);
 /* 1 with *row filled (valid until the next call), 0 at the end, -1 on error. */
-int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row,
-		     struct zl_err *err);
+int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);
 /* Streams, in id order, the link rows whose klantcontact_id lies in one of
  * the disjoint ranges lo[i] <= klantcontact_id <= hi[i]. */
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
-					  const int64_t *hi, size_t n, struct zl_err *err);
+                                          const int64_t *hi, size_t n, struct zl_err *err);
 
 /* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
 const char *source_tls(const struct zl_source *src);

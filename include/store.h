@@ -67,22 +67,22 @@ enum zl_fp_kind {
 
 struct zl_range_fp {
 	enum zl_fp_kind kind;
-	int64_t range;           /* the range's number: id / range_size */
-	int64_t rows;            /* rows PostgreSQL counted in it; -1 matches nothing */
-	int64_t fp;              /* PostgreSQL's XOR of the rows' 64-bit hashes */
+	int64_t range; /* the range's number: id / range_size */
+	int64_t rows;  /* rows PostgreSQL counted in it; -1 matches nothing */
+	int64_t fp;    /* PostgreSQL's XOR of the rows' 64-bit hashes */
 };
 
 /* Calls fn for every stored fingerprint of a kind in range order; fn
  * returns 0 to go on, non-zero to stop (passed back, err untouched: fn
  * says why itself). */
 int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
-		      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
-		      struct zl_err *err);
+                      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
+                      struct zl_err *err);
 /* [in a transaction] Stores or forgets one fingerprint; forgetting one that is
  * not there is no error. */
 int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err);
 int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t range,
-		       struct zl_err *err);
+                       struct zl_err *err);
 /* [in a transaction] Forgets all fingerprints (the next pass compares every range). */
 int store_ranges_clear(struct zl_store *st, struct zl_err *err);
 /* [in a transaction] Gives every range holding a stored link a fingerprint that
@@ -94,11 +94,10 @@ int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err 
 /* Iterates stored links with lo <= id <= hi in id order. */
 struct zl_link_iter;
 struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t hi,
-				       struct zl_err *err);
+                                       struct zl_err *err);
 /* 1 with *link filled (owned by the iterator until the next call),
  * 0 at the end, -1 on error. */
-int store_links_next(struct zl_link_iter *it, const struct zl_link **link,
-		     struct zl_err *err);
+int store_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err);
 void store_links_free(struct zl_link_iter *it);
 
 /* [in a transaction] Stores (inserting or replacing) or forgets one link;
@@ -108,31 +107,31 @@ int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err);
 
 /* ---- outbox ---- */
 struct zl_outbox_row {
-	int64_t seq;             /* record order */
+	int64_t seq; /* record order */
 	char event_id[37];
-	char *type;              /* event type name, routing key */
+	char *type; /* event type name, routing key */
 	char *source;
 	char *subject;
 	int64_t time;
-	char *body;              /* the CloudEvent JSON, as recorded */
+	char *body; /* the CloudEvent JSON, as recorded */
 	int attempts;
 };
 
 /* [in a transaction] Records an event at the end of the outbox. */
 int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
-		     struct zl_err *err);
+                     struct zl_err *err);
 /* [in a transaction] Records an event that must follow everything added so far in
  * this transaction: it enters the outbox at store_outbox_flush_staged(),
  * which must come before store_commit() (a rollback forgets it). */
 int store_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
-		       struct zl_err *err);
+                       struct zl_err *err);
 int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err);
 
 /* Up to max pending rows in seq order whose next attempt is due at now
  * (UNIX ms). Fills rows (caller's array) and returns how many, -1 on error.
  * Release with store_outbox_rows_clear(). */
-int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows,
-		     int max, struct zl_err *err);
+int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
+                     struct zl_err *err);
 void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
 
 /* The broker acknowledged every row with seq <= upto: removes them and
@@ -143,21 +142,21 @@ int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err
  * keep the error, and make every row from `from` on due again at next_ms
  * (later rows wait too, so nothing overtakes). One statement. */
 int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
-			int64_t next_ms, struct zl_err *err);
+                        int64_t next_ms, struct zl_err *err);
 /* Makes every pending row due now (after a reconnect). */
 int store_outbox_retry_now(struct zl_store *st, struct zl_err *err);
 
 /* ---- checkpoint and counts ---- */
 struct zl_checkpoint {
-	int64_t passes;          /* passes completed since the state was created */
-	int64_t started_ms;      /* wall clock of the last pass */
+	int64_t passes;     /* passes completed since the state was created */
+	int64_t started_ms; /* wall clock of the last pass */
 	int64_t duration_ms;
-	int64_t ranges_total;    /* ranges PostgreSQL reported */
-	int64_t ranges_read;     /* ranges that differed and were read */
-	int64_t rows_read;       /* link rows read from PostgreSQL */
-	int64_t links;           /* links seen by the pass (PostgreSQL's count) */
-	int64_t events;          /* events the pass recorded */
-	int64_t invalid;         /* links skipped for an invalid zaak id */
+	int64_t ranges_total; /* ranges PostgreSQL reported */
+	int64_t ranges_read;  /* ranges that differed and were read */
+	int64_t rows_read;    /* link rows read from PostgreSQL */
+	int64_t links;        /* links seen by the pass (PostgreSQL's count) */
+	int64_t events;       /* events the pass recorded */
+	int64_t invalid;      /* links skipped for an invalid zaak id */
 };
 
 /* 1 and filled when a pass has completed before, 0 on an empty state. */
@@ -178,13 +177,12 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 /* Only the outbox part of store_counts(): pending rows and the record time
  * (UNIX s) of the oldest, 0 when none; cheap enough after every batch. */
 int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
-			 struct zl_err *err);
+                         struct zl_err *err);
 
 /* [in a transaction] Records a gekoppeld, with a fresh id, for every published
  * link that has no gekoppeld pending in the outbox (backfill). Returns the
  * number recorded, -1 on error. */
-int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s,
-		       struct zl_err *err);
+int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, struct zl_err *err);
 /*
  * A backfill asked for while another process holds the state: the file
  * "<state>.backfill" beside it. store_request_backfill() leaves one (a
@@ -201,8 +199,7 @@ int store_take_backfill_request(struct zl_store *st, struct zl_err *err);
 
 /* Value of a meta key (e.g. "range_size"); 1 found, 0 missing, -1 error. */
 int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size,
-		   struct zl_err *err);
-int store_meta_put(struct zl_store *st, const char *key, const char *value,
-		   struct zl_err *err);
+                   struct zl_err *err);
+int store_meta_put(struct zl_store *st, const char *key, const char *value, struct zl_err *err);
 
 #endif

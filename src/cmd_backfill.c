@@ -23,7 +23,7 @@ const struct zl_command zl_cmd_backfill = {
  */
 static int request_backfill(const struct zl_conf *conf, const struct zl_err *held)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	if (store_request_backfill(conf->state.path, &err) < 0)
 		return app_fail(&err);
@@ -36,7 +36,7 @@ static int request_backfill(const struct zl_conf *conf, const struct zl_err *hel
 
 static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_store *st;
 	int rc = ZL_EX_OK;
 	int64_t n;
@@ -56,9 +56,10 @@ static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char *
 		rc = app_fail(&err);
 	} else {
 		zl_info("backfill.recorded", "events=%lld", (long long)n);
-		printf("recorded %lld gekoppeld events; `zaaklink run` or `zaaklink once` publishes "
-		       "them\n",
-		       (long long)n);
+		printf(
+		    "recorded %lld gekoppeld events; `zaaklink run` or `zaaklink once` publishes "
+		    "them\n",
+		    (long long)n);
 	}
 	store_close(st);
 	return rc;

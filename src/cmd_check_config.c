@@ -71,7 +71,7 @@ static int check_broker(const struct zl_conf *conf, struct zl_err *err)
 static int cmd_check_config(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
 	const struct check_opts *o = opts;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	(void)argc, (void)argv;
 	printf("%s: configuration is valid\n", conf->file);

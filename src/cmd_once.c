@@ -51,7 +51,7 @@ static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_
 		zl_info("publish.done", "published=%lld", (long long)relay.published);
 	publisher_free(pub);
 	if (n < 0) {
-		struct zl_err count_err = { 0 };
+		struct zl_err count_err = {0};
 
 		zl_error("publish.failed", "error=\"%s\"", err->msg);
 		/* err keeps the publish error, the reason events remain. */
@@ -69,7 +69,7 @@ static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_
 static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
 	const struct once_opts *o = opts;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_store *st;
 	int rc = ZL_EX_OK;
 	int64_t pending;
@@ -93,7 +93,7 @@ static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **arg
 		rc = app_fail(&err);
 	} else if (pending > 0) {
 		fprintf(stderr, "zaaklink: %lld events remain pending: %s\n", (long long)pending,
-			err.msg);
+		        err.msg);
 		if (rc == ZL_EX_OK)
 			rc = ZL_EX_TEMPFAIL;
 	}

@@ -55,14 +55,14 @@ static void on_reload(int sig)
 
 /* An outage of PostgreSQL or of RabbitMQ: logged once when it starts and once when it ends. */
 static const struct zl_outage_events source_events = {
-	.unavailable = "source.unavailable",
-	.recovered = "source.recovered",
-	.reconnect_failed = "source.reconnect_failed",
+    .unavailable = "source.unavailable",
+    .recovered = "source.recovered",
+    .reconnect_failed = "source.reconnect_failed",
 };
 static const struct zl_outage_events amqp_events = {
-	.unavailable = "amqp.unavailable",
-	.recovered = "amqp.recovered",
-	.reconnect_failed = "amqp.reconnect_failed",
+    .unavailable = "amqp.unavailable",
+    .recovered = "amqp.recovered",
+    .reconnect_failed = "amqp.reconnect_failed",
 };
 
 static void install_signals(void)
@@ -84,7 +84,7 @@ static void install_signals(void)
 /* Sleeps up to ms, servicing the broker connection when there is one. */
 static void wait_for(struct zl_publisher *pub, int64_t ms, struct zl_outage *amqp)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	if (ms <= 0 || stop_signal || reload_requested)
 		return;
@@ -95,7 +95,7 @@ static void wait_for(struct zl_publisher *pub, int64_t ms, struct zl_outage *amq
 		if (publisher_service(pub, (int)ms, &err) < 0)
 			amqp->next_try_ms = 0;
 	} else {
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
 		nanosleep(&ts, NULL);
 	}
@@ -111,8 +111,8 @@ struct daemon {
 	struct zl_outage source, amqp;
 	int64_t next_pass_ms;
 	struct zl_notify notify;
-	bool ready;              /* READY=1 sent */
-	bool level_pinned;       /* -v or -q given: a reload keeps the log level */
+	bool ready;                   /* READY=1 sent */
+	bool level_pinned;            /* -v or -q given: a reload keeps the log level */
 	struct zl_metrics metrics;    /* this loop's figures; the server gets copies */
 	struct zl_metrics_http *http; /* NULL without metrics.listen */
 	struct zl_topology names;     /* for the unrouted and parking queue depths */
@@ -131,7 +131,7 @@ static void read_store_figures(struct daemon *d, bool links)
 {
 	struct zl_metrics *m = &d->metrics;
 	struct zl_store_counts c;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	int rc;
 
 	if (!d->http)
@@ -152,7 +152,7 @@ static void read_store_figures(struct daemon *d, bool links)
 /* Depth of one queue for the metrics: 0 when it does not exist, -1 unknown. */
 static int64_t queue_depth(struct daemon *d, const char *queue)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	int64_t n;
 
 	if (!publisher_connected(d->pub))
@@ -218,7 +218,7 @@ static void pass_alive(void *arg)
  * state; true when it recorded events. */
 static bool take_backfill_request(struct daemon *d)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	int64_t n;
 	int rc = store_take_backfill_request(d->st, &err);
 
@@ -236,9 +236,9 @@ static bool take_backfill_request(struct daemon *d)
 static void do_pass(struct daemon *d)
 {
 	/* A stop ends a pass between two ranges; the next start does it again. */
-	const struct zl_pass_hooks hooks = { .stop = &stop_signal, .alive = pass_alive, .arg = d };
+	const struct zl_pass_hooks hooks = {.stop = &stop_signal, .alive = pass_alive, .arg = d};
 	struct zl_pass_stats stats;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	int64_t poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
 	int64_t start = zl_now_ms();
 	bool backfilled;
@@ -255,16 +255,16 @@ static void do_pass(struct daemon *d)
 	rc = detect_pass(d->conf, d->src, d->st, ZL_PASS_NORMAL, &hooks, &stats, &err);
 	if (rc == ZL_PASS_INTERRUPTED) {
 		zl_info("pass.interrupted",
-			"signal=%d ranges_done=%lld ranges=%lld duration_ms=%lld "
-			"reason=\"stopping; nothing of this pass was recorded\"",
-			(int)stop_signal, (long long)stats.ranges_diffed,
-			(long long)stats.ranges_total, (long long)stats.duration_ms);
+		        "signal=%d ranges_done=%lld ranges=%lld duration_ms=%lld "
+		        "reason=\"stopping; nothing of this pass was recorded\"",
+		        (int)stop_signal, (long long)stats.ranges_diffed,
+		        (long long)stats.ranges_total, (long long)stats.duration_ms);
 		return;
 	}
 	if (rc < 0) {
 		if (err.code == ZL_EX_UNAVAILABLE) {
 			outage_fail(&d->source, zl_now_ms(), d->conf->amqp.max_backoff, poll_ms,
-				    NULL, &err);
+			            NULL, &err);
 			d->next_pass_ms = d->source.next_try_ms;
 			notify_status(&d->notify, "PostgreSQL unavailable: %s", err.msg);
 		} else {
@@ -278,16 +278,17 @@ static void do_pass(struct daemon *d)
 	outage_ok(&d->source, zl_now_ms(), NULL);
 	backfilled = take_backfill_request(d);
 	metrics_pass_done(&d->metrics, &stats, source_bytes_received(d->src), zl_wall_s(),
-			  zl_now_ms());
+	                  zl_now_ms());
 	read_store_figures(d, stats.ranges_read > 0 || stats.events > 0 || backfilled);
 	detect_log(&stats, source_bytes_received(d->src));
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
-		      (long long)stats.links, (long long)stats.events, (long long)d->relay.published);
+	              (long long)stats.links, (long long)stats.events,
+	              (long long)d->relay.published);
 }
 
 static void do_connect(struct daemon *d)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	if (publisher_connect(d->pub, &err) < 0) {
 		snprintf(d->metrics.broker_error, sizeof(d->metrics.broker_error), "%s", err.msg);
@@ -305,7 +306,7 @@ static void do_connect(struct daemon *d)
 /* Publishes batches until the outbox is drained, a pass is due, or a stop. */
 static void do_publish(struct daemon *d)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	bool worked = false;
 	int n;
 
@@ -314,14 +315,15 @@ static void do_publish(struct daemon *d)
 		worked = worked || n != 0;
 		if (n < 0) {
 			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
-				d->relay.failures);
+			        d->relay.failures);
 			if (!publisher_connected(d->pub))
-				d->amqp.next_try_ms = zl_now_ms() + zl_backoff_ms(
-						d->relay.failures, d->conf->amqp.max_backoff);
+				d->amqp.next_try_ms =
+				    zl_now_ms() +
+				    zl_backoff_ms(d->relay.failures, d->conf->amqp.max_backoff);
 		}
 		notify_watchdog(&d->notify);
 	} while (n == d->conf->amqp.batch_size && !stop_signal && !reload_requested &&
-		 zl_now_ms() < d->next_pass_ms);
+	         zl_now_ms() < d->next_pass_ms);
 	if (worked)
 		read_store_figures(d, false);
 }
@@ -346,7 +348,7 @@ static int64_t next_deadline(const struct daemon *d)
 static void do_reload(struct daemon *d)
 {
 	struct zl_conf_changes changes;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	int64_t poll_ms;
 	int rc;
 
@@ -360,8 +362,8 @@ static void do_reload(struct daemon *d)
 	}
 	if (rc > 0) {
 		zl_warn("config.reload_refused",
-			"file=%s settings=%s reason=\"these need a restart; nothing was changed\"",
-			d->conf->file, changes.restart);
+		        "file=%s settings=%s reason=\"these need a restart; nothing was changed\"",
+		        d->conf->file, changes.restart);
 		notify_ready(&d->notify, "reload refused: a changed setting needs a restart");
 		return;
 	}
@@ -372,8 +374,8 @@ static void do_reload(struct daemon *d)
 	if (d->source.failures == 0 && d->next_pass_ms > zl_now_ms() + poll_ms)
 		d->next_pass_ms = zl_now_ms() + poll_ms;
 	zl_info("config.reloaded", "file=%s changed=%s%s", d->conf->file,
-		changes.applied[0] ? changes.applied : "none",
-		d->level_pinned ? " log_level=command-line" : "");
+	        changes.applied[0] ? changes.applied : "none",
+	        d->level_pinned ? " log_level=command-line" : "");
 	notify_ready(&d->notify, "configuration reloaded");
 }
 
@@ -393,14 +395,14 @@ static void check_watchdog(const struct daemon *d)
 		need = c->amqp.confirm_timeout;
 	if (d->notify.watchdog_ms > 0 && d->notify.watchdog_ms < (int64_t)(need * 1000))
 		zl_warn("watchdog.too_short", "watchdog_s=%.3g longest_wait_s=%.3g",
-			d->notify.watchdog_ms / 1000.0, need);
+		        d->notify.watchdog_ms / 1000.0, need);
 }
 
 static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
-	struct daemon d = { .conf = conf, .source = { .events = &source_events },
-			    .amqp = { .events = &amqp_events } };
-	struct zl_err err = { 0 };
+	struct daemon d = {
+	    .conf = conf, .source = {.events = &source_events}, .amqp = {.events = &amqp_events}};
+	struct zl_err err = {0};
 	int rc = ZL_EX_OK;
 
 	(void)opts, (void)argc, (void)argv;
@@ -431,14 +433,14 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	if (d.http) {
 		read_store_figures(&d, true);
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
-			conf->metrics.listen);
+		        conf->metrics.listen);
 	}
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
 	d.level_pinned = zl_log_level_pinned();
 	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g watchdog_s=%.3g",
-		PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
-		d.notify.watchdog_ms / 1000.0);
+	        PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
+	        d.notify.watchdog_ms / 1000.0);
 	check_watchdog(&d);
 
 	while (!stop_signal) {
@@ -448,7 +450,8 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		}
 		if (zl_now_ms() >= d.next_pass_ms)
 			do_pass(&d);
-		if (!stop_signal && !publisher_connected(d.pub) && zl_now_ms() >= d.amqp.next_try_ms)
+		if (!stop_signal && !publisher_connected(d.pub) &&
+		    zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
 		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
@@ -461,7 +464,7 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	}
 	notify_stopping(&d.notify, "stopping: the batch in flight is done");
 	zl_info("daemon.stopping", "signal=%d published=%lld", (int)stop_signal,
-		(long long)d.relay.published);
+	        (long long)d.relay.published);
 out:
 	metrics_http_stop(d.http);
 	retry_free(d.retry);

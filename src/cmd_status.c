@@ -50,15 +50,16 @@ struct status {
 	struct zl_checkpoint cp;
 	bool have_checkpoint;
 	struct zl_store_counts counts;
-	char *node;              /* masked broker URL */
-	int64_t unrouted;        /* -1 unknown */
-	char unrouted_error[sizeof(((struct zl_err *)0)->msg)]; /* the broker answered, but not that */
+	char *node;       /* masked broker URL */
+	int64_t unrouted; /* -1 unknown */
+	char unrouted_error[sizeof(
+	    ((struct zl_err *)0)->msg)]; /* the broker answered, but not that */
 	char broker_error[sizeof(((struct zl_err *)0)->msg)];
 	struct depth depths[MAX_DEPTHS];
 	int n_depths;
-	int64_t now_ms;          /* wall clock of the report */
-	int64_t pass_age_ms;     /* since the last pass ended; -1 none */
-	bool healthy;            /* by the rule of /healthz (metrics.h) */
+	int64_t now_ms;      /* wall clock of the report */
+	int64_t pass_age_ms; /* since the last pass ended; -1 none */
+	bool healthy;        /* by the rule of /healthz (metrics.h) */
 	char health_reason[1024];
 };
 
@@ -70,11 +71,11 @@ struct status {
 static void judge_health(const struct zl_conf *conf, struct status *s, bool broker_asked)
 {
 	struct zl_health h = {
-		.pass_age_ms = -1,
-		.poll_interval = conf->source.poll_interval,
-		.broker_checked = broker_asked,
-		.broker_connected = s->broker_error[0] == '\0',
-		.broker_error = s->broker_error,
+	    .pass_age_ms = -1,
+	    .poll_interval = conf->source.poll_interval,
+	    .broker_checked = broker_asked,
+	    .broker_connected = s->broker_error[0] == '\0',
+	    .broker_error = s->broker_error,
 	};
 
 	s->now_ms = zl_wall_ms();
@@ -108,8 +109,8 @@ static void want(struct status *s, const char *name, const char *role)
 }
 
 /* Depths of the consumer queues, the retry queue, the wait tiers and the parking queue. */
-static void read_depths(const struct zl_conf *conf, const struct zl_topology *t,
-                        struct zl_mover *m, struct status *s)
+static void read_depths(const struct zl_conf *conf, const struct zl_topology *t, struct zl_mover *m,
+                        struct status *s)
 {
 	for (int i = 0; i < conf->amqp.n_queues; i++)
 		want(s, conf->amqp.queues[i].name, "consumer");
@@ -147,7 +148,7 @@ static void read_broker(const struct zl_conf *conf, struct status *s)
 	struct zl_conf quick = *conf;
 	struct zl_topology t;
 	struct zl_mover *m;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	if (quick.amqp.connect_timeout > 3)
 		quick.amqp.connect_timeout = 3;
@@ -231,7 +232,7 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 		zl_format_utc(s->counts.oldest_pending, ts);
 		cJSON_AddStringToObject(o, "oldest_pending", ts);
 		cJSON_AddNumberToObject(o, "oldest_pending_age_s",
-					(double)(s->now_ms / 1000 - s->counts.oldest_pending));
+		                        (double)(s->now_ms / 1000 - s->counts.oldest_pending));
 	}
 	if (s->counts.last_error[0])
 		cJSON_AddStringToObject(o, "last_error", s->counts.last_error);
@@ -257,7 +258,8 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 			cJSON_AddStringToObject(d, "name", s->depths[i].name);
 			cJSON_AddStringToObject(d, "role", s->depths[i].role);
 			if (s->depths[i].messages >= 0)
-				cJSON_AddNumberToObject(d, "messages", (double)s->depths[i].messages);
+				cJSON_AddNumberToObject(d, "messages",
+				                        (double)s->depths[i].messages);
 			else
 				cJSON_AddNullToObject(d, "messages");
 			if (s->depths[i].error[0])
@@ -288,13 +290,14 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 		printf("last pass        %s, %lld ms, pass %lld, ended %lld s ago\n", ts,
 		       (long long)s->cp.duration_ms, (long long)s->cp.passes,
 		       (long long)(s->pass_age_ms / 1000));
-		printf("ranges           %lld (%lld read, %lld rows)\n", (long long)s->cp.ranges_total,
-		       (long long)s->cp.ranges_read, (long long)s->cp.rows_read);
+		printf("ranges           %lld (%lld read, %lld rows)\n",
+		       (long long)s->cp.ranges_total, (long long)s->cp.ranges_read,
+		       (long long)s->cp.rows_read);
 	} else {
 		printf("last pass        none\n");
 	}
-	printf("links            %lld (%lld skipped: invalid zaak id)\n", (long long)s->counts.links,
-	       (long long)s->counts.skipped);
+	printf("links            %lld (%lld skipped: invalid zaak id)\n",
+	       (long long)s->counts.links, (long long)s->counts.skipped);
 	printf("outbox           %lld pending, %lld failed at least once\n",
 	       (long long)s->counts.pending, (long long)s->counts.failed);
 	if (s->counts.oldest_pending > 0) {
@@ -329,7 +332,7 @@ static int cmd_status(struct zl_conf *conf, const void *opts, int argc, char **a
 {
 	const struct status_opts *o = opts;
 	struct status s;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	(void)argc, (void)argv;
 	/* The report is the output; routine connection logs would only clutter it. */

@@ -108,7 +108,7 @@ void zl_text_add(struct zl_text *t, const char *fmt, ...)
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
-			      ap);
+		              ap);
 		va_end(ap);
 		if (n < 0) {
 			t->failed = true;

@@ -42,11 +42,11 @@ struct pass {
 	struct zl_source *src;
 	struct zl_store *st;
 	struct zl_diff_rules rules;
-	bool announce;           /* record events (false: baseline) */
+	bool announce; /* record events (false: baseline) */
 	int64_t now_s;
 	struct zl_pass_stats *stats;
 	const struct zl_pass_hooks *hooks; /* NULL: run to the end */
-	bool stopped;            /* gave up on hooks->stop */
+	bool stopped;                      /* gave up on hooks->stop */
 };
 
 /*
@@ -75,9 +75,9 @@ static int fp_push(const struct zl_range_fp *r, void *arg)
 
 		if (!v)
 			return zl_err_set(l->err, ZL_EX_SOFTWARE,
-					  "out of memory while listing more than %zu range "
-					  "fingerprints",
-					  l->n);
+			                  "out of memory while listing more than %zu range "
+			                  "fingerprints",
+			                  l->n);
 		l->v = v;
 		l->cap = cap;
 	}
@@ -118,21 +118,21 @@ static int64_t range_last(int64_t b, int64_t size)
  * gekoppeld is kept that way too.
  */
 static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_id,
-			 struct zl_err *err)
+                         struct zl_err *err)
 {
 	for (int i = 0; i < d->n_events && p->announce; i++) {
 		struct zl_event ev = {
-			.type = d->events[i].type,
-			.time = p->now_s,
-			.source = p->conf->events.source,
-			.subject = d->events[i].subject,
-			.payload = d->events[i].payload,
+		    .type = d->events[i].type,
+		    .time = p->now_s,
+		    .source = p->conf->events.source,
+		    .subject = d->events[i].subject,
+		    .payload = d->events[i].payload,
 		};
 
 		event_new_id(ev.id);
 		if (ev.type == ZL_GEKOPPELD && !p->stats->initial
-			    ? store_outbox_stage(p->st, &ev, link_id, err) < 0
-			    : store_outbox_add(p->st, &ev, link_id, err) < 0)
+		        ? store_outbox_stage(p->st, &ev, link_id, err) < 0
+		        : store_outbox_add(p->st, &ev, link_id, err) < 0)
 			return -1;
 		p->stats->events++;
 		p->stats->events_by_type[ev.type]++;
@@ -142,7 +142,7 @@ static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_i
 
 /* Diffs one onderwerpobject and writes the outcome. */
 static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row *row,
-		 struct zl_err *err)
+                 struct zl_err *err)
 {
 	struct zl_diff d;
 	/* cppcheck-suppress nullPointer ; callers pass a link, a row or both, never neither */
@@ -152,14 +152,16 @@ static int apply(struct pass *p, const struct zl_link *prev, const struct zl_row
 	if (diff_link(&p->rules, prev, row, &d) < 0) {
 		diff_clear(&d);
 		return zl_err_set(err, ZL_EX_SOFTWARE,
-				  "out of memory while diffing onderwerpobject %lld", (long long)id);
+		                  "out of memory while diffing onderwerpobject %lld",
+		                  (long long)id);
 	}
 	if (d.invalid_seen) {
 		char q[512];
 
 		p->stats->invalid++;
-		zl_warn("link.invalid_zaak_id", "onderwerpobject=%s object_id=\"%s\" action=skipped",
-			row->uuid, zl_log_quote(row->object_id, q, sizeof(q)));
+		zl_warn("link.invalid_zaak_id",
+		        "onderwerpobject=%s object_id=\"%s\" action=skipped", row->uuid,
+		        zl_log_quote(row->object_id, q, sizeof(q)));
 	}
 	rc = record_events(p, &d, id, err);
 	if (rc == 0 && d.action == ZL_STATE_PUT)
@@ -206,7 +208,7 @@ static int link_copy(const struct zl_link *src, struct zl_link *dst)
 }
 
 static int load_range(struct pass *p, int64_t first, int64_t last, struct range_links *b,
-		       struct zl_err *err)
+                      struct zl_err *err)
 {
 	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
 	const struct zl_link *l;
@@ -221,10 +223,11 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 			struct zl_link *v = realloc(b->v, cap * sizeof(*v));
 
 			if (!v) {
-				rc = zl_err_set(err, ZL_EX_SOFTWARE,
-						"out of memory while listing the stored links of ids "
-						"%lld..%lld",
-						(long long)first, (long long)last);
+				rc = zl_err_set(
+				    err, ZL_EX_SOFTWARE,
+				    "out of memory while listing the stored links of ids "
+				    "%lld..%lld",
+				    (long long)first, (long long)last);
 				break;
 			}
 			b->v = v;
@@ -232,7 +235,8 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 		}
 		if (link_copy(l, &b->v[b->n]) < 0) {
 			rc = zl_err_set(err, ZL_EX_SOFTWARE,
-					"out of memory while copying stored link %lld", (long long)l->id);
+			                "out of memory while copying stored link %lld",
+			                (long long)l->id);
 			break;
 		}
 		b->n++;
@@ -250,9 +254,9 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
-	struct zl_row_cursor *cur = source_rows(p->src, range_first(first, size),
-						range_last(last, size), err);
-	struct range_links links = { 0 };
+	struct zl_row_cursor *cur =
+	    source_rows(p->src, range_first(first, size), range_last(last, size), err);
+	struct range_links links = {0};
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
 
@@ -268,12 +272,12 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			break;
 		}
 		zl_debug("pass.range", "range=%lld first=%lld last=%lld", (long long)b,
-			 (long long)range_first(b, size), (long long)end);
+		         (long long)range_first(b, size), (long long)end);
 		if ((rc = load_range(p, range_first(b, size), end, &links, err)) < 0)
 			break;
 		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
 			bool take_row = more == 1 && row->id <= end &&
-					(i == links.n || row->id <= links.v[i].id);
+			                (i == links.n || row->id <= links.v[i].id);
 			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
 
 			if (take_row)
@@ -321,22 +325,22 @@ static bool has_range(const struct fp_list *l, int64_t range)
  * diff_ranges() reads and diffs whole.
  */
 static int diff_contacts(struct pass *p, const struct fp_list *contacts,
-			 const struct fp_list *changed, struct zl_err *err)
+                         const struct fp_list *changed, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
 	int64_t *lo = malloc(contacts->n * sizeof(*lo)), *hi = malloc(contacts->n * sizeof(*hi));
-	struct range_links links = { 0 };
+	struct range_links links = {0};
 	struct zl_row_cursor *cur = NULL;
 	const struct zl_row *row;
 	size_t n = 0;
 	int64_t range = 0;
-	bool seen = false;       /* a row was read: range is its range */
+	bool seen = false; /* a row was read: range is its range */
 	int rc = 0, more = 0;
 
 	if (!lo || !hi) {
 		rc = zl_err_set(err, ZL_EX_SOFTWARE,
-				"out of memory while listing %zu changed klantcontact ranges",
-				contacts->n);
+		                "out of memory while listing %zu changed klantcontact ranges",
+		                contacts->n);
 		goto out;
 	}
 	for (size_t i = 0; i < contacts->n; i++) {
@@ -394,7 +398,7 @@ static int diff_ranges(struct pass *p, const struct fp_list *changed, struct zl_
 		int64_t b = c->range;
 
 		if (c->rows > 0 ? store_range_put(p->st, c, err)
-				: store_range_delete(p->st, ZL_FP_LINKS, b, err))
+		                : store_range_delete(p->st, ZL_FP_LINKS, b, err))
 			return -1;
 		p->stats->ranges_read++;
 		if (in_run && b == run_last + 1) {
@@ -416,7 +420,7 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
 		const struct zl_range_fp *c = &contacts->v[i];
 
 		if (c->rows > 0 ? store_range_put(p->st, c, err)
-				: store_range_delete(p->st, ZL_FP_KLANTCONTACTS, c->range, err))
+		                : store_range_delete(p->st, ZL_FP_KLANTCONTACTS, c->range, err))
 			return -1;
 	}
 	return 0;
@@ -428,16 +432,16 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
  * every stored one differ.
  */
 static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struct fp_list *changed,
-			  struct zl_fp_totals *totals, struct zl_err *err)
+                          struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct fp_list old = { .err = err };
+	struct fp_list old = {.err = err};
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
 	if (rc == 0) {
 		for (size_t i = 0; full && i < old.n; i++)
 			old.v[i].rows = -1;
 		rc = source_ranges_changed(p->src, kind, p->conf->source.range_size, old.v, old.n,
-					   fp_push, changed, totals, err);
+		                           fp_push, changed, totals, err);
 	}
 	free(old.v);
 	return rc == 0 ? 0 : -1;
@@ -465,25 +469,26 @@ static int check_range_size(struct pass *p, struct zl_err *err)
 }
 
 int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_store *st,
-		enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
-		struct zl_pass_stats *stats, struct zl_err *err)
+                enum zl_pass_mode mode, const struct zl_pass_hooks *hooks,
+                struct zl_pass_stats *stats, struct zl_err *err)
 {
-	struct fp_list links = { .err = err }, contacts = { .err = err };
-	struct zl_fp_totals link_totals = { 0 }, contact_totals = { 0 };
+	struct fp_list links = {.err = err}, contacts = {.err = err};
+	struct zl_fp_totals link_totals = {0}, contact_totals = {0};
 	struct zl_checkpoint cp;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
 	bool full = mode == ZL_PASS_FULL;
 	struct pass p = {
-		.conf = conf,
-		.src = src,
-		.st = st,
-		.rules = {
-			.payload = { conf->source.base_url, conf->events.label_max_length },
-			.relink_on_label_change = conf->events.relink_on_label_change,
-			.invalid_zaak_id = conf->events.invalid_zaak_id,
-		},
-		.stats = stats,
-		.hooks = hooks,
+	    .conf = conf,
+	    .src = src,
+	    .st = st,
+	    .rules =
+	        {
+	            .payload = {conf->source.base_url, conf->events.label_max_length},
+	            .relink_on_label_change = conf->events.relink_on_label_change,
+	            .invalid_zaak_id = conf->events.invalid_zaak_id,
+	        },
+	    .stats = stats,
+	    .hooks = hooks,
 	};
 	int rc = -1, had;
 

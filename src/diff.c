@@ -42,8 +42,7 @@ void diff_clear(struct zl_diff *d)
 }
 
 /* Copies the identifying columns of a row into a fresh link. */
-static int link_from_row(const struct zl_row *row, enum zl_link_status status,
-			 struct zl_link *link)
+static int link_from_row(const struct zl_row *row, enum zl_link_status status, struct zl_link *link)
 {
 	link->id = row->id;
 	link->status = status;
@@ -76,8 +75,8 @@ static int copy_payload(const struct zl_payload *src, struct zl_payload *dst)
 	return dst->zaak && dst->link_to && dst->label ? 0 : -1;
 }
 
-static void add_event(struct zl_diff *d, enum zl_event_type type,
-		      const struct zl_payload *payload, const char *subject)
+static void add_event(struct zl_diff *d, enum zl_event_type type, const struct zl_payload *payload,
+                      const char *subject)
 {
 	d->events[d->n_events].type = type;
 	d->events[d->n_events].payload = payload;
@@ -88,8 +87,7 @@ static void add_event(struct zl_diff *d, enum zl_event_type type,
 /* Whether a zaak id may be published under the configured rules. */
 static bool publishable(const struct zl_diff_rules *rules, const struct zl_row *row)
 {
-	return rules->invalid_zaak_id == ZL_INVALID_EMIT ||
-	       event_is_canonical_uuid(row->object_id);
+	return rules->invalid_zaak_id == ZL_INVALID_EMIT || event_is_canonical_uuid(row->object_id);
 }
 
 /*
@@ -108,7 +106,7 @@ static bool identity_changed(const struct zl_link *prev, const struct zl_row *no
 
 /* Records the row as a new link: gekoppeld, or skipped when invalid. */
 static int link_new(const struct zl_diff_rules *rules, const struct zl_row *now,
-		    struct zl_diff *out)
+                    struct zl_diff *out)
 {
 	bool ok = publishable(rules, now);
 
@@ -127,14 +125,15 @@ static int link_new(const struct zl_diff_rules *rules, const struct zl_row *now,
 
 /* Same identity: only the label (or the klantcontact behind it) may differ. */
 static int link_same(const struct zl_diff_rules *rules, const struct zl_link *prev,
-		     const struct zl_row *now, struct zl_diff *out)
+                     const struct zl_row *now, struct zl_diff *out)
 {
 	char *label = event_label(now->onderwerp, now->nummer, rules->payload.label_max_length);
 	bool label_changed;
 
 	if (!label)
 		return -1;
-	label_changed = prev->status == ZL_LINK_PUBLISHED && strcmp(label, prev->payload.label) != 0;
+	label_changed =
+	    prev->status == ZL_LINK_PUBLISHED && strcmp(label, prev->payload.label) != 0;
 	free(label);
 
 	if (label_changed && rules->relink_on_label_change) {
@@ -154,7 +153,7 @@ static int link_same(const struct zl_diff_rules *rules, const struct zl_link *pr
 }
 
 int diff_link(const struct zl_diff_rules *rules, const struct zl_link *prev,
-	      const struct zl_row *now, struct zl_diff *out)
+              const struct zl_row *now, struct zl_diff *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->action = ZL_STATE_KEEP;

@@ -21,7 +21,7 @@ static bool is_hex(char c)
 
 bool event_is_canonical_uuid(const char *s)
 {
-	static const int dash_at[] = { 8, 13, 18, 23 };
+	static const int dash_at[] = {8, 13, 18, 23};
 	size_t d = 0;
 
 	if (strlen(s) != 36)
@@ -112,7 +112,7 @@ char *event_zaak_urn(const char *object_id)
 }
 
 int event_payload_build(const struct zl_payload_rules *rules, const struct zl_row *row,
-			struct zl_payload *out)
+                        struct zl_payload *out)
 {
 	out->zaak = event_zaak_urn(row->object_id);
 	out->link_to = event_link_to(rules->base_url, row->uuid);

@@ -13,9 +13,9 @@ static enum zl_log_level current_level = ZL_LOG_INFO;
 static bool level_pinned; /* set by -v or -q on the command line */
 static bool journal_format;
 
-static const char *const level_names[] = { "debug", "info", "warning", "error" };
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
 /* syslog(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
-static const int level_priorities[] = { 7, 6, 4, 3 };
+static const int level_priorities[] = {7, 6, 4, 3};
 
 void zl_log_set_level(enum zl_log_level level)
 {
@@ -79,11 +79,11 @@ void zl_log(enum zl_log_level level, const char *event, const char *fmt, ...)
 		return;
 	if (journal_format) {
 		n = snprintf(line, sizeof(line), "<%d>level=%s msg=%s", level_priorities[level],
-			     level_names[level], event);
+		             level_names[level], event);
 	} else {
 		zl_format_utc(zl_wall_s(), ts);
 		n = snprintf(line, sizeof(line), "%s level=%s msg=%s", ts, level_names[level],
-			     event);
+		             event);
 	}
 	if (fmt && *fmt && n > 0 && (size_t)n < sizeof(line) - 2) {
 		line[n++] = ' ';

@@ -9,8 +9,8 @@
 
 /* From a pass of an idle small database (milliseconds) to the slow pass of
  * a large one (minutes): bench/RESULTS.md measured 0.7 s at 100 000 links. */
-const double zl_pass_buckets[ZL_PASS_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-						  1,     2.5,  5,     10,   30,  60 };
+const double zl_pass_buckets[ZL_PASS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                 1,     2.5,  5,     10,   30,  60};
 
 void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *version)
 {
@@ -25,8 +25,8 @@ void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *
 		m->tier_delay[i] = conf->retry.delays[i];
 }
 
-void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s,
-		       int64_t bytes_total, int64_t now_s, int64_t now_ms)
+void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s, int64_t bytes_total,
+                       int64_t now_s, int64_t now_ms)
 {
 	double seconds = (double)s->duration_ms / 1000.0;
 	int b;
@@ -66,7 +66,7 @@ static void family(struct zl_text *t, const char *name, const char *type, const 
 
 /* A family with a single sample without labels. */
 static void single(struct zl_text *t, const char *name, const char *type, const char *help,
-		   int64_t value)
+                   int64_t value)
 {
 	family(t, name, type, help);
 	zl_text_add(t, "%s %lld\n", name, (long long)value);
@@ -76,8 +76,8 @@ static void by_type(struct zl_text *t, const char *name, const char *help, const
 {
 	family(t, name, "counter", help);
 	for (int i = 0; i < ZL_EVENT_TYPES; i++)
-		zl_text_add(t, "%s{type=\"%s\"} %lld\n", name, event_type_name((enum zl_event_type)i),
-		    (long long)v[i]);
+		zl_text_add(t, "%s{type=\"%s\"} %lld\n", name,
+		            event_type_name((enum zl_event_type)i), (long long)v[i]);
 }
 
 static void pass_histogram(struct zl_text *t, const struct zl_metrics *m)
@@ -89,7 +89,7 @@ static void pass_histogram(struct zl_text *t, const struct zl_metrics *m)
 	for (int b = 0; b < ZL_PASS_BUCKETS; b++) {
 		cumulative += m->pass_bucket[b];
 		zl_text_add(t, "%s_bucket{le=\"%g\"} %lld\n", name, zl_pass_buckets[b],
-		    (long long)cumulative);
+		            (long long)cumulative);
 	}
 	zl_text_add(t, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)m->passes);
 	zl_text_add(t, "%s_sum %.6f\n", name, m->pass_seconds_sum);
@@ -104,7 +104,7 @@ static void retry_families(struct zl_text *t, const struct zl_metrics *m)
 	       "Failed deliveries the retry controller moved into a wait tier, by tier.");
 	for (int i = 0; i < m->n_tiers; i++)
 		zl_text_add(t, "zaaklink_retry_moves_total{tier=\"%ds\"} %lld\n", m->tier_delay[i],
-		    (long long)m->moves[i]);
+		            (long long)m->moves[i]);
 	single(t, "zaaklink_retry_parked_total", "counter",
 	       "Failed deliveries the retry controller moved into the parking queue.",
 	       m->parked_moves);
@@ -112,19 +112,19 @@ static void retry_families(struct zl_text *t, const struct zl_metrics *m)
 
 char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 {
-	struct zl_text t = { 0 };
+	struct zl_text t = {0};
 	int64_t age = m->outbox_pending > 0 && m->outbox_oldest_s > 0 && now_s > m->outbox_oldest_s
-			      ? now_s - m->outbox_oldest_s
-			      : 0;
+	                  ? now_s - m->outbox_oldest_s
+	                  : 0;
 
 	family(&t, "zaaklink_build_info", "gauge", "Always 1; the version of zaaklink as a label.");
 	zl_text_add(&t, "zaaklink_build_info{version=\"%s\"} 1\n", m->version);
 	single(&t, "zaaklink_links", "gauge", "Zaak links zaaklink knows (its own record).",
 	       m->links);
 	by_type(&t, "zaaklink_events_recorded_total", "Events recorded in the outbox, by type.",
-		m->recorded);
-	by_type(&t, "zaaklink_events_published_total",
-		"Events the broker confirmed, by type.", m->published);
+	        m->recorded);
+	by_type(&t, "zaaklink_events_published_total", "Events the broker confirmed, by type.",
+	        m->published);
 	single(&t, "zaaklink_outbox_pending_events", "gauge",
 	       "Events recorded and not yet confirmed by the broker.", m->outbox_pending);
 	single(&t, "zaaklink_outbox_oldest_pending_age_seconds", "gauge",
@@ -153,8 +153,8 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 	       "Detection passes that failed (PostgreSQL unavailable, state file error).",
 	       m->pass_errors);
 	pass_histogram(&t, m);
-	single(&t, "zaaklink_pass_ranges", "gauge",
-	       "Ranges the last successful pass compared.", m->last_ranges);
+	single(&t, "zaaklink_pass_ranges", "gauge", "Ranges the last successful pass compared.",
+	       m->last_ranges);
 	single(&t, "zaaklink_pass_ranges_fetched", "gauge",
 	       "Ranges the last successful pass found changed and read.", m->last_ranges_read);
 	single(&t, "zaaklink_ranges_fetched_total", "counter",
@@ -188,18 +188,19 @@ bool metrics_healthy(const struct zl_health *h, char *reason, size_t size)
 		if (h->pass_age_ms < 0)
 			n += (size_t)snprintf(reason, size, "no successful pass yet");
 		else
-			n += (size_t)snprintf(reason, size,
-					      "last successful pass %.1f s ago, more than 3 poll "
-					      "intervals (%g s)",
-					      (double)h->pass_age_ms / 1000.0, 3 * h->poll_interval);
+			n +=
+			    (size_t)snprintf(reason, size,
+			                     "last successful pass %.1f s ago, more than 3 poll "
+			                     "intervals (%g s)",
+			                     (double)h->pass_age_ms / 1000.0, 3 * h->poll_interval);
 		if (h->pass_error && h->pass_error[0] && n < size)
 			n += (size_t)snprintf(reason + n, size - n, ": %s", h->pass_error);
 	}
 	if (h->broker_checked && !h->broker_connected && n < size)
 		n += (size_t)snprintf(reason + n, size - n, "%snot connected to RabbitMQ%s%s",
-				      n ? "; " : "",
-				      h->broker_error && h->broker_error[0] ? ": " : "",
-				      h->broker_error ? h->broker_error : "");
+		                      n ? "; " : "",
+		                      h->broker_error && h->broker_error[0] ? ": " : "",
+		                      h->broker_error ? h->broker_error : "");
 	return reason[0] == '\0';
 }
 
@@ -211,10 +212,10 @@ bool metrics_healthy(const struct zl_health *h, char *reason, size_t size)
 struct zl_health metrics_health_of(const struct zl_metrics *m, int64_t now_ms)
 {
 	struct zl_health h = {
-		.pass_age_ms = -1,
-		.poll_interval = m->poll_interval,
-		.broker_checked = true,
-		.broker_connected = m->broker_connected,
+	    .pass_age_ms = -1,
+	    .poll_interval = m->poll_interval,
+	    .broker_checked = true,
+	    .broker_connected = m->broker_connected,
 	};
 
 	if (m->last_success_ms > 0)

@@ -42,7 +42,7 @@ struct zl_metrics_http {
 
 /* Queues a response; body is malloc'ed and handed over to libmicrohttpd. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
-			     const char *type)
+                             const char *type)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -78,8 +78,8 @@ static char *line(const char *text)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct zl_metrics_http *h = cls;
 	struct zl_metrics *m;
@@ -91,10 +91,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)con_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, line("method not allowed"),
-			     CONTENT_TYPE_TEXT);
+		             CONTENT_TYPE_TEXT);
 	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0)
 		return reply(conn, MHD_HTTP_NOT_FOUND, line("not found: try /metrics or /healthz"),
-			     CONTENT_TYPE_TEXT);
+		             CONTENT_TYPE_TEXT);
 	/* On the heap: this thread's stack is libmicrohttpd's to size. */
 	if (!(m = malloc(sizeof(*m))))
 		return MHD_NO;
@@ -111,7 +111,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			rc = reply(conn, MHD_HTTP_OK, line("ok"), CONTENT_TYPE_TEXT);
 		else
 			rc = reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, line(reason),
-				   CONTENT_TYPE_TEXT);
+			           CONTENT_TYPE_TEXT);
 	}
 	free(m);
 	return rc;
@@ -125,7 +125,7 @@ static int listen_on(const struct zl_metrics_conf *conf, struct zl_err *err)
 
 	if (fd < 0)
 		return zl_err_set(err, ZL_EX_OSERR, "could not create a socket for %s: %s",
-				  conf->listen, strerror(errno));
+		                  conf->listen, strerror(errno));
 	/* A restart must not wait for the old connections' TIME_WAIT. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	/* [::]:PORT means IPv6 only: bind what is written, no more. */
@@ -136,14 +136,15 @@ static int listen_on(const struct zl_metrics_conf *conf, struct zl_err *err)
 		int e = errno;
 
 		close(fd);
-		return zl_err_set(err, ZL_EX_UNAVAILABLE, "could not listen on %s (metrics.listen): %s",
-				  conf->listen, strerror(e));
+		return zl_err_set(err, ZL_EX_UNAVAILABLE,
+		                  "could not listen on %s (metrics.listen): %s", conf->listen,
+		                  strerror(e));
 	}
 	return fd;
 }
 
 struct zl_metrics_http *metrics_http_start(const struct zl_metrics_conf *conf,
-					   const struct zl_metrics *initial, struct zl_err *err)
+                                           const struct zl_metrics *initial, struct zl_err *err)
 {
 	struct zl_metrics_http *h = calloc(1, sizeof(*h));
 	int fd;
@@ -180,8 +181,8 @@ struct zl_metrics_http *metrics_http_start(const struct zl_metrics_conf *conf,
 		close(fd);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
-		zl_err_set(err, ZL_EX_OSERR, "could not start the HTTP server on %s (metrics.listen)",
-			   conf->listen);
+		zl_err_set(err, ZL_EX_OSERR,
+		           "could not start the HTTP server on %s (metrics.listen)", conf->listen);
 		return NULL;
 	}
 	return h;

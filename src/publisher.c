@@ -121,7 +121,8 @@ struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf, struct zl_er
 	struct zl_publisher *pub = calloc(1, sizeof(*pub));
 
 	if (!pub) {
-		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while creating the RabbitMQ publisher");
+		zl_err_set(err, ZL_EX_SOFTWARE,
+		           "out of memory while creating the RabbitMQ publisher");
 		return NULL;
 	}
 	pub->conf = conf;
@@ -214,7 +215,8 @@ static int set_up(void *arg, struct zl_err *err)
 		goto fail;
 	pub->next_tag = 1;
 	pub->blocked = false;
-	broker_table_string(amqp_get_server_properties(pub->conn), "version", server, sizeof(server));
+	broker_table_string(amqp_get_server_properties(pub->conn), "version", server,
+	                    sizeof(server));
 	zl_info("amqp.connected", "node=%s server=%s heartbeat=%d", pub->node,
 	        server[0] ? server : "unknown", amqp_get_heartbeat(pub->conn));
 	return 0;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 void relay_init(struct zl_relay *r, const struct zl_amqp_conf *conf, struct zl_store *st,
-		struct zl_publisher *pub)
+                struct zl_publisher *pub)
 {
 	r->conf = conf;
 	r->store = st;
@@ -22,11 +22,12 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 {
 	int max = r->conf->batch_size;
 	struct zl_outbox_row *rows = calloc((size_t)max, sizeof(*rows));
-	struct zl_err pub_err = { 0 };
+	struct zl_err pub_err = {0};
 	int n, acked;
 
 	if (!rows)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory for a batch of %d events", max);
+		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory for a batch of %d events",
+		                  max);
 	n = store_outbox_due(r->store, zl_wall_ms(), rows, max, err);
 	if (n <= 0) {
 		free(rows);
@@ -63,8 +64,8 @@ int relay_step(struct zl_relay *r, struct zl_err *err)
 
 		*err = pub_err;
 		r->retried += n - first;
-		if (store_outbox_failed(r->store, rows[first].seq, rows[n - 1].seq, pub_err.msg, next,
-					err) < 0)
+		if (store_outbox_failed(r->store, rows[first].seq, rows[n - 1].seq, pub_err.msg,
+		                        next, err) < 0)
 			zl_err_prefix(err, "%s; and", pub_err.msg);
 	}
 	store_outbox_rows_clear(rows, n);

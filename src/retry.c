@@ -321,9 +321,9 @@ struct zl_retry {
 	const struct zl_conf *conf; /* borrowed */
 	struct zl_topology names;
 	struct zl_mover *mover;
-	bool declared; /* topology declared on this connection */
-	struct zl_outage outage; /* of the broker, for backoff and the log */
-	int64_t next_try_ms;     /* monotonic */
+	bool declared;                      /* topology declared on this connection */
+	struct zl_outage outage;            /* of the broker, for backoff and the log */
+	int64_t next_try_ms;                /* monotonic */
 	int64_t moves[ZL_MAX_RETRY_DELAYS]; /* per wait tier */
 	int64_t parked;
 	/* The message that could not be moved last time, by its content (a

@@ -21,8 +21,8 @@
 #define COL_REGISTER "o.onderwerpobjectidentificator_code_register"
 
 /* The rows that are zaak links (docs/EVENTS.md 2). */
-#define LINK_WHERE                                                        \
-	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'" \
+#define LINK_WHERE                                                                                 \
+	" WHERE " COL_OBJECTTYPE " = 'zaak' AND " COL_SOORT " = 'uuid'"                            \
 	" AND o.klantcontact_id IS NOT NULL"
 
 /*
@@ -37,8 +37,7 @@
 #define TABLE_KC "klantinteracties_klantcontact"
 
 /* The link rows and their klantcontact: (ow, kc). */
-#define LINK_FROM \
-	" FROM %s o LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE
+#define LINK_FROM " FROM %s o LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE
 
 /*
  * Fingerprints. What decides a link's events comes from two tables: the
@@ -85,35 +84,36 @@
  * of rows. An idle pass therefore receives two rows, whatever the size of
  * the tables.
  */
-#define LINK_HASH                                                          \
-	"uuid_hash_extended(o.uuid, o.id) # hashtextextended(" COL_OBJECT_ID \
+#define LINK_HASH                                                                                  \
+	"uuid_hash_extended(o.uuid, o.id) # hashtextextended(" COL_OBJECT_ID                       \
 	", o.klantcontact_id) # hashtextextended(" COL_REGISTER ", ~o.klantcontact_id)"
 
-#define CONTACT_HASH \
+#define CONTACT_HASH                                                                               \
 	"hashtextextended(k.onderwerp, k.id) # coalesce(hashtextextended(k.nummer, ~k.id), 0)"
 
 /* $1 range size; $2, $3, $4 the stored ranges, counts and hashes. */
-#define CHANGED_SQL(CUR)                                                                  \
-	"WITH cur AS (" CUR "), old AS (SELECT * FROM"                                     \
-	" unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS s(b, n, h))"                 \
-	" SELECT NULL::bigint AS b, count(*), coalesce(sum(n), 0)::bigint FROM cur"       \
-	" UNION ALL SELECT b, cur.n, cur.h FROM cur FULL JOIN old USING (b)"              \
-	" WHERE cur.n IS DISTINCT FROM old.n OR cur.h IS DISTINCT FROM old.h"             \
+#define CHANGED_SQL(CUR)                                                                           \
+	"WITH cur AS (" CUR "), old AS (SELECT * FROM"                                             \
+	" unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS s(b, n, h))"                         \
+	" SELECT NULL::bigint AS b, count(*), coalesce(sum(n), 0)::bigint FROM cur"                \
+	" UNION ALL SELECT b, cur.n, cur.h FROM cur FULL JOIN old USING (b)"                       \
+	" WHERE cur.n IS DISTINCT FROM old.n OR cur.h IS DISTINCT FROM old.h"                      \
 	" ORDER BY 1 NULLS FIRST"
 
 /* (ow) */
-#define CHANGED_LINKS_SQL \
-	CHANGED_SQL("SELECT o.id / $1::int AS b, count(*) AS n, bit_xor(" LINK_HASH ") AS h" \
-		    " FROM %s o" LINK_WHERE " GROUP BY 1")
+#define CHANGED_LINKS_SQL                                                                          \
+	CHANGED_SQL("SELECT o.id / $1::int AS b, count(*) AS n, bit_xor(" LINK_HASH ") AS h"       \
+	            " FROM %s o" LINK_WHERE " GROUP BY 1")
 /* (kc) */
-#define CHANGED_CONTACTS_SQL \
-	CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor(" CONTACT_HASH ") AS h" \
-		    " FROM %s k GROUP BY 1")
+#define CHANGED_CONTACTS_SQL                                                                       \
+	CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor(" CONTACT_HASH ") AS h"    \
+	            " FROM %s k GROUP BY 1")
 
 /* The columns a diff needs, of link rows and their klantcontact. */
-#define ROWS_CURSOR                                                                       \
-	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT o.id, o.uuid, o.klantcontact_id, "    \
-	COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER ", k.onderwerp," \
+#define ROWS_CURSOR                                                                                \
+	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT o.id, o.uuid, "                               \
+	"o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER   \
+	", k.onderwerp,"                                                                           \
 	" k.nummer"
 
 /* (ow, kc, lo, hi), bounds included */
@@ -122,10 +122,10 @@
 /* The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
  * two arrays, bounds included, found through the klantcontact_id index:
  * (lo, hi, ow, kc). */
-#define CONTACT_ROWS_SQL                                                       \
-	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)" \
-	" JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi"  \
-	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE " ORDER BY o.id"
+#define CONTACT_ROWS_SQL                                                                           \
+	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)"                    \
+	            " JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi"        \
+	            " LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE " ORDER BY o.id"
 
 struct zl_source {
 	char *conninfo;
@@ -133,14 +133,14 @@ struct zl_source {
 	int connect_timeout;
 	int query_timeout;
 	PGconn *conn;
-	char *ow, *kc;           /* the tables, qualified; set by the first connection */
-	bool warned;             /* source.insecure logged */
-	int64_t bytes_base;      /* tcpi_bytes_received of connections closed */
+	char *ow, *kc;      /* the tables, qualified; set by the first connection */
+	bool warned;        /* source.insecure logged */
+	int64_t bytes_base; /* tcpi_bytes_received of connections closed */
 };
 
 struct zl_row_cursor {
 	struct zl_source *src;
-	PGresult *res;           /* the current batch */
+	PGresult *res; /* the current batch */
 	int pos;
 	int n;
 	bool done;
@@ -148,7 +148,7 @@ struct zl_row_cursor {
 };
 
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
-			     int query_timeout, struct zl_err *err)
+                             int query_timeout, struct zl_err *err)
 {
 	struct zl_source *src = calloc(1, sizeof(*src));
 
@@ -159,7 +159,7 @@ struct zl_source *source_new(const char *conninfo, const char *schema, int conne
 	if (!src || !src->conninfo || !src->schema) {
 		source_free(src);
 		zl_err_set(err, ZL_EX_SOFTWARE,
-			   "out of memory while preparing the PostgreSQL connection");
+		           "out of memory while preparing the PostgreSQL connection");
 		return NULL;
 	}
 	src->connect_timeout = connect_timeout;
@@ -206,7 +206,7 @@ static int pq_fail(struct zl_source *src, struct zl_err *err, const char *what)
 	char *where = conf_mask_conninfo(src->conninfo);
 
 	zl_err_set(err, ZL_EX_UNAVAILABLE, "could not %s on PostgreSQL (%s): %s", what,
-		   where ? where : "?", src->conn ? PQerrorMessage(src->conn) : "not connected");
+	           where ? where : "?", src->conn ? PQerrorMessage(src->conn) : "not connected");
 	free(where);
 	/* A broken connection is rebuilt by the next source_connect(). */
 	if (src->conn && PQstatus(src->conn) != CONNECTION_OK)
@@ -229,7 +229,7 @@ static bool loopback_address(const char *addr)
 }
 
 enum zl_pg_transport source_judge_transport(const char *host, const char *hostaddr, bool ssl,
-					    const char *sslmode, bool gss)
+                                            const char *sslmode, bool gss)
 {
 	/* libpq gives the address connected to for TCP, nothing for a socket. */
 	if (hostaddr && *hostaddr) {
@@ -272,25 +272,25 @@ static void log_connection(struct zl_source *src)
 	const char *protocol = PQsslInUse(c) ? PQsslAttribute(c, "protocol") : NULL;
 	bool gss = PQgssEncInUse(c) != 0;
 	enum zl_pg_transport t =
-		source_judge_transport(PQhost(c), hostaddr, PQsslInUse(c) != 0, sslmode, gss);
+	    source_judge_transport(PQhost(c), hostaddr, PQsslInUse(c) != 0, sslmode, gss);
 	char host[256], mode[64];
 
 	zl_log_quote(PQhost(c) ? PQhost(c) : "", host, sizeof(host));
 	zl_log_quote(sslmode, mode, sizeof(mode));
 	zl_info("source.connected", "host=\"%s\"%s%s port=%s ssl=%s%s%s%s sslmode=\"%s\"", host,
-		*hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
-		PQsslInUse(c) ? "on" : "off", protocol ? " protocol=" : "", protocol ? protocol : "",
-		gss ? " gss=on" : "", mode);
+	        *hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+	        PQsslInUse(c) ? "on" : "off", protocol ? " protocol=" : "",
+	        protocol ? protocol : "", gss ? " gss=on" : "", mode);
 	if ((t == ZL_PG_PLAIN || t == ZL_PG_UNVERIFIED) && !src->warned) {
 		src->warned = true;
 		zl_warn("source.insecure",
-			"host=\"%s\"%s%s port=%s ssl=%s sslmode=\"%s\" reason=\"%s\""
-			" hint=\"set sslmode=verify-full and sslrootcert=FILE (the CA of the"
-			" server's certificate) in source.conninfo\"",
-			host, *hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
-			PQsslInUse(c) ? "on" : "off", mode,
-			t == ZL_PG_PLAIN ? "not encrypted, over the network"
-					 : "TLS that does not verify the server, over the network");
+		        "host=\"%s\"%s%s port=%s ssl=%s sslmode=\"%s\" reason=\"%s\""
+		        " hint=\"set sslmode=verify-full and sslrootcert=FILE (the CA of the"
+		        " server's certificate) in source.conninfo\"",
+		        host, *hostaddr ? " hostaddr=" : "", hostaddr, PQport(c) ? PQport(c) : "",
+		        PQsslInUse(c) ? "on" : "off", mode,
+		        t == ZL_PG_PLAIN ? "not encrypted, over the network"
+		                         : "TLS that does not verify the server, over the network");
 	}
 	PQconninfoFree(opts);
 }
@@ -306,7 +306,7 @@ static int qualify_tables(struct zl_source *src, struct zl_err *err)
 	schema = PQescapeIdentifier(src->conn, src->schema, strlen(src->schema));
 	if (!schema)
 		return zl_err_set(err, ZL_EX_CONFIG, "source.schema cannot be quoted: %s",
-				  PQerrorMessage(src->conn));
+		                  PQerrorMessage(src->conn));
 	n = strlen(schema) + sizeof(TABLE_OW) + 1;
 	src->ow = malloc(n);
 	src->kc = malloc(n);
@@ -320,7 +320,8 @@ static int qualify_tables(struct zl_source *src, struct zl_err *err)
 		free(src->kc);
 		src->ow = src->kc = NULL;
 		return zl_err_set(err, ZL_EX_SOFTWARE,
-				  "out of memory while naming the tables of schema %s", src->schema);
+		                  "out of memory while naming the tables of schema %s",
+		                  src->schema);
 	}
 	return 0;
 }
@@ -328,9 +329,9 @@ static int qualify_tables(struct zl_source *src, struct zl_err *err)
 int source_connect(struct zl_source *src, struct zl_err *err)
 {
 	char timeout[16];
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
-			       NULL };
-	const char *values[] = { timeout, "zaaklink", src->conninfo, "UTF8", NULL };
+	const char *keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
+	                      NULL};
+	const char *values[] = {timeout, "zaaklink", src->conninfo, "UTF8", NULL};
 
 	if (src->conn && PQstatus(src->conn) == CONNECTION_OK)
 		return 0;
@@ -341,7 +342,7 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 	src->conn = PQconnectdbParams(keys, values, 1);
 	if (!src->conn)
 		return zl_err_set(err, ZL_EX_SOFTWARE,
-				  "out of memory while connecting to PostgreSQL");
+		                  "out of memory while connecting to PostgreSQL");
 	if (PQstatus(src->conn) != CONNECTION_OK) {
 		pq_fail(src, err, "connect");
 		disconnect(src);
@@ -354,8 +355,8 @@ int source_connect(struct zl_source *src, struct zl_err *err)
 		int v = PQserverVersion(src->conn);
 
 		zl_err_set(err, ZL_EX_UNAVAILABLE,
-			   "PostgreSQL %d.%d (%s) is too old: zaaklink needs version 14 or newer",
-			   v / 10000, v >= 100000 ? v % 10000 : v / 100 % 100, where ? where : "?");
+		           "PostgreSQL %d.%d (%s) is too old: zaaklink needs version 14 or newer",
+		           v / 10000, v >= 100000 ? v % 10000 : v / 100 % 100, where ? where : "?");
 		free(where);
 		disconnect(src);
 		return -1;
@@ -384,7 +385,7 @@ static int command(struct zl_source *src, const char *sql, const char *what, str
 
 int source_check_access(struct zl_source *src, struct zl_err *err)
 {
-	struct zl_text sql = { 0 };
+	struct zl_text sql = {0};
 	PGresult *res;
 	char what[256];
 
@@ -396,14 +397,14 @@ int source_check_access(struct zl_source *src, struct zl_err *err)
 		source_end(src);
 		free(sql.buf);
 		return zl_err_set(err, ZL_EX_SOFTWARE,
-				  "out of memory while building the query that checks access");
+		                  "out of memory while building the query that checks access");
 	}
 	res = PQexec(src->conn, sql.buf);
 	free(sql.buf);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		snprintf(what, sizeof(what), "read " TABLE_OW " joined with " TABLE_KC " in schema %s",
-			 src->schema);
+		snprintf(what, sizeof(what),
+		         "read " TABLE_OW " joined with " TABLE_KC " in schema %s", src->schema);
 		pq_fail(src, err, what);
 		source_end(src);
 		return -1;
@@ -439,11 +440,11 @@ int source_begin(struct zl_source *src, struct zl_err *err)
 	 * only so that nothing comes before pg_catalog).
 	 */
 	snprintf(sql, sizeof(sql),
-		 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-		 " SET LOCAL search_path = pg_catalog, pg_temp;"
-		 " SET LOCAL statement_timeout = %d; SET LOCAL jit = off;"
-		 " SET LOCAL work_mem = '16MB'",
-		 src->query_timeout * 1000);
+	         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+	         " SET LOCAL search_path = pg_catalog, pg_temp;"
+	         " SET LOCAL statement_timeout = %d; SET LOCAL jit = off;"
+	         " SET LOCAL work_mem = '16MB'",
+	         src->query_timeout * 1000);
 	if (command(src, sql, "begin a snapshot", err) < 0) {
 		source_end(src);
 		return -1;
@@ -470,18 +471,18 @@ static void text_add_array(struct zl_text *t, const int64_t *v, size_t n, size_t
 	zl_text_add(t, "{");
 	for (size_t i = 0; i < n; i++)
 		zl_text_add(t, "%s%lld", i ? "," : "",
-			 (long long)*(const int64_t *)((const char *)v + i * stride));
+		            (long long)*(const int64_t *)((const char *)v + i * stride));
 	zl_text_add(t, "}");
 }
 
 int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
-			  const struct zl_range_fp *old, size_t n_old,
-			  int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
-			  struct zl_fp_totals *totals, struct zl_err *err)
+                          const struct zl_range_fp *old, size_t n_old,
+                          int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+                          struct zl_fp_totals *totals, struct zl_err *err)
 {
-	struct zl_text arr[3] = { { 0 } }, sql = { 0 };
+	struct zl_text arr[3] = {{0}}, sql = {0};
 	char size[16];
-	const char *params[4] = { size };
+	const char *params[4] = {size};
 	PGresult *res;
 	int ret = 0;
 
@@ -494,7 +495,7 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 		params[a + 1] = arr[a].buf;
 	if (arr[0].failed || arr[1].failed || arr[2].failed) {
 		ret = zl_err_set(err, ZL_EX_SOFTWARE,
-				 "out of memory while sending %zu range fingerprints", n_old);
+		                 "out of memory while sending %zu range fingerprints", n_old);
 		goto out;
 	}
 	if (kind == ZL_FP_LINKS)
@@ -502,8 +503,9 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	else
 		zl_text_add(&sql, CHANGED_CONTACTS_SQL, src->kc);
 	if (sql.failed) {
-		ret = zl_err_set(err, ZL_EX_SOFTWARE,
-				 "out of memory while building the query that compares fingerprints");
+		ret =
+		    zl_err_set(err, ZL_EX_SOFTWARE,
+		               "out of memory while building the query that compares fingerprints");
 		goto out;
 	}
 	res = PQexecParams(src->conn, sql.buf, 4, NULL, params, NULL, NULL, 0);
@@ -511,14 +513,14 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	    !PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		ret = pq_fail(src, err,
-			      kind == ZL_FP_LINKS ? "compare the fingerprints of onderwerpobjecten"
-						  : "compare the fingerprints of klantcontacten");
+		              kind == ZL_FP_LINKS ? "compare the fingerprints of onderwerpobjecten"
+		                                  : "compare the fingerprints of klantcontacten");
 		goto out;
 	}
 	totals->ranges = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	totals->rows = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	for (int i = 1; i < PQntuples(res) && ret == 0; i++) {
-		struct zl_range_fp r = { .kind = kind };
+		struct zl_range_fp r = {.kind = kind};
 
 		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		if (!PQgetisnull(res, i, 1)) {
@@ -535,8 +537,7 @@ out:
 	return ret;
 }
 
-static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql,
-				      struct zl_err *err)
+static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql, struct zl_err *err)
 {
 	struct zl_row_cursor *cur;
 
@@ -551,17 +552,16 @@ static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql,
 	return cur;
 }
 
-struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
-				  struct zl_err *err)
+struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi, struct zl_err *err)
 {
-	struct zl_text sql = { 0 };
+	struct zl_text sql = {0};
 	struct zl_row_cursor *cur = NULL;
 
 	zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
 	if (sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE,
-			   "out of memory while building the query of ids %lld..%lld", (long long)lo,
-			   (long long)hi);
+		           "out of memory while building the query of ids %lld..%lld",
+		           (long long)lo, (long long)hi);
 	else
 		cur = open_rows(src, sql.buf, err);
 	free(sql.buf);
@@ -569,9 +569,9 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 }
 
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
-					  const int64_t *hi, size_t n, struct zl_err *err)
+                                          const int64_t *hi, size_t n, struct zl_err *err)
 {
-	struct zl_text arr[2] = { { 0 } }, sql = { 0 };
+	struct zl_text arr[2] = {{0}}, sql = {0};
 	struct zl_row_cursor *cur = NULL;
 
 	text_add_array(&arr[0], lo, n, sizeof(*lo));
@@ -580,7 +580,7 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf, src->ow, src->kc);
 	if (arr[0].failed || arr[1].failed || sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE,
-			   "out of memory while building the query of %zu klantcontact ranges", n);
+		           "out of memory while building the query of %zu klantcontact ranges", n);
 	else
 		cur = open_rows(src, sql.buf, err);
 	free(arr[0].buf);

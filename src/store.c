@@ -33,76 +33,76 @@
  * which an older zaaklink refuses the file: too much for a word.
  */
 static const char *const migrations[] = {
-	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE link ("
-	"  id INTEGER PRIMARY KEY,"          /* klantinteracties_onderwerpobject.id */
-	"  status INTEGER NOT NULL,"         /* enum zl_link_status */
-	"  uuid TEXT NOT NULL,"
-	"  klantcontact_id INTEGER NOT NULL,"
-	"  objecttype TEXT NOT NULL,"
-	"  soort_object_id TEXT NOT NULL,"
-	"  object_id TEXT NOT NULL,"
-	"  code_register TEXT NOT NULL,"
-	"  zaak TEXT NOT NULL,"              /* payload as recorded */
-	"  link_to TEXT NOT NULL,"
-	"  label TEXT NOT NULL);"
-	"CREATE TABLE range_fp ("
-	"  bucket INTEGER PRIMARY KEY,"
-	"  rows INTEGER NOT NULL,"
-	"  fp TEXT NOT NULL);"
-	"CREATE TABLE outbox ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  event_id TEXT NOT NULL UNIQUE,"
-	"  type TEXT NOT NULL,"
-	"  source TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  link_id INTEGER NOT NULL,"
-	"  time INTEGER NOT NULL,"
-	"  body TEXT NOT NULL,"
-	"  attempts INTEGER NOT NULL DEFAULT 0,"
-	"  last_error TEXT,"
-	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE checkpoint ("
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-	"  passes INTEGER NOT NULL,"
-	"  started_ms INTEGER NOT NULL,"
-	"  duration_ms INTEGER NOT NULL,"
-	"  ranges_total INTEGER NOT NULL,"
-	"  ranges_fetched INTEGER NOT NULL,"
-	"  rows_fetched INTEGER NOT NULL,"
-	"  links INTEGER NOT NULL,"
-	"  events INTEGER NOT NULL,"
-	"  invalid INTEGER NOT NULL);",
-	/* backfill looks up the pending events of a link. */
-	"CREATE INDEX outbox_link ON outbox (link_id, type);",
-	/* Fingerprints of two kinds (enum zl_fp_kind), hashes as integers. The
-	 * old ones are dropped; forgetting the range size makes the next pass
-	 * give every range of a stored link a fingerprint that matches nothing,
-	 * so that pass reads every range once and records no event for a link
-	 * that did not change. */
-	"DROP TABLE range_fp;"
-	"CREATE TABLE range_fp ("
-	"  kind INTEGER NOT NULL,"
-	"  bucket INTEGER NOT NULL,"
-	"  rows INTEGER NOT NULL,"
-	"  fp INTEGER NOT NULL,"
-	"  PRIMARY KEY (kind, bucket)) WITHOUT ROWID;"
-	"DELETE FROM meta WHERE key = 'range_size';",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE link ("
+    "  id INTEGER PRIMARY KEY,"  /* klantinteracties_onderwerpobject.id */
+    "  status INTEGER NOT NULL," /* enum zl_link_status */
+    "  uuid TEXT NOT NULL,"
+    "  klantcontact_id INTEGER NOT NULL,"
+    "  objecttype TEXT NOT NULL,"
+    "  soort_object_id TEXT NOT NULL,"
+    "  object_id TEXT NOT NULL,"
+    "  code_register TEXT NOT NULL,"
+    "  zaak TEXT NOT NULL," /* payload as recorded */
+    "  link_to TEXT NOT NULL,"
+    "  label TEXT NOT NULL);"
+    "CREATE TABLE range_fp ("
+    "  bucket INTEGER PRIMARY KEY,"
+    "  rows INTEGER NOT NULL,"
+    "  fp TEXT NOT NULL);"
+    "CREATE TABLE outbox ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  link_id INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE checkpoint ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  passes INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  ranges_total INTEGER NOT NULL,"
+    "  ranges_fetched INTEGER NOT NULL,"
+    "  rows_fetched INTEGER NOT NULL,"
+    "  links INTEGER NOT NULL,"
+    "  events INTEGER NOT NULL,"
+    "  invalid INTEGER NOT NULL);",
+    /* backfill looks up the pending events of a link. */
+    "CREATE INDEX outbox_link ON outbox (link_id, type);",
+    /* Fingerprints of two kinds (enum zl_fp_kind), hashes as integers. The
+     * old ones are dropped; forgetting the range size makes the next pass
+     * give every range of a stored link a fingerprint that matches nothing,
+     * so that pass reads every range once and records no event for a link
+     * that did not change. */
+    "DROP TABLE range_fp;"
+    "CREATE TABLE range_fp ("
+    "  kind INTEGER NOT NULL,"
+    "  bucket INTEGER NOT NULL,"
+    "  rows INTEGER NOT NULL,"
+    "  fp INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, bucket)) WITHOUT ROWID;"
+    "DELETE FROM meta WHERE key = 'range_size';",
 };
 
 /* The statements run once per row, prepared when a writer opens the file. */
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_RANGE_PUT] = "INSERT OR REPLACE INTO range_fp (kind, bucket, rows, fp)"
-			 " VALUES (?, ?, ?, ?)",
-	[ST_RANGE_DELETE] = "DELETE FROM range_fp WHERE kind = ? AND bucket = ?",
-	[ST_LINK_PUT] = "INSERT OR REPLACE INTO link (id, status, uuid, klantcontact_id, objecttype,"
-			" soort_object_id, object_id, code_register, zaak, link_to, label)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_LINK_DELETE] = "DELETE FROM link WHERE id = ?",
-	[ST_OUTBOX_ADD] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
-			  " VALUES (?, ?, ?, ?, ?, ?, ?)",
-	[ST_OUTBOX_STAGE] = "INSERT INTO temp.staged (event_id, type, source, subject, link_id, time,"
-			    " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_RANGE_PUT] = "INSERT OR REPLACE INTO range_fp (kind, bucket, rows, fp)"
+                     " VALUES (?, ?, ?, ?)",
+    [ST_RANGE_DELETE] = "DELETE FROM range_fp WHERE kind = ? AND bucket = ?",
+    [ST_LINK_PUT] = "INSERT OR REPLACE INTO link (id, status, uuid, klantcontact_id, objecttype,"
+                    " soort_object_id, object_id, code_register, zaak, link_to, label)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_LINK_DELETE] = "DELETE FROM link WHERE id = ?",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_OUTBOX_STAGE] = "INSERT INTO temp.staged (event_id, type, source, subject, link_id, time,"
+                        " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
 };
 
 /* ---- helpers of store*.c (store_db.h) ---- */
@@ -110,7 +110,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 int sdb_fail(struct zl_store *st, struct zl_err *err, const char *what)
 {
 	return zl_err_set(err, ZL_EX_CANTCREAT, "could not %s in state file %s: %s", what, st->path,
-			  sqlite3_errmsg(st->db));
+	                  sqlite3_errmsg(st->db));
 }
 
 int sdb_exec(struct zl_store *st, const char *sql, const char *what, struct zl_err *err)
@@ -184,8 +184,7 @@ static const char *user_name(uid_t uid, char *buf)
 	char pwbuf[1024];
 
 	/* The reentrant call: the metrics endpoint runs a thread of its own. */
-	if (getpwuid_r(uid, &pwd, pwbuf, sizeof(pwbuf), &pw) == 0 && pw &&
-	    strlen(pw->pw_name) < 64)
+	if (getpwuid_r(uid, &pwd, pwbuf, sizeof(pwbuf), &pw) == 0 && pw && strlen(pw->pw_name) < 64)
 		snprintf(buf, 64, "%s", pw->pw_name);
 	else
 		snprintf(buf, 64, "uid %lu", (unsigned long)uid);
@@ -201,8 +200,8 @@ static const char *user_name(uid_t uid, char *buf)
  * file that is no link: a monitoring user reads the daemon's state without
  * owning it. what: "state file", "lock file", ...
  */
-static int check_own_file(const char *what, const char *path, const struct stat *sb,
-                          bool writer, struct zl_err *err)
+static int check_own_file(const char *what, const char *path, const struct stat *sb, bool writer,
+                          struct zl_err *err)
 {
 	char owner[64], self[64];
 
@@ -234,7 +233,8 @@ static int check_state_files(const char *path, bool writer, struct zl_err *err)
 	int ret = 0;
 
 	if (!name)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while checking the state files of %s", path);
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while checking the state files of %s", path);
 	for (size_t i = 0; i < ZL_ARRAY_LEN(suffix) && ret == 0; i++) {
 		struct stat sb;
 
@@ -264,8 +264,8 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 	struct stat sb;
 
 	if (!lock_path)
-		return zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while taking the lock of state file %s",
-				  st->path);
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while taking the lock of state file %s", st->path);
 	snprintf(lock_path, n, "%s.lock", st->path);
 	/* Not truncated on opening: only once it is known to be ours. */
 	st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
@@ -282,7 +282,7 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 	}
 	if (fstat(st->lock_fd, &sb) < 0) {
 		zl_err_set(err, ZL_EX_CANTCREAT, "could not open lock file %s: %s", lock_path,
-			   strerror(errno));
+		           strerror(errno));
 		free(lock_path);
 		return -1;
 	}
@@ -296,8 +296,8 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 		pid[got > 0 ? got : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		zl_err_set(err, ZL_EX_TEMPFAIL,
-			   "state file %s is in use by another zaaklink process (pid %s)", st->path,
-			   *pid ? pid : "unknown");
+		           "state file %s is in use by another zaaklink process (pid %s)", st->path,
+		           *pid ? pid : "unknown");
 		free(lock_path);
 		return -1;
 	}
@@ -305,7 +305,7 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 	n = (size_t)snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(st->lock_fd, 0) < 0 || pwrite(st->lock_fd, pid, n, 0) < 0)
 		return zl_err_set(err, ZL_EX_CANTCREAT, "could not write lock file of %s: %s",
-				  st->path, strerror(errno));
+		                  st->path, strerror(errno));
 	return 0;
 }
 
@@ -322,9 +322,9 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 		return sdb_fail(st, err, "read the schema version");
 	if (version > (int)ZL_ARRAY_LEN(migrations))
 		return zl_err_set(err, ZL_EX_CANTCREAT,
-				  "state file %s has schema version %d, newer than this zaaklink "
-				  "knows (%d): refusing to touch it",
-				  st->path, version, (int)ZL_ARRAY_LEN(migrations));
+		                  "state file %s has schema version %d, newer than this zaaklink "
+		                  "knows (%d): refusing to touch it",
+		                  st->path, version, (int)ZL_ARRAY_LEN(migrations));
 	for (int v = version; v < (int)ZL_ARRAY_LEN(migrations); v++) {
 		char bump[64];
 
@@ -369,7 +369,7 @@ static bool readable_without_writing(struct zl_store *st)
 	o = uri + sprintf(uri, "file:");
 	for (const char *c = st->path; *c; c++)
 		o += (*c == '%' || *c == '?' || *c == '#') ? sprintf(o, "%%%02X", (unsigned char)*c)
-		                                          : sprintf(o, "%c", *c);
+		                                           : sprintf(o, "%c", *c);
 	sprintf(o, "?immutable=1");
 	sqlite3_close(st->db);
 	st->db = NULL;
@@ -413,11 +413,12 @@ struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err
 		    sdb_exec(st, "PRAGMA synchronous = FULL", "set synchronous=FULL", err) < 0 ||
 		    sdb_exec(st, "PRAGMA foreign_keys = ON", "enable foreign keys", err) < 0 ||
 		    migrate(st, err) < 0 ||
-		    sdb_exec(st,
-			     "CREATE TEMP TABLE staged (event_id TEXT NOT NULL, type TEXT NOT NULL,"
-			     " source TEXT NOT NULL, subject TEXT NOT NULL, link_id INTEGER NOT NULL,"
-			     " time INTEGER NOT NULL, body TEXT NOT NULL)",
-			     "create the staging table", err) < 0)
+		    sdb_exec(
+		        st,
+		        "CREATE TEMP TABLE staged (event_id TEXT NOT NULL, type TEXT NOT NULL,"
+		        " source TEXT NOT NULL, subject TEXT NOT NULL, link_id INTEGER NOT NULL,"
+		        " time INTEGER NOT NULL, body TEXT NOT NULL)",
+		        "create the staging table", err) < 0)
 			goto fail;
 		for (int i = 0; i < ST_COUNT; i++)
 			if (!(st->stmt[i] = sdb_prepare(st, stmt_sql[i], err)))
@@ -516,16 +517,15 @@ int store_take_backfill_request(struct zl_store *st, struct zl_err *err)
 	if (unlink(path) < 0)
 		rc = errno == ENOENT ? 0
 		                     : zl_err_set(err, ZL_EX_CANTCREAT,
-		                                  "could not take the backfill request %s: %s", path,
-		                                  strerror(errno));
+		                                  "could not take the backfill request %s: %s",
+		                                  path, strerror(errno));
 	free(path);
 	return rc;
 }
 
 /* ---- meta ---- */
 
-int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size,
-		   struct zl_err *err)
+int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size, struct zl_err *err)
 {
 	sqlite3_stmt *s = sdb_prepare(st, "SELECT value FROM meta WHERE key = ?", err);
 	int rc;
@@ -547,7 +547,7 @@ int store_meta_get(struct zl_store *st, const char *key, char *buf, size_t size,
 int store_meta_put(struct zl_store *st, const char *key, const char *value, struct zl_err *err)
 {
 	sqlite3_stmt *s =
-		sdb_prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", err);
+	    sdb_prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", err);
 
 	if (!s)
 		return -1;

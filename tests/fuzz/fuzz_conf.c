@@ -91,17 +91,19 @@ static void check_url(const char *url)
 	FUZZ_CHECK(amqp_parse_url(copy, &info) == AMQP_STATUS_OK, "accepted URL does not parse");
 	FUZZ_CHECK(strncmp(url, "amqp://", 7) == 0 || strncmp(url, "amqps://", 8) == 0,
 	           "accepted scheme of '%s'", masked);
-	FUZZ_CHECK(amqp_parse_url(mcopy, &minfo) == AMQP_STATUS_OK, "masked URL '%s' does not parse",
-	           masked);
+	FUZZ_CHECK(amqp_parse_url(mcopy, &minfo) == AMQP_STATUS_OK,
+	           "masked URL '%s' does not parse", masked);
 	FUZZ_CHECK(strcmp(info.user, minfo.user) == 0 && strcmp(info.host, minfo.host) == 0 &&
 	               info.port == minfo.port && strcmp(info.vhost, minfo.vhost) == 0 &&
 	               info.ssl == minfo.ssl,
 	           "masking changed more than the password: '%s'", masked);
 	explicit_password = info.password >= copy && info.password < copy + strlen(url);
 	if (explicit_password)
-		FUZZ_CHECK(strcmp(minfo.password, "***") == 0, "password not masked in '%s'", masked);
+		FUZZ_CHECK(strcmp(minfo.password, "***") == 0, "password not masked in '%s'",
+		           masked);
 	else
-		FUZZ_CHECK(strcmp(masked, url) == 0, "URL without a password changed: '%s'", masked);
+		FUZZ_CHECK(strcmp(masked, url) == 0, "URL without a password changed: '%s'",
+		           masked);
 	free(copy);
 	free(mcopy);
 	free(masked);
@@ -139,8 +141,7 @@ static void check_conf(const struct zl_conf *c)
 	FUZZ_CHECK(c->state.path && *c->state.path, "no state.path");
 	FUZZ_CHECK(c->events.source && *c->events.source, "no events.source");
 	FUZZ_CHECK(c->events.label_max_length >= 0 && c->events.label_max_length <= 10000,
-	           "label_max_length %d",
-	           c->events.label_max_length);
+	           "label_max_length %d", c->events.label_max_length);
 
 	FUZZ_CHECK(amqp->n_urls >= 1 && amqp->n_urls <= ZL_MAX_AMQP_URLS, "%d urls", amqp->n_urls);
 	for (int i = 0; i < amqp->n_urls; i++)

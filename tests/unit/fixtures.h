@@ -14,16 +14,16 @@
 static inline struct zl_row link_row(void)
 {
 	struct zl_row row = {
-		.id = 7,
-		.uuid = UUID_O,
-		.klantcontact_id = 3,
-		.has_klantcontact = true,
-		.objecttype = "zaak",
-		.soort_object_id = "uuid",
-		.object_id = ZAAK_ID,
-		.code_register = "openzaak",
-		.onderwerp = "Vraag over aanvraag",
-		.nummer = "0000012",
+	    .id = 7,
+	    .uuid = UUID_O,
+	    .klantcontact_id = 3,
+	    .has_klantcontact = true,
+	    .objecttype = "zaak",
+	    .soort_object_id = "uuid",
+	    .object_id = ZAAK_ID,
+	    .code_register = "openzaak",
+	    .onderwerp = "Vraag over aanvraag",
+	    .nummer = "0000012",
 	};
 	return row;
 }

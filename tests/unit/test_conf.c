@@ -59,7 +59,8 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-    {"syntax error", "source: {\n  conninfo = \"x\";\n  base_url = ;\n};\n", "@F@:3: syntax error at 'base_url'"},
+    {"syntax error", "source: {\n  conninfo = \"x\";\n  base_url = ;\n};\n",
+     "@F@:3: syntax error at 'base_url'"},
     {"duplicate setting", BASE "source: {\n};\n", "@F@:11: duplicate setting name at 'source'"},
     {"syntax error names the setting, not its value",
      "source: {\n  conninfo = \"password=secret\" x;\n};\n", "@F@:2: syntax error at 'conninfo'"},
@@ -317,8 +318,7 @@ static const struct bad_case bad_cases[] = {
     {"log.level verbose", LOG("level = \"verbose\";"),
      "@F@:12: log.level: unknown level 'verbose', expected debug, info, warning or error"},
     {"log.level given a number", LOG("level = 3;"), "@F@:12: log.level: expected a string"},
-    {"unknown metrics setting", METRICS("port = 9187;"),
-     "@F@:12: unknown setting 'metrics.port'"},
+    {"unknown metrics setting", METRICS("port = 9187;"), "@F@:12: unknown setting 'metrics.port'"},
     {"metrics.listen given a number", METRICS("listen = 9187;"),
      "@F@:12: metrics.listen: expected a string"},
     {"metrics.listen empty", METRICS("listen = \"\";"),
@@ -606,11 +606,11 @@ START_TEST(test_metrics_listen_parsed)
 		const char *address;
 		int port;
 	} cases[] = {
-		{ "127.0.0.1:9187", AF_INET, "127.0.0.1", 9187 },
-		{ "0.0.0.0:1", AF_INET, "0.0.0.0", 1 },
-		{ "10.1.2.3:65535", AF_INET, "10.1.2.3", 65535 },
-		{ "[::1]:9187", AF_INET6, "::1", 9187 },
-		{ "[fd00::2:1]:8080", AF_INET6, "fd00::2:1", 8080 },
+	    {"127.0.0.1:9187", AF_INET, "127.0.0.1", 9187},
+	    {"0.0.0.0:1", AF_INET, "0.0.0.0", 1},
+	    {"10.1.2.3:65535", AF_INET, "10.1.2.3", 65535},
+	    {"[::1]:9187", AF_INET6, "::1", 9187},
+	    {"[fd00::2:1]:8080", AF_INET6, "fd00::2:1", 8080},
 	};
 
 	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
@@ -646,12 +646,13 @@ START_TEST(test_queues_and_retry_read)
 {
 	char *file;
 	struct zl_conf *conf = load_ok(
-	    BASE "amqp: {\n  queues = (\n"
-	         "    { name = \"openzaak\"; bindings = [ \"nl.overheid.zaken.#\" ]; type = \"quorum\"; "
-	         "delivery_limit = 7; },\n"
-	         "    { name = \"q2\"; bindings = [ \"a.*\", \"b.#\" ]; type = \"quorum\"; },\n"
-	         "    { name = \"audit\"; bindings = [ \"#\" ]; }\n  );\n};\n"
-	         "retry: {\n  delays = [ 1, 2 ];\n};\n",
+	    BASE
+	    "amqp: {\n  queues = (\n"
+	    "    { name = \"openzaak\"; bindings = [ \"nl.overheid.zaken.#\" ]; type = \"quorum\"; "
+	    "delivery_limit = 7; },\n"
+	    "    { name = \"q2\"; bindings = [ \"a.*\", \"b.#\" ]; type = \"quorum\"; },\n"
+	    "    { name = \"audit\"; bindings = [ \"#\" ]; }\n  );\n};\n"
+	    "retry: {\n  delays = [ 1, 2 ];\n};\n",
 	    &file);
 
 	ck_assert_int_eq(conf->amqp.n_queues, 3);
@@ -714,41 +715,42 @@ END_TEST
 START_TEST(test_every_setting_read)
 {
 	char *file;
-	struct zl_conf *conf = load_ok("source: {\n"
-	                               "  conninfo = \"postgresql://zl@db/ok\";\n"
-	                               "  base_url = \"http://ok.example:8000/prefix\";\n"
-	                               "  poll_interval = 0.25;\n"
-	                               "  range_size = 16;\n"
-	                               "  connect_timeout = 3;\n"
-	                               "  query_timeout = 60;\n"
-	                               "  schema = \"Open \\\"Klant\\\" 012345678901234567890123456789"
-	                               "01234567890123456789\";\n"
-	                               "};\n"
-	                               "state: { path = \"/tmp/zl-other.db\"; };\n"
-	                               "events: {\n"
-	                               "  source = \"urn:other\";\n"
-	                               "  label_max_length = 0;\n"
-	                               "  relink_on_label_change = false;\n"
-	                               "  invalid_zaak_id = \"emit\";\n"
-	                               "  initial_sync = \"announce\";\n"
-	                               "};\n"
-	                               "amqp: {\n"
-	                               "  url = \"amqps://zl:" SECRET "@mq.example:5671/zaken\";\n"
-	                               "  exchange = \"other.events\";\n"
-	                               "  heartbeat = 0;\n"
-	                               "  batch_size = 65535;\n"
-	                               "  confirm_timeout = 2.5;\n"
-	                               "  connect_timeout = 1;\n"
-	                               "  max_backoff = 1;\n"
-	                               "  ca_file = \"/etc/passwd\";\n"
-	                               "  cert_file = \"/etc/passwd\";\n"
-	                               "  key_file = \"/etc/passwd\";\n"
-	                               "  verify_peer = false;\n"
-	                               "  verify_hostname = false;\n"
-	                               "};\n"
-	                               "log: { level = \"debug\"; };\n"
-	                               "metrics: { listen = \"[::1]:9187\"; };\n",
-	                               &file);
+	struct zl_conf *conf =
+	    load_ok("source: {\n"
+	            "  conninfo = \"postgresql://zl@db/ok\";\n"
+	            "  base_url = \"http://ok.example:8000/prefix\";\n"
+	            "  poll_interval = 0.25;\n"
+	            "  range_size = 16;\n"
+	            "  connect_timeout = 3;\n"
+	            "  query_timeout = 60;\n"
+	            "  schema = \"Open \\\"Klant\\\" 012345678901234567890123456789"
+	            "01234567890123456789\";\n"
+	            "};\n"
+	            "state: { path = \"/tmp/zl-other.db\"; };\n"
+	            "events: {\n"
+	            "  source = \"urn:other\";\n"
+	            "  label_max_length = 0;\n"
+	            "  relink_on_label_change = false;\n"
+	            "  invalid_zaak_id = \"emit\";\n"
+	            "  initial_sync = \"announce\";\n"
+	            "};\n"
+	            "amqp: {\n"
+	            "  url = \"amqps://zl:" SECRET "@mq.example:5671/zaken\";\n"
+	            "  exchange = \"other.events\";\n"
+	            "  heartbeat = 0;\n"
+	            "  batch_size = 65535;\n"
+	            "  confirm_timeout = 2.5;\n"
+	            "  connect_timeout = 1;\n"
+	            "  max_backoff = 1;\n"
+	            "  ca_file = \"/etc/passwd\";\n"
+	            "  cert_file = \"/etc/passwd\";\n"
+	            "  key_file = \"/etc/passwd\";\n"
+	            "  verify_peer = false;\n"
+	            "  verify_hostname = false;\n"
+	            "};\n"
+	            "log: { level = \"debug\"; };\n"
+	            "metrics: { listen = \"[::1]:9187\"; };\n",
+	            &file);
 
 	ck_assert_str_eq(conf->source.conninfo, "postgresql://zl@db/ok");
 	ck_assert_str_eq(conf->source.base_url, "http://ok.example:8000/prefix");

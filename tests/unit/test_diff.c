@@ -25,7 +25,6 @@ static struct zl_diff_rules default_rules(void)
 	return rules;
 }
 
-
 /* strdup that fails the test instead of returning NULL. */
 static char *copy_of(const char *s)
 {
@@ -787,7 +786,9 @@ static Suite *diff_suite(void)
 	tcase_add_test(invalid, test_valid_zaak_id_becomes_invalid_ontkoppeld_then_skipped);
 	tcase_add_test(invalid, test_invalid_zaak_id_emit_gekoppeld_raw_value);
 	tcase_add_test(invalid, test_invalid_zaak_id_skipped_then_emit_configured_gekoppeld);
-	tcase_add_test(invalid, test_invalid_zaak_id_emitted_then_skip_configured_label_change_ontkoppeld_only);
+	tcase_add_test(
+	    invalid,
+	    test_invalid_zaak_id_emitted_then_skip_configured_label_change_ontkoppeld_only);
 	tcase_add_test(invalid, test_upper_case_zaak_id_is_valid);
 	suite_add_tcase(s, invalid);
 

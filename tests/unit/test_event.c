@@ -10,7 +10,6 @@
 
 #define BASE_URL "https://openklant.example.nl"
 
-
 /* s repeated n times, malloc'ed. */
 static char *repeat(const char *s, int n)
 {

@@ -24,9 +24,9 @@ static void log_one(void *arg)
 
 /* Runs zl_log with stderr sent to a temporary file; returns the line. */
 static void capture(char *buf, size_t size, enum zl_log_level level, const char *event,
-		    const char *value)
+                    const char *value)
 {
-	struct log_call c = { level, event, value };
+	struct log_call c = {level, event, value};
 
 	unit_capture_stderr(log_one, &c, buf, size);
 }
@@ -50,10 +50,10 @@ START_TEST(test_journal_lines_carry_the_priority_and_no_timestamp)
 		enum zl_log_level level;
 		const char *line;
 	} cases[] = {
-		{ ZL_LOG_DEBUG, "<7>level=debug msg=amqp.blocked value=7\n" },
-		{ ZL_LOG_INFO, "<6>level=info msg=amqp.blocked value=7\n" },
-		{ ZL_LOG_WARNING, "<4>level=warning msg=amqp.blocked value=7\n" },
-		{ ZL_LOG_ERROR, "<3>level=error msg=amqp.blocked value=7\n" },
+	    {ZL_LOG_DEBUG, "<7>level=debug msg=amqp.blocked value=7\n"},
+	    {ZL_LOG_INFO, "<6>level=info msg=amqp.blocked value=7\n"},
+	    {ZL_LOG_WARNING, "<4>level=warning msg=amqp.blocked value=7\n"},
+	    {ZL_LOG_ERROR, "<3>level=error msg=amqp.blocked value=7\n"},
 	};
 	char line[512];
 
@@ -136,9 +136,10 @@ END_TEST
 
 START_TEST(test_error_messages_are_one_line_without_double_quotes)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
-	ck_assert_int_eq(zl_err_set(&err, ZL_EX_UNAVAILABLE, "FATAL:  database \"x\" does not exist\n"), -1);
+	ck_assert_int_eq(
+	    zl_err_set(&err, ZL_EX_UNAVAILABLE, "FATAL:  database \"x\" does not exist\n"), -1);
 	ck_assert_str_eq(err.msg, "FATAL:  database 'x' does not exist");
 	ck_assert_int_eq(err.code, ZL_EX_UNAVAILABLE);
 	zl_err_prefix(&err, "could not connect to %s", "db");

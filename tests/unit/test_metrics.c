@@ -82,11 +82,11 @@ static int check_format(const char *text)
 			ck_assert_str_eq(family, help_of);
 			ck_assert_msg(strncmp(family, "zaaklink_", 9) == 0, "prefix: %s", family);
 			ck_assert_msg(strcmp(type, "counter") != 0 ||
-					      strcmp(family + strlen(family) - 6, "_total") == 0,
-				      "a counter must end in _total: %s", family);
+			                  strcmp(family + strlen(family) - 6, "_total") == 0,
+			              "a counter must end in _total: %s", family);
 			ck_assert_msg(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
-					      strcmp(type, "histogram") == 0,
-				      "type %s", type);
+			                  strcmp(type, "histogram") == 0,
+			              "type %s", type);
 			families++;
 			continue;
 		}
@@ -96,10 +96,10 @@ static int check_format(const char *text)
 			size_t f = strlen(family);
 
 			ck_assert_msg(strncmp(name, family, f) == 0 &&
-					      (strcmp(name + f, "_bucket") == 0 ||
-					       strcmp(name + f, "_sum") == 0 ||
-					       strcmp(name + f, "_count") == 0),
-				      "%s is not part of histogram %s", name, family);
+			                  (strcmp(name + f, "_bucket") == 0 ||
+			                   strcmp(name + f, "_sum") == 0 ||
+			                   strcmp(name + f, "_count") == 0),
+			              "%s is not part of histogram %s", name, family);
 		} else {
 			ck_assert_str_eq(name, family);
 		}
@@ -135,7 +135,7 @@ END_TEST
 START_TEST(test_events_are_counted_by_type)
 {
 	struct zl_metrics m;
-	struct zl_pass_stats s = { .events_by_type = { 3, 1 }, .duration_ms = 2 };
+	struct zl_pass_stats s = {.events_by_type = {3, 1}, .duration_ms = 2};
 	char *text;
 
 	fresh(&m, 0);
@@ -144,10 +144,14 @@ START_TEST(test_events_are_counted_by_type)
 	m.published[ZL_GEKOPPELD] = 5;
 	m.published[ZL_ONTKOPPELD] = 2;
 	text = metrics_render(&m, NOW);
-	ck_assert(has_line(text, "zaaklink_events_recorded_total{type=\"" ZL_TYPE_GEKOPPELD "\"} 6"));
-	ck_assert(has_line(text, "zaaklink_events_recorded_total{type=\"" ZL_TYPE_ONTKOPPELD "\"} 2"));
-	ck_assert(has_line(text, "zaaklink_events_published_total{type=\"" ZL_TYPE_GEKOPPELD "\"} 5"));
-	ck_assert(has_line(text, "zaaklink_events_published_total{type=\"" ZL_TYPE_ONTKOPPELD "\"} 2"));
+	ck_assert(
+	    has_line(text, "zaaklink_events_recorded_total{type=\"" ZL_TYPE_GEKOPPELD "\"} 6"));
+	ck_assert(
+	    has_line(text, "zaaklink_events_recorded_total{type=\"" ZL_TYPE_ONTKOPPELD "\"} 2"));
+	ck_assert(
+	    has_line(text, "zaaklink_events_published_total{type=\"" ZL_TYPE_GEKOPPELD "\"} 5"));
+	ck_assert(
+	    has_line(text, "zaaklink_events_published_total{type=\"" ZL_TYPE_ONTKOPPELD "\"} 2"));
 	ck_assert(has_line(text, "zaaklink_build_info{version=\"1.2.3\"} 1"));
 	free(text);
 }
@@ -157,8 +161,8 @@ END_TEST
 START_TEST(test_pass_duration_histogram_is_cumulative)
 {
 	struct zl_metrics m;
-	struct zl_pass_stats fast = { .duration_ms = 3 }, mid = { .duration_ms = 250 },
-			     slow = { .duration_ms = 100000 };
+	struct zl_pass_stats fast = {.duration_ms = 3}, mid = {.duration_ms = 250},
+	                     slow = {.duration_ms = 100000};
 	char *text;
 
 	fresh(&m, 0);
@@ -183,7 +187,10 @@ START_TEST(test_pass_figures_and_last_success)
 {
 	struct zl_metrics m;
 	struct zl_pass_stats s = {
-		.ranges_total = 977, .ranges_read = 2, .rows_read = 40, .invalid = 1,
+	    .ranges_total = 977,
+	    .ranges_read = 2,
+	    .rows_read = 40,
+	    .invalid = 1,
 	};
 	char *text;
 
@@ -292,15 +299,15 @@ END_TEST
 /* ---- health ---- */
 
 static bool healthy(int64_t age_ms, bool connected, const char *pass_error,
-		    const char *broker_error, char *reason)
+                    const char *broker_error, char *reason)
 {
 	struct zl_health h = {
-		.pass_age_ms = age_ms,
-		.poll_interval = 5.0,
-		.pass_error = pass_error,
-		.broker_checked = true,
-		.broker_connected = connected,
-		.broker_error = broker_error,
+	    .pass_age_ms = age_ms,
+	    .poll_interval = 5.0,
+	    .pass_error = pass_error,
+	    .broker_checked = true,
+	    .broker_connected = connected,
+	    .broker_error = broker_error,
 	};
 
 	return metrics_healthy(&h, reason, 512);
@@ -321,10 +328,11 @@ START_TEST(test_unhealthy_after_three_poll_intervals_without_a_pass)
 	char reason[512];
 
 	ck_assert(!healthy(15001, true, "", "", reason));
-	ck_assert_str_eq(reason, "last successful pass 15.0 s ago, more than 3 poll intervals (15 s)");
+	ck_assert_str_eq(reason,
+	                 "last successful pass 15.0 s ago, more than 3 poll intervals (15 s)");
 	ck_assert(!healthy(20000, true, "could not connect to PostgreSQL: refused", "", reason));
 	ck_assert_str_eq(reason, "last successful pass 20.0 s ago, more than 3 poll intervals "
-				 "(15 s): could not connect to PostgreSQL: refused");
+	                         "(15 s): could not connect to PostgreSQL: refused");
 }
 END_TEST
 
@@ -346,14 +354,15 @@ START_TEST(test_unhealthy_without_the_broker)
 	ck_assert(!healthy(10, false, "", "connection refused", reason));
 	ck_assert_str_eq(reason, "not connected to RabbitMQ: connection refused");
 	ck_assert(!healthy(-1, false, "", "connection refused", reason));
-	ck_assert_str_eq(reason, "no successful pass yet; not connected to RabbitMQ: connection refused");
+	ck_assert_str_eq(reason,
+	                 "no successful pass yet; not connected to RabbitMQ: connection refused");
 	ck_assert_ptr_null(strchr(reason, '\n'));
 }
 END_TEST
 
 START_TEST(test_broker_not_judged_when_not_checked)
 {
-	struct zl_health h = { .pass_age_ms = 10, .poll_interval = 1, .broker_checked = false };
+	struct zl_health h = {.pass_age_ms = 10, .poll_interval = 1, .broker_checked = false};
 	char reason[64];
 
 	ck_assert(metrics_healthy(&h, reason, sizeof(reason)));
@@ -363,9 +372,12 @@ END_TEST
 /* A long reason is cut, never overflows, and stays one line. */
 START_TEST(test_health_reason_never_overflows)
 {
-	struct zl_health h = { .pass_age_ms = 99999, .poll_interval = 1, .broker_checked = true,
-			       .pass_error = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-			       .broker_error = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" };
+	struct zl_health h = {.pass_age_ms = 99999,
+	                      .poll_interval = 1,
+	                      .broker_checked = true,
+	                      .pass_error =
+	                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	                      .broker_error = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"};
 	char reason[40];
 
 	ck_assert(!metrics_healthy(&h, reason, sizeof(reason)));
@@ -377,7 +389,7 @@ END_TEST
 START_TEST(test_health_of_the_daemon_figures)
 {
 	struct zl_metrics m;
-	struct zl_pass_stats s = { 0 };
+	struct zl_pass_stats s = {0};
 	struct zl_health h;
 
 	fresh(&m, 0);

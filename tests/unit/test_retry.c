@@ -154,17 +154,18 @@ END_TEST
 START_TEST(test_own_names)
 {
 	static const char *const own[] = {
-	    "zaaklink.events.unrouted", "zaaklink.events.retry", "zaaklink.events.requeue",
+	    "zaaklink.events.unrouted", "zaaklink.events.retry",   "zaaklink.events.requeue",
 	    "zaaklink.events.dlq",      "zaaklink.events.wait.5s", "zaaklink.events.wait.",
 	};
 	static const char *const free_names[] = {
-	    "zaaklink.events",       "zaaklink.events.other", "zaaklink.events.retry.x",
-	    "zaaklink.eventsX.retry", "zaaklink.events.dlqs",  "other.retry",
+	    "zaaklink.events",        "zaaklink.events.other",     "zaaklink.events.retry.x",
+	    "zaaklink.eventsX.retry", "zaaklink.events.dlqs",      "other.retry",
 	    "zaaklink.events.waits",  "zaaklink.events.unrouted2",
 	};
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		ck_assert_msg(topology_is_own("zaaklink.events", own[i]), "%s is zaaklink's", own[i]);
+		ck_assert_msg(topology_is_own("zaaklink.events", own[i]), "%s is zaaklink's",
+		              own[i]);
 	for (size_t i = 0; i < sizeof(free_names) / sizeof(free_names[0]); i++)
 		ck_assert_msg(!topology_is_own("zaaklink.events", free_names[i]), "%s is free",
 		              free_names[i]);

@@ -29,7 +29,7 @@ static void teardown(void)
 
 static struct zl_store *open_rw(void)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_store *st = store_open(path, false, &err);
 
 	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
@@ -54,10 +54,10 @@ static void make_link(struct zl_link *l, int64_t id, enum zl_link_status status,
 
 static void add_event(struct zl_store *st, enum zl_event_type type, int64_t link_id)
 {
-	struct zl_payload p = { "urn:uuid:z", "https://ok/x", "l" };
-	struct zl_event ev = { .type = type, .time = 1700000000, .source = "urn:s",
-			       .subject = "z", .payload = &p };
-	struct zl_err err = { 0 };
+	struct zl_payload p = {"urn:uuid:z", "https://ok/x", "l"};
+	struct zl_event ev = {
+	    .type = type, .time = 1700000000, .source = "urn:s", .subject = "z", .payload = &p};
+	struct zl_err err = {0};
 
 	event_new_id(ev.id);
 	ck_assert_int_eq(store_outbox_add(st, &ev, link_id, &err), 0);
@@ -66,7 +66,7 @@ static void add_event(struct zl_store *st, enum zl_event_type type, int64_t link
 static int64_t pending(struct zl_store *st)
 {
 	struct zl_store_counts c;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	ck_assert_int_eq(store_counts(st, &c, &err), 0);
 	return c.pending;
@@ -108,7 +108,7 @@ END_TEST
 START_TEST(test_version_2_fingerprints_are_replaced)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_link l;
 	struct zl_store_counts c;
 	char meta[32];
@@ -120,14 +120,14 @@ START_TEST(test_version_2_fingerprints_are_replaced)
 	store_close(st);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db,
-				      "DROP TABLE range_fp;"
-				      "CREATE TABLE range_fp (bucket INTEGER PRIMARY KEY,"
-				      " rows INTEGER NOT NULL, fp TEXT NOT NULL);"
-				      "INSERT INTO range_fp VALUES (0, 1, '-12345678901234567890');"
-				      "INSERT INTO meta VALUES ('range_size', '1024');"
-				      "PRAGMA user_version = 2;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	                              "DROP TABLE range_fp;"
+	                              "CREATE TABLE range_fp (bucket INTEGER PRIMARY KEY,"
+	                              " rows INTEGER NOT NULL, fp TEXT NOT NULL);"
+	                              "INSERT INTO range_fp VALUES (0, 1, '-12345678901234567890');"
+	                              "INSERT INTO meta VALUES ('range_size', '1024');"
+	                              "PRAGMA user_version = 2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
 	sqlite3_close(db);
 	st = open_rw();
 	ck_assert_int_eq(store_meta_get(st, "range_size", meta, sizeof(meta), &err), 0);
@@ -143,7 +143,7 @@ END_TEST
 START_TEST(test_newer_schema_is_refused)
 {
 	sqlite3 *db;
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -157,7 +157,7 @@ END_TEST
 START_TEST(test_second_writer_is_refused_with_pid)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	char pid[32];
 
 	ck_assert_ptr_null(store_open(path, false, &err));
@@ -173,7 +173,7 @@ END_TEST
 
 START_TEST(test_missing_state_read_only_names_file)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	ck_assert_ptr_null(store_open(path, true, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
@@ -182,7 +182,7 @@ END_TEST
 
 START_TEST(test_unwritable_directory_names_file_and_cause)
 {
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 
 	ck_assert_ptr_null(store_open("/proc/zl-no/state.db", false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/zl-no/state.db"));
@@ -343,12 +343,12 @@ END_TEST
 START_TEST(test_links_iterate_by_id_within_range)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_link l;
 	struct zl_link_iter *it;
 	const struct zl_link *got;
-	int64_t ids[] = { 2048, 5, 1023, 1024, 7 };
-	int64_t want[] = { 5, 7, 1023 };
+	int64_t ids[] = {2048, 5, 1023, 1024, 7};
+	int64_t want[] = {5, 7, 1023};
 	int n = 0;
 
 	ck_assert_int_eq(store_begin(st, &err), 0);
@@ -375,10 +375,10 @@ END_TEST
 START_TEST(test_rollback_leaves_nothing_of_a_pass)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_link l;
-	struct zl_checkpoint cp = { .passes = 1 };
-	struct zl_range_fp r = { .kind = ZL_FP_LINKS, .range = 0, .rows = 1, .fp = 123 };
+	struct zl_checkpoint cp = {.passes = 1};
+	struct zl_range_fp r = {.kind = ZL_FP_LINKS, .range = 0, .rows = 1, .fp = 123};
 	struct zl_store_counts c;
 
 	ck_assert_int_eq(store_begin(st, &err), 0);
@@ -399,7 +399,7 @@ END_TEST
 START_TEST(test_outbox_keeps_record_order_and_removes_acked_prefix)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_outbox_row rows[10], left[10];
 	int n;
 
@@ -428,7 +428,7 @@ END_TEST
 START_TEST(test_failed_head_blocks_later_events_until_due)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_outbox_row rows[10];
 	struct zl_store_counts c;
 	int64_t now = zl_wall_ms();
@@ -438,8 +438,9 @@ START_TEST(test_failed_head_blocks_later_events_until_due)
 	add_event(st, ZL_GEKOPPELD, 1);
 	n = store_outbox_due(st, now, rows, 10, &err);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(store_outbox_failed(st, rows[0].seq, rows[1].seq, "broker nacked",
-					     now + 60000, &err), 0);
+	ck_assert_int_eq(
+	    store_outbox_failed(st, rows[0].seq, rows[1].seq, "broker nacked", now + 60000, &err),
+	    0);
 	store_outbox_rows_clear(rows, n);
 	/* A new event must not overtake the failed ones. */
 	add_event(st, ZL_GEKOPPELD, 2);
@@ -461,10 +462,13 @@ END_TEST
 START_TEST(test_event_id_is_stored_unchanged)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
-	struct zl_payload p = { "urn:uuid:z", "https://ok/x", "l" };
-	struct zl_event ev = { .type = ZL_GEKOPPELD, .time = 1700000000, .source = "urn:s",
-			       .subject = "z", .payload = &p };
+	struct zl_err err = {0};
+	struct zl_payload p = {"urn:uuid:z", "https://ok/x", "l"};
+	struct zl_event ev = {.type = ZL_GEKOPPELD,
+	                      .time = 1700000000,
+	                      .source = "urn:s",
+	                      .subject = "z",
+	                      .payload = &p};
 	struct zl_outbox_row rows[1];
 
 	strcpy(ev.id, "0a0b0c0d-0000-4000-8000-000000000001");
@@ -481,7 +485,7 @@ END_TEST
 START_TEST(test_published_total_counts_confirmed_events)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_store_counts c;
 	struct zl_outbox_row rows[1];
 
@@ -505,10 +509,16 @@ END_TEST
 START_TEST(test_checkpoint_absent_on_empty_state_then_kept)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
-	struct zl_checkpoint cp = { .passes = 3, .started_ms = 5, .duration_ms = 6, .ranges_total = 7,
-				    .ranges_read = 8, .rows_read = 9, .links = 10,
-				    .events = 11, .invalid = 12 };
+	struct zl_err err = {0};
+	struct zl_checkpoint cp = {.passes = 3,
+	                           .started_ms = 5,
+	                           .duration_ms = 6,
+	                           .ranges_total = 7,
+	                           .ranges_read = 8,
+	                           .rows_read = 9,
+	                           .links = 10,
+	                           .events = 11,
+	                           .invalid = 12};
 	struct zl_checkpoint got;
 
 	ck_assert_int_eq(store_checkpoint_get(st, &got, &err), 0);
@@ -522,7 +532,7 @@ END_TEST
 START_TEST(test_backfill_announces_published_links_once)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_link l;
 	struct zl_outbox_row rows[10];
 	int n;
@@ -550,9 +560,9 @@ END_TEST
 START_TEST(test_staged_events_follow_everything_added_in_the_pass)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
-	struct zl_payload p = { "urn:uuid:z", "https://ok/x", "l" };
-	struct zl_event ev = { .time = 1, .source = "urn:s", .subject = "z", .payload = &p };
+	struct zl_err err = {0};
+	struct zl_payload p = {"urn:uuid:z", "https://ok/x", "l"};
+	struct zl_event ev = {.time = 1, .source = "urn:s", .subject = "z", .payload = &p};
 	struct zl_outbox_row rows[4];
 	int n;
 
@@ -577,7 +587,7 @@ END_TEST
 START_TEST(test_ranges_of_stored_links_are_covered_after_a_clear)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
+	struct zl_err err = {0};
 	struct zl_link l;
 	int n = 0;
 
@@ -616,11 +626,11 @@ static int collect_fp(const struct zl_range_fp *r, void *arg)
 START_TEST(test_range_fingerprints_round_trip)
 {
 	struct zl_store *st = open_rw();
-	struct zl_err err = { 0 };
-	struct zl_range_fp a = { .kind = ZL_FP_LINKS, .range = 3, .rows = 2, .fp = INT64_MIN };
-	struct zl_range_fp b = { .kind = ZL_FP_LINKS, .range = 1, .rows = 1, .fp = 5 };
-	struct zl_range_fp k = { .kind = ZL_FP_KLANTCONTACTS, .range = 1, .rows = 7, .fp = -9 };
-	struct fp_seen seen = { 0 };
+	struct zl_err err = {0};
+	struct zl_range_fp a = {.kind = ZL_FP_LINKS, .range = 3, .rows = 2, .fp = INT64_MIN};
+	struct zl_range_fp b = {.kind = ZL_FP_LINKS, .range = 1, .rows = 1, .fp = 5};
+	struct zl_range_fp k = {.kind = ZL_FP_KLANTCONTACTS, .range = 1, .rows = 7, .fp = -9};
+	struct fp_seen seen = {0};
 	char meta[32];
 
 	ck_assert_int_eq(store_range_put(st, &a, &err), 0);

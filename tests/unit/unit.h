@@ -32,18 +32,18 @@ static inline void unit_capture_stderr(void (*fn)(void *), void *arg, char *buf,
 	fclose(tmp);
 }
 
-#define ZL_UNIT_MAIN(suite_fn)                                  \
-	int main(void)                                          \
-	{                                                       \
-		SRunner *sr = srunner_create(suite_fn());       \
-		int failed;                                     \
-		srunner_set_tap(sr, "-");                       \
-		zl_log_set_level(ZL_LOG_ERROR);                 \
-		srunner_run_all(sr, CK_SILENT);                 \
-		printf("\n");                                  \
-		failed = srunner_ntests_failed(sr);             \
-		srunner_free(sr);                               \
-		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE; \
+#define ZL_UNIT_MAIN(suite_fn)                                                                     \
+	int main(void)                                                                             \
+	{                                                                                          \
+		SRunner *sr = srunner_create(suite_fn());                                          \
+		int failed;                                                                        \
+		srunner_set_tap(sr, "-");                                                          \
+		zl_log_set_level(ZL_LOG_ERROR);                                                    \
+		srunner_run_all(sr, CK_SILENT);                                                    \
+		printf("\n");                                                                      \
+		failed = srunner_ntests_failed(sr);                                                \
+		srunner_free(sr);                                                                  \
+		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                                  \
 	}
 
 #endif
