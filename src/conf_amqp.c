@@ -6,7 +6,7 @@
  * The hard parts: a URL is only ever shown masked, and not at all when it
  * is too garbled to know where a password would be; and a queue may not
  * take a name the broker reserves (amq.) or one zaaklink derives from the
- * exchange for its own topology (retry.h), which it would collide with.
+ * exchange for its own topology (topology.h), which it would collide with.
  */
 #include "conf_settings.h"
 #include "amqp_compat.h"
