@@ -83,6 +83,8 @@ struct zl_amqp_conf {
 	char *password;         /* its content, for every URL without a password; never logged */
 	bool verify_peer;
 	bool verify_hostname;
+	enum zl_queue_type
+	    queue_type; /* of zaaklink's own queues: unrouted, retry, wait, parking */
 	struct zl_queue_conf queues[ZL_MAX_QUEUES];
 	int n_queues;
 };

@@ -17,6 +17,12 @@
  * so that the controller can publish into a wait queue while keeping the
  * routing key = the origin queue, which the TTL dead-lettering then keeps.
  *
+ * zaaklink's own queues (X.unrouted, X.retry, X.wait.<N>s, X.dlq) are of
+ * amqp.queue_type: classic, or quorum, so that on a cluster they are
+ * replicated and outlive the node they were declared on (a classic queue
+ * on a node that is down cannot even be declared again, and the publisher
+ * declares X.unrouted on every connect).
+ *
  * Who declares what: the event publisher declares X with its alternate
  * exchange and the unrouted queue on every connect (so that nothing it
  * publishes is ever dropped for want of a binding); `zaaklink setup` and
@@ -63,14 +69,14 @@ bool topology_is_own(const char *exchange, const char *name);
 
 /*
  * Declares what the event publisher needs on channel ch: the fanout
- * "<exchange>.unrouted" with its durable queue, then the topic exchange
- * whose alternate exchange it is. Prints each name to out when out is not
- * NULL. A declaration that conflicts with an existing one (or that the
- * user may not make) fails with ZL_EX_CONFIG, anything else with
- * ZL_EX_UNAVAILABLE.
+ * "<exchange>.unrouted" with its durable queue (of amqp->queue_type), then
+ * the topic exchange whose alternate exchange it is. Prints each name to
+ * out when out is not NULL. A declaration that conflicts with an existing
+ * one (or that the user may not make) fails with ZL_EX_CONFIG, anything
+ * else with ZL_EX_UNAVAILABLE.
  */
-int topology_declare_exchange(amqp_connection_state_t conn, amqp_channel_t ch, const char *exchange,
-                              FILE *out, struct zl_err *err);
+int topology_declare_exchange(amqp_connection_state_t conn, amqp_channel_t ch,
+                              const struct zl_amqp_conf *amqp, FILE *out, struct zl_err *err);
 
 /*
  * Declares the whole topology on channel ch: the event exchange as above,

@@ -504,6 +504,7 @@ static int check_listen(struct zl_conf_loader *ld, const struct zl_setting *row,
 
 static const char *const invalid_zaak_id_words[] = {"skip", "emit", NULL};
 static const char *const initial_sync_words[] = {"baseline", "announce", NULL};
+static const char *const queue_type_words[] = {"classic", "quorum", NULL};
 
 /*
  * Every setting, in the order they are read and checked, and named in the
@@ -573,6 +574,8 @@ const struct zl_setting zl_settings[] = {
      .flags = ZL_SET_NONEMPTY, .check = check_secret_file},
     {"amqp", "verify_peer", &zl_type_bool, AT(amqp.verify_peer), ZL_RESTART, .def_num = 1},
     {"amqp", "verify_hostname", &zl_type_bool, AT(amqp.verify_hostname), ZL_RESTART, .def_num = 1},
+    {"amqp", "queue_type", &zl_type_choice, AT(amqp.queue_type), ZL_RESTART,
+     .def_num = ZL_QUEUE_CLASSIC, .choices = queue_type_words},
     {"amqp", "queues", &zl_type_queue_list, AT(amqp), ZL_RESTART, .flags = ZL_SET_LATE},
 
     {"retry", "delays", &zl_type_delay_list, AT(retry), ZL_RESTART, .flags = 0},

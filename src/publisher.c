@@ -181,8 +181,7 @@ static int setup_failed(struct zl_publisher *pub, amqp_rpc_reply_t r, const char
  */
 static int declare_topology(struct zl_publisher *pub, struct zl_err *err)
 {
-	int rc =
-	    topology_declare_exchange(pub->conn, PUBLISH_CHANNEL, pub->conf->exchange, NULL, err);
+	int rc = topology_declare_exchange(pub->conn, PUBLISH_CHANNEL, pub->conf, NULL, err);
 
 	if (rc == ZL_TOPOLOGY_LOST)
 		pub->broken = true;

@@ -128,30 +128,48 @@ static int bind_queue(amqp_connection_state_t c, amqp_channel_t ch, const char *
 	return 0;
 }
 
+/*
+ * The arguments of one of zaaklink's own queues (amqp.queue_type): n
+ * entries of e are set already, x-queue-type is added for a quorum queue,
+ * and what gets ", quorum" appended for setup's listing.
+ */
+static amqp_table_t own_queue(enum zl_queue_type type, amqp_table_entry_t *e, int n, char *what,
+                              size_t size)
+{
+	amqp_table_t args = {n, e};
+
+	if (type == ZL_QUEUE_QUORUM) {
+		broker_string_entry(&e[args.num_entries++], "x-queue-type", "quorum");
+		snprintf(what + strlen(what), size - strlen(what), ", quorum");
+	}
+	return args;
+}
+
 /* The exchange and its alternate exchange, for topology_declare_exchange. */
 static int event_exchange(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_topology *t,
-                          FILE *out, struct zl_err *err)
+                          enum zl_queue_type type, FILE *out, struct zl_err *err)
 {
-	amqp_table_entry_t e;
+	amqp_table_entry_t e, qe[1];
 	amqp_table_t ae = {1, &e};
+	char what[64] = "events no binding matched";
+	amqp_table_t args = own_queue(type, qe, 0, what, sizeof(what));
 	int rc;
 
 	if ((rc = declare_exchange(c, ch, t->unrouted, "fanout", amqp_empty_table, out, err)) < 0 ||
-	    (rc = declare_queue(c, ch, t->unrouted, amqp_empty_table, "events no binding matched",
-	                        out, err)) < 0 ||
+	    (rc = declare_queue(c, ch, t->unrouted, args, what, out, err)) < 0 ||
 	    (rc = bind_queue(c, ch, t->unrouted, t->unrouted, "", out, err)) < 0)
 		return rc;
 	broker_string_entry(&e, "alternate-exchange", t->unrouted);
 	return declare_exchange(c, ch, t->exchange, "topic", ae, out, err);
 }
 
-int topology_declare_exchange(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange,
-                              FILE *out, struct zl_err *err)
+int topology_declare_exchange(amqp_connection_state_t c, amqp_channel_t ch,
+                              const struct zl_amqp_conf *amqp, FILE *out, struct zl_err *err)
 {
 	struct zl_topology t;
 
-	derive(exchange, NULL, 0, &t);
-	return event_exchange(c, ch, &t, out, err);
+	derive(amqp->exchange, NULL, 0, &t);
+	return event_exchange(c, ch, &t, amqp->queue_type, out, err);
 }
 
 /* The arguments of consumer queue q: dead-lettering into X.retry keyed by its name. */
@@ -191,8 +209,8 @@ static int consumer_queue(amqp_connection_state_t c, amqp_channel_t ch,
 static int wait_tier(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_conf *conf,
                      const struct zl_topology *t, int i, FILE *out, struct zl_err *err)
 {
-	amqp_table_entry_t e[2];
-	amqp_table_t args = {2, e};
+	amqp_table_entry_t e[3];
+	amqp_table_t args;
 	char what[128];
 	int rc;
 
@@ -200,6 +218,7 @@ static int wait_tier(amqp_connection_state_t c, amqp_channel_t ch, const struct 
 	broker_string_entry(&e[1], "x-dead-letter-exchange", t->requeue);
 	snprintf(what, sizeof(what), "tier %d: waits %d s, then back via %s", i + 1,
 	         conf->retry.delays[i], t->requeue);
+	args = own_queue(conf->amqp.queue_type, e, 2, what, sizeof(what));
 	if ((rc = declare_exchange(c, ch, t->wait[i], "fanout", amqp_empty_table, out, err)) < 0 ||
 	    (rc = declare_queue(c, ch, t->wait[i], args, what, out, err)) < 0)
 		return rc;
@@ -209,19 +228,23 @@ static int wait_tier(amqp_connection_state_t c, amqp_channel_t ch, const struct 
 int topology_declare(amqp_connection_state_t c, amqp_channel_t ch, const struct zl_conf *conf,
                      FILE *out, struct zl_err *err)
 {
+	enum zl_queue_type type = conf->amqp.queue_type;
+	char retry_what[64] = "failed deliveries, for the controller";
+	char dlq_what[64] = "parked: zaaklink dlq list";
+	amqp_table_entry_t retry_e[1], dlq_e[1];
+	amqp_table_t retry_args = own_queue(type, retry_e, 0, retry_what, sizeof(retry_what));
+	amqp_table_t dlq_args = own_queue(type, dlq_e, 0, dlq_what, sizeof(dlq_what));
 	struct zl_topology t;
 	int rc;
 
 	topology_names(conf, &t);
-	if ((rc = event_exchange(c, ch, &t, out, err)) < 0)
+	if ((rc = event_exchange(c, ch, &t, type, out, err)) < 0)
 		return rc;
 	if ((rc = declare_exchange(c, ch, t.retry, "fanout", amqp_empty_table, out, err)) < 0 ||
-	    (rc = declare_queue(c, ch, t.retry, amqp_empty_table,
-	                        "failed deliveries, for the controller", out, err)) < 0 ||
+	    (rc = declare_queue(c, ch, t.retry, retry_args, retry_what, out, err)) < 0 ||
 	    (rc = bind_queue(c, ch, t.retry, t.retry, "", out, err)) < 0 ||
 	    (rc = declare_exchange(c, ch, t.requeue, "direct", amqp_empty_table, out, err)) < 0 ||
-	    (rc = declare_queue(c, ch, t.dlq, amqp_empty_table, "parked: zaaklink dlq list", out,
-	                        err)) < 0)
+	    (rc = declare_queue(c, ch, t.dlq, dlq_args, dlq_what, out, err)) < 0)
 		return rc;
 	for (int i = 0; i < t.n_wait; i++) {
 		if ((rc = wait_tier(c, ch, conf, &t, i, out, err)) < 0)

@@ -1,9 +1,10 @@
 # Throwaway servers for the tests (part of tests/lib.sh, which sources
 # it): free local ports, a PostgreSQL cluster and a RabbitMQ broker with
 # all their state in a directory of the test (started, stopped, started
-# again for outage tests), SQL as the superuser, the servers a test uses
-# (the suite's, when tests/run-all.sh exported them, or its own), and a
-# test CA with its certificates for the TLS tests.
+# again for outage tests), a cluster of RabbitMQ nodes, SQL as the
+# superuser, the servers a test uses (the suite's, when tests/run-all.sh
+# exported them, or its own), and a test CA with its certificates for the
+# TLS tests.
 #
 # Everything binds 127.0.0.1 only. A server started here registers its
 # stop with zl_on_exit, so it is gone when the test exits, however it
@@ -202,17 +203,33 @@ _zl_amqp_ready() {
 	[ "${reply// /}" = 01 ]
 }
 
-# Starts the broker of DIR (configured already) and waits until it serves
-# AMQP. Keeps its PID (leader of its own session) in DIR/server.pid.
-_zl_rabbit_launch() {
+# Starts the broker of DIR (configured already), without waiting for it.
+# Keeps its PID (leader of its own session) in DIR/server.pid.
+_zl_rabbit_spawn() {
+	local dir=$1 i
+	rm -f "$dir/server.pid"
+	# Without job control the background child is no process group
+	# leader, so setsid makes it the leader of a new session in place;
+	# $! would be the subshell running _zl_rabbit_env, so the shell that
+	# becomes the leader writes its own PID.
+	# shellcheck disable=SC2016 # expanded by that shell
+	_zl_rabbit_env "$dir" sh -c 'echo "$$" >"$1.new" && mv "$1.new" "$1" && exec setsid "$2"' \
+		sh "$dir/server.pid" "$ZL_RABBIT_BIN/rabbitmq-server" >>"$dir/server.out" 2>&1 </dev/null &
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$dir/server.pid" ] && return 0
+		sleep 0.05
+	done
+	echo "zl_rabbit_start: RabbitMQ in $dir did not start at all" >&2
+	return 1
+}
+
+# Waits until the broker of DIR, spawned already, serves AMQP; exports
+# ZL_TEST_AMQP_PORT and ZL_TEST_AMQP_URL for it. When it does not within
+# ZL_RABBIT_START_TIMEOUT (90 s), says why and kills what is left of it.
+_zl_rabbit_wait_ready() {
 	local dir=$1 amqp dist epmd node pid deadline
 	read -r amqp dist epmd node <"$dir/ports"
-	# Without job control the background child is no process group
-	# leader, so setsid makes it the leader of a new session in place.
-	_zl_rabbit_env "$dir" setsid "$ZL_RABBIT_BIN/rabbitmq-server" \
-		>>"$dir/server.out" 2>&1 </dev/null &
-	pid=$!
-	echo "$pid" >"$dir/server.pid"
+	pid=$(<"$dir/server.pid")
 	deadline=$((SECONDS + ${ZL_RABBIT_START_TIMEOUT:-90}))
 	while ((SECONDS <= deadline)); do
 		if _zl_amqp_ready "$amqp"; then
@@ -230,6 +247,11 @@ _zl_rabbit_launch() {
 	tail -n 20 "$dir/server.out" >&2
 	_zl_rabbit_kill "$dir"
 	return 1
+}
+
+# Starts the broker of DIR (configured already) and waits until it serves AMQP.
+_zl_rabbit_launch() {
+	_zl_rabbit_spawn "$1" && _zl_rabbit_wait_ready "$1"
 }
 
 # Kills what is left of the broker's session and its epmd, by PID.
@@ -251,6 +273,25 @@ _zl_rabbit_kill() {
 	return 0
 }
 
+# Writes the configuration of a broker in DIR (made already): its ports
+# AMQP, DIST and EPMD, node name NODE, and CONFIGURE's lines when given.
+_zl_rabbit_configure() {
+	local dir=$1 amqp=$2 dist=$3 epmd=$4 node=$5 configure=${6:-}
+	echo "$amqp $dist $epmd $node" >"$dir/ports"
+	cat >"$dir/rabbitmq.conf" <<-EOF
+		listeners.tcp.1 = 127.0.0.1:$amqp
+		loopback_users.guest = true
+		log.file.level = info
+		log.console = false
+		disk_free_limit.absolute = 50MB
+	EOF
+	echo '[].' >"$dir/enabled_plugins"
+	: >"$dir/rabbitmq-env.conf"
+	if [ -n "$configure" ]; then
+		"$configure" "$dir" || return 1
+	fi
+}
+
 # zl_rabbit_start DIR [CONFIGURE]: a new broker with all its state in DIR,
 # on random AMQP, distribution and epmd ports, bound to 127.0.0.1. Exports
 # ZL_TEST_AMQP_PORT and ZL_TEST_AMQP_URL (guest, loopback only). CONFIGURE,
@@ -268,19 +309,8 @@ zl_rabbit_start() {
 		mkdir -p "$dir/home" "$dir/mnesia" "$dir/log" || return 1
 		chmod 700 "$dir/home"
 		amqp=$(zl_free_port) && dist=$(zl_free_port) && epmd=$(zl_free_port) || return 1
-		echo "$amqp $dist $epmd zl$$x$RANDOM@localhost" >"$dir/ports"
-		cat >"$dir/rabbitmq.conf" <<-EOF
-			listeners.tcp.1 = 127.0.0.1:$amqp
-			loopback_users.guest = true
-			log.file.level = info
-			log.console = false
-			disk_free_limit.absolute = 50MB
-		EOF
-		echo '[].' >"$dir/enabled_plugins"
-		: >"$dir/rabbitmq-env.conf"
-		if [ -n "$configure" ]; then
-			"$configure" "$dir" || return 1
-		fi
+		_zl_rabbit_configure "$dir" "$amqp" "$dist" "$epmd" "zl$$x$RANDOM@localhost" \
+			"$configure" || return 1
 		_zl_rabbit_launch "$dir" && return 0
 	done
 	return 1
@@ -299,6 +329,26 @@ zl_rabbit_stop() {
 	_zl_rabbit_kill "$dir"
 }
 
+# zl_rabbit_term DIR: stops the broker in DIR gracefully and at once:
+# SIGTERM to its Erlang VM, which RabbitMQ takes as `rabbitmqctl stop`,
+# without the second or two a rabbitmqctl needs to boot (an outage test
+# that waits for the CLI may find the work it meant to interrupt done).
+# Waits up to 30 s for the node to exit, then kills what is left of it.
+zl_rabbit_term() {
+	local dir=$1 sid beam i
+	[ -f "$dir/server.pid" ] || return 0
+	sid=$(<"$dir/server.pid")
+	beam=$(ps -o pid=,comm= -s "$sid" 2>/dev/null | awk '$2 == "beam.smp" { print $1 }')
+	if [ -n "$beam" ]; then
+		kill -TERM "$beam" 2>/dev/null
+		for ((i = 0; i < 300; i++)); do
+			kill -0 "$beam" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	_zl_rabbit_kill "$dir"
+}
+
 # zl_rabbit_start_again DIR: the same broker (ports, node, data) after
 # zl_rabbit_stop, for outage tests.
 zl_rabbit_start_again() {
@@ -308,6 +358,129 @@ zl_rabbit_start_again() {
 		return 1
 	}
 	_zl_rabbit_launch "$dir"
+}
+
+# ------------------------------------------------- RabbitMQ cluster ----
+
+# zl_rabbit_cluster_start DIR [N]: a cluster of N (3) brokers, DIR/n1 ..
+# DIR/nN, each a node of its own (name, AMQP and distribution ports, data)
+# bound to 127.0.0.1, sharing one Erlang cookie and one epmd, started here
+# in a session of its own (a node's epmd would die with that node). The
+# nodes start in parallel; then n2 .. nN join n1 (stop_app, join_cluster,
+# start_app), and the cluster must list every node as running. Exports
+# ZL_TEST_AMQP_PORT and ZL_TEST_AMQP_URL for n1; zl_rabbit_url names each
+# node. On failure it says why and returns non-zero; the cluster is
+# stopped on exit in any case.
+zl_rabbit_cluster_start() {
+	local dir=$1 n=${2:-3} epmd cookie i d amqp dist first running
+	[ -x "$ZL_RABBIT_BIN/rabbitmq-server" ] || {
+		echo "zl_rabbit_cluster_start: $ZL_RABBIT_BIN/rabbitmq-server not found; on Debian: apt-get install rabbitmq-server" >&2
+		return 1
+	}
+	command -v epmd >/dev/null 2>&1 || {
+		echo "zl_rabbit_cluster_start: epmd not found (Debian package erlang-base)" >&2
+		return 1
+	}
+	zl_on_exit "zl_rabbit_cluster_stop '$dir'"
+	rm -rf "$dir"
+	mkdir -p "$dir" || return 1
+	epmd=$(zl_free_port) || return 1
+	setsid epmd -port "$epmd" -address 127.0.0.1 >"$dir/epmd.out" 2>&1 </dev/null &
+	echo "$!" >"$dir/epmd.pid"
+	zl_wait_port "$epmd" 10 || {
+		echo "zl_rabbit_cluster_start: epmd did not listen on port $epmd: $(cat "$dir/epmd.out")" >&2
+		return 1
+	}
+	cookie=$(head -c 15 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+	for ((i = 1; i <= n; i++)); do
+		d=$dir/n$i
+		mkdir -p "$d/home" "$d/mnesia" "$d/log" || return 1
+		chmod 700 "$d/home"
+		printf '%s' "$cookie" >"$d/home/.erlang.cookie"
+		chmod 400 "$d/home/.erlang.cookie"
+		amqp=$(zl_free_port) && dist=$(zl_free_port) || return 1
+		_zl_rabbit_configure "$d" "$amqp" "$dist" "$epmd" "zl$$n$i@localhost" || return 1
+		echo "$d" >>"$dir/nodes"
+		_zl_rabbit_spawn "$d" || return 1
+	done
+	for ((i = 1; i <= n; i++)); do
+		_zl_rabbit_wait_ready "$dir/n$i" || return 1
+	done
+	first=$(_zl_rabbit_node "$dir/n1")
+	for ((i = 2; i <= n; i++)); do
+		d=$dir/n$i
+		if ! { _zl_rabbit_ctl "$d" stop_app && _zl_rabbit_ctl "$d" join_cluster "$first" &&
+			_zl_rabbit_ctl "$d" start_app; }; then
+			echo "zl_rabbit_cluster_start: node n$i could not join $first:" >&2
+			tail -n 20 "$d/ctl.out" >&2
+			return 1
+		fi
+	done
+	running=$(_zl_rabbit_env "$dir/n1" timeout 60 "$ZL_RABBIT_BIN/rabbitmqctl" cluster_status \
+		--formatter json 2>>"$dir/n1/ctl.out" | jq -r '.running_nodes | length')
+	if [ "$running" != "$n" ]; then
+		echo "zl_rabbit_cluster_start: $first sees ${running:-no} running nodes, expected $n" >&2
+		return 1
+	fi
+	for ((i = 1; i <= n; i++)); do
+		_zl_wait_amqp "$dir/n$i" 60 || {
+			echo "zl_rabbit_cluster_start: node n$i does not serve AMQP after joining" >&2
+			return 1
+		}
+	done
+	export ZL_TEST_AMQP_PORT ZL_TEST_AMQP_URL
+	read -r ZL_TEST_AMQP_PORT _ <"$dir/n1/ports"
+	ZL_TEST_AMQP_URL=$(zl_rabbit_url "$dir/n1")
+}
+
+# zl_rabbit_cluster_stop DIR: stops every node of the cluster, then its epmd,
+# by PID.
+zl_rabbit_cluster_stop() {
+	local dir=$1 d pid
+	if [ -f "$dir/nodes" ]; then
+		# rabbitmqctl must not read the list of nodes.
+		while read -r d; do
+			zl_rabbit_stop "$d" </dev/null
+		done < <(tac "$dir/nodes")
+	fi
+	if [ -f "$dir/epmd.pid" ]; then
+		pid=$(<"$dir/epmd.pid")
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+		rm -f "$dir/epmd.pid"
+	fi
+	return 0
+}
+
+# zl_rabbit_url DIR: the AMQP URL (guest) of the broker in DIR.
+zl_rabbit_url() {
+	local amqp
+	read -r amqp _ <"$1/ports"
+	echo "amqp://guest:guest@127.0.0.1:$amqp/%2f"
+}
+
+# The Erlang node name of the broker in DIR.
+_zl_rabbit_node() {
+	local node
+	read -r _ _ _ node <"$1/ports"
+	echo "$node"
+}
+
+# rabbitmqctl ARGS... against the broker in DIR, output to DIR/ctl.out.
+_zl_rabbit_ctl() {
+	local dir=$1
+	shift
+	echo "# rabbitmqctl $*" >>"$dir/ctl.out"
+	_zl_rabbit_env "$dir" timeout 60 "$ZL_RABBIT_BIN/rabbitmqctl" "$@" >>"$dir/ctl.out" 2>&1
+}
+
+# True when the broker in DIR serves AMQP within SECONDS.
+_zl_wait_amqp() {
+	local amqp deadline=$((SECONDS + $2))
+	read -r amqp _ <"$1/ports"
+	until _zl_amqp_ready "$amqp"; do
+		((SECONDS >= deadline)) && return 1
+		sleep 0.2
+	done
 }
 
 # ------------------------------------------------- servers for a test ----

@@ -262,6 +262,8 @@ static const struct bad_case bad_cases[] = {
     {"queue of unknown type",
      AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  type = \"stream\"; } );"),
      "@F@:13: amqp.queues: type of 'q': expected classic or quorum"},
+    {"amqp.queue_type unknown", AMQP("queue_type = \"stream\";"),
+     "@F@:12: amqp.queue_type: unknown value 'stream', expected classic or quorum"},
     {"delivery_limit on a classic queue",
      AMQP("queues = ( { name = \"q\"; bindings = [ \"#\" ];\n  delivery_limit = 3; } );"),
      "@F@:13: amqp.queues: delivery_limit of 'q': only quorum queues have one "
@@ -578,6 +580,7 @@ START_TEST(test_defaults)
 	ck_assert_double_eq(conf->amqp.confirm_timeout, 30.0);
 	ck_assert_double_eq(conf->amqp.connect_timeout, 10.0);
 	ck_assert_double_eq(conf->amqp.max_backoff, 60.0);
+	ck_assert_int_eq(conf->amqp.queue_type, ZL_QUEUE_CLASSIC);
 	ck_assert_ptr_null(conf->amqp.ca_file);
 	ck_assert_ptr_null(conf->amqp.cert_file);
 	ck_assert_ptr_null(conf->amqp.key_file);
@@ -647,7 +650,7 @@ START_TEST(test_queues_and_retry_read)
 	char *file;
 	struct zl_conf *conf = load_ok(
 	    BASE
-	    "amqp: {\n  queues = (\n"
+	    "amqp: {\n  queue_type = \"quorum\";\n  queues = (\n"
 	    "    { name = \"openzaak\"; bindings = [ \"nl.overheid.zaken.#\" ]; type = \"quorum\"; "
 	    "delivery_limit = 7; },\n"
 	    "    { name = \"q2\"; bindings = [ \"a.*\", \"b.#\" ]; type = \"quorum\"; },\n"
@@ -655,6 +658,7 @@ START_TEST(test_queues_and_retry_read)
 	    "retry: {\n  delays = [ 1, 2 ];\n};\n",
 	    &file);
 
+	ck_assert_int_eq(conf->amqp.queue_type, ZL_QUEUE_QUORUM);
 	ck_assert_int_eq(conf->amqp.n_queues, 3);
 	ck_assert_str_eq(conf->amqp.queues[0].name, "openzaak");
 	ck_assert_int_eq(conf->amqp.queues[0].type, ZL_QUEUE_QUORUM);
