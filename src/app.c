@@ -13,7 +13,7 @@ int app_fail(const struct zl_err *err)
 struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int *exit_code)
 {
 	struct zl_err err = {0};
-	struct zl_store *st = store_open(conf->state.path, read_only, &err);
+	struct zl_store *st = store_open(&conf->state, read_only, &err);
 
 	if (!st)
 		*exit_code = app_fail(&err);

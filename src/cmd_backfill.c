@@ -25,7 +25,7 @@ static int request_backfill(const struct zl_conf *conf, const struct zl_err *hel
 {
 	struct zl_err err = {0};
 
-	if (store_request_backfill(conf->state.path, &err) < 0)
+	if (store_request_backfill(&conf->state, &err) < 0)
 		return app_fail(&err);
 	zl_info("backfill.requested", "state=\"%s\" reason=\"%s\"", conf->state.path, held->msg);
 	printf("%s;\nleft the request %s.backfill: that zaaklink run records a gekoppeld for every "
@@ -42,7 +42,7 @@ static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char *
 	int64_t n;
 
 	(void)opts, (void)argc, (void)argv;
-	if (!(st = store_open(conf->state.path, false, &err)))
+	if (!(st = store_open(&conf->state, false, &err)))
 		return err.code == ZL_EX_TEMPFAIL ? request_backfill(conf, &err) : app_fail(&err);
 	/*
 	 * A pass first, so "current" means what the database holds now; links

@@ -178,9 +178,9 @@ static int read_state(const struct zl_conf *conf, struct status *s, struct zl_er
 	struct zl_store *st;
 	int rc;
 
-	if (access(conf->state.path, F_OK) != 0)
+	if (conf->state.path && access(conf->state.path, F_OK) != 0)
 		return 0;
-	if (!(st = store_open(conf->state.path, true, err)))
+	if (!(st = store_open(&conf->state, true, err)))
 		return -1;
 	s->have_state = true;
 	rc = store_checkpoint_get(st, &s->cp, err);

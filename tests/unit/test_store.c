@@ -1,4 +1,5 @@
 /* Unit tests of the SQLite state: schema, links, outbox order, atomic passes. */
+#include "conf.h"
 #include "store.h"
 #include "unit.h"
 
@@ -27,10 +28,20 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* The settings of a state file at p. */
+static const struct zl_state_conf *state_at(const char *p)
+{
+	static struct zl_state_conf sc;
+
+	sc.path = (char *)p;
+	sc.conninfo = NULL;
+	return &sc;
+}
+
 static struct zl_store *open_rw(void)
 {
 	struct zl_err err = {0};
-	struct zl_store *st = store_open(path, false, &err);
+	struct zl_store *st = store_open(state_at(path), false, &err);
 
 	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
 	return st;
@@ -148,7 +159,7 @@ START_TEST(test_newer_schema_is_refused)
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99"));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 }
@@ -160,7 +171,7 @@ START_TEST(test_second_writer_is_refused_with_pid)
 	struct zl_err err = {0};
 	char pid[32];
 
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	snprintf(pid, sizeof(pid), "pid %ld", (long)getpid());
 	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another zaaklink process"));
 	ck_assert_ptr_nonnull(strstr(err.msg, pid));
@@ -175,7 +186,7 @@ START_TEST(test_missing_state_read_only_names_file)
 {
 	struct zl_err err = {0};
 
-	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_null(store_open(state_at(path), true, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 }
 END_TEST
@@ -184,7 +195,7 @@ START_TEST(test_unwritable_directory_names_file_and_cause)
 {
 	struct zl_err err = {0};
 
-	ck_assert_ptr_null(store_open("/proc/zl-no/state.db", false, &err));
+	ck_assert_ptr_null(store_open(state_at("/proc/zl-no/state.db"), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/zl-no/state.db"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 }
@@ -224,7 +235,7 @@ START_TEST(test_state_file_symlink_is_refused)
 	snprintf(victim, sizeof(victim), "%s/victim", dir);
 	put_file(victim, "precious\n");
 	ck_assert_int_eq(symlink(victim, path), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_str_eq(err.msg + strlen(err.msg) -
 	                     strlen("is a symbolic link: refusing to follow it"),
 	                 "is a symbolic link: refusing to follow it");
@@ -232,7 +243,7 @@ START_TEST(test_state_file_symlink_is_refused)
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 	ck_assert_str_eq(file_text(victim), "precious\n");
 	memset(&err, 0, sizeof(err));
-	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_null(store_open(state_at(path), true, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 }
@@ -249,7 +260,7 @@ START_TEST(test_lock_file_symlink_is_not_truncated)
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	put_file(victim, "precious\n");
 	ck_assert_int_eq(symlink(victim, lock), 0);
-	st = store_open(path, false, &err);
+	st = store_open(state_at(path), false, &err);
 	ck_assert_str_eq(file_text(victim), "precious\n");
 	ck_assert_ptr_null(st);
 	ck_assert_ptr_nonnull(strstr(err.msg, lock));
@@ -268,7 +279,7 @@ START_TEST(test_lock_file_dangling_symlink_creates_nothing)
 	snprintf(target, sizeof(target), "%s/elsewhere", dir);
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(symlink(target, lock), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_int_eq(access(target, F_OK), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 }
@@ -281,7 +292,7 @@ START_TEST(test_lock_file_not_regular_is_refused)
 
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(mkfifo(lock, 0600), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_msg(strstr(err.msg, lock) != NULL, "not naming %s: %s", lock, err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is not a regular file"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
@@ -300,7 +311,7 @@ START_TEST(test_wal_file_symlink_is_refused)
 	put_file(victim, "precious\n");
 	unlink(wal);
 	ck_assert_int_eq(symlink(victim, wal), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_msg(strstr(err.msg, wal) != NULL, "not naming %s: %s", wal, err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 	ck_assert_str_eq(file_text(victim), "precious\n");
@@ -322,19 +333,19 @@ START_TEST(test_state_file_of_another_user_is_refused)
 	}
 	store_close(open_rw());
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 	/* A reader (status, a monitoring user) needs no ownership. */
-	st = store_open(path, true, &err);
+	st = store_open(state_at(path), true, &err);
 	ck_assert_ptr_nonnull(st);
 	store_close(st);
 	ck_assert_int_eq(chown(path, 0, 0), 0);
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(chown(lock, 65534, 65534), 0);
 	memset(&err, 0, sizeof(err));
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, lock));
 	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
 }
