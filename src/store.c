@@ -14,6 +14,8 @@
 
 struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err)
 {
+	if (state->conninfo)
+		return pg_store_open(state, read_only, err);
 	return sq_open(state->path, read_only, err);
 }
 
@@ -25,6 +27,8 @@ void store_close(struct zl_store *st)
 
 int store_request_backfill(const struct zl_state_conf *state, struct zl_err *err)
 {
+	if (state->conninfo)
+		return pg_store_request_backfill(state, err);
 	return sq_request_backfill(state->path, err);
 }
 

@@ -247,6 +247,9 @@ start_servers() {
 	say "starting PostgreSQL and RabbitMQ in $ZL_TMP"
 	if zl_pg_start "$ZL_TMP/pg" && zl_rabbit_start "$ZL_TMP/rabbit"; then
 		export ZL_TEST_PGPORT ZL_TEST_AMQP_PORT ZL_TEST_AMQP_URL
+		# The store's unit tests run against PostgreSQL too, each in a
+		# schema of its own in this database.
+		export ZL_TEST_STATE_CONNINFO="host=127.0.0.1 port=$ZL_TEST_PGPORT user=postgres dbname=postgres"
 		servers_up=yes
 		say "PostgreSQL on 127.0.0.1:$ZL_TEST_PGPORT, RabbitMQ on 127.0.0.1:$ZL_TEST_AMQP_PORT"
 		return 0

@@ -1,8 +1,14 @@
-/* Unit tests of the SQLite state: schema, links, outbox order, atomic passes. */
+/*
+ * Unit tests of the state: schema, links, outbox order, atomic passes. The
+ * tests of what the store keeps run against both backends: SQLite always,
+ * PostgreSQL when ZL_TEST_STATE_CONNINFO names a database they may create
+ * schemas in (each test in a fresh schema, dropped afterwards).
+ */
 #include "conf.h"
 #include "store.h"
 #include "unit.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,8 @@
 
 static char dir[] = "/tmp/zl-store-XXXXXX";
 static char path[256];
+static const char *pg_conninfo; /* ZL_TEST_STATE_CONNINFO */
+static char pg_schema[64];      /* the running test's schema; "" on SQLite */
 
 static void setup(void)
 {
@@ -35,13 +43,62 @@ static const struct zl_state_conf *state_at(const char *p)
 
 	sc.path = (char *)p;
 	sc.conninfo = NULL;
+	sc.schema = NULL;
 	return &sc;
+}
+
+/* The state of the running test: the file, or the test's schema. */
+static const struct zl_state_conf *state_now(void)
+{
+	static struct zl_state_conf sc;
+
+	if (!pg_schema[0])
+		return state_at(path);
+	sc.path = NULL;
+	sc.conninfo = (char *)pg_conninfo;
+	sc.schema = pg_schema;
+	return &sc;
+}
+
+/* Runs SQL in the test database, outside zaaklink; 0 when it worked. */
+static int pg_run(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_conninfo);
+	PGresult *r;
+	int rc;
+
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, sql);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc < 0)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+static void setup_pg(void)
+{
+	static int n;
+
+	setup();
+	snprintf(pg_schema, sizeof(pg_schema), "zl_unit_%ld_%d", (long)getpid(), ++n);
+}
+
+static void teardown_pg(void)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
+	ck_assert_int_eq(pg_run(sql), 0);
+	pg_schema[0] = '\0';
+	teardown();
 }
 
 static struct zl_store *open_rw(void)
 {
 	struct zl_err err = {0};
-	struct zl_store *st = store_open(state_at(path), false, &err);
+	struct zl_store *st = store_open(state_now(), false, &err);
 
 	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
 	return st;
@@ -672,6 +729,112 @@ START_TEST(test_range_fingerprints_round_trip)
 }
 END_TEST
 
+/* ---- PostgreSQL only ---- */
+
+START_TEST(test_pg_second_writer_is_refused)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = {0};
+
+	ck_assert_ptr_null(store_open(state_now(), false, &err));
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another zaaklink process"));
+	ck_assert_ptr_nonnull(strstr(err.msg, pg_schema));
+	store_close(st);
+	store_close(open_rw());
+}
+END_TEST
+
+START_TEST(test_pg_newer_schema_is_refused)
+{
+	struct zl_err err = {0};
+	char sql[128];
+
+	store_close(open_rw());
+	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 99", pg_schema);
+	ck_assert_int_eq(pg_run(sql), 0);
+	ck_assert_ptr_null(store_open(state_now(), false, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99"));
+	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
+}
+END_TEST
+
+/* A reader creates nothing: no schema when there is none, and it opens
+ * the schema a writer made. */
+START_TEST(test_pg_reader_writes_nothing)
+{
+	struct zl_err err = {0};
+	struct zl_store *st;
+	struct zl_store_counts c;
+	char sql[160];
+
+	ck_assert_ptr_null(store_open(state_now(), true, &err));
+	snprintf(sql, sizeof(sql),
+	         "DO $$BEGIN IF EXISTS (SELECT FROM pg_namespace WHERE nspname = '%s')"
+	         " THEN RAISE 'created'; END IF; END$$",
+	         pg_schema);
+	ck_assert_int_eq(pg_run(sql), 0);
+	store_close(open_rw());
+	st = store_open(state_now(), true, &err);
+	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_int_lt(store_meta_put(st, "k", "v", &err), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Thousands of queued writes in one pass (more than one pipeline batch),
+ * and a failure among them fails the pass and leaves nothing. */
+START_TEST(test_pg_queued_writes_land_and_a_failure_among_them_counts)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = {0};
+	struct zl_payload p = {"urn:uuid:z", "https://ok/x", "l"};
+	struct zl_event ev = {
+	    .type = ZL_GEKOPPELD, .time = 1, .source = "urn:s", .subject = "z", .payload = &p};
+	struct zl_link l;
+	int rc = 0;
+
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	for (int i = 1; i <= 2500; i++) {
+		make_link(&l, i, ZL_LINK_PUBLISHED, "a");
+		ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+		add_event(st, ZL_GEKOPPELD, i);
+	}
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	ck_assert_int_eq(pending(st), 2500);
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	make_link(&l, 9000, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	strcpy(ev.id, "0a0b0c0d-0000-4000-8000-000000000009");
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = store_outbox_add(st, &ev, 9000, &err);
+	if (rc == 0)
+		rc = store_commit(st, &err);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, pg_schema));
+	store_rollback(st);
+	ck_assert_int_eq(pending(st), 2500);
+	store_close(st);
+}
+END_TEST
+
+/* The tests of what the store keeps, the same on both backends. */
+static void add_common_tests(TCase *tc)
+{
+	tcase_add_test(tc, test_links_iterate_by_id_within_range);
+	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
+	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
+	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
+	tcase_add_test(tc, test_event_id_is_stored_unchanged);
+	tcase_add_test(tc, test_published_total_counts_confirmed_events);
+	tcase_add_test(tc, test_checkpoint_absent_on_empty_state_then_kept);
+	tcase_add_test(tc, test_backfill_announces_published_links_once);
+	tcase_add_test(tc, test_range_fingerprints_round_trip);
+	tcase_add_test(tc, test_staged_events_follow_everything_added_in_the_pass);
+	tcase_add_test(tc, test_ranges_of_stored_links_are_covered_after_a_clear);
+}
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -690,18 +853,23 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_lock_file_not_regular_is_refused);
 	tcase_add_test(tc, test_wal_file_symlink_is_refused);
 	tcase_add_test(tc, test_state_file_of_another_user_is_refused);
-	tcase_add_test(tc, test_links_iterate_by_id_within_range);
-	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
-	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
-	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
-	tcase_add_test(tc, test_event_id_is_stored_unchanged);
-	tcase_add_test(tc, test_published_total_counts_confirmed_events);
-	tcase_add_test(tc, test_checkpoint_absent_on_empty_state_then_kept);
-	tcase_add_test(tc, test_backfill_announces_published_links_once);
-	tcase_add_test(tc, test_range_fingerprints_round_trip);
-	tcase_add_test(tc, test_staged_events_follow_everything_added_in_the_pass);
-	tcase_add_test(tc, test_ranges_of_stored_links_are_covered_after_a_clear);
+	add_common_tests(tc);
 	suite_add_tcase(s, tc);
+	pg_conninfo = getenv("ZL_TEST_STATE_CONNINFO");
+	if (pg_conninfo && *pg_conninfo) {
+		tc = tcase_create("store_pg");
+		tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+		tcase_set_timeout(tc, 60);
+		add_common_tests(tc);
+		tcase_add_test(tc, test_pg_second_writer_is_refused);
+		tcase_add_test(tc, test_pg_newer_schema_is_refused);
+		tcase_add_test(tc, test_pg_reader_writes_nothing);
+		tcase_add_test(tc, test_pg_queued_writes_land_and_a_failure_among_them_counts);
+		suite_add_tcase(s, tc);
+	} else {
+		printf(
+		    "# the PostgreSQL backend is not tested: ZL_TEST_STATE_CONNINFO is not set\n");
+	}
 	return s;
 }
 
