@@ -58,6 +58,24 @@ struct zl_state_conf;
 struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err);
 void store_close(struct zl_store *st);
 
+/* Where the state lives, for logs and status: the file's path, or
+ * "schema S at CONNINFO" with the password masked. malloc'ed; NULL when
+ * out of memory. */
+char *store_describe(const struct zl_state_conf *state);
+
+/* 1 when the state exists (the file, or the schema with its tables), 0 when
+ * it does not yet, -1 with err when that cannot be told. Writes nothing. */
+int store_exists(const struct zl_state_conf *state, struct zl_err *err);
+
+/* Which database holds an open PostgreSQL state: "SYSTEM_ID/DATABASE" in
+ * buf (the server's system identifier and the database's name), compared
+ * with the source's to tell the same database. 0, or -1 with err; "" for
+ * SQLite. */
+int store_database_id(struct zl_store *st, char *buf, size_t size, struct zl_err *err);
+
+/* The query store_database_id() runs, for running it on another connection. */
+extern const char store_database_id_sql[];
+
 /* BEGIN IMMEDIATE: waits up to 10 s for a reader's lock (busy timeout). */
 int store_begin(struct zl_store *st, struct zl_err *err);
 /* Commits; on failure rolls back before returning -1. */

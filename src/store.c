@@ -9,14 +9,39 @@
 #include "store_backend.h"
 #include "conf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err)
 {
 	if (state->conninfo)
 		return pg_store_open(state, read_only, err);
 	return sq_open(state->path, read_only, err);
+}
+
+char *store_describe(const struct zl_state_conf *state)
+{
+	char *where, *out;
+	size_t n;
+
+	if (!state->conninfo)
+		return strdup(state->path);
+	if (!(where = conf_mask_conninfo(state->conninfo)))
+		return NULL;
+	n = strlen(where) + strlen(state->schema) + sizeof("schema  at ");
+	if ((out = malloc(n)))
+		snprintf(out, n, "schema %s at %s", state->schema, where);
+	free(where);
+	return out;
+}
+
+int store_exists(const struct zl_state_conf *state, struct zl_err *err)
+{
+	if (state->conninfo)
+		return pg_store_exists(state, err);
+	return access(state->path, F_OK) == 0 ? 1 : 0;
 }
 
 void store_close(struct zl_store *st)

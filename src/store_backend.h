@@ -103,5 +103,6 @@ int sq_request_backfill(const char *state_path, struct zl_err *err);
 struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only,
                                struct zl_err *err);
 int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *err);
+int pg_store_exists(const struct zl_state_conf *state, struct zl_err *err);
 
 #endif

@@ -283,7 +283,7 @@ static void notice(void *arg, const char *message)
 	char reason[512], q[600];
 
 	(void)arg;
-	zl_debug("state.notice", "message=%s",
+	zl_debug("state.notice", "message=\"%s\"",
 	         zl_log_quote(pq_reason(message, reason, sizeof(reason)), q, sizeof(q)));
 }
 
@@ -296,10 +296,14 @@ static PGconn *connect_state(const struct zl_state_conf *state, struct zl_err *e
 	const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
 	                      "keepalives_interval", "keepalives_count", "tcp_user_timeout",
 	                      "application_name",    "dbname",           NULL};
-	const char *values[] = {"10", "1", "10", "5", "3", "30000", "zaaklink", state->conninfo,
-	                        NULL};
-	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	char app[32];
+	const char *values[] = {"10", "1", "10", "5", "3", "30000", app, state->conninfo, NULL};
+	PGconn *conn;
 	char reason[512];
+
+	/* The pid in application_name: a second writer names the first. */
+	snprintf(app, sizeof(app), "zaaklink pid %ld", (long)getpid());
+	conn = PQconnectdbParams(keys, values, 1);
 
 	if (!conn) {
 		zl_err_set(err, ZL_EX_SOFTWARE,
@@ -377,11 +381,27 @@ static int take_writer_lock(struct zl_store *st, struct zl_err *err)
 
 	if (got < 0)
 		return -1;
-	if (got == 0)
-		return zl_err_set(err, ZL_EX_TEMPFAIL,
-		                  "state schema %s of database %s is in use by another zaaklink "
-		                  "process",
-		                  st->pg->schema, PQdb(st->pg->conn));
+	if (got == 0) {
+		struct zl_err ignored = {0};
+		PGresult *res = spg_query(
+		    st,
+		    "SELECT substring(a.application_name FROM 'pid ([0-9]+)')"
+		    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"
+		    " WHERE l.locktype = 'advisory' AND l.granted"
+		    " AND l.classid = pg_catalog.hashtext('zaaklink')::oid"
+		    " AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2",
+		    1, p, "look for the writer", &ignored);
+		const char *pid = res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)
+		                      ? PQgetvalue(res, 0, 0)
+		                      : "unknown";
+
+		zl_err_set(err, ZL_EX_TEMPFAIL,
+		           "state schema %s of database %s is in use by another zaaklink process "
+		           "(pid %s)",
+		           st->pg->schema, PQdb(st->pg->conn), pid);
+		PQclear(res);
+		return -1;
+	}
 	return 0;
 }
 
@@ -555,6 +575,43 @@ int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *
 		              1, p + 1, "request a backfill", err);
 	PQfinish(pg.conn);
 	return rc;
+}
+
+int pg_store_exists(const struct zl_state_conf *state, struct zl_err *err)
+{
+	struct zl_store st = {.ops = &spg_ops};
+	struct store_pg pg = {.schema = state->schema ? state->schema : "zaaklink"};
+	const char *p[] = {pg.schema};
+	int64_t n;
+
+	st.pg = &pg;
+	if (!(pg.conn = connect_state(state, err)))
+		return -1;
+	n = spg_int(&st,
+	            "SELECT count(*) FROM pg_catalog.pg_tables"
+	            " WHERE schemaname = $1 AND tablename = 'checkpoint'",
+	            1, p, "look for the state", err);
+	PQfinish(pg.conn);
+	return n < 0 ? -1 : n > 0;
+}
+
+const char store_database_id_sql[] =
+    "SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system())::text || '/' ||"
+    " pg_catalog.current_database()";
+
+int store_database_id(struct zl_store *st, char *buf, size_t size, struct zl_err *err)
+{
+	PGresult *res;
+
+	buf[0] = '\0';
+	if (!st->pg)
+		return 0;
+	if (!(res = spg_query(st, store_database_id_sql, 0, NULL, "identify the database", err)))
+		return -1;
+	if (PQntuples(res) > 0)
+		snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 static int spg_take_backfill_request(struct zl_store *st, struct zl_err *err)
