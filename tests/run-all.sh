@@ -270,6 +270,15 @@ fi
 if build default; then
 	start_servers
 	check default
+	# Key flows once more with the state in PostgreSQL (ZL_TEST_STATE=pg,
+	# tests/lib-zaaklink.sh): the same checks on the other backend.
+	for t in events initial_sync; do
+		say "tests/integration/$t.sh with the state in PostgreSQL"
+		tap "pg state: $t.sh" "$ROOT/_build/default/pg-state-$t.log" \
+			env ZL_TEST_STATE=pg ZL_BIN="$ROOT/_build/default/zaaklink" \
+			ZL_PROBE="$ROOT/_build/default/amqp-probe" ZL_SRCDIR="$ROOT" \
+			bash "$ROOT/tests/integration/$t.sh"
+	done
 	say "make valgrind-unit"
 	if make -C "$ROOT/_build/default" -s valgrind-unit; then
 		summary+=("valgrind: clean")
