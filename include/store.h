@@ -160,6 +160,21 @@ int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *
                      struct zl_err *err);
 void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
 
+/* An outbox row with all a copy of the state keeps (zaaklink state copy). */
+struct zl_outbox_full {
+	struct zl_outbox_row row;
+	int64_t link_id;
+	const char *last_error; /* NULL when none */
+	int64_t next_attempt_ms;
+};
+
+/* Calls fn for every outbox row in seq order (pointers valid during the
+ * call); fn returns 0 to go on, non-zero to stop (passed back). */
+int store_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                      void *arg, struct zl_err *err);
+/* [in a transaction] Appends a row as it is (its own seq aside: the next). */
+int store_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
+
 /* The broker acknowledged every row with seq <= upto: removes them and
  * counts them in published_total, in a transaction of its own (call it
  * with none open). */

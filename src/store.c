@@ -160,6 +160,17 @@ void store_outbox_rows_clear(struct zl_outbox_row *rows, int n)
 	}
 }
 
+int store_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                      void *arg, struct zl_err *err)
+{
+	return st->ops->outbox_each(st, fn, arg, err);
+}
+
+int store_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err)
+{
+	return st->ops->outbox_put(st, r, err);
+}
+
 int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
 {
 	return st->ops->outbox_delivered(st, upto, err);

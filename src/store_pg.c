@@ -112,11 +112,14 @@ static const char *const stmt_sql[SPG_COUNT] = {
                        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [SPG_OUTBOX_STAGE] = "INSERT INTO outbox_staged (event_id, type, source, subject, link_id,"
                          " time, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [SPG_OUTBOX_PUT] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body,"
+                       " attempts, last_error, next_attempt_ms)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 };
 
 static const char *const stmt_name[SPG_COUNT] = {
-    "zl_range_put",   "zl_range_delete", "zl_link_put",
-    "zl_link_delete", "zl_outbox_add",   "zl_outbox_stage",
+    "zl_range_put",  "zl_range_delete", "zl_link_put",   "zl_link_delete",
+    "zl_outbox_add", "zl_outbox_stage", "zl_outbox_put",
 };
 
 /* ---- helpers of store_pg*.c (store_pg.h) ---- */
@@ -675,6 +678,8 @@ static const struct store_ops spg_ops = {
     .outbox_stage = spg_outbox_stage,
     .outbox_flush_staged = spg_outbox_flush_staged,
     .outbox_due = spg_outbox_due,
+    .outbox_each = spg_outbox_each,
+    .outbox_put = spg_outbox_put,
     .outbox_delivered = spg_outbox_delivered,
     .outbox_failed = spg_outbox_failed,
     .outbox_retry_now = spg_outbox_retry_now,

@@ -32,6 +32,7 @@ enum spg_stmt {
 	SPG_LINK_DELETE,
 	SPG_OUTBOX_ADD,
 	SPG_OUTBOX_STAGE,
+	SPG_OUTBOX_PUT,
 	SPG_COUNT
 };
 
@@ -103,6 +104,9 @@ int spg_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t lin
 int spg_outbox_flush_staged(struct zl_store *st, struct zl_err *err);
 int spg_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
                    struct zl_err *err);
+int spg_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                    void *arg, struct zl_err *err);
+int spg_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
 int spg_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
 int spg_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
                       int64_t next_ms, struct zl_err *err);

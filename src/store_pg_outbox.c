@@ -103,6 +103,59 @@ int spg_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *ro
 	return n;
 }
 
+int spg_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                    void *arg, struct zl_err *err)
+{
+	PGresult *res = spg_query(st,
+	                          "SELECT seq, event_id, type, source, subject, time, body,"
+	                          " attempts, link_id, last_error, next_attempt_ms"
+	                          " FROM outbox ORDER BY seq",
+	                          0, NULL, "read the outbox", err);
+	int ret = 0;
+
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
+		struct zl_outbox_full r = {
+		    .row =
+		        {
+		            .seq = spg_col_i64(res, i, 0),
+		            .type = PQgetvalue(res, i, 2),
+		            .source = PQgetvalue(res, i, 3),
+		            .subject = PQgetvalue(res, i, 4),
+		            .time = spg_col_i64(res, i, 5),
+		            .body = PQgetvalue(res, i, 6),
+		            .attempts = (int)spg_col_i64(res, i, 7),
+		        },
+		    .link_id = spg_col_i64(res, i, 8),
+		    .last_error = PQgetisnull(res, i, 9) ? NULL : PQgetvalue(res, i, 9),
+		    .next_attempt_ms = spg_col_i64(res, i, 10),
+		};
+
+		snprintf(r.row.event_id, sizeof(r.row.event_id), "%s", PQgetvalue(res, i, 1));
+		ret = fn(&r, arg);
+	}
+	PQclear(res);
+	return ret;
+}
+
+int spg_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err)
+{
+	char b[4][24];
+	const char *p[] = {r->row.event_id,
+	                   r->row.type,
+	                   r->row.source,
+	                   r->row.subject,
+	                   spg_i64(b[0], r->link_id),
+	                   spg_i64(b[1], r->row.time),
+	                   r->row.body,
+	                   spg_i64(b[2], r->row.attempts),
+	                   r->last_error,
+	                   spg_i64(b[3], r->next_attempt_ms)};
+
+	return spg_queue(st, SPG_OUTBOX_PUT, 10, p, "record an event in the outbox", err);
+}
+
 int spg_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
 {
 	char b[24];

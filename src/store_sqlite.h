@@ -61,6 +61,9 @@ int sq_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link
 int sq_outbox_flush_staged(struct zl_store *st, struct zl_err *err);
 int sq_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
                   struct zl_err *err);
+int sq_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                   void *arg, struct zl_err *err);
+int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
 int sq_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
 int sq_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
                      int64_t next_ms, struct zl_err *err);

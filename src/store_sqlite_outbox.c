@@ -111,6 +111,71 @@ int sq_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *row
 	return n;
 }
 
+int sq_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                   void *arg, struct zl_err *err)
+{
+	sqlite3_stmt *s = sdb_prepare(st,
+	                              "SELECT seq, event_id, type, source, subject, time, body,"
+	                              " attempts, link_id, last_error, next_attempt_ms"
+	                              " FROM outbox ORDER BY seq",
+	                              err);
+	int rc, ret = 0;
+
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct zl_outbox_full r = {
+		    .row =
+		        {
+		            .seq = sqlite3_column_int64(s, 0),
+		            .type = (char *)sqlite3_column_text(s, 2),
+		            .source = (char *)sqlite3_column_text(s, 3),
+		            .subject = (char *)sqlite3_column_text(s, 4),
+		            .time = sqlite3_column_int64(s, 5),
+		            .body = (char *)sqlite3_column_text(s, 6),
+		            .attempts = sqlite3_column_int(s, 7),
+		        },
+		    .link_id = sqlite3_column_int64(s, 8),
+		    .last_error = (const char *)sqlite3_column_text(s, 9),
+		    .next_attempt_ms = sqlite3_column_int64(s, 10),
+		};
+
+		snprintf(r.row.event_id, sizeof(r.row.event_id), "%s",
+		         (const char *)sqlite3_column_text(s, 1));
+		if ((ret = fn(&r, arg)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sdb_fail(st, err, "read the outbox");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err)
+{
+	sqlite3_stmt *s =
+	    sdb_prepare(st,
+	                "INSERT INTO outbox (event_id, type, source, subject, link_id,"
+	                " time, body, attempts, last_error, next_attempt_ms)"
+	                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                err);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->row.event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->row.type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->row.source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->row.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->link_id);
+	sqlite3_bind_int64(s, 6, r->row.time);
+	sqlite3_bind_text(s, 7, r->row.body, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, r->row.attempts);
+	if (r->last_error)
+		sqlite3_bind_text(s, 9, r->last_error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, r->next_attempt_ms);
+	return sdb_step_once(st, s, "record an event in the outbox", err);
+}
+
 int sq_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
 {
 	sqlite3_stmt *s;

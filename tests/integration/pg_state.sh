@@ -3,8 +3,9 @@
 # file (an initial announce, a change, a delete; run and a restart that
 # announces nothing again; status --json), the role zaaklink needing no
 # right beyond CREATE on its state database, state.path and state.conninfo
-# together refused, and the warning when the state is in Open Klant's own
-# database.
+# together refused, the warning when the state is in Open Klant's own
+# database, and `state copy` moving a state file there without any link
+# announced again.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools
 zl_servers_up
@@ -115,5 +116,31 @@ like "$(cat "$slog")" "level=warning msg=state\\.shared_database .*Open Klant's 
 	"the shared database is warned about"
 is "$(grep -c 'msg=state\.shared_database' "$slog")" 1 "once, at start"
 zl_drain "$q" "" 1 >/dev/null
+
+# ---- state copy: from a state file into an empty PostgreSQL state ----
+file_conf=$ZL_TMP/copy-file.conf
+pg_conf=$ZL_TMP/copy-pg.conf
+ZL_TEST_STATE=sqlite zl_conf "$file_conf" "$db" "$ZL_TMP/copy.db" "$ex" 'events.initial_sync = "announce";'
+zl_conf "$pg_conf" "$db" "$ZL_TMP/copy.db" "$ex" 'events.initial_sync = "announce";'
+links=$(zl_sql "$db" "SELECT count(*) FROM klantinteracties_onderwerpobject")
+rc=0; zl_once "$file_conf" "$log" || rc=$?
+f=$(zl_drain "$q" "$links" 10)
+is "$rc $(zl_count "$f")" "0 $links" "once on a state file announces the $links links"
+zd=$(zl_uuid)
+zl_ow "$db" "$kc" "$zd" >/dev/null
+out=$(zl_zl -c "$pg_conf" state copy --from "$ZL_TMP/copy.db" 2>&1); rc=$?
+is "$rc" 0 "state copy into an empty PostgreSQL state: exit 0"
+like "$out" "copied $links links" "state copy says what it copied"
+ok "the file is left where it was" test -s "$ZL_TMP/copy.db"
+rc=0; zl_once "$pg_conf" "$log" || rc=$?
+f=$(zl_drain "$q" 1 10)
+is "$rc $(zl_types "$f") $(zl_jq "$f" 'ev.subject')" "0 gekoppeld $zd" \
+	"once on the copied state: only the link created since, none announced again"
+out=$(zl_zl -c "$pg_conf" state copy --from "$ZL_TMP/copy.db" 2>&1); rc=$?
+is "$rc" 73 "state copy into a state that is not empty: exit 73"
+like "$out" "is not empty .*refusing to copy into it" "and says why"
+out=$(zl_zl -c "$file_conf" state copy --from "$ZL_TMP/copy.db" 2>&1); rc=$?
+is "$rc" 78 "state copy without state.conninfo: exit 78"
+like "$out" "state copy needs state\.conninfo" "and says why"
 
 done_testing
