@@ -17,6 +17,11 @@
  * schema would publish every event twice) and applies the migrations it
  * has not yet, each in its own transaction, counting them in the table
  * schema_version. A reader does none of that and writes nothing.
+ *
+ * A connection found broken between transactions is made again with all of
+ * the above, the writer's lock first taken again, before any statement runs
+ * on it (spg_reconnect()); inside a transaction the failure is the caller's,
+ * who rolls back, and the next transaction reconnects.
  */
 #include "store_pg.h"
 #include "conf.h"
@@ -221,6 +226,9 @@ int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const
 {
 	struct store_pg *pg = st->pg;
 
+	if (!pg->in_tx && !pg->pipeline && (!pg->ready || PQstatus(pg->conn) == CONNECTION_BAD) &&
+	    spg_reconnect(st, err) < 0)
+		return -1;
 	if (!pg->pipeline) {
 		if (PQenterPipelineMode(pg->conn) != 1)
 			return spg_fail(st, NULL, err, what);
@@ -241,8 +249,14 @@ int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const
 PGresult *spg_query(struct zl_store *st, const char *sql, int n, const char *const *params,
                     const char *what, struct zl_err *err)
 {
+	struct store_pg *pg = st->pg;
 	PGresult *res;
 
+	/* A connection lost between transactions is made again (and the
+	 * writer's lock taken again) before anything else runs on it. */
+	if (!pg->setting_up && !pg->in_tx && !pg->pipeline &&
+	    (!pg->ready || PQstatus(pg->conn) == CONNECTION_BAD) && spg_reconnect(st, err) < 0)
+		return NULL;
 	if (spg_flush(st, err) < 0)
 		return NULL;
 	/* Without parameters, the simple protocol: a migration is many statements. */
@@ -448,15 +462,78 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 static const struct store_ops spg_ops;
 static void spg_close(struct zl_store *st);
 
+/*
+ * Makes a fresh connection zaaklink's: refuses a database in recovery, and
+ * for a writer creates the schema, takes the writer's lock, migrates and
+ * prepares; for a reader sets read-only and checks that the state is there.
+ */
+static int session_setup(struct zl_store *st, struct zl_err *err)
+{
+	struct store_pg *pg = st->pg;
+	const char *p[] = {pg->schema};
+	int64_t v = spg_int(st, "SELECT pg_catalog.pg_is_in_recovery()::int", 0, NULL,
+	                    "ask whether the database is in recovery", err);
+
+	if (v < 0)
+		return -1;
+	if (v == 1 && !pg->read_only)
+		return zl_err_set(
+		    err, ZL_EX_CANTCREAT,
+		    "state database %s is in recovery (a standby): zaaklink keeps its "
+		    "state only where it can write, on the primary",
+		    PQdb(pg->conn));
+	if (!pg->read_only && (create_schema(st, err) < 0 || take_writer_lock(st, err) < 0))
+		return -1;
+	if (spg_exec(
+	        st,
+	        "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1), false)", 1,
+	        p, "set the search path", err) < 0)
+		return -1;
+	if (pg->read_only)
+		return spg_exec(st, "SET default_transaction_read_only = on", 0, NULL,
+		                "open the state read-only", err) < 0 ||
+		               spg_exec(st, "SELECT 1 FROM checkpoint LIMIT 1", 0, NULL, "read",
+		                        err) < 0
+		           ? -1
+		           : 0;
+	return migrate(st, err) < 0 || prepare_all(st, err) < 0 ? -1 : 0;
+}
+
+int spg_reconnect(struct zl_store *st, struct zl_err *err)
+{
+	struct store_pg *pg = st->pg;
+	struct zl_state_conf sc = {.conninfo = pg->conninfo, .schema = pg->schema};
+	PGconn *conn = connect_state(&sc, err);
+	int rc;
+
+	if (!conn)
+		return -1;
+	PQfinish(pg->conn);
+	pg->conn = conn;
+	pg->pipeline = pg->in_tx = false;
+	pg->queued = 0;
+	pg->first_error[0] = '\0';
+	pg->ready = false;
+	pg->setting_up = true;
+	rc = session_setup(st, err);
+	pg->setting_up = false;
+	/* Not ready (no lock, perhaps): nothing runs on it but another try. */
+	pg->ready = rc == 0;
+	if (rc == 0)
+		zl_info("state.reconnected", "schema=%s database=%s", pg->schema, PQdb(pg->conn));
+	return rc;
+}
+
 struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only,
                                struct zl_err *err)
 {
 	struct zl_store *st = calloc(1, sizeof(*st));
 	const char *schema = state->schema ? state->schema : "zaaklink";
-	const char *p[] = {schema};
-	int64_t v;
 
-	if (!st || !(st->pg = calloc(1, sizeof(*st->pg))) || !(st->pg->schema = strdup(schema))) {
+	if (!st || !(st->pg = calloc(1, sizeof(*st->pg))) || !(st->pg->schema = strdup(schema)) ||
+	    !(st->pg->conninfo = strdup(state->conninfo))) {
+		if (st && st->pg)
+			free(st->pg->schema);
 		if (st)
 			free(st->pg);
 		free(st);
@@ -465,38 +542,15 @@ struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only
 	}
 	st->ops = &spg_ops;
 	st->lock_fd = -1;
-	if (!(st->pg->conn = connect_state(state, err)))
-		goto fail;
-	v = spg_int(st, "SELECT pg_catalog.pg_is_in_recovery()::int", 0, NULL,
-	            "ask whether the database is in recovery", err);
-	if (v < 0)
-		goto fail;
-	if (v == 1 && !read_only) {
-		zl_err_set(err, ZL_EX_CANTCREAT,
-		           "state database %s is in recovery (a standby): zaaklink keeps its state "
-		           "only where it can write, on the primary",
-		           PQdb(st->pg->conn));
-		goto fail;
+	st->pg->read_only = read_only;
+	st->pg->setting_up = true;
+	if (!(st->pg->conn = connect_state(state, err)) || session_setup(st, err) < 0) {
+		spg_close(st);
+		return NULL;
 	}
-	if (!read_only && (create_schema(st, err) < 0 || take_writer_lock(st, err) < 0))
-		goto fail;
-	if (spg_exec(
-	        st,
-	        "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1), false)", 1,
-	        p, "set the search path", err) < 0)
-		goto fail;
-	if (read_only) {
-		if (spg_exec(st, "SET default_transaction_read_only = on", 0, NULL,
-		             "open the state read-only", err) < 0 ||
-		    spg_exec(st, "SELECT 1 FROM checkpoint LIMIT 1", 0, NULL, "read", err) < 0)
-			goto fail;
-	} else if (migrate(st, err) < 0 || prepare_all(st, err) < 0) {
-		goto fail;
-	}
+	st->pg->setting_up = false;
+	st->pg->ready = true;
 	return st;
-fail:
-	spg_close(st);
-	return NULL;
 }
 
 static void spg_close(struct zl_store *st)
@@ -510,13 +564,18 @@ static void spg_close(struct zl_store *st)
 		PQfinish(st->pg->conn);
 	}
 	free(st->pg->schema);
+	free(st->pg->conninfo);
 	free(st->pg);
 	free(st);
 }
 
 int spg_begin(struct zl_store *st, struct zl_err *err)
 {
-	if (spg_exec(st, "BEGIN", 0, NULL, "begin a transaction", err) < 0)
+	/* libpq learns that a connection broke only when it uses it: a BEGIN
+	 * that found it so is safe to send again on a new one. */
+	if (spg_exec(st, "BEGIN", 0, NULL, "begin a transaction", err) < 0 &&
+	    (PQstatus(st->pg->conn) != CONNECTION_BAD || st->pg->setting_up ||
+	     spg_exec(st, "BEGIN", 0, NULL, "begin a transaction", err) < 0))
 		return -1;
 	st->pg->in_tx = true;
 	return 0;
@@ -560,7 +619,7 @@ void spg_rollback(struct zl_store *st)
 int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *err)
 {
 	struct zl_store st = {.ops = &spg_ops};
-	struct store_pg pg = {.schema = state->schema ? state->schema : "zaaklink"};
+	struct store_pg pg = {.schema = state->schema ? state->schema : "zaaklink", .ready = true};
 	char pid[24];
 	const char *p[] = {pg.schema, spg_i64(pid, getpid())};
 	int rc;
@@ -583,7 +642,7 @@ int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *
 int pg_store_exists(const struct zl_state_conf *state, struct zl_err *err)
 {
 	struct zl_store st = {.ops = &spg_ops};
-	struct store_pg pg = {.schema = state->schema ? state->schema : "zaaklink"};
+	struct store_pg pg = {.schema = state->schema ? state->schema : "zaaklink", .ready = true};
 	const char *p[] = {pg.schema};
 	int64_t n;
 

@@ -38,7 +38,11 @@ enum spg_stmt {
 
 struct store_pg {
 	PGconn *conn;
+	char *conninfo;        /* as configured, to connect again */
 	char *schema;          /* as configured */
+	bool read_only;        /* a reader: no lock, no writes */
+	bool setting_up;       /* connecting: no reconnect from inside */
+	bool ready;            /* conn is set up (lock, search_path, statements) */
 	bool in_tx;            /* between store_begin() and commit/rollback */
 	bool pipeline;         /* in pipeline mode */
 	int queued;            /* statements sent since the last sync */
@@ -68,6 +72,10 @@ int64_t spg_int(struct zl_store *st, const char *sql, int n, const char *const *
  * transaction it is flushed at once, so its failure is reported here. */
 int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const *params,
               const char *what, struct zl_err *err);
+
+/* Connects again after the connection broke, setting the session up as
+ * store_open() does (for a writer: the lock first). 0 or -1. */
+int spg_reconnect(struct zl_store *st, struct zl_err *err);
 
 /* Syncs the pipeline and collects every answer: 0, or -1 with the first
  * failure among them in err. Nothing queued: 0 at once. */

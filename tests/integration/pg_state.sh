@@ -66,6 +66,17 @@ ok "run again: two passes ran" zl_wait_for 30 zl_passes_reach "$conf" "$((passes
 f=$(zl_drain "$q" "" 1)
 is "$(zl_count "$f")" 0 "after a restart nothing is announced again"
 
+# The state connection cut under the running daemon: made again, with the
+# lock, and the daemon goes on.
+zl_sql "$sdb" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'zaaklink pid $pid'" >/dev/null
+ze=$(zl_uuid)
+zl_ow "$db" "$kc" "$ze" >/dev/null
+f5=$(zl_drain "$q" 1 20)
+is "$(zl_types "$f5") $(zl_jq "$f5" 'ev.subject')" "gekoppeld $ze" \
+	"state connection cut under run: reconnected, the next link published"
+ok "the reconnect is logged" zl_wait_log 'msg=state\.reconnected' 10
+
 # A second writer on the same schema is refused while the first runs.
 out=$(zl_zl -c "$conf" once 2>&1); rc=$?
 is "$rc" 75 "once beside run: exit 75"
@@ -79,7 +90,7 @@ is "$(jq -r '.state_backend' <<<"$js")" postgresql "status --json: state_backend
 is "$(jq -r '.state_schema' <<<"$js")" "$schema" "status --json: state_schema"
 is "$(jq -r '.state_exists' <<<"$js")" true "status --json: the state exists"
 is "$(jq -r '.pending' <<<"$js")" 0 "status --json: nothing pending"
-is "$(jq -r '.links' <<<"$js")" 2 "status --json: two published links"
+is "$(jq -r '.links' <<<"$js")" 3 "status --json: three published links"
 unlike "$js" "password=zaaklink" "status --json masks the state password"
 zl_conf "$ZL_TMP/fresh.conf" "$db" "$ZL_TMP/fresh.db" "$ex"
 js=$(zl_status_json "$ZL_TMP/fresh.conf")

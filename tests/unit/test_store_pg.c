@@ -95,6 +95,48 @@ START_TEST(test_pg_queued_writes_land_and_a_failure_among_them_counts)
 }
 END_TEST
 
+/* Ends the store connections of this process from another session. */
+static void cut_connection(void)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	         " WHERE application_name = 'zaaklink pid %ld'",
+	         (long)getpid());
+	ck_assert_int_eq(pg_run(sql), 0);
+	usleep(200000);
+}
+
+/* A connection lost between transactions is made again at the next one,
+ * the writer's lock taken again first: held by another writer meanwhile,
+ * the store refuses to write. */
+START_TEST(test_pg_lost_connection_is_made_again_with_the_lock)
+{
+	struct zl_store *st = open_rw(), *other;
+	struct zl_err err = {0};
+	struct zl_link l;
+
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	cut_connection();
+	ck_assert_msg(store_begin(st, &err) == 0, "store_begin: %s", err.msg);
+	make_link(&l, 2, ZL_LINK_PUBLISHED, "b");
+	ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	cut_connection();
+	other = open_rw();
+	ck_assert_int_eq(store_begin(st, &err), -1);
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another zaaklink process"));
+	store_close(other);
+	ck_assert_msg(store_begin(st, &err) == 0, "store_begin: %s", err.msg);
+	store_rollback(st);
+	ck_assert_int_eq(store_counts(st, &(struct zl_store_counts){0}, &err), 0);
+	store_close(st);
+}
+END_TEST
+
 static Suite *store_pg_suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -106,6 +148,7 @@ static Suite *store_pg_suite(void)
 	tcase_add_test(tc, test_pg_newer_schema_is_refused);
 	tcase_add_test(tc, test_pg_reader_writes_nothing);
 	tcase_add_test(tc, test_pg_queued_writes_land_and_a_failure_among_them_counts);
+	tcase_add_test(tc, test_pg_lost_connection_is_made_again_with_the_lock);
 	suite_add_tcase(s, tc);
 	return s;
 }
