@@ -5,8 +5,9 @@
  * SQLite backend give them.
  *
  * Writes made once per row (a link, a fingerprint) are queued in the
- * pipeline (store_pg.h): a 1M-link announce is a thousand round trips, not
- * a million. Every read flushes the queue first, so it sees them.
+ * pipeline (store_pg.h): synced a thousand at a time, so a 1M-link
+ * announce is a few thousand round trips, not millions. Every read
+ * flushes the queue first, so it sees them.
  * A range of links is read in one query and walked from its result: a
  * range holds at most range_size links.
  */
