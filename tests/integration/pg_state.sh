@@ -110,10 +110,35 @@ out=$(ZAAKLINK_STATE_CONNINFO="host=127.0.0.1 dbname=x" zl_zl -c "$ZL_TMP/file.c
 is "$rc" 78 "ZAAKLINK_STATE_CONNINFO with a file's state.path: exit 78"
 
 # ---- a database in recovery ----
-# pg_is_in_recovery() is true only on a standby, which needs a replication
-# connection the shared test server does not allow (pg_hba has no
-# replication line); default_transaction_read_only does not make it true.
-skip 1 "a standby to refuse needs replication access the shared test PostgreSQL does not grant"
+# pg_is_in_recovery() is true only on a standby: a primary of our own (the
+# shared server grants no replication) and a streaming standby of it.
+standby_up() {
+	local saved=$PGPORT bindir primary dir=$ZL_TMP/replica
+	bindir=$(_zl_pg_bindir) || return 1
+	zl_pg_start "$dir/primary" || return 1
+	primary=$PGPORT
+	export PGPORT=$saved ZL_TEST_PGPORT=$saved
+	mkdir -p "$dir/standby" && chmod 700 "$dir/standby" || return 1
+	[ "$(id -u)" = 0 ] && chown postgres: "$dir" "$dir/standby"
+	_zl_as_pg sh -c "echo 'host replication postgres 127.0.0.1/32 trust' >>'$dir/primary/data/pg_hba.conf'" &&
+		_zl_as_pg "$bindir/pg_ctl" -D "$dir/primary/data" reload >/dev/null &&
+		_zl_as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$dir/standby/data" \
+			-R -X stream >"$dir/basebackup.log" 2>&1 || return 1
+	standby_port=$(zl_free_port) || return 1
+	zl_on_exit "_zl_as_pg '$bindir/pg_ctl' -D '$dir/standby/data' -m immediate stop >/dev/null 2>&1"
+	_zl_as_pg "$bindir/pg_ctl" -D "$dir/standby/data" -l "$dir/standby/server.log" -w -t 60 \
+		-o "-p $standby_port -k $dir/standby" start >/dev/null 2>&1
+}
+if standby_up; then
+	rconf=$ZL_TMP/replica.conf
+	zl_conf "$rconf" "$db" "$ZL_TMP/replica.db" "$ex" \
+		"state.conninfo = \"host=127.0.0.1 port=$standby_port dbname=postgres user=postgres\";"
+	out=$(zl_zl -c "$rconf" once 2>&1); rc=$?
+	is "$rc" 73 "a state database in recovery (a standby) is refused: exit 73"
+	like "$out" "state database postgres is in recovery \\(a standby\\)" "with a one-line reason"
+else
+	skip 2 "could not start a standby here (see $ZL_TMP/replica)"
+fi
 
 # ---- the state in Open Klant's own database ----
 zl_sql "$db" "GRANT CREATE ON DATABASE \"$db\" TO zaaklink"
