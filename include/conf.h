@@ -45,7 +45,9 @@ struct zl_source_conf {
 };
 
 struct zl_state_conf {
-	char *path; /* SQLite file */
+	char *path;     /* SQLite file; unused when conninfo is set */
+	char *conninfo; /* PostgreSQL (libpq conninfo or URI), or NULL */
+	char *schema;   /* PostgreSQL schema of zaaklink's tables */
 };
 
 struct zl_events_conf {

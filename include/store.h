@@ -1,5 +1,9 @@
 /*
- * Store: zaaklink's own state in one SQLite file.
+ * Store: zaaklink's own state, in one SQLite file or in a schema of a
+ * PostgreSQL database (state.path or state.conninfo). The two backends keep
+ * the same tables with the same meaning (store.c chooses, store_sqlite*.c
+ * and store_pg*.c implement); what follows is said of SQLite and holds for
+ * PostgreSQL too unless a function says otherwise.
  *
  * Tables: link (per onderwerpobject that is a link: its identificator, and
  * the payload last recorded, so an ontkoppeld repeats the gekoppeld exactly),
@@ -12,8 +16,9 @@
  * transaction (store_begin() .. store_commit()), so a crash leaves either
  * all of them or none.
  *
- * Code: store.c (file, lock, schema, transactions, meta, backfill request),
- * store_links.c (links, fingerprints, checkpoint), store_outbox.c (outbox,
+ * Code (SQLite): store_sqlite.c (file, lock, schema, transactions, meta,
+ * backfill request), store_sqlite_links.c (links, fingerprints,
+ * checkpoint), store_sqlite_outbox.c (outbox,
  * counts, backfill).
  *
  * Errors: every function returning int fails with -1 (a count: -1) and err
@@ -37,18 +42,39 @@
 #include "diff.h"
 
 struct zl_store;
+struct zl_state_conf;
 
 /*
- * Opens (creating and migrating when needed) the state file. read_only
- * opens an existing file without creating or migrating it. Codes:
+ * Opens (creating and migrating when needed) the state the settings name:
+ * the file state->path, or the schema state->schema of the database
+ * state->conninfo when that is set. read_only opens an existing state
+ * without creating or migrating it, and writes nothing. Codes:
  * ZL_EX_TEMPFAIL when another process holds the writer's lock (the message
  * names its pid), ZL_EX_CANTCREAT when the file cannot be opened, is no
  * regular file of zaaklink's user, or has a newer schema; a missing file
  * opened read_only is ZL_EX_CANTCREAT too. Migrations each run in their own
  * transaction.
  */
-struct zl_store *store_open(const char *path, bool read_only, struct zl_err *err);
+struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err);
 void store_close(struct zl_store *st);
+
+/* Where the state lives, for logs and status: the file's path, or
+ * "schema S at CONNINFO" with the password masked. malloc'ed; NULL when
+ * out of memory. */
+char *store_describe(const struct zl_state_conf *state);
+
+/* 1 when the state exists (the file, or the schema with its tables), 0 when
+ * it does not yet, -1 with err when that cannot be told. Writes nothing. */
+int store_exists(const struct zl_state_conf *state, struct zl_err *err);
+
+/* Which database holds an open PostgreSQL state: "SYSTEM_ID/DATABASE" in
+ * buf (the server's system identifier and the database's name), compared
+ * with the source's to tell the same database. 0, or -1 with err; "" for
+ * SQLite. */
+int store_database_id(struct zl_store *st, char *buf, size_t size, struct zl_err *err);
+
+/* The query store_database_id() runs, for running it on another connection. */
+extern const char store_database_id_sql[];
 
 /* BEGIN IMMEDIATE: waits up to 10 s for a reader's lock (busy timeout). */
 int store_begin(struct zl_store *st, struct zl_err *err);
@@ -134,6 +160,21 @@ int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *
                      struct zl_err *err);
 void store_outbox_rows_clear(struct zl_outbox_row *rows, int n);
 
+/* An outbox row with all a copy of the state keeps (zaaklink state copy). */
+struct zl_outbox_full {
+	struct zl_outbox_row row;
+	int64_t link_id;
+	const char *last_error; /* NULL when none */
+	int64_t next_attempt_ms;
+};
+
+/* Calls fn for every outbox row in seq order (pointers valid during the
+ * call); fn returns 0 to go on, non-zero to stop (passed back). */
+int store_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                      void *arg, struct zl_err *err);
+/* [in a transaction] Appends a row as it is (its own seq aside: the next). */
+int store_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
+
 /* The broker acknowledged every row with seq <= upto: removes them and
  * counts them in published_total, in a transaction of its own (call it
  * with none open). */
@@ -192,9 +233,10 @@ int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, s
  * recorded: a crash in between loses the request rather than announcing
  * every link twice, which Open Zaak would turn into duplicate records.
  * Neither touches the database; a file that cannot be written or removed
- * is ZL_EX_CANTCREAT.
+ * is ZL_EX_CANTCREAT. In PostgreSQL the request is a row of the table
+ * backfill_request instead, with the same rules.
  */
-int store_request_backfill(const char *state_path, struct zl_err *err);
+int store_request_backfill(const struct zl_state_conf *state, struct zl_err *err);
 int store_take_backfill_request(struct zl_store *st, struct zl_err *err);
 
 /* Value of a meta key (e.g. "range_size"); 1 found, 0 missing, -1 error. */

@@ -1,5 +1,8 @@
 /* App: error reporting, state opening, one pass and a backfill, shared by the commands. */
 #include "app.h"
+#include "log.h"
+
+#include <libpq-fe.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +13,50 @@ int app_fail(const struct zl_err *err)
 	return err->code ? err->code : ZL_EX_SOFTWARE;
 }
 
+/*
+ * A PostgreSQL state in Open Klant's own database works, but changes what
+ * zaaklink does there: say so once at start. The source is asked with a
+ * connection of its own; when it cannot be reached the pass will say why.
+ */
+static void warn_shared_database(const struct zl_conf *conf, struct zl_store *st)
+{
+	const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+	char timeout[16], state_id[256], source_id[256] = "";
+	const char *values[] = {timeout, "zaaklink", conf->source.conninfo, NULL};
+	struct zl_err err = {0};
+	PGconn *conn;
+	PGresult *res;
+
+	if (!conf->state.conninfo || store_database_id(st, state_id, sizeof(state_id), &err) < 0 ||
+	    !state_id[0])
+		return;
+	snprintf(timeout, sizeof(timeout), "%d", conf->source.connect_timeout);
+	conn = PQconnectdbParams(keys, values, 1);
+	if (conn && PQstatus(conn) == CONNECTION_OK) {
+		res = PQexec(conn, store_database_id_sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+			snprintf(source_id, sizeof(source_id), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	PQfinish(conn);
+	if (strcmp(state_id, source_id) == 0)
+		zl_warn(
+		    "state.shared_database",
+		    "schema=%s note=\"the state is in Open Klant's own database: zaaklink writes "
+		    "there (it is no longer SELECT-only), and a read replica of it cannot hold "
+		    "the state\"",
+		    conf->state.schema);
+}
+
 struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int *exit_code)
 {
 	struct zl_err err = {0};
-	struct zl_store *st = store_open(conf->state.path, read_only, &err);
+	struct zl_store *st = store_open(&conf->state, read_only, &err);
 
 	if (!st)
 		*exit_code = app_fail(&err);
+	else if (!read_only)
+		warn_shared_database(conf, st);
 	return st;
 }
 

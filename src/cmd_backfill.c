@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char **argv);
 
@@ -24,13 +25,29 @@ const struct zl_command zl_cmd_backfill = {
 static int request_backfill(const struct zl_conf *conf, const struct zl_err *held)
 {
 	struct zl_err err = {0};
+	char *where;
+	char q[1024], r[1024];
 
-	if (store_request_backfill(conf->state.path, &err) < 0)
+	if (store_request_backfill(&conf->state, &err) < 0)
 		return app_fail(&err);
-	zl_info("backfill.requested", "state=\"%s\" reason=\"%s\"", conf->state.path, held->msg);
-	printf("%s;\nleft the request %s.backfill: that zaaklink run records a gekoppeld for every "
-	       "current link after its next pass (log line backfill.recorded)\n",
-	       held->msg, conf->state.path);
+	if (!(where = store_describe(&conf->state))) {
+		zl_err_set(&err, ZL_EX_SOFTWARE, "out of memory while describing the state");
+		return app_fail(&err);
+	}
+	zl_info("backfill.requested", "state=\"%s\" reason=\"%s\"",
+	        zl_log_quote(where, q, sizeof(q)), zl_log_quote(held->msg, r, sizeof(r)));
+	if (conf->state.conninfo)
+		printf(
+		    "%s;\nleft the request %s.backfill_request (%s): that zaaklink run records a "
+		    "gekoppeld for every current link after its next pass (log line "
+		    "backfill.recorded)\n",
+		    held->msg, conf->state.schema, where);
+	else
+		printf(
+		    "%s;\nleft the request %s.backfill: that zaaklink run records a gekoppeld for "
+		    "every current link after its next pass (log line backfill.recorded)\n",
+		    held->msg, conf->state.path);
+	free(where);
 	return ZL_EX_OK;
 }
 
@@ -42,7 +59,7 @@ static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char *
 	int64_t n;
 
 	(void)opts, (void)argc, (void)argv;
-	if (!(st = store_open(conf->state.path, false, &err)))
+	if (!(st = store_open(&conf->state, false, &err)))
 		return err.code == ZL_EX_TEMPFAIL ? request_backfill(conf, &err) : app_fail(&err);
 	/*
 	 * A pass first, so "current" means what the database holds now; links

@@ -438,9 +438,23 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
 	d.level_pinned = zl_log_level_pinned();
-	zl_info("daemon.started", "version=%s state=%s poll_interval=%.3g watchdog_s=%.3g",
-	        PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
-	        d.notify.watchdog_ms / 1000.0);
+	{
+		char *where = store_describe(&conf->state);
+		char q[1024];
+
+		/* A file's path as it always was; a schema and conninfo quoted. */
+		if (conf->state.conninfo)
+			zl_info("daemon.started",
+			        "version=%s state=\"%s\" poll_interval=%.3g watchdog_s=%.3g",
+			        PACKAGE_VERSION, zl_log_quote(where ? where : "?", q, sizeof(q)),
+			        conf->source.poll_interval, d.notify.watchdog_ms / 1000.0);
+		else
+			zl_info("daemon.started",
+			        "version=%s state=%s poll_interval=%.3g watchdog_s=%.3g",
+			        PACKAGE_VERSION, conf->state.path, conf->source.poll_interval,
+			        d.notify.watchdog_ms / 1000.0);
+		free(where);
+	}
 	check_watchdog(&d);
 
 	while (!stop_signal) {

@@ -172,15 +172,15 @@ static void read_broker(const struct zl_conf *conf, struct status *s)
 	mover_free(m);
 }
 
-/* Fills s from the state file; a missing file is a state, not an error. */
+/* Fills s from the state; a missing file or schema is a state, not an error. */
 static int read_state(const struct zl_conf *conf, struct status *s, struct zl_err *err)
 {
 	struct zl_store *st;
 	int rc;
 
-	if (access(conf->state.path, F_OK) != 0)
-		return 0;
-	if (!(st = store_open(conf->state.path, true, err)))
+	if ((rc = store_exists(&conf->state, err)) <= 0)
+		return rc;
+	if (!(st = store_open(&conf->state, true, err)))
 		return -1;
 	s->have_state = true;
 	rc = store_checkpoint_get(st, &s->cp, err);
@@ -200,6 +200,14 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 	char *text;
 
 	cJSON_AddStringToObject(o, "state_path", conf->state.path);
+	cJSON_AddStringToObject(o, "state_backend", conf->state.conninfo ? "postgresql" : "sqlite");
+	if (conf->state.conninfo) {
+		char *where = store_describe(&conf->state);
+
+		cJSON_AddStringToObject(o, "state_schema", conf->state.schema);
+		cJSON_AddStringToObject(o, "state_location", where ? where : "?");
+		free(where);
+	}
 	cJSON_AddBoolToObject(o, "state_exists", s->have_state);
 	cp = cJSON_AddObjectToObject(o, "health");
 	cJSON_AddBoolToObject(cp, "ok", s->healthy);
@@ -279,8 +287,13 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 	struct zl_topology t;
 	char ts[21];
 
-	printf("state            %s%s\n", conf->state.path,
-	       s->have_state ? "" : " (not created yet: zaaklink has not run)");
+	{
+		char *where = store_describe(&conf->state);
+
+		printf("state            %s%s\n", where ? where : "?",
+		       s->have_state ? "" : " (not created yet: zaaklink has not run)");
+		free(where);
+	}
 	if (s->healthy)
 		printf("health           ok\n");
 	else

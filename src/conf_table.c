@@ -112,7 +112,29 @@ static char *dir_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-/* Checks that the state file can be created or opened for what the command does with it. */
+#define ENV_STATE_CONNINFO "ZAAKLINK_STATE_CONNINFO"
+
+/* Checks state.schema: a plain identifier, used unquoted in what operators type. */
+static int check_state_schema(struct zl_err *err, const char *prefix, const char *schema)
+{
+	bool plain = (*schema >= 'a' && *schema <= 'z') || *schema == '_';
+
+	for (const char *c = schema; *c && plain; c++)
+		plain = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+	if (!plain)
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "%s: '%s' is not a plain identifier (lower-case letters, digits "
+		                  "and _, not starting with a digit)",
+		                  prefix, schema);
+	return check_schema(err, prefix, schema);
+}
+
+/*
+ * Checks that the state file can be created or opened for what the command
+ * does with it; with state.conninfo set (read before it, or in the
+ * environment) the state is in
+ * PostgreSQL, and a state.path set too is refused: exactly one of the two.
+ */
 static int check_state_path(struct zl_conf_loader *ld, const struct zl_setting *row,
                             const config_setting_t *s)
 {
@@ -121,6 +143,15 @@ static int check_state_path(struct zl_conf_loader *ld, const struct zl_setting *
 	char *dir;
 	int rc = 0;
 
+	/* The environment is applied after the file: its conninfo counts too. */
+	if (ld->conf->state.conninfo || getenv(ENV_STATE_CONNINFO)) {
+		if (s)
+			return zl_conf_fail_at(
+			    ld, s,
+			    "state: state.path and state.conninfo are both set; set "
+			    "exactly one (path: SQLite, conninfo: PostgreSQL)");
+		return 0;
+	}
 	if (path[strlen(path) - 1] == '/')
 		return zl_conf_fail_at(ld, s, "state.path: '%s' names a directory, expected a file",
 		                       path);
@@ -534,8 +565,14 @@ const struct zl_setting zl_settings[] = {
     {"source", "query_timeout", &zl_type_int, AT(source.query_timeout), ZL_RESTART, .def_num = 300,
      .min = 1, .max = ZL_MAX_TIMEOUT_S},
 
+    /* conninfo before path: path's check refuses the two together. */
+    {"state", "conninfo", &zl_type_string, AT(state.conninfo), ZL_RESTART,
+     .env = ENV_STATE_CONNINFO, .valid = check_conninfo,
+     .has_password = conf_conninfo_has_password},
     {"state", "path", &zl_type_string, AT(state.path), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
      .def_str = DEFAULT_STATE_PATH, .check = check_state_path},
+    {"state", "schema", &zl_type_string, AT(state.schema), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
+     .def_str = "zaaklink", .valid = check_state_schema},
 
     {"events", "source", &zl_type_string, AT(events.source), ZL_RELOAD,
      .flags = ZL_SET_REQUIRED | ZL_SET_NONEMPTY},

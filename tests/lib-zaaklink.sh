@@ -184,13 +184,47 @@ zl_fixture_new() {
 	q=$(zl_queue_new "$ex") || bail "cannot declare a queue"
 }
 
+# zl_state_db DB: the database that holds the PostgreSQL state of the test
+# whose source is DB (created on first use, role zaaklink may create schemas
+# in it and nothing more); prints its name.
+zl_state_db() {
+	local sdb="${1}_state"
+	if ! _zl_psql postgres -c "SELECT 1 FROM pg_database WHERE datname = '$sdb'" | grep -qx 1; then
+		_zl_psql postgres -c "CREATE DATABASE \"$sdb\"" >/dev/null || return 1
+		echo "$sdb" >>"$ZL_TMP/databases"
+		_zl_psql "$sdb" -c "GRANT CREATE ON DATABASE \"$sdb\" TO zaaklink" >/dev/null || return 1
+	fi
+	echo "$sdb"
+}
+
+# zl_state_schema STATE: the schema that stands for the state file STATE
+# with ZL_TEST_STATE=pg: the same file name, the same schema.
+zl_state_schema() {
+	echo "zl_$(printf '%s' "$1" | md5sum | cut -c1-16)"
+}
+
+# zl_state_conf DB STATE: the state group's default lines: state.path =
+# STATE, or with ZL_TEST_STATE=pg a conninfo to the test's state database
+# and a schema standing for STATE.
+zl_state_conf() {
+	local sdb
+	if [ "${ZL_TEST_STATE:-sqlite}" = pg ]; then
+		sdb=$(zl_state_db "$1") || return 1
+		printf 'conninfo = "host=127.0.0.1 port=%s dbname=%s user=zaaklink password=zaaklink";\nschema = "%s";' \
+			"$PGPORT" "$sdb" "$(zl_state_schema "$2")"
+	else
+		printf 'path = "%s";' "$2"
+	fi
+}
+
 # zl_conf FILE DB STATEFILE EXCHANGE [EXTRA...]: writes a zaaklink.conf for
 # the test servers. Each EXTRA is one or more lines "group.setting = value;"
 # (e.g. 'events.initial_sync = "announce";'); they land inside their group
 # and replace the default of the same setting. ZL_CONF_SOURCE_EXTRA,
 # ZL_CONF_STATE_EXTRA, ZL_CONF_EVENTS_EXTRA and ZL_CONF_AMQP_EXTRA add raw
 # lines ("setting = value;") to a group. A group the file does not have yet
-# (log.level = "debug";) is added.
+# (log.level = "debug";) is added. ZL_TEST_STATE=pg puts the state in
+# PostgreSQL (zl_state_conf).
 zl_conf() {
 	local file=$1 db=$2 state=$3 exchange=$4 line group setting key
 	shift 4
@@ -205,7 +239,7 @@ zl_conf() {
 		[source]="conninfo = \"host=127.0.0.1 port=$PGPORT dbname=$db user=zaaklink password=zaaklink\";
 base_url = \"https://openklant.example.nl\";
 poll_interval = 0.5;"
-		[state]="path = \"$state\";"
+		[state]="$(zl_state_conf "$db" "$state")"
 		[events]="source = \"urn:nld:oin:01823288444:openklant\";"
 		[amqp]="url = \"$ZL_TEST_AMQP_URL\";
 exchange = \"$exchange\";"

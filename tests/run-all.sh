@@ -247,6 +247,9 @@ start_servers() {
 	say "starting PostgreSQL and RabbitMQ in $ZL_TMP"
 	if zl_pg_start "$ZL_TMP/pg" && zl_rabbit_start "$ZL_TMP/rabbit"; then
 		export ZL_TEST_PGPORT ZL_TEST_AMQP_PORT ZL_TEST_AMQP_URL
+		# The store's unit tests run against PostgreSQL too, each in a
+		# schema of its own in this database.
+		export ZL_TEST_STATE_CONNINFO="host=127.0.0.1 port=$ZL_TEST_PGPORT user=postgres dbname=postgres"
 		servers_up=yes
 		say "PostgreSQL on 127.0.0.1:$ZL_TEST_PGPORT, RabbitMQ on 127.0.0.1:$ZL_TEST_AMQP_PORT"
 		return 0
@@ -267,6 +270,15 @@ fi
 if build default; then
 	start_servers
 	check default
+	# Key flows once more with the state in PostgreSQL (ZL_TEST_STATE=pg,
+	# tests/lib-zaaklink.sh): the same checks on the other backend.
+	for t in events initial_sync; do
+		say "tests/integration/$t.sh with the state in PostgreSQL"
+		tap "pg state: $t.sh" "$ROOT/_build/default/pg-state-$t.log" \
+			env ZL_TEST_STATE=pg ZL_BIN="$ROOT/_build/default/zaaklink" \
+			ZL_PROBE="$ROOT/_build/default/amqp-probe" ZL_SRCDIR="$ROOT" \
+			bash "$ROOT/tests/integration/$t.sh"
+	done
 	say "make valgrind-unit"
 	if make -C "$ROOT/_build/default" -s valgrind-unit; then
 		summary+=("valgrind: clean")

@@ -185,6 +185,17 @@ static const struct bad_case bad_cases[] = {
     {"state path is a directory", STATE_PATH("/tmp/."),
      "@F@:6: state.path: /tmp/. is a directory, expected a file"},
     {"empty state path", STATE_PATH(""), "@F@:6: state.path: must not be empty"},
+    {"state path and conninfo both",
+     SRC "state: {\n  path = \"" STATE_DB "\";\n  conninfo = \"host=db\";\n};\n" EVENTS,
+     "@F@:6: state: state.path and state.conninfo are both set; set exactly one (path: "
+     "SQLite, conninfo: PostgreSQL)"},
+    {"state schema not plain",
+     SRC "state: {\n  conninfo = \"host=db\";\n  schema = \"Zaak-link\";\n};\n" EVENTS,
+     "@F@:7: state.schema: 'Zaak-link' is not a plain identifier (lower-case letters, digits "
+     "and _, not starting with a digit)"},
+    {"state conninfo unparsable", SRC "state: {\n  conninfo = \"host=db password\";\n};\n" EVENTS,
+     "@F@:6: state.conninfo: not a valid libpq connection string "
+     "(key=value pairs or a postgresql:// URI)"},
     {"unparsable amqp url", AMQP("url = \"amqp://guest:" SECRET "@host:abc/\";"),
      "@F@:12: amqp.url: 'amqp://guest:***@host:abc/' is not a valid AMQP URL, expected "
      "amqp[s]://[user[:password]@]host[:port][/vhost]"},
@@ -450,6 +461,7 @@ static void clear_environment(void)
 {
 	unsetenv("ZAAKLINK_AMQP_URL");
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+	unsetenv("ZAAKLINK_STATE_CONNINFO");
 	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
@@ -973,6 +985,38 @@ START_TEST(test_env_conninfo_replaces_the_file)
 	conf_free(conf);
 	remove_temp(file);
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+}
+END_TEST
+
+/* state.conninfo puts the state in PostgreSQL, in schema zaaklink unless
+ * state.schema says otherwise; the environment replaces it, and an
+ * environment conninfo with a file's state.path is refused like the file's. */
+START_TEST(test_state_conninfo_selects_postgresql)
+{
+	char *file;
+	struct zl_conf *conf;
+	struct zl_err err = {0};
+
+	conf = load_ok(SRC "state: {\n  conninfo = \"host=statedb\";\n};\n" EVENTS, &file);
+	ck_assert_str_eq(conf->state.conninfo, "host=statedb");
+	ck_assert_str_eq(conf->state.schema, "zaaklink");
+	conf_free(conf);
+	remove_temp(file);
+	setenv("ZAAKLINK_STATE_CONNINFO", "postgresql://zl@env/state", 1);
+	conf = load_ok(
+	    SRC "state: {\n  conninfo = \"host=statedb\";\n  schema = \"zl_2\";\n};\n" EVENTS,
+	    &file);
+	ck_assert_str_eq(conf->state.conninfo, "postgresql://zl@env/state");
+	ck_assert_str_eq(conf->state.schema, "zl_2");
+	conf_free(conf);
+	remove_temp(file);
+	conf = load_text(BASE, &err, &file);
+	ck_assert_ptr_null(conf);
+	ck_assert_ptr_nonnull(
+	    strstr(err.msg, ":6: state: state.path and state.conninfo are both set"));
+	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
+	remove_temp(file);
+	unsetenv("ZAAKLINK_STATE_CONNINFO");
 }
 END_TEST
 
@@ -1534,6 +1578,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(env, test_env_amqp_url_list_validated);
 	tcase_add_test(env, test_env_conninfo_replaces_the_file);
 	tcase_add_test(env, test_env_conninfo_makes_file_conninfo_optional);
+	tcase_add_test(env, test_state_conninfo_selects_postgresql);
 	tcase_add_test(env, test_env_conninfo_validated);
 	suite_add_tcase(s, env);
 

@@ -115,6 +115,7 @@ static void clear_environment(void)
 {
 	unsetenv("ZAAKLINK_AMQP_URL");
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+	unsetenv("ZAAKLINK_STATE_CONNINFO");
 	unsetenv("CREDENTIALS_DIRECTORY");
 }
 

@@ -1,5 +1,10 @@
-/* Unit tests of the SQLite state: schema, links, outbox order, atomic passes. */
-#include "store.h"
+/*
+ * Unit tests of the state: schema, links, outbox order, atomic passes. The
+ * tests of what the store keeps run against both backends: SQLite always,
+ * PostgreSQL when ZL_TEST_STATE_CONNINFO names a database they may create
+ * schemas in (each test in a fresh schema, dropped afterwards).
+ */
+#include "store_fixtures.h"
 #include "unit.h"
 
 #include <sqlite3.h>
@@ -8,77 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/zl-store-XXXXXX";
-static char path[256];
-
-static void setup(void)
-{
-	strcpy(dir, "/tmp/zl-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/state.db", dir);
-}
-
-static void teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static struct zl_store *open_rw(void)
-{
-	struct zl_err err = {0};
-	struct zl_store *st = store_open(path, false, &err);
-
-	ck_assert_msg(st != NULL, "store_open: %s", err.msg);
-	return st;
-}
-
-static void make_link(struct zl_link *l, int64_t id, enum zl_link_status status, const char *zaak)
-{
-	memset(l, 0, sizeof(*l));
-	l->id = id;
-	l->status = status;
-	l->uuid = "11111111-2222-4333-8444-555555555555";
-	l->klantcontact_id = 7;
-	l->objecttype = "zaak";
-	l->soort_object_id = "uuid";
-	l->object_id = (char *)zaak;
-	l->code_register = "open-zaak";
-	l->payload.zaak = "urn:uuid:x";
-	l->payload.link_to = "https://ok/klantinteracties/api/v1/onderwerpobjecten/1";
-	l->payload.label = "label";
-}
-
-static void add_event(struct zl_store *st, enum zl_event_type type, int64_t link_id)
-{
-	struct zl_payload p = {"urn:uuid:z", "https://ok/x", "l"};
-	struct zl_event ev = {
-	    .type = type, .time = 1700000000, .source = "urn:s", .subject = "z", .payload = &p};
-	struct zl_err err = {0};
-
-	event_new_id(ev.id);
-	ck_assert_int_eq(store_outbox_add(st, &ev, link_id, &err), 0);
-}
-
-static int64_t pending(struct zl_store *st)
-{
-	struct zl_store_counts c;
-	struct zl_err err = {0};
-
-	ck_assert_int_eq(store_counts(st, &c, &err), 0);
-	return c.pending;
-}
-
-/* Counts the stored fingerprints. */
-static int count_fp(const struct zl_range_fp *r, void *arg)
-{
-	(void)r;
-	(*(int *)arg)++;
-	return 0;
-}
 
 START_TEST(test_state_file_uses_wal_and_versioned_schema)
 {
@@ -148,7 +82,7 @@ START_TEST(test_newer_schema_is_refused)
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99"));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 }
@@ -160,7 +94,7 @@ START_TEST(test_second_writer_is_refused_with_pid)
 	struct zl_err err = {0};
 	char pid[32];
 
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	snprintf(pid, sizeof(pid), "pid %ld", (long)getpid());
 	ck_assert_ptr_nonnull(strstr(err.msg, "in use by another zaaklink process"));
 	ck_assert_ptr_nonnull(strstr(err.msg, pid));
@@ -175,7 +109,7 @@ START_TEST(test_missing_state_read_only_names_file)
 {
 	struct zl_err err = {0};
 
-	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_null(store_open(state_at(path), true, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 }
 END_TEST
@@ -184,7 +118,7 @@ START_TEST(test_unwritable_directory_names_file_and_cause)
 {
 	struct zl_err err = {0};
 
-	ck_assert_ptr_null(store_open("/proc/zl-no/state.db", false, &err));
+	ck_assert_ptr_null(store_open(state_at("/proc/zl-no/state.db"), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/zl-no/state.db"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 }
@@ -224,7 +158,7 @@ START_TEST(test_state_file_symlink_is_refused)
 	snprintf(victim, sizeof(victim), "%s/victim", dir);
 	put_file(victim, "precious\n");
 	ck_assert_int_eq(symlink(victim, path), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_str_eq(err.msg + strlen(err.msg) -
 	                     strlen("is a symbolic link: refusing to follow it"),
 	                 "is a symbolic link: refusing to follow it");
@@ -232,7 +166,7 @@ START_TEST(test_state_file_symlink_is_refused)
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 	ck_assert_str_eq(file_text(victim), "precious\n");
 	memset(&err, 0, sizeof(err));
-	ck_assert_ptr_null(store_open(path, true, &err));
+	ck_assert_ptr_null(store_open(state_at(path), true, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 }
@@ -249,7 +183,7 @@ START_TEST(test_lock_file_symlink_is_not_truncated)
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	put_file(victim, "precious\n");
 	ck_assert_int_eq(symlink(victim, lock), 0);
-	st = store_open(path, false, &err);
+	st = store_open(state_at(path), false, &err);
 	ck_assert_str_eq(file_text(victim), "precious\n");
 	ck_assert_ptr_null(st);
 	ck_assert_ptr_nonnull(strstr(err.msg, lock));
@@ -268,7 +202,7 @@ START_TEST(test_lock_file_dangling_symlink_creates_nothing)
 	snprintf(target, sizeof(target), "%s/elsewhere", dir);
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(symlink(target, lock), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_int_eq(access(target, F_OK), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 }
@@ -281,7 +215,7 @@ START_TEST(test_lock_file_not_regular_is_refused)
 
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(mkfifo(lock, 0600), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_msg(strstr(err.msg, lock) != NULL, "not naming %s: %s", lock, err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is not a regular file"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
@@ -300,7 +234,7 @@ START_TEST(test_wal_file_symlink_is_refused)
 	put_file(victim, "precious\n");
 	unlink(wal);
 	ck_assert_int_eq(symlink(victim, wal), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_msg(strstr(err.msg, wal) != NULL, "not naming %s: %s", wal, err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
 	ck_assert_str_eq(file_text(victim), "precious\n");
@@ -322,19 +256,19 @@ START_TEST(test_state_file_of_another_user_is_refused)
 	}
 	store_close(open_rw());
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, path));
 	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
 	ck_assert_int_eq(err.code, ZL_EX_CANTCREAT);
 	/* A reader (status, a monitoring user) needs no ownership. */
-	st = store_open(path, true, &err);
+	st = store_open(state_at(path), true, &err);
 	ck_assert_ptr_nonnull(st);
 	store_close(st);
 	ck_assert_int_eq(chown(path, 0, 0), 0);
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	ck_assert_int_eq(chown(lock, 65534, 65534), 0);
 	memset(&err, 0, sizeof(err));
-	ck_assert_ptr_null(store_open(path, false, &err));
+	ck_assert_ptr_null(store_open(state_at(path), false, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, lock));
 	ck_assert_ptr_nonnull(strstr(err.msg, "not to root who runs zaaklink"));
 }
@@ -661,6 +595,83 @@ START_TEST(test_range_fingerprints_round_trip)
 }
 END_TEST
 
+/* Collects the event ids and link ids of store_outbox_each(). */
+struct seen_rows {
+	char ids[4][37];
+	int64_t links[4];
+	int n;
+};
+
+static int collect_row(const struct zl_outbox_full *r, void *arg)
+{
+	struct seen_rows *seen = arg;
+
+	ck_assert_int_lt(seen->n, 4);
+	snprintf(seen->ids[seen->n], sizeof(seen->ids[0]), "%s", r->row.event_id);
+	seen->links[seen->n++] = r->link_id;
+	return 0;
+}
+
+/* What state copy relies on: every row read in order, and put back as it
+ * was (id, body, attempts, error), after the rows already there. */
+START_TEST(test_outbox_rows_read_and_put_as_they_are)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = {0};
+	struct seen_rows seen = {0};
+	struct zl_outbox_row rows[4];
+	struct zl_outbox_full r = {
+	    .row = {.event_id = "0a0b0c0d-0000-4000-8000-00000000000f",
+	            .type = ZL_TYPE_GEKOPPELD,
+	            .source = "urn:s",
+	            .subject = "z",
+	            .time = 1700000001,
+	            .body = "{\"id\":\"x\"}",
+	            .attempts = 3},
+	    .link_id = 42,
+	    .last_error = "broker nacked",
+	    .next_attempt_ms = 0,
+	};
+	struct zl_store_counts c;
+
+	add_event(st, ZL_GEKOPPELD, 5);
+	add_event(st, ZL_ONTKOPPELD, 6);
+	ck_assert_int_eq(store_outbox_each(st, collect_row, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert_int_eq(seen.links[0], 5);
+	ck_assert_int_eq(seen.links[1], 6);
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	ck_assert_int_eq(store_outbox_put(st, &r, &err), 0);
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	ck_assert_int_eq(store_outbox_due(st, zl_wall_ms(), rows, 4, &err), 3);
+	ck_assert_str_eq(rows[0].event_id, seen.ids[0]);
+	ck_assert_str_eq(rows[2].event_id, r.row.event_id);
+	ck_assert_str_eq(rows[2].body, r.row.body);
+	ck_assert_int_eq(rows[2].attempts, 3);
+	store_outbox_rows_clear(rows, 3);
+	ck_assert_int_eq(store_counts(st, &c, &err), 0);
+	ck_assert_str_eq(c.last_error, "broker nacked");
+	store_close(st);
+}
+END_TEST
+
+/* The tests of what the store keeps, the same on both backends. */
+static void add_common_tests(TCase *tc)
+{
+	tcase_add_test(tc, test_links_iterate_by_id_within_range);
+	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
+	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
+	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
+	tcase_add_test(tc, test_event_id_is_stored_unchanged);
+	tcase_add_test(tc, test_published_total_counts_confirmed_events);
+	tcase_add_test(tc, test_checkpoint_absent_on_empty_state_then_kept);
+	tcase_add_test(tc, test_backfill_announces_published_links_once);
+	tcase_add_test(tc, test_range_fingerprints_round_trip);
+	tcase_add_test(tc, test_staged_events_follow_everything_added_in_the_pass);
+	tcase_add_test(tc, test_ranges_of_stored_links_are_covered_after_a_clear);
+	tcase_add_test(tc, test_outbox_rows_read_and_put_as_they_are);
+}
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -679,18 +690,19 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_lock_file_not_regular_is_refused);
 	tcase_add_test(tc, test_wal_file_symlink_is_refused);
 	tcase_add_test(tc, test_state_file_of_another_user_is_refused);
-	tcase_add_test(tc, test_links_iterate_by_id_within_range);
-	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
-	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
-	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
-	tcase_add_test(tc, test_event_id_is_stored_unchanged);
-	tcase_add_test(tc, test_published_total_counts_confirmed_events);
-	tcase_add_test(tc, test_checkpoint_absent_on_empty_state_then_kept);
-	tcase_add_test(tc, test_backfill_announces_published_links_once);
-	tcase_add_test(tc, test_range_fingerprints_round_trip);
-	tcase_add_test(tc, test_staged_events_follow_everything_added_in_the_pass);
-	tcase_add_test(tc, test_ranges_of_stored_links_are_covered_after_a_clear);
+	add_common_tests(tc);
 	suite_add_tcase(s, tc);
+	pg_conninfo = getenv("ZL_TEST_STATE_CONNINFO");
+	if (pg_conninfo && *pg_conninfo) {
+		tc = tcase_create("store_pg");
+		tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+		tcase_set_timeout(tc, 60);
+		add_common_tests(tc);
+		suite_add_tcase(s, tc);
+	} else {
+		printf(
+		    "# the PostgreSQL backend is not tested: ZL_TEST_STATE_CONNINFO is not set\n");
+	}
 	return s;
 }
 

@@ -12,9 +12,9 @@
  *
  * A pass's gekoppeld events must follow all of its ontkoppeld (detect.c):
  * they are staged in a temporary table and appended in one statement at
- * store_outbox_flush_staged(), keeping their own order.
+ * sq_outbox_flush_staged(), keeping their own order.
  */
-#include "store_db.h"
+#include "store_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,19 +42,19 @@ static int insert_event(struct zl_store *st, sqlite3_stmt *s, const struct zl_ev
 	return rc;
 }
 
-int store_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
-                     struct zl_err *err)
+int sq_outbox_add(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+                  struct zl_err *err)
 {
 	return insert_event(st, st->stmt[ST_OUTBOX_ADD], ev, link_id, err);
 }
 
-int store_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
-                       struct zl_err *err)
+int sq_outbox_stage(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
+                    struct zl_err *err)
 {
 	return insert_event(st, st->stmt[ST_OUTBOX_STAGE], ev, link_id, err);
 }
 
-int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err)
+int sq_outbox_flush_staged(struct zl_store *st, struct zl_err *err)
 {
 	return sdb_exec(st,
 	                "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
@@ -63,8 +63,8 @@ int store_outbox_flush_staged(struct zl_store *st, struct zl_err *err)
 	                "move staged events to the outbox", err);
 }
 
-int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
-                     struct zl_err *err)
+int sq_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *rows, int max,
+                  struct zl_err *err)
 {
 	sqlite3_stmt *s = sdb_prepare(st,
 	                              "SELECT seq, event_id, type, source, subject, time, body,"
@@ -111,23 +111,77 @@ int store_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *
 	return n;
 }
 
-void store_outbox_rows_clear(struct zl_outbox_row *rows, int n)
+int sq_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
+                   void *arg, struct zl_err *err)
 {
-	for (int i = 0; i < n; i++) {
-		free(rows[i].type);
-		free(rows[i].source);
-		free(rows[i].subject);
-		free(rows[i].body);
-		memset(&rows[i], 0, sizeof(rows[i]));
+	sqlite3_stmt *s = sdb_prepare(st,
+	                              "SELECT seq, event_id, type, source, subject, time, body,"
+	                              " attempts, link_id, last_error, next_attempt_ms"
+	                              " FROM outbox ORDER BY seq",
+	                              err);
+	int rc, ret = 0;
+
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct zl_outbox_full r = {
+		    .row =
+		        {
+		            .seq = sqlite3_column_int64(s, 0),
+		            .type = (char *)sqlite3_column_text(s, 2),
+		            .source = (char *)sqlite3_column_text(s, 3),
+		            .subject = (char *)sqlite3_column_text(s, 4),
+		            .time = sqlite3_column_int64(s, 5),
+		            .body = (char *)sqlite3_column_text(s, 6),
+		            .attempts = sqlite3_column_int(s, 7),
+		        },
+		    .link_id = sqlite3_column_int64(s, 8),
+		    .last_error = (const char *)sqlite3_column_text(s, 9),
+		    .next_attempt_ms = sqlite3_column_int64(s, 10),
+		};
+
+		snprintf(r.row.event_id, sizeof(r.row.event_id), "%s",
+		         (const char *)sqlite3_column_text(s, 1));
+		if ((ret = fn(&r, arg)) != 0)
+			break;
 	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sdb_fail(st, err, "read the outbox");
+	sqlite3_finalize(s);
+	return ret;
 }
 
-int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
+int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err)
+{
+	sqlite3_stmt *s =
+	    sdb_prepare(st,
+	                "INSERT INTO outbox (event_id, type, source, subject, link_id,"
+	                " time, body, attempts, last_error, next_attempt_ms)"
+	                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                err);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, r->row.event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->row.type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->row.source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->row.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->link_id);
+	sqlite3_bind_int64(s, 6, r->row.time);
+	sqlite3_bind_text(s, 7, r->row.body, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, r->row.attempts);
+	if (r->last_error)
+		sqlite3_bind_text(s, 9, r->last_error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, r->next_attempt_ms);
+	return sdb_step_once(st, s, "record an event in the outbox", err);
+}
+
+int sq_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
 {
 	sqlite3_stmt *s;
 	int changes;
 
-	if (store_begin(st, err) < 0)
+	if (sq_begin(st, err) < 0)
 		return -1;
 	if (!(s = sdb_prepare(st, "DELETE FROM outbox WHERE seq <= ?", err)))
 		goto fail;
@@ -144,14 +198,14 @@ int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err
 	sqlite3_bind_int(s, 2, changes);
 	if (sdb_step_once(st, s, "count delivered events", err) < 0)
 		goto fail;
-	return store_commit(st, err);
+	return sq_commit(st, err);
 fail:
-	store_rollback(st);
+	sq_rollback(st);
 	return -1;
 }
 
-int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
-                        int64_t next_ms, struct zl_err *err)
+int sq_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
+                     int64_t next_ms, struct zl_err *err)
 {
 	sqlite3_stmt *s = sdb_prepare(st,
 	                              "UPDATE outbox SET attempts = attempts + (seq <= ?2),"
@@ -167,7 +221,7 @@ int store_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const cha
 	return sdb_step_once(st, s, "record a failed delivery", err);
 }
 
-int store_outbox_retry_now(struct zl_store *st, struct zl_err *err)
+int sq_outbox_retry_now(struct zl_store *st, struct zl_err *err)
 {
 	return sdb_exec(st, "UPDATE outbox SET next_attempt_ms = 0 WHERE next_attempt_ms > 0",
 	                "reschedule pending events", err);
@@ -175,7 +229,7 @@ int store_outbox_retry_now(struct zl_store *st, struct zl_err *err)
 
 /* ---- counts ---- */
 
-int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err)
+int sq_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -185,7 +239,7 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 	                        err)) < 0 ||
 	    (c->skipped = sdb_int(st, "SELECT count(*) FROM link WHERE status = 1",
 	                          "count skipped links", err)) < 0 ||
-	    store_outbox_summary(st, &c->pending, &c->oldest_pending, err) < 0 ||
+	    sq_outbox_summary(st, &c->pending, &c->oldest_pending, err) < 0 ||
 	    (c->failed = sdb_int(st, "SELECT count(*) FROM outbox WHERE attempts > 0",
 	                         "count failed events", err)) < 0 ||
 	    (c->published_total = sdb_int(
@@ -205,7 +259,7 @@ int store_counts(struct zl_store *st, struct zl_store_counts *c, struct zl_err *
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sdb_fail(st, err, "read the last error");
 }
 
-int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest, struct zl_err *err)
+int sq_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest, struct zl_err *err)
 {
 	/* Rows are recorded in seq order, so the first is the oldest: a lookup
 	 * on the primary key, where min(time) read every row (after every
@@ -220,7 +274,7 @@ int store_outbox_summary(struct zl_store *st, int64_t *pending, int64_t *oldest,
 
 /* ---- backfill ---- */
 
-int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, struct zl_err *err)
+int64_t sq_backfill(struct zl_store *st, const char *source, int64_t now_s, struct zl_err *err)
 {
 	/* Rows leave the outbox when confirmed, so a gekoppeld still in it is
 	 * pending and announces the link anyway. The events are staged and
@@ -257,7 +311,7 @@ int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, s
 		};
 
 		event_new_id(ev.id);
-		if (store_outbox_stage(st, &ev, sqlite3_column_int64(s, 0), err) < 0) {
+		if (sq_outbox_stage(st, &ev, sqlite3_column_int64(s, 0), err) < 0) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -266,7 +320,7 @@ int64_t store_backfill(struct zl_store *st, const char *source, int64_t now_s, s
 	if (rc != SQLITE_DONE)
 		n = sdb_fail(st, err, "read links for the backfill");
 	sqlite3_finalize(s);
-	if (n >= 0 && store_outbox_flush_staged(st, err) < 0)
+	if (n >= 0 && sq_outbox_flush_staged(st, err) < 0)
 		return -1;
 	return n;
 }

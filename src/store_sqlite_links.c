@@ -5,21 +5,20 @@
  * the figures of the last pass (table checkpoint).
  *
  * None of these functions opens a transaction: detect_pass() runs them all
- * inside its own (store_begin() .. store_commit()), so that links,
+ * inside its own (sq_begin() .. sq_commit()), so that links,
  * fingerprints and checkpoint always describe the same snapshot. The
- * statements run once per row are prepared by store_open().
+ * statements run once per row are prepared by sq_open().
  */
-#include "store_db.h"
+#include "store_sqlite.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- range fingerprints ---- */
 
-/* range_fp.bucket is the range's number (store.c, the migrations). */
-int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
-                      int (*fn)(const struct zl_range_fp *r, void *arg), void *arg,
-                      struct zl_err *err)
+/* range_fp.bucket is the range's number (store_sqlite.c, the migrations). */
+int sq_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
+                   int (*fn)(const struct zl_range_fp *r, void *arg), void *arg, struct zl_err *err)
 {
 	sqlite3_stmt *stmt = sdb_prepare(st,
 	                                 "SELECT bucket, rows, fp FROM range_fp WHERE kind = ?"
@@ -47,7 +46,7 @@ int store_ranges_each(struct zl_store *st, enum zl_fp_kind kind,
 	return ret;
 }
 
-int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err)
+int sq_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_err *err)
 {
 	sqlite3_stmt *s = st->stmt[ST_RANGE_PUT];
 
@@ -58,7 +57,7 @@ int store_range_put(struct zl_store *st, const struct zl_range_fp *r, struct zl_
 	return sdb_step(st, s, "write a range fingerprint", err);
 }
 
-int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t range, struct zl_err *err)
+int sq_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t range, struct zl_err *err)
 {
 	sqlite3_stmt *s = st->stmt[ST_RANGE_DELETE];
 
@@ -67,12 +66,12 @@ int store_range_delete(struct zl_store *st, enum zl_fp_kind kind, int64_t range,
 	return sdb_step(st, s, "delete a range fingerprint", err);
 }
 
-int store_ranges_clear(struct zl_store *st, struct zl_err *err)
+int sq_ranges_clear(struct zl_store *st, struct zl_err *err)
 {
 	return sdb_exec(st, "DELETE FROM range_fp", "clear range fingerprints", err);
 }
 
-int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err)
+int sq_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err *err)
 {
 	/* SQLite's integer division truncates toward zero like PostgreSQL's,
 	 * so these are the ranges PostgreSQL would report the links in. */
@@ -90,14 +89,7 @@ int store_ranges_cover_links(struct zl_store *st, int range_size, struct zl_err 
 
 /* ---- links ---- */
 
-struct zl_link_iter {
-	struct zl_store *st;
-	sqlite3_stmt *stmt;
-	struct zl_link link;
-};
-
-struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t hi,
-                                       struct zl_err *err)
+struct zl_link_iter *sq_links_range(struct zl_store *st, int64_t lo, int64_t hi, struct zl_err *err)
 {
 	struct zl_link_iter *it = calloc(1, sizeof(*it));
 
@@ -121,7 +113,7 @@ struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t 
 	return it;
 }
 
-int store_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err)
+int sq_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err)
 {
 	sqlite3_stmt *s = it->stmt;
 	struct zl_link *l = &it->link;
@@ -152,7 +144,7 @@ int store_links_next(struct zl_link_iter *it, const struct zl_link **link, struc
 	return 1;
 }
 
-void store_links_free(struct zl_link_iter *it)
+void sq_links_free(struct zl_link_iter *it)
 {
 	if (!it)
 		return;
@@ -161,7 +153,7 @@ void store_links_free(struct zl_link_iter *it)
 	free(it);
 }
 
-int store_link_put(struct zl_store *st, const struct zl_link *l, struct zl_err *err)
+int sq_link_put(struct zl_store *st, const struct zl_link *l, struct zl_err *err)
 {
 	sqlite3_stmt *s = st->stmt[ST_LINK_PUT];
 
@@ -179,7 +171,7 @@ int store_link_put(struct zl_store *st, const struct zl_link *l, struct zl_err *
 	return sdb_step(st, s, "write a link", err);
 }
 
-int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err)
+int sq_link_delete(struct zl_store *st, int64_t id, struct zl_err *err)
 {
 	sqlite3_stmt *s = st->stmt[ST_LINK_DELETE];
 
@@ -190,8 +182,8 @@ int store_link_delete(struct zl_store *st, int64_t id, struct zl_err *err)
 /* ---- checkpoint ---- */
 
 /* checkpoint.ranges_fetched and rows_fetched hold ranges_read and
- * rows_read (store.c, the migrations). */
-int store_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err)
+ * rows_read (store_sqlite.c, the migrations). */
+int sq_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err)
 {
 	sqlite3_stmt *s = sdb_prepare(st,
 	                              "SELECT passes, started_ms, duration_ms, ranges_total,"
@@ -223,7 +215,7 @@ int store_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct z
 	return sdb_fail(st, err, "read the checkpoint");
 }
 
-int store_checkpoint_put(struct zl_store *st, const struct zl_checkpoint *cp, struct zl_err *err)
+int sq_checkpoint_put(struct zl_store *st, const struct zl_checkpoint *cp, struct zl_err *err)
 {
 	sqlite3_stmt *s =
 	    sdb_prepare(st,
