@@ -60,8 +60,13 @@ char *conf_mask_url(const char *url)
 	size_t head, tail;
 	char *out;
 
+	/* The last '@' ends the password, so that an unencoded '@' in it
+	 * leaks nothing; but an '@' inside an IPv6 host ("@[...]") is the
+	 * host's, as rabbitmq-c reads it, and stays visible. */
 	start = start ? start + 3 : url;
-	at = strrchr(start, '@');
+	at = strstr(start, "@[");
+	if (!at)
+		at = strrchr(start, '@');
 	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
 	if (!colon)
 		return strdup(url);

@@ -1066,6 +1066,9 @@ START_TEST(test_mask_url)
 	    /* Unencoded '@' or '/' in the password must not leak a part of it. */
 	    {"amqp://zl:s3@cret@mq/v", "amqp://zl:***@mq/v"},
 	    {"amqp://zl:s3/cret@mq/v", "amqp://zl:***@mq/v"},
+	    /* An '@' inside an IPv6 host is the host's. */
+	    {"amqp://zl:pw@[::1]:5672/v", "amqp://zl:***@[::1]:5672/v"},
+	    {"amqp://u:p%40ss@[@a;\n ::1]:5672/%2f", "amqp://u:***@[@a;\n ::1]:5672/%2f"},
 	};
 
 	for (size_t i = 0; i < ZL_ARRAY_LEN(cases); i++) {
