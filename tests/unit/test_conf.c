@@ -1440,21 +1440,6 @@ START_TEST(test_readable_password_file_warned)
 }
 END_TEST
 
-/* The source tree, from ZL_SRCDIR (make check) or from where this file was compiled. */
-static void source_dir(char *buf, size_t size)
-{
-	const char *env = getenv("ZL_SRCDIR");
-	const char *self = __FILE__;
-	const char *tail = strstr(self, "tests/unit/test_conf.c");
-
-	if (env)
-		snprintf(buf, size, "%s", env);
-	else if (tail && tail > self)
-		snprintf(buf, size, "%.*s", (int)(tail - self - 1), self);
-	else
-		snprintf(buf, size, ".");
-}
-
 /* Reads a whole file into a malloc'ed string. */
 static char *read_all(const char *path)
 {
@@ -1481,7 +1466,7 @@ START_TEST(test_example_config_shows_the_defaults)
 	char *text, *at, *moved, *file;
 	struct zl_conf *conf;
 
-	source_dir(path, sizeof(path));
+	unit_source_dir(path, sizeof(path));
 	strncat(path, "/conf/zaaklink.conf", sizeof(path) - strlen(path) - 1);
 	text = read_all(path);
 	at = strstr(text, state_line);

@@ -197,21 +197,6 @@ START_TEST(test_reloadable_settings)
 }
 END_TEST
 
-/* The source tree, from ZL_SRCDIR (make check) or from where this file was compiled. */
-static void source_dir(char *buf, size_t size)
-{
-	const char *env = getenv("ZL_SRCDIR");
-	const char *self = __FILE__;
-	const char *tail = strstr(self, "tests/unit/test_settings.c");
-
-	if (env)
-		snprintf(buf, size, "%s", env);
-	else if (tail && tail > self)
-		snprintf(buf, size, "%.*s", (int)(tail - self - 1), self);
-	else
-		snprintf(buf, size, ".");
-}
-
 /*
  * Every setting conf/zaaklink.conf shows, set or in a comment ("# name =
  * ..."), has a row; and every row the file may set is shown there.
@@ -226,7 +211,7 @@ START_TEST(test_example_settings_have_rows)
 	int n = 0;
 
 	ck_assert_uint_lt(zl_n_settings, ZL_ARRAY_LEN(shown));
-	source_dir(path, sizeof(path));
+	unit_source_dir(path, sizeof(path));
 	strncat(path, "/conf/zaaklink.conf", sizeof(path) - strlen(path) - 1);
 	ck_assert_int_eq(regcomp(&head, "^([a-z_]+): \\{", REG_EXTENDED), 0);
 	ck_assert_int_eq(regcomp(&setting, "^[ \t]*(#[ \t]*)?([a-z_]+) = ", REG_EXTENDED), 0);

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Runs fn(arg) with stderr sent to a temporary file; buf gets what it wrote. */
@@ -30,6 +31,21 @@ static inline void unit_capture_stderr(void (*fn)(void *), void *arg, char *buf,
 	n = fread(buf, 1, size - 1, tmp);
 	buf[n] = '\0';
 	fclose(tmp);
+}
+
+/* The source tree, from ZL_SRCDIR (make check) or from where the unit tests were compiled. */
+static inline void unit_source_dir(char *buf, size_t size)
+{
+	const char *env = getenv("ZL_SRCDIR");
+	const char *self = __FILE__;
+	const char *tail = strstr(self, "tests/unit/");
+
+	if (env)
+		snprintf(buf, size, "%s", env);
+	else if (tail && tail > self)
+		snprintf(buf, size, "%.*s", (int)(tail - self - 1), self);
+	else
+		snprintf(buf, size, ".");
 }
 
 #define ZL_UNIT_MAIN(suite_fn)                                                                     \
