@@ -329,16 +329,20 @@ zl_rabbit_stop() {
 	_zl_rabbit_kill "$dir"
 }
 
+# zl_rabbit_beam DIR: the PID of the Erlang VM of the broker in DIR.
+zl_rabbit_beam() {
+	[ -f "$1/server.pid" ] || return 0
+	ps -o pid=,comm= -s "$(<"$1/server.pid")" 2>/dev/null | awk '$2 == "beam.smp" { print $1 }'
+}
+
 # zl_rabbit_term DIR: stops the broker in DIR gracefully and at once:
 # SIGTERM to its Erlang VM, which RabbitMQ takes as `rabbitmqctl stop`,
 # without the second or two a rabbitmqctl needs to boot (an outage test
 # that waits for the CLI may find the work it meant to interrupt done).
 # Waits up to 30 s for the node to exit, then kills what is left of it.
 zl_rabbit_term() {
-	local dir=$1 sid beam i
-	[ -f "$dir/server.pid" ] || return 0
-	sid=$(<"$dir/server.pid")
-	beam=$(ps -o pid=,comm= -s "$sid" 2>/dev/null | awk '$2 == "beam.smp" { print $1 }')
+	local dir=$1 beam i
+	beam=$(zl_rabbit_beam "$dir")
 	if [ -n "$beam" ]; then
 		kill -TERM "$beam" 2>/dev/null
 		for ((i = 0; i < 300; i++)); do
