@@ -383,22 +383,7 @@ static const struct bad_case bad_cases[] = {
      "brackets (host names are not resolved)"},
 };
 
-/* Writes text to a fresh file under /tmp; returns its malloc'ed name. */
-static char *write_temp(const char *text)
-{
-	char *path = strdup("/tmp/zl-test-conf-XXXXXX");
-	size_t len = strlen(text);
-	int fd;
-
-	ck_assert_ptr_nonnull(path);
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	return path;
-}
-
-/* Removes a file made by write_temp() and frees its name. */
+/* Removes a file made by unit_write_temp("conf", ) and frees its name. */
 static void remove_temp(char *path)
 {
 	unlink(path);
@@ -424,7 +409,7 @@ static void expand(const char *tmpl, const char *file, char *out, size_t size)
 /* Loads text as a configuration file; NULL with err filled on rejection. */
 static struct zl_conf *load_text(const char *text, struct zl_err *err, char **file)
 {
-	*file = write_temp(text);
+	*file = unit_write_temp("conf", text);
 	return conf_load(*file, err);
 }
 
@@ -477,7 +462,7 @@ END_TEST
 START_TEST(test_nested_include_of_a_directory)
 {
 	char text[256], expected[512];
-	char *inner = write_temp("log: {\n  level = \"info\";\n};\n@include \"/\"\n");
+	char *inner = unit_write_temp("conf", "log: {\n  level = \"info\";\n};\n@include \"/\"\n");
 	struct zl_err err = {0};
 	struct zl_conf *conf;
 	char *file;
@@ -1324,7 +1309,7 @@ static char *load_logged(const char *text, mode_t mode, char **file)
 
 	ck_assert_ptr_nonnull(log);
 	ck_assert_int_ge(fd = mkstemp(log), 0);
-	*file = write_temp(text);
+	*file = unit_write_temp("conf", text);
 	ck_assert_int_eq(chmod(*file, mode), 0);
 	zl_log_set_level(ZL_LOG_WARNING);
 	fflush(stderr);
@@ -1398,8 +1383,9 @@ END_TEST
 /* The warning names the file that holds the password, an @include too. */
 START_TEST(test_readable_password_in_include_warned)
 {
-	char *inner = write_temp("source: {\n  conninfo = \"host=db password=" SECRET "\";\n"
-	                         "  base_url = \"https://ok.example\";\n};\n");
+	char *inner =
+	    unit_write_temp("conf", "source: {\n  conninfo = \"host=db password=" SECRET "\";\n"
+	                            "  base_url = \"https://ok.example\";\n};\n");
 	char text[512], expected[512], *file, *logged;
 
 	ck_assert_int_eq(chmod(inner, 0644), 0);
@@ -1418,7 +1404,7 @@ END_TEST
 /* A password file others can read is warned about; one its group can read is not. */
 START_TEST(test_readable_password_file_warned)
 {
-	char text[512], *pw = write_temp(SECRET "\n"), *file, *logged;
+	char text[512], *pw = unit_write_temp("conf", SECRET "\n"), *file, *logged;
 
 	snprintf(
 	    text, sizeof(text),

@@ -18,21 +18,6 @@
 
 #define STATE_DB "/tmp/zl-test-settings-never-created.db"
 
-/* Writes text to a fresh file under /tmp; returns its malloc'ed name. */
-static char *write_temp(const char *text)
-{
-	char *path = strdup("/tmp/zl-test-settings-XXXXXX");
-	size_t len = strlen(text);
-	int fd;
-
-	ck_assert_ptr_nonnull(path);
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	return path;
-}
-
 /* Replaces the content of file with text. */
 static void rewrite(const char *file, const char *text)
 {
@@ -91,7 +76,7 @@ static struct zl_conf *load_ok(const char *text, char **file)
 	struct zl_err err = {0};
 	struct zl_conf *conf;
 
-	*file = write_temp(text);
+	*file = unit_write_temp("settings", text);
 	conf = conf_load(*file, &err);
 	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
 	return conf;
@@ -308,7 +293,7 @@ static void assert_out_of_range(const struct zl_setting *row, double v)
 	show(row, v, value, sizeof(value));
 	snprintf(setting, sizeof(setting), "%s = %s;", row->name, value);
 	build(row->group, setting, text, sizeof(text), &line);
-	file = write_temp(text);
+	file = unit_write_temp("settings", text);
 	conf = conf_load(file, &err);
 	ck_assert_msg(conf == NULL, "%s.%s = %s accepted", row->group, row->name, value);
 	snprintf(expected, sizeof(expected),

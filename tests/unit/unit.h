@@ -33,6 +33,22 @@ static inline void unit_capture_stderr(void (*fn)(void *), void *arg, char *buf,
 	fclose(tmp);
 }
 
+/* Writes text to a fresh file /tmp/zl-test-NAME-XXXXXX; returns its malloc'ed name. */
+static inline char *unit_write_temp(const char *name, const char *text)
+{
+	size_t len = strlen(text), size = strlen(name) + sizeof("/tmp/zl-test--XXXXXX");
+	char *file = malloc(size);
+	int fd;
+
+	ck_assert_ptr_nonnull(file);
+	snprintf(file, size, "/tmp/zl-test-%s-XXXXXX", name);
+	fd = mkstemp(file);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return file;
+}
+
 /* The source tree, from ZL_SRCDIR (make check) or from where the unit tests were compiled. */
 static inline void unit_source_dir(char *buf, size_t size)
 {
