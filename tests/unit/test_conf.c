@@ -383,13 +383,6 @@ static const struct bad_case bad_cases[] = {
      "brackets (host names are not resolved)"},
 };
 
-/* Removes a file made by unit_write_temp("conf", ) and frees its name. */
-static void remove_temp(char *path)
-{
-	unlink(path);
-	free(path);
-}
-
 /* Writes tmpl with every "@F@" replaced by file into out. */
 static void expand(const char *tmpl, const char *file, char *out, size_t size)
 {
@@ -428,7 +421,7 @@ static void assert_rejected(const char *what, const char *text, const char *tmpl
 	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
 	ck_assert_msg(strstr(err.msg, SECRET) == NULL, "%s: password in '%s'", what, err.msg);
 	ck_assert_msg(strchr(err.msg, '\n') == NULL, "%s: newline in message", what);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 
 /* Loads text, which must be accepted; the caller frees conf and file. */
@@ -439,15 +432,6 @@ static struct zl_conf *load_ok(const char *text, char **file)
 
 	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
 	return conf;
-}
-
-/* Each test starts without the overrides, whatever the environment of the run. */
-static void clear_environment(void)
-{
-	unsetenv("ZAAKLINK_AMQP_URL");
-	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
-	unsetenv("ZAAKLINK_STATE_CONNINFO");
-	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 START_TEST(test_bad_config_rejected_with_file_line_message)
@@ -473,8 +457,8 @@ START_TEST(test_nested_include_of_a_directory)
 	ck_assert_ptr_null(conf);
 	ck_assert_str_eq(err.msg, expected);
 	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
-	remove_temp(file);
-	remove_temp(inner);
+	unit_remove_temp(file);
+	unit_remove_temp(inner);
 }
 END_TEST
 
@@ -534,7 +518,7 @@ START_TEST(test_state_file_must_be_readable_and_writable)
 	conf = load_ok(text, &file);
 	ck_assert_str_eq(conf->state.path, path);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	if (geteuid() != 0) {
 		char expected[1024];
 
@@ -593,7 +577,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf->log.level, ZL_LOG_INFO);
 	ck_assert_ptr_null(conf->metrics.listen);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -636,7 +620,7 @@ START_TEST(test_metrics_listen_parsed)
 		}
 		ck_assert_str_eq(addr, cases[i].address);
 		conf_free(conf);
-		remove_temp(file);
+		unit_remove_temp(file);
 	}
 }
 END_TEST
@@ -671,7 +655,7 @@ START_TEST(test_queues_and_retry_read)
 	ck_assert_int_eq(conf->retry.delays[0], 1);
 	ck_assert_int_eq(conf->retry.delays[1], 2);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -683,7 +667,7 @@ START_TEST(test_empty_retry_delays_park_at_once)
 
 	ck_assert_int_eq(conf->retry.n_delays, 0);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -709,7 +693,7 @@ START_TEST(test_default_state_path)
 		              err.msg);
 	}
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -784,7 +768,7 @@ START_TEST(test_every_setting_read)
 	ck_assert_int_eq(conf->log.level, ZL_LOG_DEBUG);
 	ck_assert_str_eq(conf->metrics.listen, "[::1]:9187");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -820,7 +804,7 @@ START_TEST(test_lowest_values_accepted)
 	ck_assert_int_eq(conf->amqp.queues[0].delivery_limit, 1);
 	ck_assert_int_eq(conf->retry.delays[0], 1);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -845,7 +829,7 @@ START_TEST(test_highest_values_accepted)
 	ck_assert_int_eq(conf->amqp.queues[0].delivery_limit, 1000000);
 	ck_assert_int_eq(conf->retry.delays[0], 2592000);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -856,7 +840,7 @@ START_TEST(test_integer_accepted_for_a_number)
 
 	ck_assert_double_eq(conf->source.poll_interval, 86400.0);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -870,7 +854,7 @@ START_TEST(test_base_url_trailing_slashes_stripped)
 
 	ck_assert_str_eq(conf->source.base_url, "https://ok.example/open-klant");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -890,7 +874,7 @@ START_TEST(test_url_list_kept_in_order)
 		ck_assert_str_eq(conf->amqp.urls[1], "amqps://u:" SECRET "@b:5671/v");
 		ck_assert_str_eq(conf->amqp.urls[2], "amqp://c");
 		conf_free(conf);
-		remove_temp(file);
+		unit_remove_temp(file);
 	}
 }
 END_TEST
@@ -908,7 +892,7 @@ START_TEST(test_sixteen_urls_accepted)
 	ck_assert_int_eq(conf->amqp.n_urls, ZL_MAX_AMQP_URLS);
 	ck_assert_str_eq(conf->amqp.urls[ZL_MAX_AMQP_URLS - 1], "amqp://b");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -923,7 +907,7 @@ START_TEST(test_env_amqp_url_replaces_the_list)
 	ck_assert_str_eq(conf->amqp.urls[0], "amqps://env:" SECRET "@mq.env/%2f");
 	ck_assert_ptr_null(conf->amqp.urls[1]);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unsetenv("ZAAKLINK_AMQP_URL");
 }
 END_TEST
@@ -938,7 +922,7 @@ START_TEST(test_env_amqp_url_replaces_the_default)
 	ck_assert_int_eq(conf->amqp.n_urls, 1);
 	ck_assert_str_eq(conf->amqp.urls[0], "amqp://mq.env");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unsetenv("ZAAKLINK_AMQP_URL");
 }
 END_TEST
@@ -968,7 +952,7 @@ START_TEST(test_env_conninfo_replaces_the_file)
 	conf = load_ok(BASE, &file);
 	ck_assert_str_eq(conf->source.conninfo, "host=env dbname=ok password=" SECRET);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
 }
 END_TEST
@@ -986,7 +970,7 @@ START_TEST(test_state_conninfo_selects_postgresql)
 	ck_assert_str_eq(conf->state.conninfo, "host=statedb");
 	ck_assert_str_eq(conf->state.schema, "zaaklink");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	setenv("ZAAKLINK_STATE_CONNINFO", "postgresql://zl@env/state", 1);
 	conf = load_ok(
 	    SRC "state: {\n  conninfo = \"host=statedb\";\n  schema = \"zl_2\";\n};\n" EVENTS,
@@ -994,13 +978,13 @@ START_TEST(test_state_conninfo_selects_postgresql)
 	ck_assert_str_eq(conf->state.conninfo, "postgresql://zl@env/state");
 	ck_assert_str_eq(conf->state.schema, "zl_2");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	conf = load_text(BASE, &err, &file);
 	ck_assert_ptr_null(conf);
 	ck_assert_ptr_nonnull(
 	    strstr(err.msg, ":6: state: state.path and state.conninfo are both set"));
 	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unsetenv("ZAAKLINK_STATE_CONNINFO");
 }
 END_TEST
@@ -1015,7 +999,7 @@ START_TEST(test_env_conninfo_makes_file_conninfo_optional)
 	conf = load_ok("source: {\n  base_url = \"https://ok.example\";\n};\n" STATE EVENTS, &file);
 	ck_assert_str_eq(conf->source.conninfo, "postgresql://zl@env/ok");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
 }
 END_TEST
@@ -1142,8 +1126,8 @@ START_TEST(test_password_file_read)
 		ck_assert_str_eq(conf->amqp.password, cases[i].password);
 		ck_assert_str_eq(conf->amqp.password_file, pw);
 		conf_free(conf);
-		remove_temp(pw);
-		remove_temp(file);
+		unit_remove_temp(pw);
+		unit_remove_temp(file);
 	}
 }
 END_TEST
@@ -1183,8 +1167,8 @@ START_TEST(test_password_file_refused)
 		ck_assert_str_eq(err.msg, expected);
 		ck_assert_int_eq(err.code, ZL_EX_CONFIG);
 		ck_assert_ptr_null(strstr(err.msg, SECRET));
-		remove_temp(pw);
-		remove_temp(file);
+		unit_remove_temp(pw);
+		unit_remove_temp(file);
 	}
 }
 END_TEST
@@ -1202,8 +1186,8 @@ START_TEST(test_password_file_longest)
 	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
 	ck_assert_uint_eq(strlen(conf->amqp.password), 4096);
 	conf_free(conf);
-	remove_temp(pw);
-	remove_temp(file);
+	unit_remove_temp(pw);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -1225,7 +1209,7 @@ START_TEST(test_password_file_relative_under_credentials_directory)
 	ck_assert_str_eq(conf->amqp.password, SECRET);
 	ck_assert_str_eq(conf->amqp.password_file, "amqp.password");
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	unlink(path);
 	rmdir(dir);
 }
@@ -1239,7 +1223,7 @@ START_TEST(test_no_password_file_no_password)
 	ck_assert_ptr_null(conf->amqp.password_file);
 	ck_assert_ptr_null(conf->amqp.password);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -1279,7 +1263,7 @@ START_TEST(test_env_amqp_url_list)
 	ck_assert_str_eq(conf->amqp.urls[2], "amqp://mq3");
 	ck_assert_ptr_null(conf->amqp.urls[3]);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -1325,7 +1309,7 @@ static char *load_logged(const char *text, mode_t mode, char **file)
 	ck_assert_msg(conf != NULL, "rejected: %s", err.msg);
 	conf_free(conf);
 	out = read_all(log);
-	remove_temp(log);
+	unit_remove_temp(log);
 	return out;
 }
 
@@ -1375,7 +1359,7 @@ START_TEST(test_readable_password_warned)
 		}
 		ck_assert_ptr_null(strstr(logged, SECRET));
 		free(logged);
-		remove_temp(file);
+		unit_remove_temp(file);
 	}
 }
 END_TEST
@@ -1396,8 +1380,8 @@ START_TEST(test_readable_password_in_include_warned)
 	ck_assert_msg(strstr(logged, expected) != NULL, "'%s' not in '%s'", expected, logged);
 	ck_assert_ptr_null(strstr(logged, file));
 	free(logged);
-	remove_temp(file);
-	remove_temp(inner);
+	unit_remove_temp(file);
+	unit_remove_temp(inner);
 }
 END_TEST
 
@@ -1416,13 +1400,13 @@ START_TEST(test_readable_password_file_warned)
 	ck_assert_msg(strstr(logged, "settings=amqp.password_file ") != NULL, "%s", logged);
 	ck_assert_msg(strstr(logged, pw) != NULL, "%s", logged);
 	free(logged);
-	remove_temp(file);
+	unit_remove_temp(file);
 	ck_assert_int_eq(chmod(pw, 0640), 0);
 	logged = load_logged(text, 0644, &file);
 	ck_assert_str_eq(logged, "");
 	free(logged);
-	remove_temp(file);
-	remove_temp(pw);
+	unit_remove_temp(file);
+	unit_remove_temp(pw);
 }
 END_TEST
 
@@ -1494,7 +1478,7 @@ START_TEST(test_example_config_shows_the_defaults)
 	ck_assert_ptr_null(conf->metrics.listen);
 	ck_assert_ptr_nonnull(strstr(text, "\n  # listen = \"127.0.0.1:9187\";\n"));
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 	free(moved);
 	free(text);
 }
@@ -1508,7 +1492,7 @@ static Suite *conf_suite(void)
 	TCase *env = tcase_create("environment");
 	TCase *mask = tcase_create("masking");
 
-	tcase_add_checked_fixture(bad, clear_environment, NULL);
+	tcase_add_checked_fixture(bad, unit_clear_environment, NULL);
 	tcase_add_loop_test(bad, test_bad_config_rejected_with_file_line_message, 0,
 	                    (int)ZL_ARRAY_LEN(bad_cases));
 	tcase_add_test(bad, test_missing_file);
@@ -1518,7 +1502,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(bad, test_state_file_must_be_readable_and_writable);
 	suite_add_tcase(s, bad);
 
-	tcase_add_checked_fixture(good, clear_environment, NULL);
+	tcase_add_checked_fixture(good, unit_clear_environment, NULL);
 	tcase_add_test(good, test_defaults);
 	tcase_add_test(good, test_queues_and_retry_read);
 	tcase_add_test(good, test_metrics_listen_parsed);
@@ -1544,7 +1528,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(good, test_readable_password_file_warned);
 	suite_add_tcase(s, good);
 
-	tcase_add_checked_fixture(env, clear_environment, clear_environment);
+	tcase_add_checked_fixture(env, unit_clear_environment, unit_clear_environment);
 	tcase_add_test(env, test_env_amqp_url_replaces_the_list);
 	tcase_add_test(env, test_env_amqp_url_replaces_the_default);
 	tcase_add_test(env, test_env_amqp_url_validated);

@@ -28,12 +28,6 @@ static void rewrite(const char *file, const char *text)
 	fclose(f);
 }
 
-static void remove_temp(char *path)
-{
-	unlink(path);
-	free(path);
-}
-
 /*
  * A complete file with line added inside group (its own group when it is
  * not source, state or events); *line_no is the line it is on.
@@ -94,14 +88,6 @@ static bool group_known(const char *name)
 static bool numeric(const struct zl_setting *row)
 {
 	return row->type == &zl_type_int || row->type == &zl_type_double;
-}
-
-static void clear_environment(void)
-{
-	unsetenv("ZAAKLINK_AMQP_URL");
-	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
-	unsetenv("ZAAKLINK_STATE_CONNINFO");
-	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 /* A row without a reload class, or one a reload could not apply, fails here. */
@@ -269,7 +255,7 @@ START_TEST(test_defaults_from_the_table)
 	ck_assert_int_eq(conf->amqp.n_urls, 1);
 	ck_assert_str_eq(conf->amqp.urls[0], zl_setting_find("amqp", "url")->def_str);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -301,7 +287,7 @@ static void assert_out_of_range(const struct zl_setting *row, double v)
 	         row->group, row->name, value, row->min, row->max);
 	ck_assert_str_eq(err.msg, expected);
 	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 
 /* Loads row = v, which must be accepted and held. */
@@ -320,7 +306,7 @@ static void assert_in_range(const struct zl_setting *row, double v)
 	else
 		ck_assert_double_eq(ZL_FIELD(conf, row, double), v);
 	conf_free(conf);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 
 /* Each number's bounds come from the table: both accepted, just beyond refused. */
@@ -418,7 +404,7 @@ START_TEST(test_reload_by_class)
 	conf_free(want);
 	conf_free(next);
 	conf_free(cur);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -446,7 +432,7 @@ START_TEST(test_reload_all_or_nothing)
 	ck_assert_int_eq(cur->log.level, ZL_LOG_INFO);
 	conf_free(next);
 	conf_free(cur);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -487,7 +473,7 @@ START_TEST(test_conf_reload_reads_the_file)
 	              err.msg);
 	ck_assert_double_eq(cur->source.poll_interval, 2.5);
 	conf_free(cur);
-	remove_temp(file);
+	unit_remove_temp(file);
 }
 END_TEST
 
@@ -497,14 +483,14 @@ static Suite *settings_suite(void)
 	TCase *table = tcase_create("table");
 	TCase *reload = tcase_create("reload");
 
-	tcase_add_checked_fixture(table, clear_environment, NULL);
+	tcase_add_checked_fixture(table, unit_clear_environment, NULL);
 	tcase_add_test(table, test_every_row_complete);
 	tcase_add_test(table, test_reloadable_settings);
 	tcase_add_test(table, test_example_settings_have_rows);
 	tcase_add_test(table, test_defaults_from_the_table);
 	tcase_add_test(table, test_bounds_from_the_table);
 	suite_add_tcase(s, table);
-	tcase_add_checked_fixture(reload, clear_environment, NULL);
+	tcase_add_checked_fixture(reload, unit_clear_environment, NULL);
 	tcase_add_loop_test(reload, test_reload_by_class, 0, (int)zl_n_settings);
 	tcase_add_test(reload, test_reload_all_or_nothing);
 	tcase_add_test(reload, test_conf_reload_reads_the_file);

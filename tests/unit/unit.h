@@ -49,6 +49,23 @@ static inline char *unit_write_temp(const char *name, const char *text)
 	return file;
 }
 
+/* Removes a file unit_write_temp() made and frees its name. */
+static inline void unit_remove_temp(char *file)
+{
+	unlink(file);
+	free(file);
+}
+
+/* Unsets every environment variable that overrides a setting, so that a
+ * test reads what its file says. */
+static inline void unit_clear_environment(void)
+{
+	unsetenv("ZAAKLINK_AMQP_URL");
+	unsetenv("ZAAKLINK_SOURCE_CONNINFO");
+	unsetenv("ZAAKLINK_STATE_CONNINFO");
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
 /* The source tree, from ZL_SRCDIR (make check) or from where the unit tests were compiled. */
 static inline void unit_source_dir(char *buf, size_t size)
 {
