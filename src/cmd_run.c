@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "detect.h"
 #include "event.h"
+#include "leader.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -117,6 +118,8 @@ struct daemon {
 	struct zl_metrics_http *http; /* NULL without metrics.listen */
 	struct zl_topology names;     /* for the unrouted and parking queue depths */
 	int64_t next_depth_ms;        /* monotonic */
+	struct zl_leader leader;      /* active, or a standby of a PostgreSQL state */
+	bool active;                  /* as the loop last saw it */
 };
 
 /* How often the depths of the unrouted and parking queues are read. */
@@ -134,7 +137,7 @@ static void read_store_figures(struct daemon *d, bool links)
 	struct zl_err err = {0};
 	int rc;
 
-	if (!d->http)
+	if (!d->http || !d->active)
 		return;
 	if (links) {
 		if ((rc = store_counts(d->st, &c, &err)) == 0) {
@@ -170,7 +173,7 @@ static void read_depths(struct daemon *d)
 {
 	int64_t n;
 
-	if (!d->http || !publisher_connected(d->pub) || publisher_blocked(d->pub) ||
+	if (!d->http || !d->active || !publisher_connected(d->pub) || publisher_blocked(d->pub) ||
 	    zl_now_ms() < d->next_depth_ms)
 		return;
 	d->next_depth_ms = zl_now_ms() + DEPTH_EVERY_MS;
@@ -195,6 +198,8 @@ static void share_figures(struct daemon *d)
 	m->publish_retries = d->relay.retried;
 	m->nacked = pc->nacked;
 	m->returned = pc->returned;
+	m->standby = !d->active;
+	snprintf(m->state_error, sizeof(m->state_error), "%s", d->leader.error);
 	m->broker_connected = publisher_connected(d->pub);
 	m->broker_blocked = publisher_blocked(d->pub);
 	if (m->broker_connected)
@@ -273,6 +278,8 @@ static void do_pass(struct daemon *d)
 			notify_status(&d->notify, "pass failed: %s", err.msg);
 		}
 		metrics_pass_failed(&d->metrics, err.msg);
+		/* Perhaps the state connection is gone, and the lock with it. */
+		leader_check_soon(&d->leader);
 		return;
 	}
 	outage_ok(&d->source, zl_now_ms(), NULL);
@@ -316,6 +323,7 @@ static void do_publish(struct daemon *d)
 		if (n < 0) {
 			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
 			        d->relay.failures);
+			leader_check_soon(&d->leader);
 			if (!publisher_connected(d->pub))
 				d->amqp.next_try_ms =
 				    zl_now_ms() +
@@ -334,10 +342,49 @@ static int64_t next_deadline(const struct daemon *d)
 	int64_t now = zl_now_ms();
 	int64_t until = d->next_pass_ms - now;
 
+	if (!d->active)
+		return leader_due_in(&d->leader, now);
 	if (!publisher_connected(d->pub) && d->amqp.next_try_ms - now < until)
 		until = d->amqp.next_try_ms - now;
+	if (leader_due_in(&d->leader, now) < until)
+		until = leader_due_in(&d->leader, now);
 	/* Rows waiting out a backoff become due within the loop's 1 s tick. */
 	return until;
+}
+
+/*
+ * Becoming the active instance: a pass at once (the state may have moved
+ * on under another instance), everything pending due now, and the retry
+ * controller started. Becoming a standby: nothing is detected or published
+ * from here on; the broker connections are closed, so that a standby holds
+ * no consumer of the retry tiers.
+ */
+static void take_role(struct daemon *d, bool active)
+{
+	struct zl_err err = {0};
+
+	d->active = active;
+	if (active) {
+		d->next_pass_ms = 0;
+		d->amqp.next_try_ms = 0;
+		if (publisher_connected(d->pub) && store_outbox_retry_now(d->st, &err) < 0)
+			zl_error("state.failed", "error=\"%s\"", err.msg);
+		if (d->conf->amqp.n_queues > 0 && !d->retry &&
+		    !(d->retry = retry_new(d->conf, &err)))
+			zl_error("retry.failed", "error=\"%s\"", err.msg);
+		read_store_figures(d, true);
+		notify_status(&d->notify, "active: detecting and publishing");
+		return;
+	}
+	retry_free(d->retry);
+	d->retry = NULL;
+	publisher_free(d->pub);
+	if (!(d->pub = publisher_new(&d->conf->amqp, &err))) {
+		zl_error("daemon.failed", "error=\"%s\"", err.msg);
+		stop_signal = SIGTERM;
+	}
+	d->relay.pub = d->pub;
+	notify_status(&d->notify, "standby: another instance is active");
 }
 
 /*
@@ -410,11 +457,13 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	install_signals();
 	/* The endpoint next: a port in use ends the start before the state file is touched. */
 	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
+	/* With a PostgreSQL state, a standby until the lock says otherwise. */
+	d.metrics.standby = conf->state.conninfo != NULL;
 	if (conf->metrics.listen) {
 		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
 			return app_fail(&err);
 	}
-	if (!(d.st = app_open_store(conf, false, &rc)))
+	if (!(d.st = app_open_daemon_store(conf, &rc)))
 		goto out;
 	if (!(d.src = app_source_new(conf, &err))) {
 		rc = app_fail(&err);
@@ -430,11 +479,9 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
 	topology_names(conf, &d.names);
-	if (d.http) {
-		read_store_figures(&d, true);
+	if (d.http)
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
 		        conf->metrics.listen);
-	}
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
 	d.level_pinned = zl_log_level_pinned();
@@ -456,11 +503,32 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		free(where);
 	}
 	check_watchdog(&d);
+	/* Started as the active instance would be; a standby drops what it
+	 * must not hold. */
+	leader_init(&d.leader, d.st, conf);
+	d.active = true;
+	if (!leader_step(&d.leader, zl_now_ms()))
+		take_role(&d, false);
+	read_store_figures(&d, true);
+	share_figures(&d);
 
 	while (!stop_signal) {
 		if (reload_requested) {
 			reload_requested = 0;
 			do_reload(&d);
+		}
+		if (leader_step(&d.leader, zl_now_ms()) != d.active)
+			take_role(&d, d.leader.active);
+		if (!d.active) {
+			/* Ready as a standby: systemd must not wait for a takeover. */
+			if (!d.ready) {
+				notify_ready(&d.notify, "standby: another instance is active");
+				d.ready = true;
+			}
+			notify_watchdog(&d.notify);
+			share_figures(&d);
+			wait_for(d.pub, next_deadline(&d), &d.amqp);
+			continue;
 		}
 		if (zl_now_ms() >= d.next_pass_ms)
 			do_pass(&d);
