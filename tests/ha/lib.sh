@@ -100,12 +100,13 @@ ha_wait_acquired() {
 }
 
 # ha_sampler_start SDB SCHEMA: in the background, every 50 ms, asks the
-# state server which zaaklink sessions have written in their open
-# transaction (backend_xid set) and which session holds the writer's lock,
-# appending "WRITERS HOLDER_IS_WRITER" per sample to $ZL_TMP/sampler.
-# Stopped with ha_sampler_stop, which prints "SAMPLES MAX_WRITERS
-# FOREIGN": the samples taken, the most sessions seen writing at once,
-# and the samples where one wrote without holding the lock.
+# state server which zaaklink sessions are writing (they hold the lock on
+# a transaction id of their own: an open transaction that wrote) and
+# which session holds the writer's lock, both from one snapshot of the
+# lock table, appending "WRITERS WRITERS_WITHOUT_THE_LOCK" per sample to
+# $ZL_TMP/sampler. Stopped with ha_sampler_stop, which prints "SAMPLES
+# MAX_WRITERS FOREIGN": the samples taken, the most sessions seen writing
+# at once, and the samples where one wrote without holding the lock.
 HA_SAMPLER_PID=
 ha_sampler_start() {
 	local sdb=$1 schema=$2
@@ -113,9 +114,11 @@ ha_sampler_start() {
 	# One session, fed a query every 50 ms: cheap enough not to disturb.
 	(
 		while :; do
-			echo "WITH w AS (SELECT pid FROM pg_stat_activity
-				WHERE application_name LIKE 'zaaklink pid %' AND backend_xid IS NOT NULL),
-			h AS (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+			echo "WITH l AS MATERIALIZED (SELECT * FROM pg_locks WHERE granted),
+			w AS (SELECT DISTINCT l.pid FROM l JOIN pg_stat_activity a USING (pid)
+				WHERE l.locktype = 'transactionid' AND a.datname = current_database()
+				AND a.application_name LIKE 'zaaklink pid %'),
+			h AS (SELECT pid FROM l WHERE locktype = 'advisory'
 				AND classid = hashtext('zaaklink')::oid AND objid = hashtext('$schema')::oid
 				AND objsubid = 2)
 			SELECT (SELECT count(*) FROM w) || ' ' ||
@@ -143,4 +146,57 @@ ha_figures() {
 		[ -n "${HA_FIGURES:-}" ] && printf '%s\n' "$l" >>"$HA_FIGURES"
 	done
 	return 0
+}
+
+# ha_wait_publishing SDB SCHEMA DELIVERED PENDING SECONDS: waits until the
+# state's outbox shows that the active instance is in the middle of
+# publishing: at least DELIVERED events confirmed and removed (the
+# outbox's first seq beyond them) and at least PENDING still waiting.
+# Sets HA_OBSERVED to "delivered=D pending=P" as last seen.
+HA_OBSERVED=
+ha_wait_publishing() {
+	local sdb=$1 schema=$2 want_d=$3 want_p=$4 deadline=$((SECONDS + $5)) row d p
+	while ((SECONDS < deadline)); do
+		row=$(zl_sql "$sdb" "SELECT count(*), coalesce(min(seq), 0) FROM $schema.outbox" 2>/dev/null)
+		p=${row%%|*}
+		d=$((${row##*|} > 0 ? ${row##*|} - 1 : 0))
+		HA_OBSERVED="delivered=$d pending=$p"
+		if [ -n "$p" ] && [ "$d" -ge "$want_d" ] && [ "$p" -ge "$want_p" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# ha_links_ids DB FILE: the zaak ids of every link in DB, one a line.
+ha_links_ids() {
+	zl_sql "$1" "SELECT onderwerpobjectidentificator_object_id FROM klantinteracties_onderwerpobject" >"$2"
+}
+
+# ha_check_delivery IDS DRAINED MAX_DUPLICATES LABEL: the checks every
+# takeover case ends with: every link's gekoppeld arrived, none for
+# anything else, duplicates (a message id seen before) at most
+# MAX_DUPLICATES, and every duplicate the same event (id and body) as
+# the first. Sets HA_DUPLICATES and HA_DELIVERED (distinct events).
+HA_DUPLICATES= HA_DELIVERED=
+ha_check_delivery() {
+	local ids=$1 f=$2 max=$3 label=$4 res missing extra
+	res=$(zl_each_once "$ids" "$f")
+	missing=$(sed -E 's/.*missing=([0-9]+).*/\1/' <<<"$res")
+	extra=$(sed -E 's/.*extra=([0-9]+).*/\1/' <<<"$res")
+	HA_DUPLICATES=$(sed -E 's/.*duplicates=([0-9]+).*/\1/' <<<"$res")
+	HA_DELIVERED=$(sed -E 's/.*distinct=([0-9]+).*/\1/' <<<"$res")
+	is "missing=$missing extra=$extra" "missing=0 extra=0" \
+		"$label: every link's event arrived, and nothing else ($HA_DELIVERED links)"
+	ok "$label: duplicates within one batch per takeover ($HA_DUPLICATES, at most $max)" \
+		test "$HA_DUPLICATES" -le "$max"
+	is "$(jq -r '[.message_id, .body] | @json' "$f" | sort -u | wc -l)" \
+		"$(jq -r '.message_id' "$f" | sort -u | wc -l)" \
+		"$label: a duplicate is the same event, same id and body"
+}
+
+# ha_backend_pid SDB PID: the state server's backend of zaaklink PID.
+ha_backend_pid() {
+	zl_sql "$1" "SELECT pid FROM pg_stat_activity WHERE application_name = 'zaaklink pid $2'" | head -n 1
 }
