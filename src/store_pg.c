@@ -521,10 +521,10 @@ int spg_reconnect(struct zl_store *st, struct zl_err *err)
 	pg->ready = false;
 	pg->setting_up = true;
 	rc = spg_session_setup(st, err);
-	pg->setting_up = false;
-	/* Not ready (no lock, perhaps): nothing runs on it but another try. */
+	/* Not ready (no lock): nothing runs on it but another try. */
 	if (rc == 0 && !pg->ready)
 		rc = spg_lock_busy(st, err);
+	pg->setting_up = false;
 	if (rc == 0)
 		zl_info("state.reconnected", "schema=%s database=%s", pg->schema, spg_db(pg));
 	return rc;
