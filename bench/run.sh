@@ -3,6 +3,7 @@
 # publisher, idle pass cost, pass cost with k changes, latency, memory, CPU).
 #
 #   bench/run.sh [--size N[,N...]] [--runs R] [--out FILE] [--zaaklink BIN]
+#                [--state sqlite|pg|both]
 #   bench/run.sh --smoke
 #
 # Starts a throwaway PostgreSQL 15 and RabbitMQ (tests/lib.sh: random ports
@@ -22,7 +23,15 @@
 #   4. latency: 200 links inserted at random moments under `zaaklink run`
 #      with poll_interval = 1, from COMMIT to the broker's confirm;
 #   5. memory: peak RSS of the announce, steady RSS of the daemon;
-#   6. CPU: user+sys seconds per 1 000 events, zaaklink and baseline.
+#   6. CPU: user+sys seconds per 1 000 events, zaaklink and baseline;
+#   7. the state in PostgreSQL beside the state in SQLite: the announce of
+#      1. and the idle pass of 2. once more with state.conninfo (a database
+#      of its own on the bench's PostgreSQL), paired per run with the ones
+#      on SQLite; events/s, wall time and the ratios PostgreSQL / SQLite.
+#
+# --state sqlite|pg|both (default both): the state backends measured.
+# Sections 1 to 6 use SQLite when it is measured, else PostgreSQL; 7 needs
+# both.
 #
 # Each timing is the median of R runs (default 3) with min and max, and a
 # ratio to a reference measured in the same run: the machine may be shared.
@@ -30,7 +39,8 @@
 # bench/analysis.md, the hand-written paragraph on where the time goes.
 #
 # --smoke: N = 2000, one run, 10 latency samples, no report: checks that the
-# harness and zaaklink still work together (every event arrives, every
+# harness and zaaklink still work together (every event arrives, with the
+# state in SQLite and in PostgreSQL unless --state says otherwise, every
 # figure parses) in well under a minute once zaaklink is built, and ends
 # with "bench smoke: ok" or exits non-zero.
 #
@@ -55,6 +65,8 @@ ks="1 100 10000"
 lat_n=200
 lat_runs=
 batch=1000
+states="sqlite pg"
+state_opt=both
 
 usage() {
 	sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -69,6 +81,14 @@ while [ $# -gt 0 ]; do
 	--zaaklink) zl_bin=${2:?--zaaklink needs a path}; shift 2 ;;
 	--latency-samples) lat_n=${2:?}; shift 2 ;;
 	--latency-runs) lat_runs=${2:?}; shift 2 ;;
+	--state)
+		state_opt=${2:?--state needs sqlite, pg or both}
+		case $state_opt in
+		sqlite | pg) states=$state_opt ;;
+		both) states="sqlite pg" ;;
+		*) echo "bench: --state must be sqlite, pg or both" >&2; exit 64 ;;
+		esac
+		shift 2 ;;
 	--smoke) smoke=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument '$1'" >&2; usage ;;
@@ -205,8 +225,27 @@ changed_pass() {
 	amqp purge "$Q"
 }
 
+# state_label BACKEND: how the report names a state backend.
+state_label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
+
+# state_reset BACKEND: an empty state for the next announce: no SQLite file
+# ($state), or no schema $schema in the state database $sdb (zaaklink
+# creates it again).
+state_reset() {
+	case $1 in
+	sqlite) rm -f "$state" "$state-wal" "$state-shm" "$state.lock" ;;
+	pg)
+		_zl_psql "$sdb" -c "SET client_min_messages = warning" \
+			-c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null ||
+			die "cannot drop the state schema $schema"
+		;;
+	esac
+}
+
 bench_size() {
-	local n=$1 db conf state links t0 seed_s r k
+	local n=$1 db conf state links t0 seed_s r k sdb='' schema='' primary=${states%% *} be both=''
+	local -A confs=()
+	[ "$states" = "sqlite pg" ] && both=1
 	say "size $n: creating and seeding the database"
 	db=$(zl_db_new) || die "cannot create a database"
 	t0=$(date +%s.%N)
@@ -216,16 +255,33 @@ bench_size() {
 		WHERE onderwerpobjectidentificator_code_objecttype = 'zaak'
 		  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
 		  AND klantcontact_id IS NOT NULL")
-	_zl_psql postgres -c "ALTER ROLE zaaklink SET log_min_duration_statement = 0" >/dev/null
+	# Statements logged in Open Klant's database only: with the state in
+	# PostgreSQL, the state's statements (in a database of their own) must
+	# not count as the fingerprint queries' (pg_fp_ms).
+	_zl_psql postgres -c "ALTER ROLE zaaklink IN DATABASE \"$db\" SET log_min_duration_statement = 0" >/dev/null
 	state=$ZL_TMP/state-$n.db
-	conf=$ZL_TMP/zaaklink-$n.conf
-	zl_conf "$conf" "$db" "$state" "$EX" 'events.initial_sync = "announce";' \
-		"amqp.batch_size = $batch;" 'source.poll_interval = 1;'
-	say "size $n: $links links, seeded in ${seed_s} s"
+	local -a settings=('events.initial_sync = "announce";' "amqp.batch_size = $batch;" 'source.poll_interval = 1;')
+	for be in $states; do
+		confs[$be]=$ZL_TMP/zaaklink-$n-$be.conf
+		ZL_TEST_STATE=$be zl_conf "${confs[$be]}" "$db" "$state" "$EX" "${settings[@]}" ||
+			die "cannot write ${confs[$be]}"
+	done
+	if [ -n "${confs[pg]:-}" ]; then
+		# The state database tests/lib.sh makes for this source database
+		# (role zaaklink may create its schema there), same server.
+		sdb=$(zl_state_db "$db") || die "cannot create the state database"
+		schema=$(zl_state_schema "$state")
+		grep -q "dbname=$sdb " "${confs[pg]}" || die "${confs[pg]} does not put the state in $sdb"
+	fi
+	conf=${confs[$primary]}
+	say "size $n: $links links, seeded in ${seed_s} s; state: $states"
 
-	# ---- 1, 5, 6: announce against the baseline, paired per run ----
+	# ---- 1, 5, 6, 7: announce against the baseline, paired per run;
+	# z_* with the state of sections 1 to 6, p_* with the state in
+	# PostgreSQL beside it (7) ----
 	local -a b_rate=() z_rate=() ratio=() z_wall=() z_rss=() z_cpu=() b_cpu=()
-	local line got tf
+	local -a p_rate=() p_ratio=() p_wall=() p_rss=() p_cpu=() sp_ratio=()
+	local line got tf rate bratio mib cpu
 	for ((r = 1; r <= runs; r++)); do
 		say "size $n: announce run $r/$runs (baseline)"
 		line=$(amqp publish "$EX" "$links" "$batch") || die "baseline failed"
@@ -235,23 +291,38 @@ bench_size() {
 		got=$(amqp count "$Q"); check "baseline: messages in the queue" "$got" "$links"
 		amqp purge "$Q"
 
-		say "size $n: announce run $r/$runs (zaaklink)"
-		rm -f "$state" "$state-wal" "$state-shm" "$state.lock"
-		tf=$ZL_TMP/time.$r
-		/usr/bin/time -f '%e %U %S %M' -o "$tf" timeout 3600 "$ZL_BIN" -c "$conf" once \
-			2>>"$ZL_TMP/announce-$n.log" || die "zaaklink once (announce) failed, see $ZL_TMP/announce-$n.log"
-		read -r wall user sys rss <"$tf"
-		z_wall+=("$wall")
-		z_rate+=("$(div "$links" "$wall" 0)")
-		ratio+=("$(div "$(div "$links" "$wall" 3)" "${b_rate[-1]}")")
-		z_rss+=("$(div "$rss" 1024 1)")
-		z_cpu+=("$(awk -v u="$user" -v s="$sys" -v e="$links" 'BEGIN { printf "%.4f", (u + s) * 1000 / e }')")
-		got=$(amqp count "$Q"); check "announce: messages in the queue" "$got" "$links"
-		amqp purge "$Q"
+		for be in $states; do
+			say "size $n: announce run $r/$runs (zaaklink, state in $(state_label "$be"))"
+			state_reset "$be"
+			tf=$ZL_TMP/time.$r.$be
+			/usr/bin/time -f '%e %U %S %M' -o "$tf" timeout 3600 "$ZL_BIN" -c "${confs[$be]}" once \
+				2>>"$ZL_TMP/announce-$n-$be.log" ||
+				die "zaaklink once (announce, state: $be) failed, see $ZL_TMP/announce-$n-$be.log"
+			read -r wall user sys rss <"$tf"
+			rate=$(div "$links" "$wall" 0)
+			bratio=$(div "$(div "$links" "$wall" 3)" "${b_rate[-1]}")
+			mib=$(div "$rss" 1024 1)
+			cpu=$(awk -v u="$user" -v s="$sys" -v e="$links" 'BEGIN { printf "%.4f", (u + s) * 1000 / e }')
+			if [ "$be" = "$primary" ]; then
+				z_wall+=("$wall") z_rate+=("$rate") ratio+=("$bratio") z_rss+=("$mib") z_cpu+=("$cpu")
+			else
+				p_wall+=("$wall") p_rate+=("$rate") p_ratio+=("$bratio") p_rss+=("$mib") p_cpu+=("$cpu")
+			fi
+			got=$(amqp count "$Q"); check "announce (state: $be): messages in the queue" "$got" "$links"
+			amqp purge "$Q"
+		done
+		# events/s with PostgreSQL over events/s with SQLite, same events.
+		[ -n "$both" ] && sp_ratio+=("$(div "${z_wall[-1]}" "${p_wall[-1]}" 3)")
 	done
+	if [ -n "$sdb" ]; then
+		check "announce (state: pg): links in the state schema" \
+			"$(zl_sql "$sdb" "SELECT count(*) FROM \"$schema\".link")" "$links"
+	fi
 
-	# ---- 2: idle passes ----
+	# ---- 2, 7: idle passes; p_i* with the state in PostgreSQL, each
+	# right after the one of section 2 ----
 	local -a i_ms=() i_bytes=() i_pg=() i_ref=() i_wall=() i_ratio=()
+	local -a p_ims=() p_iwall=() p_iratio=() p_idiff=()
 	local off log ref
 	for ((r = 1; r <= (runs > 5 ? runs : 5); r++)); do
 		off=$(pg_log_size)
@@ -274,6 +345,15 @@ bench_size() {
 			_zl_psql "$db" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s }')
 		i_ref+=("$ref")
 		i_ratio+=("$(div "${i_ms[-1]}" "$ref" 2)")
+		[ -n "$both" ] || continue
+		log=$( { /usr/bin/time -f 'wall=%e' timeout 600 "$ZL_BIN" -v -c "${confs[pg]}" once; } 2>&1 >/dev/null) ||
+			die "idle once (state: pg) failed: $log"
+		line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
+		check "idle pass (state: pg): events" "$(kv events " $line")" 0
+		p_ims+=("$(kv duration_ms " $line")")
+		p_iwall+=("$(div "$(grep -o 'wall=[0-9.]*' <<<"$log" | cut -d= -f2)" 0.001 0)")
+		p_iratio+=("$(div "${p_iwall[-1]}" "${i_wall[-1]}" 2)")
+		p_idiff+=("$(awk -v a="${p_ims[-1]}" -v b="${i_ms[-1]}" 'BEGIN { printf "%d", a - b }')")
 	done
 
 	# ---- 3: k changes ----
@@ -381,6 +461,7 @@ bench_size() {
 
 	# ---- report ----
 	emit "" "## N = $n ($links links, $(zl_sql "$db" "SELECT count(*) / 1024 + 1 FROM klantinteracties_onderwerpobject") ranges; seeded in $seed_s s)" ""
+	emit "State of sections 1 to 6: $(state_label "$primary")$([ -n "$both" ] && echo "; section 7 sets PostgreSQL beside it")." ""
 	emit "### 1. Announce throughput ($links events, runs: $runs)" "" \
 		"| | min / median / max |" "|---|---|" \
 		"| baseline publisher, msg/s | $(stats "${b_rate[@]}") |" \
@@ -414,6 +495,24 @@ bench_size() {
 		"| zaaklink | $(stats "${z_cpu[@]}") |" \
 		"| baseline publisher | $(stats "${b_cpu[@]}") |" \
 		"| ratio | $(div "$(median "${z_cpu[@]}")" "$(median "${b_cpu[@]}")" 2) |" ""
+	if [ -n "$both" ]; then
+		emit "### 7. State in PostgreSQL beside SQLite (announce runs: $runs, idle passes: ${#p_ims[@]}; ratios paired per run)" "" \
+			"| | min / median / max |" "|---|---|" \
+			"| announce, state in SQLite, events/s | $(stats "${z_rate[@]}") |" \
+			"| announce, state in PostgreSQL, events/s | $(stats "${p_rate[@]}") |" \
+			"| announce, state in PostgreSQL, wall s | $(stats "${p_wall[@]}") |" \
+			"| **ratio PostgreSQL / SQLite, announce events/s** (target: 0.5 or more) | **$(stats "${sp_ratio[@]}")** |" \
+			"| ratio zaaklink with the state in PostgreSQL / baseline publisher | $(stats "${p_ratio[@]}") |" \
+			"| idle pass, whole \`zaaklink once\` process, state in SQLite, ms | $(stats "${i_wall[@]}") |" \
+			"| idle pass, whole \`zaaklink once\` process, state in PostgreSQL, ms | $(stats "${p_iwall[@]}") |" \
+			"| **ratio PostgreSQL / SQLite, idle pass (whole process)** | **$(stats "${p_iratio[@]}")** |" \
+			"| idle pass duration (pass.done duration_ms), state in SQLite, ms | $(stats "${i_ms[@]}") |" \
+			"| idle pass duration (pass.done duration_ms), state in PostgreSQL, ms | $(stats "${p_ims[@]}") |" \
+			"| idle pass duration, PostgreSQL minus SQLite, ms | $(stats "${p_idiff[@]}") |" \
+			"| peak RSS of the announce, state in PostgreSQL, MiB | $(stats "${p_rss[@]}") |" \
+			"| zaaklink's CPU seconds per 1 000 events, state in PostgreSQL (the state server's not counted) | $(stats "${p_cpu[@]}") |" "" \
+			"The state's PostgreSQL is the bench's own server (database \`$sdb\`, schema \`$schema\`, TCP on 127.0.0.1), with its settings: fsync and synchronous_commit off; the SQLite file is synced at each commit (synchronous = FULL)." ""
+	fi
 	# The fingerprint query's plan, for the record.
 	if [ -z "$smoke" ]; then
 		emit "### Plan of the fingerprint queries of an idle pass (EXPLAIN (ANALYZE, BUFFERS), one run)" "" '```'
@@ -430,6 +529,8 @@ bench_size() {
 		emit '```' ""
 	fi
 	zl_sql postgres "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+	[ -n "$sdb" ] && zl_sql postgres "DROP DATABASE IF EXISTS \"$sdb\" WITH (FORCE)" >/dev/null
+	return 0
 }
 
 IFS=, read -r -a size_list <<<"$sizes"
@@ -442,7 +543,7 @@ done
 {
 	echo "# zaaklink benchmarks"
 	echo
-	echo "Produced by \`bench/run.sh --size $sizes --runs $runs\` on $(date -u +%Y-%m-%dT%H:%MZ)."
+	echo "Produced by \`bench/run.sh --size $sizes --runs $runs$([ "$state_opt" = both ] || echo " --state $state_opt")\` on $(date -u +%Y-%m-%dT%H:%MZ)."
 	echo
 	echo "## Machine and versions"
 	echo

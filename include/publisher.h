@@ -6,10 +6,10 @@
  * channel and declares the exchange (durable topic) with its alternate
  * exchange "<exchange>.unrouted" (fanout) and the durable queue of that name.
  * publisher_publish() sends a batch without waiting per message (mandatory,
- * persistent, CloudEvents properties and headers) and then reads the
- * broker's acks, nacks and returns until every message of the batch is
- * settled or the confirm timeout passes. Any connection or channel error
- * closes the connection; the caller reconnects with backoff.
+ * persistent, CloudEvents properties and headers, the row's seq as
+ * zaaklink-seq) and then reads the broker's acks, nacks and returns until
+ * every message of the batch is settled or the confirm timeout passes. Any connection or channel
+ * error closes the connection; the caller reconnects with backoff.
  */
 #ifndef ZL_PUBLISHER_H
 #define ZL_PUBLISHER_H
@@ -17,6 +17,14 @@
 #include "common.h"
 #include "conf.h"
 #include "store.h"
+
+/*
+ * The header every published message carries: the outbox seq of its row
+ * (a long), the same on every republish of that row and increasing in
+ * record order within one state. It is the publisher's, not the retry
+ * controller's: every move of the message keeps it unchanged.
+ */
+#define ZL_H_SEQ "zaaklink-seq"
 
 struct zl_publisher;
 

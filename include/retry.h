@@ -9,8 +9,10 @@
  *
  * The controller counts attempts in headers of its own (RabbitMQ 3.13 and
  * later stop counting client-republished x-death) and never touches body,
- * message_id or any other property (but for the user_id of a message it
- * parks as unmovable: RabbitMQ refuses it). It moves one message at a time
+ * message_id, any other header (the publisher's zaaklink-seq included) or
+ * any other property, but for a message it parks as unmovable: its user_id
+ * (RabbitMQ refuses it) and the headers that do not fit a frame
+ * (retry_fit_headers). It moves one message at a time
  * (mover_take, mover_publish with confirm, mover_ack): duplicates are
  * possible, losses are not.
  */
@@ -85,8 +87,9 @@ struct zl_failure {
 void retry_read_failure(const struct zl_taken *t, struct zl_failure *f);
 
 /*
- * The headers of t without zaaklink's own (the x-death of the broker stay);
- * with room for extra more entries at the end. free() entries after use.
+ * The headers of t without the controller's own (the ZL_H_ names above);
+ * the broker's x-death and the publisher's zaaklink-seq stay. With room
+ * for extra more entries at the end. free() entries after use.
  */
 amqp_table_t retry_headers_without_ours(const struct zl_taken *t, int extra);
 

@@ -360,7 +360,8 @@ static int requeue_one(struct zl_mover *m, const struct zl_topology *names, cons
 		                  "message '%s' has no origin queue; left parked",
 		                  zl_log_quote(f->id, id, sizeof(id)));
 	}
-	/* Attempts reset: zaaklink's headers go, the broker's x-death stay. */
+	/* Attempts reset: the controller's headers go; the broker's x-death
+	 * and the publisher's zaaklink-seq stay. */
 	h = retry_headers_without_ours(t, 0);
 	if (!h.entries)
 		return zl_err_set(err, ZL_EX_SOFTWARE, "could not requeue: out of memory");

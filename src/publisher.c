@@ -434,7 +434,7 @@ static int read_available(struct zl_publisher *pub, struct batch *b, struct zl_e
 }
 
 /* Builds the properties and headers of a row (docs/EVENTS.md section 6) and
- * sends it; headers must hold 6 entries and time_buf 21 bytes. */
+ * sends it; headers must hold 7 entries and time_buf 21 bytes. */
 static int send_row(struct zl_publisher *pub, const struct zl_outbox_row *row,
                     amqp_table_entry_t *headers, char *time_buf)
 {
@@ -451,6 +451,7 @@ static int send_row(struct zl_publisher *pub, const struct zl_outbox_row *row,
 	if (row->subject)
 		broker_string_entry(&headers[nh++], "cloudEvents_subject", row->subject);
 	broker_string_entry(&headers[nh++], "cloudEvents_time", time_buf);
+	broker_long_entry(&headers[nh++], ZL_H_SEQ, row->seq);
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 	               AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
 	               AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
@@ -480,7 +481,7 @@ enum batch_end {
 static enum batch_end send_rows(struct zl_publisher *pub, struct batch *b, int64_t deadline,
                                 struct zl_err *err)
 {
-	amqp_table_entry_t headers[6];
+	amqp_table_entry_t headers[7];
 	char time_buf[21];
 
 	for (int i = 0; i < b->n; i++) {

@@ -105,10 +105,22 @@ static int field_int(const amqp_field_value_t *v, int64_t *out)
 	}
 }
 
-/* True for the headers zaaklink owns. */
+/*
+ * True for the headers the controller owns: the six it writes on every
+ * move. Other zaaklink- headers are not its own: the publisher's
+ * zaaklink-seq passes through every move unchanged, so a consumer can tell
+ * a redelivered event from a newer one.
+ */
 static bool ours(amqp_bytes_t key)
 {
-	return key.len > 9 && memcmp(key.bytes, "zaaklink-", 9) == 0;
+	static const char *const own[] = {ZL_H_ATTEMPTS,      ZL_H_ORIGIN,       ZL_H_ROUTING_KEY,
+	                                  ZL_H_FIRST_FAILURE, ZL_H_LAST_FAILURE, ZL_H_LAST_REASON};
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (key_is(key, own[i]))
+			return true;
+	}
+	return false;
 }
 
 /* The headers of a taken message, NULL when it has none. */

@@ -3,8 +3,8 @@
 # while it announces a database of links and while the test inserts,
 # updates and deletes rows, and is restarted each time. At the end the
 # events the queue received must be exactly what the database changes
-# require (docs/EVENTS.md 4), with duplicates only as republished event ids,
-# at most one publish batch per crash.
+# require (docs/EVENTS.md 4), with duplicates only as republished event ids
+# (the same body and zaaklink-seq), at most one publish batch per crash.
 #
 # The oracle. The test writes every row it changes itself, one statement
 # at a time, and keeps a history: the rows as they were before zaaklink
@@ -216,6 +216,13 @@ note "received $total messages, $distinct distinct event ids, $dups duplicates"
 is "$(zl_jq "$f" 'select(.message_id != ev.id) | .message_id' | head -n 3)" "" "message_id is the CloudEvent id"
 is "$(zl_jqs "$f" 'group_by(.message_id) | map(select((map(.body) | unique | length) > 1)) | length')" 0 \
 	"every duplicate is a republish: same event id, same body"
+is "$(zl_jqs "$f" 'group_by(.message_id) | map(map(.headers["zaaklink-seq"]) | unique
+	| select(length != 1 or (.[0] | type) != "number")) | length')" 0 \
+	"every message has zaaklink-seq, and a republish the one of its first publish"
+is "$(zl_jqs "$f" 'reduce .[] as $m ({seen: {}, seqs: []}; if .seen[$m.message_id] then .
+	else .seen[$m.message_id] = true | .seqs += [$m.headers["zaaklink-seq"]] end) | .seqs
+	| . as $s | [range(1; length) | select($s[.] <= $s[. - 1])] | length')" 0 \
+	"zaaklink-seq increases strictly from each event to the next first published"
 cmp_ok "$dups" -le "$((kills * BATCH))" "duplicates ($dups) at most one batch ($BATCH) per crash ($kills)"
 
 # The oracle (see the top of this file): tests/faults/oracle.jq.

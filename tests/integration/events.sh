@@ -11,9 +11,26 @@ BASE=https://openklant.example.nl
 LINK_PATH=/klantinteracties/api/v1/onderwerpobjecten/
 UUID4_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
+# Every message published from the current state, in the order they arrived
+# (for the zaaklink-seq checks of section 6; reset with each state).
+SEQS=
+# seq_checks: every message since the state was made carries zaaklink-seq,
+# a positive whole number, and the values increase strictly in publish order.
+seq_checks() {
+	[ -n "$SEQS" ] || return 0
+	local n
+	n=$(wc -l <"$SEQS")
+	is "$(jq -s '[.[] | .headers["zaaklink-seq"] | select(type == "number" and . >= 1 and . == floor)]
+		| length' "$SEQS")" "$n" "message: zaaklink-seq on every message of the state ($n), a positive integer"
+	is "$(jq -s '[.[] | .headers["zaaklink-seq"]] | . as $s | [range(1; length) | select($s[.] <= $s[. - 1])]
+		| length' "$SEQS")" 0 "message: zaaklink-seq increases strictly in publish order"
+}
+
 # new_env [EXTRA...]: a database, state, exchange, queue and configuration of
 # their own, and a first pass over the empty database (the baseline).
 new_env() {
+	seq_checks
+	SEQS=$(mktemp "$ZL_TMP/seqs.XXXXXX")
 	db=$(zl_db_new) || bail "cannot create a database"
 	ex=$(zl_exchange_new)
 	q=$(zl_queue_new "$ex") || bail "cannot declare a queue with $ZL_PROBE"
@@ -50,6 +67,7 @@ _pass() {
 	left=$(zl_probe count "$q" 2>/dev/null)
 	# Anything beyond the expected messages counts as unexpected.
 	[ "${left:-0}" -gt 0 ] && cat "$(zl_drain "$q" "" 1)" >>"$F"
+	cat "$F" >>"$SEQS"
 	got=$(zl_types "$F" | tr ' ' '\n' | $order | tr '\n' ' ' | sed 's/ *$//')
 	is "once=$rc events=[$got]" "once=0 events=[$want]" "$name"
 	[ "$rc" = 0 ] || diag "$(tail -n 5 "$log")"
@@ -114,13 +132,15 @@ is "$(field "$G1" 1 '.timestamp == (ev.time | fromdateiso8601)')" true "message:
 is "$(field "$G1" 1 '.type')" "nl.overheid.zaken.zaak-gekoppeld" "message: type is the event type"
 is "$(field "$G1" 1 '.app_id')" "zaaklink" "message: app_id zaaklink"
 is "$(field "$G1" 1 '.headers | keys | join(",")')" \
-	"cloudEvents_id,cloudEvents_source,cloudEvents_specversion,cloudEvents_subject,cloudEvents_time,cloudEvents_type" \
-	"message: exactly the six cloudEvents_ headers"
+	"cloudEvents_id,cloudEvents_source,cloudEvents_specversion,cloudEvents_subject,cloudEvents_time,cloudEvents_type,zaaklink-seq" \
+	"message: exactly the six cloudEvents_ headers and zaaklink-seq"
 is "$(field "$G1" 1 '(.headers | [.cloudEvents_specversion, .cloudEvents_id, .cloudEvents_source,
 	.cloudEvents_type, .cloudEvents_subject, .cloudEvents_time]) ==
 	(ev | [.specversion, .id, .source, .type, .subject, .time])')" true \
 	"message: the headers carry the CloudEvent's attributes"
-is "$(field "$G1" 1 '[.headers[] | type] | unique | join(",")')" "string" "message: the headers are strings"
+is "$(field "$G1" 1 '[.headers | to_entries[] | select(.key | startswith("cloudEvents_")) | .value | type]
+	| unique | join(",")')" "string" "message: the cloudEvents_ headers are strings"
+is "$(field "$G1" 1 '.headers["zaaklink-seq"] | type')" "number" "message: zaaklink-seq is a number"
 
 # ---- link -> absent ----
 zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $o1"
@@ -376,4 +396,5 @@ zl_ow "$db" "$(zl_kc "$db" "Aanvraag parkeervergunning")" "$(zl_uuid)" >/dev/nul
 pass "label_max_length = 10: gekoppeld" "gekoppeld"
 is "$(field "$F" 1 'ev.data.label')" "Aanvraag p" "label_max_length = 10: the label has 10 characters"
 
+seq_checks
 done_testing

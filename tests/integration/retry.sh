@@ -5,7 +5,8 @@
 # tier's delay, parks it after the last tier or at a quorum queue's
 # delivery limit, and never loses one, even when killed while moving; the
 # operator commands `dlq list|requeue|purge|export` inspect and move what
-# is parked. Tiers are 1 s and 2 s here.
+# is parked; zaaklink's own events keep their zaaklink-seq through a tier,
+# parking and a requeue. Tiers are 1 s and 2 s here.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools
 zl_servers_up
@@ -15,11 +16,13 @@ ex=$(zl_exchange_new)
 oz=$ex.oz       # classic, fails its messages
 other=$ex.other # classic, bound to the same keys: must never get a retried copy
 qq=$ex.qq       # quorum, delivery limit 2
+ev=$ex.ev       # classic, gets zaaklink's own events
 conf=$ZL_TMP/zaaklink.conf
 log=$ZL_TMP/zaaklink.log
 queues="amqp.queues = ( { name = \"$oz\"; bindings = [ \"t.#\" ]; },
   { name = \"$other\"; bindings = [ \"t.#\" ]; },
-  { name = \"$qq\"; bindings = [ \"q.#\" ]; type = \"quorum\"; delivery_limit = 2; } );"
+  { name = \"$qq\"; bindings = [ \"q.#\" ]; type = \"quorum\"; delivery_limit = 2; },
+  { name = \"$ev\"; bindings = [ \"nl.overheid.zaken.#\" ]; } );"
 zl_conf "$conf" "$db" "$ZL_TMP/state.db" "$ex" "$(tr '\n' ' ' <<<"$queues")" \
 	'retry.delays = [ 1, 2 ];' 'amqp.max_backoff = 2.0;' 'log.level = "debug";'
 
@@ -160,6 +163,43 @@ out=$(zl_zl -c "$conf" dlq requeue --unrouted --all 2>&1); rc=$?
 is "$rc:$out" "0:requeued 1 of 1 matching message from $ex.unrouted to the exchange" \
 	"dlq requeue --unrouted --all"
 is "$(count "$ex.unrouted")" 1 "still unroutable: back in the unrouted queue, once"
+
+# zaaklink-seq, the outbox seq zaaklink publishes an event with, is the
+# publisher's: a retry tier, parking and `dlq requeue` keep it as it was.
+# seqs FILE ACTION: the zaaklink-seq values of the deliveries with that action.
+seqs() { jq -r --arg a "$2" 'select(.action == $a) | .headers["zaaklink-seq"] // "none" | tostring' "$1" |
+	tr '\n' ' ' | sed 's/ $//'; }
+kc=$(zl_kc "$db" "Vraag over de retry")
+zl_ow "$db" "$kc" "$(zl_uuid)" >/dev/null
+zl_wait_for 15 holds "$ev" 1 || diag "$ev holds $(count "$ev")"
+f=$ZL_TMP/e1.jsonl
+zl_probe consume "$ev" --reject 1 --expect 1 --timeout 20 >"$f" 2>"$f.err"
+s1=$(seqs "$f" rejected)
+like "$s1" '^[1-9][0-9]*$' "zaaklink's event carries zaaklink-seq ($s1)"
+is "$(seqs "$f" accepted) $(jq -r 'select(.action == "accepted") | .headers["zaaklink-attempts"]' "$f")" \
+	"$s1 1" "back from a retry tier: the same zaaklink-seq, beside zaaklink-attempts"
+zl_ow "$db" "$kc" "$(zl_uuid)" >/dev/null
+zl_wait_for 15 holds "$ev" 1 || diag "$ev holds $(count "$ev")"
+f=$ZL_TMP/e2.jsonl
+consumer_bg "$f" "$ev" --reject 1000 --timeout 30
+zl_wait_for 15 holds "$ex.dlq" 1 || diag "parking queue holds $(count "$ex.dlq")"
+stop_consumer
+all=$(seqs "$f" rejected)
+s2=${all%% *}
+like "$s2" '^[1-9][0-9]*$' "the parked event carries zaaklink-seq ($s2)"
+is "$all" "$s2 $s2 $s2" "parked event: the same zaaklink-seq on all 3 deliveries"
+cmp_ok "${s2:-0}" -gt "${s1:-0}" "the later event has the greater zaaklink-seq"
+exp=$ZL_TMP/export-seq.jsonl
+zl_zl -c "$conf" dlq export >"$exp" 2>/dev/null
+is "$(jq -r '.headers["zaaklink-seq"] | .type + " " + .value' "$exp")" "int64 $s2" \
+	"dlq export: zaaklink-seq of the parked event, an int64"
+id=$(jq -r .properties.message_id "$exp")
+out=$(zl_zl -c "$conf" dlq requeue --id "$id" 2>&1); rc=$?
+is "$rc" 0 "dlq requeue --id of the parked event: exit 0"
+like "$out" "requeued 1 of 1" "dlq requeue of the parked event: moved"
+g=$(zl_drain "$ev" 1 5)
+is "$(zl_jq "$g" '[.message_id, .headers["zaaklink-seq"], .headers["zaaklink-attempts"] // "none"] |
+	map(tostring) | join(" ")')" "$id $s2 none" "requeued: the same zaaklink-seq, attempts reset"
 
 rc=0; zl_stop "$pid" TERM || rc=$?
 is "$rc" 0 "run with the retry controller: SIGTERM, exit 0"

@@ -1,4 +1,5 @@
 /* Unit tests of the pure parts of retry.c (policy, reading a failure) and topology.c (names). */
+#include "publisher.h"
 #include "retry.h"
 #include "topology.h"
 #include "unit.h"
@@ -254,6 +255,56 @@ START_TEST(test_headers_without_ours_keep_the_rest)
 }
 END_TEST
 
+/*
+ * The publisher's zaaklink-seq is no header of the controller's: it passes
+ * every move (retry tier, parking, requeue) with its key, kind and value,
+ * while each of the controller's six goes, and the rest keep their order.
+ */
+START_TEST(test_headers_without_ours_keep_the_seq)
+{
+	static const char *const own[] = {ZL_H_ATTEMPTS,      ZL_H_ORIGIN,       ZL_H_ROUTING_KEY,
+	                                  ZL_H_FIRST_FAILURE, ZL_H_LAST_FAILURE, ZL_H_LAST_REASON};
+	amqp_table_entry_t h[9];
+	struct zl_taken t;
+	amqp_table_t out;
+	int n = 0;
+
+	memset(&t, 0, sizeof(t));
+	memset(h, 0, sizeof(h));
+	h[n].key = amqp_cstring_bytes("cloudEvents_id");
+	h[n].value.kind = AMQP_FIELD_KIND_UTF8;
+	h[n++].value.value.bytes = amqp_cstring_bytes("id-1");
+	for (int i = 0; i < 3; i++) {
+		h[n].key = amqp_cstring_bytes(own[i]);
+		h[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		h[n++].value.value.bytes = amqp_cstring_bytes("x");
+	}
+	h[n].key = amqp_cstring_bytes(ZL_H_SEQ);
+	h[n].value.kind = AMQP_FIELD_KIND_I64;
+	h[n++].value.value.i64 = INT64_C(9007199254740993);
+	for (int i = 3; i < 6; i++) {
+		h[n].key = amqp_cstring_bytes(own[i]);
+		h[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		h[n++].value.value.bytes = amqp_cstring_bytes("x");
+	}
+	h[n].key = amqp_cstring_bytes("x-death");
+	h[n++].value.kind = AMQP_FIELD_KIND_VOID;
+	t.msg.properties._flags = AMQP_BASIC_HEADERS_FLAG;
+	t.msg.properties.headers = (amqp_table_t){n, h};
+
+	out = retry_headers_without_ours(&t, 6);
+	ck_assert_ptr_nonnull(out.entries);
+	ck_assert_int_eq(out.num_entries, 3);
+	ck_assert_ptr_eq(out.entries[0].key.bytes, h[0].key.bytes);
+	ck_assert_int_eq((int)out.entries[1].key.len, (int)strlen(ZL_H_SEQ));
+	ck_assert_int_eq(memcmp(out.entries[1].key.bytes, ZL_H_SEQ, strlen(ZL_H_SEQ)), 0);
+	ck_assert_int_eq(out.entries[1].value.kind, AMQP_FIELD_KIND_I64);
+	ck_assert(out.entries[1].value.value.i64 == INT64_C(9007199254740993));
+	ck_assert_ptr_eq(out.entries[2].key.bytes, h[8].key.bytes);
+	free(out.entries);
+}
+END_TEST
+
 /* A message that has only a zaaklink-attempts header of the given value. */
 static void attempts_message(struct zl_taken *t, amqp_table_entry_t *h, amqp_field_value_t v)
 {
@@ -431,6 +482,7 @@ static Suite *retry_suite(void)
 	suite_add_tcase(s, names);
 	tcase_add_test(headers, test_failure_read_from_headers_and_x_death);
 	tcase_add_test(headers, test_headers_without_ours_keep_the_rest);
+	tcase_add_test(headers, test_headers_without_ours_keep_the_seq);
 	tcase_add_test(headers, test_attempts_header_of_every_kind);
 	tcase_add_test(headers, test_no_attempts_header_is_zero);
 	tcase_add_test(headers, test_headers_fitted_into_a_frame);
