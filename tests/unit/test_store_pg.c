@@ -231,7 +231,8 @@ START_TEST(test_pg_silent_session_is_dropped_by_the_server)
 
 	ck_assert_int_eq(store_lead(sb, &err), 1);
 	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 1);
-	usleep(1600 * 1000);
+	sleep(1);
+	usleep(600 * 1000);
 	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 0);
 	ck_assert_msg(strstr(err.msg, "timeout") != NULL, "heartbeat: %s", err.msg);
 	store_close(sb);
