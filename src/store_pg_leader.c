@@ -180,7 +180,8 @@ int spg_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err)
 		return 1;
 	/* A standby keeps its connection for the next try. */
 	if (!pg->ready && pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
-		return zl_err_set(err, ZL_EX_TEMPFAIL, "state schema %s: a standby", pg->schema) + 1;
+		return zl_err_set(err, ZL_EX_TEMPFAIL, "state schema %s: a standby", pg->schema) +
+		       1;
 	if (!pg->ready || PQstatus(pg->conn) != CONNECTION_OK)
 		snprintf(why, sizeof(why), "the connection is gone");
 	else if (PQsendQuery(pg->conn, "SELECT 1") != 1)
