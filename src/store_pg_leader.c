@@ -91,9 +91,12 @@ int spg_session_timeouts(struct zl_store *st, struct zl_err *err)
 		                "SELECT pg_catalog.set_config("
 		                "'idle_in_transaction_session_timeout', $1, false)",
 		                1, p, "set the session timeouts", err);
+	/* tcp_user_timeout: the server gives up sending to a host that
+	 * vanished instead of retransmitting for many minutes. */
 	return spg_exec(st,
 	                "SELECT pg_catalog.set_config('idle_session_timeout', $1, false),"
-	                " pg_catalog.set_config('idle_in_transaction_session_timeout', $1, false)",
+	                " pg_catalog.set_config('idle_in_transaction_session_timeout', $1, false),"
+	                " pg_catalog.set_config('tcp_user_timeout', $1, false)",
 	                1, p, "set the session timeouts", err);
 }
 
