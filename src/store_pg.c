@@ -245,9 +245,17 @@ int spg_flush(struct zl_store *st, struct zl_err *err)
 			         PQerrorMessage(pg->conn));
 	}
 	pg->queued = 0;
+	pg->last_ms = zl_now_ms();
 	if (synced)
 		PQexitPipelineMode(pg->conn);
 	pg->pipeline = !synced;
+	/* A broken connection answers nothing more: out of the pipeline, and
+	 * for run's store, no longer the active one (the lock went with it). */
+	if (!synced && PQstatus(pg->conn) == CONNECTION_BAD) {
+		pg->pipeline = false;
+		if (pg->compete)
+			pg->ready = false;
+	}
 	if (pg->first_error[0]) {
 		char reason[512];
 
@@ -293,6 +301,7 @@ PGresult *spg_query(struct zl_store *st, const char *sql, int n, const char *con
 		return NULL;
 	if (spg_flush(st, err) < 0)
 		return NULL;
+	st->pg->last_ms = zl_now_ms();
 	/* Without parameters, the simple protocol: a migration is many statements. */
 	res = n == 0 ? PQexec(st->pg->conn, sql)
 	             : PQexecParams(st->pg->conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -771,4 +780,5 @@ static const struct store_ops spg_ops = {
     .lead = spg_lead,
     .heartbeat = spg_heartbeat,
     .leader_info = spg_leader_info,
+    .keepalive = spg_keepalive,
 };

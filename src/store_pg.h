@@ -49,6 +49,7 @@ struct store_pg {
 	bool in_tx;             /* between store_begin() and commit/rollback */
 	bool pipeline;          /* in pipeline mode */
 	int queued;             /* statements sent since the last sync */
+	int64_t last_ms;        /* monotonic: the last round trip with the server */
 	char first_error[512];  /* of the queued statements, "" if none */
 };
 
@@ -106,6 +107,7 @@ int spg_record_holder(struct zl_store *st, struct zl_err *err);
 int spg_session_timeouts(struct zl_store *st, struct zl_err *err);
 int spg_lead(struct zl_store *st, struct zl_err *err);
 int spg_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err);
+int spg_keepalive(struct zl_store *st, struct zl_err *err);
 int spg_leader_info(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err);
 
 /* Syncs the pipeline and collects every answer: 0, or -1 with the first

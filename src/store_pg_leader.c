@@ -113,11 +113,12 @@ static void drop(struct store_pg *pg)
 int spg_lead(struct zl_store *st, struct zl_err *err)
 {
 	struct store_pg *pg = st->pg;
+	bool reused = pg->conn && PQstatus(pg->conn) == CONNECTION_OK;
 	int rc;
 
-	if (pg->ready && PQstatus(pg->conn) == CONNECTION_OK)
+	if (pg->ready && reused)
 		return 1;
-	if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
+	if (!reused) {
 		struct zl_state_conf sc = {.conninfo = pg->conninfo, .schema = pg->schema};
 		PGconn *conn = spg_connect(&sc, err);
 
@@ -130,32 +131,52 @@ int spg_lead(struct zl_store *st, struct zl_err *err)
 	rc = spg_session_setup(st, err);
 	pg->setting_up = false;
 	if (rc < 0) {
-		/* Whatever failed half-way, the next try starts afresh. */
+		/* Whatever failed half-way, the next try starts afresh; a
+		 * standby's connection the server ended meanwhile (idle, a
+		 * restart) is no outage: try a new one at once. */
 		drop(pg);
-		return -1;
+		return reused ? spg_lead(st, err) : -1;
 	}
 	return pg->ready ? 1 : 0;
 }
 
-/* Waits up to timeout_ms for the answer of what was sent: 0 with every
- * result read and none failed, -1 with why in buf. */
+int spg_keepalive(struct zl_store *st, struct zl_err *err)
+{
+	struct store_pg *pg = st->pg;
+
+	/* Queued writes are sent by the flush spg_exec() starts with. */
+	if (!pg->compete || !pg->ready || zl_now_ms() - pg->last_ms < ZL_KEEPALIVE_MS)
+		return 0;
+	return spg_exec(st, "SELECT 1", 0, NULL, "keep the session alive", err);
+}
+
+/* Waits up to timeout_ms for every answer of what was sent: 0 with all
+ * read and none failed, -1 with why in buf. Never blocks in libpq: results
+ * are taken only while PQisBusy() says one is complete. */
 static int await(PGconn *conn, int timeout_ms, char *buf, size_t size)
 {
 	int64_t deadline = zl_now_ms() + timeout_ms;
 	bool failed = false;
-	PGresult *res;
 
 	for (;;) {
+		PGresult *res;
+		int64_t left;
+		struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
 		if (PQconsumeInput(conn) != 1) {
 			snprintf(buf, size, "%s", PQerrorMessage(conn));
 			return -1;
 		}
-		if (!PQisBusy(conn))
-			break;
-		int64_t left = deadline - zl_now_ms();
-		struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-
-		if (left <= 0) {
+		while (!PQisBusy(conn)) {
+			if (!(res = PQgetResult(conn)))
+				return failed ? -1 : 0;
+			if (PQresultStatus(res) != PGRES_TUPLES_OK && !failed) {
+				snprintf(buf, size, "%s", PQresultErrorMessage(res));
+				failed = true;
+			}
+			PQclear(res);
+		}
+		if ((left = deadline - zl_now_ms()) <= 0) {
 			snprintf(buf, size, "no answer within %d ms", timeout_ms);
 			return -1;
 		}
@@ -164,14 +185,6 @@ static int await(PGconn *conn, int timeout_ms, char *buf, size_t size)
 			return -1;
 		}
 	}
-	while ((res = PQgetResult(conn))) {
-		if (PQresultStatus(res) != PGRES_TUPLES_OK && !failed) {
-			snprintf(buf, size, "%s", PQresultErrorMessage(res));
-			failed = true;
-		}
-		PQclear(res);
-	}
-	return failed ? -1 : 0;
 }
 
 int spg_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err)
@@ -179,7 +192,9 @@ int spg_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err)
 	struct store_pg *pg = st->pg;
 	char why[512] = "";
 
-	if (pg->in_tx || pg->pipeline)
+	/* In the middle of a transaction the caller's statements are the
+	 * heartbeat; a broken connection is lost whatever it was doing. */
+	if ((pg->in_tx || pg->pipeline) && PQstatus(pg->conn) == CONNECTION_OK)
 		return 1;
 	/* A standby keeps its connection for the next try. */
 	if (!pg->ready && pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
