@@ -93,6 +93,18 @@ int store_lead(struct zl_store *st, struct zl_err *err);
  * compete again). 0 at once on a standby. */
 int store_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err);
 
+/* How long run's state connection may stay quiet before store_keepalive()
+ * sends a round trip. */
+#define ZL_KEEPALIVE_MS 1000
+
+/* For run's store: a round trip when the state connection has been quiet
+ * for ZL_KEEPALIVE_MS, in or out of a transaction, so that the server,
+ * which drops a silent session after state.session_timeout, sees the
+ * active instance alive while it waits elsewhere (between the ranges of a
+ * long pass, for the broker's confirms, during a connect). Its failure is
+ * the heartbeat's to find. Nothing for other stores and SQLite. */
+void store_keepalive(struct zl_store *st);
+
 /* Who holds the state (PostgreSQL; nothing for SQLite). */
 struct zl_leader_info {
 	bool held;        /* some session holds the lock now */

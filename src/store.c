@@ -38,6 +38,14 @@ int store_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err)
 	return st->ops->heartbeat ? st->ops->heartbeat(st, timeout_ms, err) : 1;
 }
 
+void store_keepalive(struct zl_store *st)
+{
+	struct zl_err ignored = {0};
+
+	if (st->ops->keepalive)
+		st->ops->keepalive(st, &ignored);
+}
+
 int store_leader_info(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err)
 {
 	memset(info, 0, sizeof(*info));

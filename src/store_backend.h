@@ -80,6 +80,7 @@ struct store_ops {
 	int (*lead)(struct zl_store *st, struct zl_err *err);
 	int (*heartbeat)(struct zl_store *st, int timeout_ms, struct zl_err *err);
 	int (*leader_info)(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err);
+	int (*keepalive)(struct zl_store *st, struct zl_err *err);
 };
 
 struct store_pg; /* store_pg.h */

@@ -239,6 +239,32 @@ START_TEST(test_pg_silent_session_is_dropped_by_the_server)
 }
 END_TEST
 
+/* Kept alive while it waits elsewhere, in a transaction or not, the
+ * active instance's session outlives state.session_timeout. */
+START_TEST(test_pg_keepalive_keeps_a_waiting_session)
+{
+	struct zl_store *sb = open_compete(2);
+	struct zl_err err = {0};
+	struct zl_link l;
+
+	ck_assert_int_eq(store_lead(sb, &err), 1);
+	ck_assert_int_eq(store_begin(sb, &err), 0);
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(sb, &l, &err), 0);
+	for (int i = 0; i < 12; i++) {
+		usleep(250 * 1000);
+		store_keepalive(sb);
+	}
+	ck_assert_msg(store_commit(sb, &err) == 0, "commit: %s", err.msg);
+	for (int i = 0; i < 12; i++) {
+		usleep(250 * 1000);
+		store_keepalive(sb);
+	}
+	ck_assert_msg(store_heartbeat(sb, 1000, &err) == 1, "heartbeat: %s", err.msg);
+	store_close(sb);
+}
+END_TEST
+
 static Suite *store_pg_suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -254,6 +280,7 @@ static Suite *store_pg_suite(void)
 	tcase_add_test(tc, test_pg_standby_waits_for_the_lock);
 	tcase_add_test(tc, test_pg_lost_leader_does_not_write_until_it_leads_again);
 	tcase_add_test(tc, test_pg_silent_session_is_dropped_by_the_server);
+	tcase_add_test(tc, test_pg_keepalive_keeps_a_waiting_session);
 	suite_add_tcase(s, tc);
 	return s;
 }
