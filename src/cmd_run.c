@@ -211,12 +211,22 @@ static void share_figures(struct daemon *d)
 	metrics_http_update(d->http, m);
 }
 
-/* Between the ranges of a pass: the service manager's watchdog. */
+/* Between the ranges of a pass: the service manager's watchdog, and the
+ * state server, which drops a session silent for state.session_timeout. */
 static void pass_alive(void *arg)
 {
 	struct daemon *d = arg;
 
 	notify_watchdog(&d->notify);
+	store_keepalive(d->st);
+}
+
+/* While the publisher waits for the broker: the state session, likewise. */
+static void publisher_tick(void *arg)
+{
+	struct daemon *d = arg;
+
+	store_keepalive(d->st);
 }
 
 /* A backfill that `zaaklink backfill` asked for while this daemon held the
@@ -382,6 +392,8 @@ static void take_role(struct daemon *d, bool active)
 	if (!(d->pub = publisher_new(&d->conf->amqp, &err))) {
 		zl_error("daemon.failed", "error=\"%s\"", err.msg);
 		stop_signal = SIGTERM;
+	} else {
+		publisher_set_tick(d->pub, publisher_tick, d);
 	}
 	d->relay.pub = d->pub;
 	notify_status(&d->notify, "standby: another instance is active");
@@ -440,6 +452,20 @@ static void check_watchdog(const struct daemon *d)
 		need = c->amqp.n_urls * c->amqp.connect_timeout;
 	if (c->amqp.confirm_timeout > need)
 		need = c->amqp.confirm_timeout;
+	/* A try for the lock connects (10 s at most) and sets the session up;
+	 * a heartbeat waits half of state.session_timeout. */
+	if (c->state.conninfo && 10 + c->state.session_timeout / 2 > need)
+		need = 10 + c->state.session_timeout / 2;
+	/* The state server must not drop the session of an active instance
+	 * that merely waits for a connect (they tick only between attempts). */
+	if (c->state.conninfo && (c->state.session_timeout < c->amqp.connect_timeout + 2 ||
+	                          c->state.session_timeout < c->source.connect_timeout + 2))
+		zl_warn("state.session_timeout_short",
+		        "session_timeout_s=%.3g amqp_connect_timeout_s=%.3g "
+		        "source_connect_timeout_s=%d hint=\"set state.session_timeout above both, "
+		        "or a slow connect costs the lock\"",
+		        c->state.session_timeout, c->amqp.connect_timeout,
+		        c->source.connect_timeout);
 	if (d->notify.watchdog_ms > 0 && d->notify.watchdog_ms < (int64_t)(need * 1000))
 		zl_warn("watchdog.too_short", "watchdog_s=%.3g longest_wait_s=%.3g",
 		        d->notify.watchdog_ms / 1000.0, need);
@@ -473,6 +499,7 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		rc = app_fail(&err);
 		goto out;
 	}
+	publisher_set_tick(d.pub, publisher_tick, &d);
 	if (conf->amqp.n_queues > 0 && !(d.retry = retry_new(conf, &err))) {
 		rc = app_fail(&err);
 		goto out;
@@ -519,6 +546,8 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		}
 		if (leader_step(&d.leader, zl_now_ms()) != d.active)
 			take_role(&d, d.leader.active);
+		if (!d.pub)
+			break;
 		if (!d.active) {
 			/* Ready as a standby: systemd must not wait for a takeover. */
 			if (!d.ready) {
@@ -532,11 +561,16 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		}
 		if (zl_now_ms() >= d.next_pass_ms)
 			do_pass(&d);
+		/* A failed pass asks whether this is still the active one. */
+		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
+			continue;
 		if (!stop_signal && !publisher_connected(d.pub) &&
 		    zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
 		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
+		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
+			continue;
 		notify_watchdog(&d.notify);
 		if (!stop_signal && d.retry)
 			retry_step(d.retry, 200);

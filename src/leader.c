@@ -85,10 +85,12 @@ bool leader_step(struct zl_leader *l, int64_t now_ms)
 {
 	if (!l->schema)
 		return true;
+	/* One step changes the role at most once: a loss is seen by the
+	 * loop before this instance competes again (at the next step). */
 	if (now_ms >= l->next_ms) {
 		if (l->active)
 			beat(l, now_ms);
-		if (!l->active && now_ms >= l->next_ms)
+		else
 			try_lead(l, now_ms);
 	}
 	return l->active;
