@@ -14,7 +14,7 @@
 #   kill    SIGKILL (a crash; the same as a host gone with a TCP reset);
 #   term    SIGTERM (a stop: it finishes the batch in flight);
 #   stop    SIGSTOP, resumed with SIGCONT once the standby took over (a
-#           freeze; the bound is state.session_timeout, default 10 s here).
+#           freeze; the bound is state.session_timeout, 20 s by default).
 #
 # After each takeover the instance taken away is brought back (started
 # again, or resumed) and must wait as a standby before the next round.
@@ -25,7 +25,7 @@ set -u -o pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$BENCH_DIR/.." && pwd)
 count=10
-session_timeout=10
+session_timeout=20
 while [ $# -gt 0 ]; do
 	case $1 in
 	--count) count=${2:?}; shift 2 ;;

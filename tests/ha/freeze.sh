@@ -21,7 +21,7 @@ T=${ZL_HA_SESSION_TIMEOUT:-4}
 zl_fixture_new
 state=$ZL_TMP/state.db
 ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;" \
-	'source.poll_interval = 0.3;' "state.session_timeout = $T;"
+	'source.poll_interval = 0.3;' 'source.connect_timeout = 2;' "state.session_timeout = $T;"
 sdb=$(zl_state_db "$db")
 schema=$(zl_state_schema "$state")
 zl_links_bulk "$db" "$N"

@@ -9,7 +9,9 @@
 
 # ha_confs N DB STATE EXCHANGE [EXTRA...]: writes $ZL_TMP/ha-I.conf for
 # I = 1..N, the same settings (the state in PostgreSQL, schema standing
-# for STATE) but each instance its own metrics port (HA_PORT[I]).
+# for STATE) but each instance its own metrics port (HA_PORT[I]). The
+# broker's connect timeout is short, below the short state.session_timeout
+# the tests use.
 declare -a HA_PORT HA_PID HA_LOG HA_CONF
 ha_confs() {
 	local n=$1 db=$2 state=$3 ex=$4 i
@@ -19,7 +21,8 @@ ha_confs() {
 		HA_CONF[i]=$ZL_TMP/ha-$i.conf
 		HA_LOG[i]=$ZL_TMP/ha-$i.log
 		ZL_TEST_STATE=pg zl_conf "${HA_CONF[i]}" "$db" "$state" "$ex" \
-			"metrics.listen = \"127.0.0.1:${HA_PORT[i]}\";" "$@" || return 1
+			"metrics.listen = \"127.0.0.1:${HA_PORT[i]}\";" 'amqp.connect_timeout = 2;' \
+			"$@" || return 1
 	done
 }
 

@@ -21,7 +21,7 @@ DOWN=${ZL_HA_PG_DOWN:-3}
 zl_fixture_new
 state=$ZL_TMP/state.db
 ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;" \
-	'source.poll_interval = 0.3;' 'state.session_timeout = 4;' 'source.connect_timeout = 3;'
+	'source.poll_interval = 0.3;' 'state.session_timeout = 6;' 'source.connect_timeout = 3;'
 sdb=$(zl_state_db "$db")
 schema=$(zl_state_schema "$state")
 zl_links_bulk "$db" "$N"

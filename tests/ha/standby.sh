@@ -15,7 +15,7 @@ zl_servers_up
 
 zl_fixture_new
 state=$ZL_TMP/state.db
-ha_confs 3 "$db" "$state" "$ex" 'source.poll_interval = 0.3;' 'state.session_timeout = 4;'
+ha_confs 3 "$db" "$state" "$ex" 'source.poll_interval = 0.3;' 'source.connect_timeout = 2;' 'state.session_timeout = 4;'
 sdb=$(zl_state_db "$db")
 schema=$(zl_state_schema "$state")
 kc=$(zl_kc "$db" "Aanvraag parkeervergunning")
