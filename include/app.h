@@ -19,6 +19,10 @@ int app_fail(const struct zl_err *err);
 /* Opens the configured state file; NULL after printing why. */
 struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int *exit_code);
 
+/* The same for run: a PostgreSQL state held by another instance opens as
+ * a standby (store_open_compete()). */
+struct zl_store *app_open_daemon_store(const struct zl_conf *conf, int *exit_code);
+
 /* The source connection of conf, not connected yet (source_new()). */
 struct zl_source *app_source_new(const struct zl_conf *conf, struct zl_err *err);
 

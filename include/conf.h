@@ -45,9 +45,10 @@ struct zl_source_conf {
 };
 
 struct zl_state_conf {
-	char *path;     /* SQLite file; unused when conninfo is set */
-	char *conninfo; /* PostgreSQL (libpq conninfo or URI), or NULL */
-	char *schema;   /* PostgreSQL schema of zaaklink's tables */
+	char *path;             /* SQLite file; unused when conninfo is set */
+	char *conninfo;         /* PostgreSQL (libpq conninfo or URI), or NULL */
+	char *schema;           /* PostgreSQL schema of zaaklink's tables */
+	double session_timeout; /* s: the state server drops a silent session of run's */
 };
 
 struct zl_events_conf {

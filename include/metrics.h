@@ -42,6 +42,11 @@ struct zl_metrics {
 	int64_t nacked;          /* events the broker nacked */
 	int64_t returned;        /* events the broker returned as unroutable */
 
+	/* Leadership (state in PostgreSQL): a standby detects and publishes
+	 * nothing; it is healthy while it can reach the state to take over. */
+	bool standby;
+	char state_error[256]; /* why a standby cannot reach the state; "" */
+
 	/* The broker. */
 	bool broker_connected;
 	bool broker_blocked;
@@ -93,12 +98,16 @@ struct zl_health {
 	bool broker_checked;    /* false: the broker is not judged */
 	bool broker_connected;
 	const char *broker_error; /* why not, or NULL/"" */
+	bool standby;             /* another instance is the active one */
+	bool state_reachable;     /* a standby's state server answers */
 };
 
 /*
  * Healthy when the last pass succeeded within 3 poll intervals and the
  * broker connection is up. Returns true, or false with the reason, one
- * line, in reason.
+ * line, in reason. A standby is judged by whether it could take over: it
+ * is healthy while its state server answers, and the reason (either way)
+ * starts with "standby".
  */
 bool metrics_healthy(const struct zl_health *h, char *reason, size_t size);
 

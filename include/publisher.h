@@ -32,6 +32,11 @@ struct zl_publisher;
 struct zl_publisher *publisher_new(const struct zl_amqp_conf *conf, struct zl_err *err);
 void publisher_free(struct zl_publisher *pub);
 
+/* A function the publisher calls at least once a second while it waits
+ * for the broker (a connect between two nodes, a full socket, confirms):
+ * run keeps its state session alive with it (store_keepalive()). */
+void publisher_set_tick(struct zl_publisher *pub, void (*tick)(void *arg), void *arg);
+
 int publisher_connect(struct zl_publisher *pub, struct zl_err *err);
 bool publisher_connected(const struct zl_publisher *pub);
 /* True while the broker has blocked publishers (memory or disk alarm). */

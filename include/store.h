@@ -58,6 +58,64 @@ struct zl_state_conf;
 struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err);
 void store_close(struct zl_store *st);
 
+/* ---- leadership ----
+ * Several `zaaklink run` may share one PostgreSQL state; one of them, the
+ * active instance, detects and publishes, the others wait as standbys.
+ * The active one is the holder of the writer's lock: a session advisory
+ * lock on the very connection that makes every state write, so a
+ * connection that is gone can commit nothing and a deposed leader cannot
+ * write. The lock is taken again, before any write, on every new
+ * connection, and nothing else (no clock, no lease row) decides who leads.
+ *
+ * Opened with store_open_compete(), the store is a standby until
+ * store_lead() returns 1; every other store function then fails with
+ * ZL_EX_TEMPFAIL until it does. A lost connection (store_heartbeat() 0,
+ * or any call failing on it) makes it a standby again: it does not
+ * reconnect by itself, the next store_lead() does. With SQLite (one
+ * machine) there is no standby: store_lead() and store_heartbeat() are 1.
+ */
+
+/* Like store_open(state, false), but for PostgreSQL a lock held by another
+ * instance leaves the store a standby instead of failing. The connection
+ * is made here: an unreachable server fails the open. */
+struct zl_store *store_open_compete(const struct zl_state_conf *state, struct zl_err *err);
+
+/* Tries to become the active instance (reconnecting first when the
+ * connection is gone): 1 when this store holds the lock, now or already;
+ * 0 when another instance holds it; -1 with err when the state server
+ * cannot be reached or refuses (in recovery). */
+int store_lead(struct zl_store *st, struct zl_err *err);
+
+/* The active instance's heartbeat: a round trip on the state connection
+ * (between transactions) that must come back within timeout_ms. 1 while
+ * active; 0 with err saying why when the connection was lost or did not
+ * answer: it is closed, and the store is a standby (store_lead() to
+ * compete again). 0 at once on a standby. */
+int store_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err);
+
+/* How long run's state connection may stay quiet before store_keepalive()
+ * sends a round trip. */
+#define ZL_KEEPALIVE_MS 1000
+
+/* For run's store: a round trip when the state connection has been quiet
+ * for ZL_KEEPALIVE_MS, in or out of a transaction, so that the server,
+ * which drops a silent session after state.session_timeout, sees the
+ * active instance alive while it waits elsewhere (between the ranges of a
+ * long pass, for the broker's confirms, during a connect). Its failure is
+ * the heartbeat's to find. Nothing for other stores and SQLite. */
+void store_keepalive(struct zl_store *st);
+
+/* Who holds the state (PostgreSQL; nothing for SQLite). */
+struct zl_leader_info {
+	bool held;        /* some session holds the lock now */
+	bool self;        /* this store holds it */
+	char holder[320]; /* "HOST:PID" recorded by the holder, "" unknown */
+	char since[40];   /* RFC 3339 UTC, when it took the lock; "" unknown */
+};
+/* Fills info; 0, or -1 with err. A state whose tables do not exist yet is
+ * no error (held may still be true: another instance is creating them). */
+int store_leader_info(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err);
+
 /* Where the state lives, for logs and status: the file's path, or
  * "schema S at CONNINFO" with the password masked. malloc'ed; NULL when
  * out of memory. */

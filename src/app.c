@@ -60,6 +60,18 @@ struct zl_store *app_open_store(const struct zl_conf *conf, bool read_only, int 
 	return st;
 }
 
+struct zl_store *app_open_daemon_store(const struct zl_conf *conf, int *exit_code)
+{
+	struct zl_err err = {0};
+	struct zl_store *st = store_open_compete(&conf->state, &err);
+
+	if (!st)
+		*exit_code = app_fail(&err);
+	else
+		warn_shared_database(conf, st);
+	return st;
+}
+
 struct zl_source *app_source_new(const struct zl_conf *conf, struct zl_err *err)
 {
 	return source_new(conf->source.conninfo, conf->source.schema, conf->source.connect_timeout,

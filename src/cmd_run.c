@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "detect.h"
 #include "event.h"
+#include "leader.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -117,6 +118,8 @@ struct daemon {
 	struct zl_metrics_http *http; /* NULL without metrics.listen */
 	struct zl_topology names;     /* for the unrouted and parking queue depths */
 	int64_t next_depth_ms;        /* monotonic */
+	struct zl_leader leader;      /* active, or a standby of a PostgreSQL state */
+	bool active;                  /* as the loop last saw it */
 };
 
 /* How often the depths of the unrouted and parking queues are read. */
@@ -134,7 +137,7 @@ static void read_store_figures(struct daemon *d, bool links)
 	struct zl_err err = {0};
 	int rc;
 
-	if (!d->http)
+	if (!d->http || !d->active)
 		return;
 	if (links) {
 		if ((rc = store_counts(d->st, &c, &err)) == 0) {
@@ -170,7 +173,7 @@ static void read_depths(struct daemon *d)
 {
 	int64_t n;
 
-	if (!d->http || !publisher_connected(d->pub) || publisher_blocked(d->pub) ||
+	if (!d->http || !d->active || !publisher_connected(d->pub) || publisher_blocked(d->pub) ||
 	    zl_now_ms() < d->next_depth_ms)
 		return;
 	d->next_depth_ms = zl_now_ms() + DEPTH_EVERY_MS;
@@ -195,6 +198,8 @@ static void share_figures(struct daemon *d)
 	m->publish_retries = d->relay.retried;
 	m->nacked = pc->nacked;
 	m->returned = pc->returned;
+	m->standby = !d->active;
+	snprintf(m->state_error, sizeof(m->state_error), "%s", d->leader.error);
 	m->broker_connected = publisher_connected(d->pub);
 	m->broker_blocked = publisher_blocked(d->pub);
 	if (m->broker_connected)
@@ -206,12 +211,22 @@ static void share_figures(struct daemon *d)
 	metrics_http_update(d->http, m);
 }
 
-/* Between the ranges of a pass: the service manager's watchdog. */
+/* Between the ranges of a pass: the service manager's watchdog, and the
+ * state server, which drops a session silent for state.session_timeout. */
 static void pass_alive(void *arg)
 {
 	struct daemon *d = arg;
 
 	notify_watchdog(&d->notify);
+	store_keepalive(d->st);
+}
+
+/* While the publisher waits for the broker: the state session, likewise. */
+static void publisher_tick(void *arg)
+{
+	struct daemon *d = arg;
+
+	store_keepalive(d->st);
 }
 
 /* A backfill that `zaaklink backfill` asked for while this daemon held the
@@ -273,6 +288,8 @@ static void do_pass(struct daemon *d)
 			notify_status(&d->notify, "pass failed: %s", err.msg);
 		}
 		metrics_pass_failed(&d->metrics, err.msg);
+		/* Perhaps the state connection is gone, and the lock with it. */
+		leader_check_soon(&d->leader);
 		return;
 	}
 	outage_ok(&d->source, zl_now_ms(), NULL);
@@ -316,6 +333,7 @@ static void do_publish(struct daemon *d)
 		if (n < 0) {
 			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
 			        d->relay.failures);
+			leader_check_soon(&d->leader);
 			if (!publisher_connected(d->pub))
 				d->amqp.next_try_ms =
 				    zl_now_ms() +
@@ -334,10 +352,51 @@ static int64_t next_deadline(const struct daemon *d)
 	int64_t now = zl_now_ms();
 	int64_t until = d->next_pass_ms - now;
 
+	if (!d->active)
+		return leader_due_in(&d->leader, now);
 	if (!publisher_connected(d->pub) && d->amqp.next_try_ms - now < until)
 		until = d->amqp.next_try_ms - now;
+	if (leader_due_in(&d->leader, now) < until)
+		until = leader_due_in(&d->leader, now);
 	/* Rows waiting out a backoff become due within the loop's 1 s tick. */
 	return until;
+}
+
+/*
+ * Becoming the active instance: a pass at once (the state may have moved
+ * on under another instance), everything pending due now, and the retry
+ * controller started. Becoming a standby: nothing is detected or published
+ * from here on; the broker connections are closed, so that a standby holds
+ * no consumer of the retry tiers.
+ */
+static void take_role(struct daemon *d, bool active)
+{
+	struct zl_err err = {0};
+
+	d->active = active;
+	if (active) {
+		d->next_pass_ms = 0;
+		d->amqp.next_try_ms = 0;
+		if (publisher_connected(d->pub) && store_outbox_retry_now(d->st, &err) < 0)
+			zl_error("state.failed", "error=\"%s\"", err.msg);
+		if (d->conf->amqp.n_queues > 0 && !d->retry &&
+		    !(d->retry = retry_new(d->conf, &err)))
+			zl_error("retry.failed", "error=\"%s\"", err.msg);
+		read_store_figures(d, true);
+		notify_status(&d->notify, "active: detecting and publishing");
+		return;
+	}
+	retry_free(d->retry);
+	d->retry = NULL;
+	publisher_free(d->pub);
+	if (!(d->pub = publisher_new(&d->conf->amqp, &err))) {
+		zl_error("daemon.failed", "error=\"%s\"", err.msg);
+		stop_signal = SIGTERM;
+	} else {
+		publisher_set_tick(d->pub, publisher_tick, d);
+	}
+	d->relay.pub = d->pub;
+	notify_status(&d->notify, "standby: another instance is active");
 }
 
 /*
@@ -393,6 +452,20 @@ static void check_watchdog(const struct daemon *d)
 		need = c->amqp.n_urls * c->amqp.connect_timeout;
 	if (c->amqp.confirm_timeout > need)
 		need = c->amqp.confirm_timeout;
+	/* A try for the lock connects (10 s at most) and sets the session up;
+	 * a heartbeat waits half of state.session_timeout. */
+	if (c->state.conninfo && 10 + c->state.session_timeout / 2 > need)
+		need = 10 + c->state.session_timeout / 2;
+	/* The state server must not drop the session of an active instance
+	 * that merely waits for a connect (they tick only between attempts). */
+	if (c->state.conninfo && (c->state.session_timeout < c->amqp.connect_timeout + 2 ||
+	                          c->state.session_timeout < c->source.connect_timeout + 2))
+		zl_warn("state.session_timeout_short",
+		        "session_timeout_s=%.3g amqp_connect_timeout_s=%.3g "
+		        "source_connect_timeout_s=%d hint=\"set state.session_timeout above both, "
+		        "or a slow connect costs the lock\"",
+		        c->state.session_timeout, c->amqp.connect_timeout,
+		        c->source.connect_timeout);
 	if (d->notify.watchdog_ms > 0 && d->notify.watchdog_ms < (int64_t)(need * 1000))
 		zl_warn("watchdog.too_short", "watchdog_s=%.3g longest_wait_s=%.3g",
 		        d->notify.watchdog_ms / 1000.0, need);
@@ -410,11 +483,13 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	install_signals();
 	/* The endpoint next: a port in use ends the start before the state file is touched. */
 	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
+	/* With a PostgreSQL state, a standby until the lock says otherwise. */
+	d.metrics.standby = conf->state.conninfo != NULL;
 	if (conf->metrics.listen) {
 		if (!(d.http = metrics_http_start(&conf->metrics, &d.metrics, &err)))
 			return app_fail(&err);
 	}
-	if (!(d.st = app_open_store(conf, false, &rc)))
+	if (!(d.st = app_open_daemon_store(conf, &rc)))
 		goto out;
 	if (!(d.src = app_source_new(conf, &err))) {
 		rc = app_fail(&err);
@@ -424,17 +499,16 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		rc = app_fail(&err);
 		goto out;
 	}
+	publisher_set_tick(d.pub, publisher_tick, &d);
 	if (conf->amqp.n_queues > 0 && !(d.retry = retry_new(conf, &err))) {
 		rc = app_fail(&err);
 		goto out;
 	}
 	relay_init(&d.relay, &conf->amqp, d.st, d.pub);
 	topology_names(conf, &d.names);
-	if (d.http) {
-		read_store_figures(&d, true);
+	if (d.http)
 		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
 		        conf->metrics.listen);
-	}
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
 	d.level_pinned = zl_log_level_pinned();
@@ -456,19 +530,47 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		free(where);
 	}
 	check_watchdog(&d);
+	/* Started as the active instance would be; a standby drops what it
+	 * must not hold. */
+	leader_init(&d.leader, d.st, conf);
+	d.active = true;
+	if (!leader_step(&d.leader, zl_now_ms()))
+		take_role(&d, false);
+	read_store_figures(&d, true);
+	share_figures(&d);
 
 	while (!stop_signal) {
 		if (reload_requested) {
 			reload_requested = 0;
 			do_reload(&d);
 		}
+		if (leader_step(&d.leader, zl_now_ms()) != d.active)
+			take_role(&d, d.leader.active);
+		if (!d.pub)
+			break;
+		if (!d.active) {
+			/* Ready as a standby: systemd must not wait for a takeover. */
+			if (!d.ready) {
+				notify_ready(&d.notify, "standby: another instance is active");
+				d.ready = true;
+			}
+			notify_watchdog(&d.notify);
+			share_figures(&d);
+			wait_for(d.pub, next_deadline(&d), &d.amqp);
+			continue;
+		}
 		if (zl_now_ms() >= d.next_pass_ms)
 			do_pass(&d);
+		/* A failed pass asks whether this is still the active one. */
+		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
+			continue;
 		if (!stop_signal && !publisher_connected(d.pub) &&
 		    zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
 		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
+		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
+			continue;
 		notify_watchdog(&d.notify);
 		if (!stop_signal && d.retry)
 			retry_step(d.retry, 200);

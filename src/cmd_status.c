@@ -7,6 +7,8 @@
 #include "topology.h"
 
 #include <cJSON.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,28 @@ struct status {
 	int64_t pass_age_ms; /* since the last pass ended; -1 none */
 	bool healthy;        /* by the rule of /healthz (metrics.h) */
 	char health_reason[1024];
+	struct zl_leader_info leader; /* PostgreSQL state: who is active */
+	bool leader_here;             /* the active instance runs on this host */
 };
+
+/*
+ * The active instance is this host's when the holder it recorded names
+ * this host and a process with its pid runs here: then this host's
+ * zaaklink is the active one, else (if it runs) a standby.
+ */
+static bool holder_is_here(const char *holder)
+{
+	char host[256];
+	const char *colon = strrchr(holder, ':');
+	size_t n = colon ? (size_t)(colon - holder) : 0;
+	long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+	if (!colon || pid <= 0 || gethostname(host, sizeof(host)) < 0)
+		return false;
+	host[sizeof(host) - 1] = '\0';
+	return strlen(host) == n && strncmp(host, holder, n) == 0 &&
+	       (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
 
 /*
  * Health by the rule the daemon's /healthz applies, judged from the state
@@ -188,6 +211,8 @@ static int read_state(const struct zl_conf *conf, struct status *s, struct zl_er
 		s->have_checkpoint = rc == 1;
 	if (rc >= 0)
 		rc = store_counts(st, &s->counts, err);
+	if (rc >= 0 && conf->state.conninfo && (rc = store_leader_info(st, &s->leader, err)) == 0)
+		s->leader_here = s->leader.held && holder_is_here(s->leader.holder);
 	store_close(st);
 	return rc < 0 ? -1 : 0;
 }
@@ -209,6 +234,18 @@ static void print_json(const struct zl_conf *conf, const struct status *s)
 		free(where);
 	}
 	cJSON_AddBoolToObject(o, "state_exists", s->have_state);
+	if (conf->state.conninfo) {
+		cp = cJSON_AddObjectToObject(o, "leader");
+		cJSON_AddStringToObject(cp, "role", s->leader_here ? "active" : "standby");
+		if (s->leader.held && s->leader.holder[0])
+			cJSON_AddStringToObject(cp, "holder", s->leader.holder);
+		else
+			cJSON_AddNullToObject(cp, "holder");
+		if (s->leader.held && s->leader.since[0])
+			cJSON_AddStringToObject(cp, "since", s->leader.since);
+		else
+			cJSON_AddNullToObject(cp, "since");
+	}
 	cp = cJSON_AddObjectToObject(o, "health");
 	cJSON_AddBoolToObject(cp, "ok", s->healthy);
 	if (s->healthy)
@@ -294,6 +331,13 @@ static void print_text(const struct zl_conf *conf, const struct status *s)
 		       s->have_state ? "" : " (not created yet: zaaklink has not run)");
 		free(where);
 	}
+	if (conf->state.conninfo && !s->leader.held)
+		printf("active instance  none: no zaaklink run holds the state\n");
+	else if (conf->state.conninfo)
+		printf("active instance  %s since %s (%s)\n",
+		       s->leader.holder[0] ? s->leader.holder : "unknown",
+		       s->leader.since[0] ? s->leader.since : "unknown",
+		       s->leader_here ? "this host" : "another host; this one is a standby");
 	if (s->healthy)
 		printf("health           ok\n");
 	else

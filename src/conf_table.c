@@ -573,6 +573,8 @@ const struct zl_setting zl_settings[] = {
      .def_str = DEFAULT_STATE_PATH, .check = check_state_path},
     {"state", "schema", &zl_type_string, AT(state.schema), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
      .def_str = "zaaklink", .valid = check_state_schema},
+    {"state", "session_timeout", &zl_type_double, AT(state.session_timeout), ZL_RESTART,
+     .def_num = 20.0, .min = 2.0, .max = 3600.0},
 
     {"events", "source", &zl_type_string, AT(events.source), ZL_RELOAD,
      .flags = ZL_SET_REQUIRED | ZL_SET_NONEMPTY},

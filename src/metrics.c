@@ -144,6 +144,8 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 	if (m->parked >= 0)
 		single(&t, "zaaklink_parked_messages", "gauge",
 		       "Messages in the parking queue, waiting for an operator.", m->parked);
+	single(&t, "zaaklink_leader", "gauge",
+	       "1 on the active instance, 0 on a standby (state in PostgreSQL).", !m->standby);
 	single(&t, "zaaklink_broker_connected", "gauge",
 	       "1 when the publishing connection to RabbitMQ is up.", m->broker_connected);
 	single(&t, "zaaklink_broker_blocked", "gauge",
@@ -184,6 +186,14 @@ bool metrics_healthy(const struct zl_health *h, char *reason, size_t size)
 	size_t n = 0;
 
 	reason[0] = '\0';
+	if (h->standby) {
+		if (h->state_reachable) {
+			snprintf(reason, size, "standby: another instance is active");
+			return true;
+		}
+		snprintf(reason, size, "standby: the state database cannot be reached");
+		return false;
+	}
 	if (h->pass_age_ms < 0 || h->pass_age_ms > limit_ms) {
 		if (h->pass_age_ms < 0)
 			n += (size_t)snprintf(reason, size, "no successful pass yet");
@@ -216,6 +226,8 @@ struct zl_health metrics_health_of(const struct zl_metrics *m, int64_t now_ms)
 	    .poll_interval = m->poll_interval,
 	    .broker_checked = true,
 	    .broker_connected = m->broker_connected,
+	    .standby = m->standby,
+	    .state_reachable = m->state_error[0] == '\0',
 	};
 
 	if (m->last_success_ms > 0)

@@ -108,7 +108,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char reason[1024];
 
 		if (metrics_healthy(&health, reason, sizeof(reason)))
-			rc = reply(conn, MHD_HTTP_OK, line("ok"), CONTENT_TYPE_TEXT);
+			rc = reply(conn, MHD_HTTP_OK, line(health.standby ? reason : "ok"),
+			           CONTENT_TYPE_TEXT);
 		else
 			rc = reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, line(reason),
 			           CONTENT_TYPE_TEXT);

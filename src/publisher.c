@@ -62,7 +62,24 @@ struct zl_publisher {
 	bool failing;                    /* the last publisher_connect() failed */
 	uint64_t next_tag;               /* delivery tag of the next publish */
 	struct zl_publisher_counts counts;
+	void (*tick)(void *arg); /* at least once a second while waiting */
+	void *tick_arg;
 };
+
+/* The longest a wait goes without calling the tick. */
+#define TICK_MS 1000
+
+void publisher_set_tick(struct zl_publisher *pub, void (*tick)(void *arg), void *arg)
+{
+	pub->tick = tick;
+	pub->tick_arg = arg;
+}
+
+static void tick(const struct zl_publisher *pub)
+{
+	if (pub->tick)
+		pub->tick(pub->tick_arg);
+}
 
 /* The confirm state of one publisher_publish() call. */
 struct batch {
@@ -235,6 +252,7 @@ static void node_failed(void *arg, const char *node, const struct zl_err *err)
 
 	zl_log(pub->failing ? ZL_LOG_DEBUG : ZL_LOG_WARNING, "amqp.connect_failed",
 	       "node=%s error=\"%s\"", node, err->msg);
+	tick(pub);
 }
 
 int publisher_connect(struct zl_publisher *pub, struct zl_err *err)
@@ -491,7 +509,12 @@ static enum batch_end send_rows(struct zl_publisher *pub, struct batch *b, int64
 			return END_LOST;
 		if (pub->blocked)
 			return END_BLOCKED;
-		rc = broker_wait_writable(pub->conn, deadline);
+		/* In slices, ticking between them. */
+		while ((rc = broker_wait_writable(pub->conn, zl_now_ms() + TICK_MS < deadline
+		                                                 ? zl_now_ms() + TICK_MS
+		                                                 : deadline)) > 0 &&
+		       zl_now_ms() < deadline)
+			tick(pub);
 		if (rc > 0)
 			return END_STALLED;
 		if (rc < 0) {
@@ -544,12 +567,13 @@ static enum batch_end await_confirms(struct zl_publisher *pub, struct batch *b, 
 				return END_LOST;
 			return b->settled < b->sent ? END_BLOCKED : END_DONE;
 		}
-		rc = read_frame(pub, b, broker_ms_tv(left), err);
+		rc = read_frame(pub, b, broker_ms_tv(left < TICK_MS ? left : TICK_MS), err);
 
 		if (rc < 0)
 			return END_LOST;
 		if (rc == 0 && left <= 0)
 			return END_TIMEOUT;
+		tick(pub);
 	}
 	return END_DONE;
 }

@@ -17,8 +17,39 @@
 struct zl_store *store_open(const struct zl_state_conf *state, bool read_only, struct zl_err *err)
 {
 	if (state->conninfo)
-		return pg_store_open(state, read_only, err);
+		return pg_store_open(state, read_only ? SPG_READ : SPG_WRITE, err);
 	return sq_open(state->path, read_only, err);
+}
+
+struct zl_store *store_open_compete(const struct zl_state_conf *state, struct zl_err *err)
+{
+	if (state->conninfo)
+		return pg_store_open(state, SPG_COMPETE, err);
+	return sq_open(state->path, false, err);
+}
+
+int store_lead(struct zl_store *st, struct zl_err *err)
+{
+	return st->ops->lead ? st->ops->lead(st, err) : 1;
+}
+
+int store_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err)
+{
+	return st->ops->heartbeat ? st->ops->heartbeat(st, timeout_ms, err) : 1;
+}
+
+void store_keepalive(struct zl_store *st)
+{
+	struct zl_err ignored = {0};
+
+	if (st->ops->keepalive)
+		st->ops->keepalive(st, &ignored);
+}
+
+int store_leader_info(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err)
+{
+	memset(info, 0, sizeof(*info));
+	return st->ops->leader_info ? st->ops->leader_info(st, info, err) : 0;
 }
 
 char *store_describe(const struct zl_state_conf *state)

@@ -76,6 +76,11 @@ struct store_ops {
 	                struct zl_err *err);
 	int (*meta_put)(struct zl_store *st, const char *key, const char *value,
 	                struct zl_err *err);
+	/* Leadership: NULL for a backend without standbys (SQLite). */
+	int (*lead)(struct zl_store *st, struct zl_err *err);
+	int (*heartbeat)(struct zl_store *st, int timeout_ms, struct zl_err *err);
+	int (*leader_info)(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err);
+	int (*keepalive)(struct zl_store *st, struct zl_err *err);
 };
 
 struct store_pg; /* store_pg.h */
@@ -104,7 +109,11 @@ struct zl_link_iter {
 /* The backends' entry points (store_sqlite.c, store_pg.c). */
 struct zl_store *sq_open(const char *path, bool read_only, struct zl_err *err);
 int sq_request_backfill(const char *state_path, struct zl_err *err);
-struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only,
+/* How a PostgreSQL state is opened: read-only, as the only writer (another
+ * holder of the lock fails the open), or competing (run: a held lock
+ * leaves a standby). */
+enum spg_mode { SPG_READ, SPG_WRITE, SPG_COMPETE };
+struct zl_store *pg_store_open(const struct zl_state_conf *state, enum spg_mode mode,
                                struct zl_err *err);
 int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *err);
 int pg_store_exists(const struct zl_state_conf *state, struct zl_err *err);

@@ -96,6 +96,11 @@ static const char *const migrations[] = {
     "  id integer PRIMARY KEY CHECK (id = 1),"
     "  requested_at timestamptz NOT NULL DEFAULT now(),"
     "  pid integer NOT NULL);",
+    /* The active instance, recorded by itself when it takes the lock. */
+    "CREATE TABLE leader ("
+    "  id integer PRIMARY KEY CHECK (id = 1),"
+    "  holder text NOT NULL,"
+    "  since timestamptz NOT NULL);",
 };
 
 static const char *const stmt_sql[SPG_COUNT] = {
@@ -137,16 +142,50 @@ static const char *pq_reason(const char *msg, char *buf, size_t size)
 	return buf;
 }
 
+const char *spg_db(const struct store_pg *pg)
+{
+	const char *db = pg->conn ? PQdb(pg->conn) : NULL;
+
+	return db ? db : "?";
+}
+
 int spg_fail(struct zl_store *st, const PGresult *res, struct zl_err *err, const char *what)
 {
+	struct store_pg *pg = st->pg;
 	char reason[512];
 	const char *msg = res ? PQresultErrorMessage(res) : NULL;
 
-	if (!msg || !*msg)
-		msg = PQerrorMessage(st->pg->conn);
-	return zl_err_set(
-	    err, ZL_EX_CANTCREAT, "could not %s in state schema %s of database %s: %s", what,
-	    st->pg->schema, PQdb(st->pg->conn), pq_reason(msg, reason, sizeof(reason)));
+	if ((!msg || !*msg) && pg->conn)
+		msg = PQerrorMessage(pg->conn);
+	/* The lock went with the connection: run's store is a standby now. */
+	if (pg->compete && PQstatus(pg->conn) == CONNECTION_BAD)
+		pg->ready = false;
+	return zl_err_set(err, ZL_EX_CANTCREAT,
+	                  "could not %s in state schema %s of database %s: %s", what, pg->schema,
+	                  spg_db(pg), pq_reason(msg, reason, sizeof(reason)));
+}
+
+/*
+ * Whether a statement may run on the connection, making it again first
+ * when it was found broken between transactions (a writer's lock taken
+ * again before anything else). run's store never reconnects here: only
+ * store_lead() competes for the lock, and until then nothing runs.
+ */
+static int usable(struct zl_store *st, struct zl_err *err)
+{
+	struct store_pg *pg = st->pg;
+
+	if (pg->setting_up || pg->in_tx || pg->pipeline ||
+	    (pg->ready && PQstatus(pg->conn) != CONNECTION_BAD))
+		return 0;
+	if (pg->compete) {
+		pg->ready = false;
+		return zl_err_set(err, ZL_EX_TEMPFAIL,
+		                  "state schema %s of database %s: this zaaklink is not the active "
+		                  "instance (a standby, or its state connection was lost)",
+		                  pg->schema, spg_db(pg));
+	}
+	return spg_reconnect(st, err);
 }
 
 const char *spg_i64(char *buf, int64_t v)
@@ -206,15 +245,23 @@ int spg_flush(struct zl_store *st, struct zl_err *err)
 			         PQerrorMessage(pg->conn));
 	}
 	pg->queued = 0;
+	pg->last_ms = zl_now_ms();
 	if (synced)
 		PQexitPipelineMode(pg->conn);
 	pg->pipeline = !synced;
+	/* A broken connection answers nothing more: out of the pipeline, and
+	 * for run's store, no longer the active one (the lock went with it). */
+	if (!synced && PQstatus(pg->conn) == CONNECTION_BAD) {
+		pg->pipeline = false;
+		if (pg->compete)
+			pg->ready = false;
+	}
 	if (pg->first_error[0]) {
 		char reason[512];
 
 		zl_err_set(err, ZL_EX_CANTCREAT,
 		           "could not write in state schema %s of database %s: %s", pg->schema,
-		           PQdb(pg->conn), pq_reason(pg->first_error, reason, sizeof(reason)));
+		           spg_db(pg), pq_reason(pg->first_error, reason, sizeof(reason)));
 		pg->first_error[0] = '\0';
 		return -1;
 	}
@@ -226,8 +273,7 @@ int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const
 {
 	struct store_pg *pg = st->pg;
 
-	if (!pg->in_tx && !pg->pipeline && (!pg->ready || PQstatus(pg->conn) == CONNECTION_BAD) &&
-	    spg_reconnect(st, err) < 0)
+	if (usable(st, err) < 0)
 		return -1;
 	if (!pg->pipeline) {
 		if (PQenterPipelineMode(pg->conn) != 1)
@@ -249,16 +295,13 @@ int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const
 PGresult *spg_query(struct zl_store *st, const char *sql, int n, const char *const *params,
                     const char *what, struct zl_err *err)
 {
-	struct store_pg *pg = st->pg;
 	PGresult *res;
 
-	/* A connection lost between transactions is made again (and the
-	 * writer's lock taken again) before anything else runs on it. */
-	if (!pg->setting_up && !pg->in_tx && !pg->pipeline &&
-	    (!pg->ready || PQstatus(pg->conn) == CONNECTION_BAD) && spg_reconnect(st, err) < 0)
+	if (usable(st, err) < 0)
 		return NULL;
 	if (spg_flush(st, err) < 0)
 		return NULL;
+	st->pg->last_ms = zl_now_ms();
 	/* Without parameters, the simple protocol: a migration is many statements. */
 	res = n == 0 ? PQexec(st->pg->conn, sql)
 	             : PQexecParams(st->pg->conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -308,7 +351,7 @@ static void notice(void *arg, const char *message)
  * Connects with keepalives that notice a vanished server within about a
  * minute; the conninfo's own settings (processed last) override them.
  */
-static PGconn *connect_state(const struct zl_state_conf *state, struct zl_err *err)
+PGconn *spg_connect(const struct zl_state_conf *state, struct zl_err *err)
 {
 	const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
 	                      "keepalives_interval", "keepalives_count", "tcp_user_timeout",
@@ -383,43 +426,8 @@ static int create_schema(struct zl_store *st, struct zl_err *err)
 	PQfreemem(ident);
 	if (rc == 0)
 		zl_info("state.schema_created", "schema=%s database=%s", st->pg->schema,
-		        PQdb(st->pg->conn));
+		        spg_db(st->pg));
 	return rc;
-}
-
-/* One writer per schema: a session advisory lock, keyed by the schema name. */
-static int take_writer_lock(struct zl_store *st, struct zl_err *err)
-{
-	const char *p[] = {st->pg->schema};
-	int64_t got = spg_int(st,
-	                      "SELECT pg_catalog.pg_try_advisory_lock("
-	                      "pg_catalog.hashtext('zaaklink'), pg_catalog.hashtext($1))::int",
-	                      1, p, "take the writer's lock", err);
-
-	if (got < 0)
-		return -1;
-	if (got == 0) {
-		struct zl_err ignored = {0};
-		PGresult *res = spg_query(
-		    st,
-		    "SELECT substring(a.application_name FROM 'pid ([0-9]+)')"
-		    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"
-		    " WHERE l.locktype = 'advisory' AND l.granted"
-		    " AND l.classid = pg_catalog.hashtext('zaaklink')::oid"
-		    " AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2",
-		    1, p, "look for the writer", &ignored);
-		const char *pid = res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)
-		                      ? PQgetvalue(res, 0, 0)
-		                      : "unknown";
-
-		zl_err_set(err, ZL_EX_TEMPFAIL,
-		           "state schema %s of database %s is in use by another zaaklink process "
-		           "(pid %s)",
-		           st->pg->schema, PQdb(st->pg->conn), pid);
-		PQclear(res);
-		return -1;
-	}
-	return 0;
 }
 
 static int migrate(struct zl_store *st, struct zl_err *err)
@@ -437,7 +445,7 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 		    err, ZL_EX_CANTCREAT,
 		    "state schema %s of database %s has schema version %lld, newer than "
 		    "this zaaklink knows (%d): refusing to touch it",
-		    st->pg->schema, PQdb(st->pg->conn), (long long)version,
+		    st->pg->schema, spg_db(st->pg), (long long)version,
 		    (int)ZL_ARRAY_LEN(migrations));
 	for (int64_t v = version; v < (int64_t)ZL_ARRAY_LEN(migrations); v++) {
 		const char *p[] = {spg_i64(buf, v + 1)};
@@ -454,7 +462,7 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 			return -1;
 		}
 		zl_info("state.migrated", "schema=%s database=%s version=%lld", st->pg->schema,
-		        PQdb(st->pg->conn), (long long)(v + 1));
+		        spg_db(st->pg), (long long)(v + 1));
 	}
 	return 0;
 }
@@ -462,17 +470,13 @@ static int migrate(struct zl_store *st, struct zl_err *err)
 static const struct store_ops spg_ops;
 static void spg_close(struct zl_store *st);
 
-/*
- * Makes a fresh connection zaaklink's: refuses a database in recovery, and
- * for a writer creates the schema, takes the writer's lock, migrates and
- * prepares; for a reader sets read-only and checks that the state is there.
- */
-static int session_setup(struct zl_store *st, struct zl_err *err)
+int spg_session_setup(struct zl_store *st, struct zl_err *err)
 {
 	struct store_pg *pg = st->pg;
 	const char *p[] = {pg->schema};
 	int64_t v = spg_int(st, "SELECT pg_catalog.pg_is_in_recovery()::int", 0, NULL,
 	                    "ask whether the database is in recovery", err);
+	int got;
 
 	if (v < 0)
 		return -1;
@@ -481,9 +485,7 @@ static int session_setup(struct zl_store *st, struct zl_err *err)
 		    err, ZL_EX_CANTCREAT,
 		    "state database %s is in recovery (a standby): zaaklink keeps its "
 		    "state only where it can write, on the primary",
-		    PQdb(pg->conn));
-	if (!pg->read_only && (create_schema(st, err) < 0 || take_writer_lock(st, err) < 0))
-		return -1;
+		    spg_db(pg));
 	if (spg_exec(
 	        st,
 	        "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1), false)", 1,
@@ -496,14 +498,26 @@ static int session_setup(struct zl_store *st, struct zl_err *err)
 		                        err) < 0
 		           ? -1
 		           : 0;
-	return migrate(st, err) < 0 || prepare_all(st, err) < 0 ? -1 : 0;
+	/* A standby's session is dropped when silent too: a frozen standby
+	 * must not hold a connection for ever. */
+	if (pg->compete && spg_session_timeouts(st, err) < 0)
+		return -1;
+	/* The lock before anything is created: two starting at once must not
+	 * race to create the schema. */
+	if ((got = spg_take_lock(st, err)) <= 0)
+		return got;
+	if (create_schema(st, err) < 0 || migrate(st, err) < 0 || prepare_all(st, err) < 0 ||
+	    spg_record_holder(st, err) < 0)
+		return -1;
+	pg->ready = true;
+	return 0;
 }
 
 int spg_reconnect(struct zl_store *st, struct zl_err *err)
 {
 	struct store_pg *pg = st->pg;
 	struct zl_state_conf sc = {.conninfo = pg->conninfo, .schema = pg->schema};
-	PGconn *conn = connect_state(&sc, err);
+	PGconn *conn = spg_connect(&sc, err);
 	int rc;
 
 	if (!conn)
@@ -515,16 +529,17 @@ int spg_reconnect(struct zl_store *st, struct zl_err *err)
 	pg->first_error[0] = '\0';
 	pg->ready = false;
 	pg->setting_up = true;
-	rc = session_setup(st, err);
+	rc = spg_session_setup(st, err);
+	/* Not ready (no lock): nothing runs on it but another try. */
+	if (rc == 0 && !pg->ready)
+		rc = spg_lock_busy(st, err);
 	pg->setting_up = false;
-	/* Not ready (no lock, perhaps): nothing runs on it but another try. */
-	pg->ready = rc == 0;
 	if (rc == 0)
-		zl_info("state.reconnected", "schema=%s database=%s", pg->schema, PQdb(pg->conn));
+		zl_info("state.reconnected", "schema=%s database=%s", pg->schema, spg_db(pg));
 	return rc;
 }
 
-struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only,
+struct zl_store *pg_store_open(const struct zl_state_conf *state, enum spg_mode mode,
                                struct zl_err *err)
 {
 	struct zl_store *st = calloc(1, sizeof(*st));
@@ -542,14 +557,19 @@ struct zl_store *pg_store_open(const struct zl_state_conf *state, bool read_only
 	}
 	st->ops = &spg_ops;
 	st->lock_fd = -1;
-	st->pg->read_only = read_only;
+	st->pg->read_only = mode == SPG_READ;
+	st->pg->compete = mode == SPG_COMPETE;
+	st->pg->session_timeout_ms = (int)(state->session_timeout * 1000);
 	st->pg->setting_up = true;
-	if (!(st->pg->conn = connect_state(state, err)) || session_setup(st, err) < 0) {
+	if (!(st->pg->conn = spg_connect(state, err)) || spg_session_setup(st, err) < 0 ||
+	    (!st->pg->ready && !st->pg->compete && !st->pg->read_only &&
+	     spg_lock_busy(st, err) < 0)) {
 		spg_close(st);
 		return NULL;
 	}
 	st->pg->setting_up = false;
-	st->pg->ready = true;
+	if (st->pg->read_only)
+		st->pg->ready = true;
 	return st;
 }
 
@@ -592,7 +612,7 @@ int spg_commit(struct zl_store *st, struct zl_err *err)
 		zl_err_set(err, ZL_EX_CANTCREAT,
 		           "could not commit in state schema %s of database %s: the transaction "
 		           "failed before",
-		           st->pg->schema, PQdb(st->pg->conn));
+		           st->pg->schema, spg_db(st->pg));
 		spg_rollback(st);
 		return -1;
 	}
@@ -625,7 +645,7 @@ int pg_store_request_backfill(const struct zl_state_conf *state, struct zl_err *
 	int rc;
 
 	st.pg = &pg;
-	if (!(pg.conn = connect_state(state, err)))
+	if (!(pg.conn = spg_connect(state, err)))
 		return -1;
 	rc = spg_exec(
 	    &st, "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident($1), false)",
@@ -647,7 +667,7 @@ int pg_store_exists(const struct zl_state_conf *state, struct zl_err *err)
 	int64_t n;
 
 	st.pg = &pg;
-	if (!(pg.conn = connect_state(state, err)))
+	if (!(pg.conn = spg_connect(state, err)))
 		return -1;
 	n = spg_int(&st,
 	            "SELECT count(*) FROM pg_catalog.pg_tables"
@@ -665,10 +685,17 @@ int store_database_id(struct zl_store *st, char *buf, size_t size, struct zl_err
 {
 	PGresult *res;
 
+	bool was;
+
 	buf[0] = '\0';
 	if (!st->pg)
 		return 0;
-	if (!(res = spg_query(st, store_database_id_sql, 0, NULL, "identify the database", err)))
+	/* A read that a standby may make on its connection too. */
+	was = st->pg->setting_up;
+	st->pg->setting_up = st->pg->conn != NULL;
+	res = spg_query(st, store_database_id_sql, 0, NULL, "identify the database", err);
+	st->pg->setting_up = was;
+	if (!res)
 		return -1;
 	if (PQntuples(res) > 0)
 		snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
@@ -750,4 +777,8 @@ static const struct store_ops spg_ops = {
     .take_backfill_request = spg_take_backfill_request,
     .meta_get = spg_meta_get,
     .meta_put = spg_meta_put,
+    .lead = spg_lead,
+    .heartbeat = spg_heartbeat,
+    .leader_info = spg_leader_info,
+    .keepalive = spg_keepalive,
 };

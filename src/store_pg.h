@@ -38,15 +38,19 @@ enum spg_stmt {
 
 struct store_pg {
 	PGconn *conn;
-	char *conninfo;        /* as configured, to connect again */
-	char *schema;          /* as configured */
-	bool read_only;        /* a reader: no lock, no writes */
-	bool setting_up;       /* connecting: no reconnect from inside */
-	bool ready;            /* conn is set up (lock, search_path, statements) */
-	bool in_tx;            /* between store_begin() and commit/rollback */
-	bool pipeline;         /* in pipeline mode */
-	int queued;            /* statements sent since the last sync */
-	char first_error[512]; /* of the queued statements, "" if none */
+	char *conninfo;         /* as configured, to connect again */
+	char *schema;           /* as configured */
+	bool read_only;         /* a reader: no lock, no writes */
+	bool compete;           /* run's: waits its turn for the lock (store_pg_leader.c) */
+	int session_timeout_ms; /* compete: the server drops a session silent this long */
+	bool setting_up;        /* connecting: no reconnect from inside */
+	bool ready;             /* conn is set up (lock, search_path, statements); for
+	                           compete: this instance is the active one */
+	bool in_tx;             /* between store_begin() and commit/rollback */
+	bool pipeline;          /* in pipeline mode */
+	int queued;             /* statements sent since the last sync */
+	int64_t last_ms;        /* monotonic: the last round trip with the server */
+	char first_error[512];  /* of the queued statements, "" if none */
 };
 
 /* Fills err with libpq's reason (res's when given, else the connection's);
@@ -76,6 +80,35 @@ int spg_queue(struct zl_store *st, enum spg_stmt which, int n, const char *const
 /* Connects again after the connection broke, setting the session up as
  * store_open() does (for a writer: the lock first). 0 or -1. */
 int spg_reconnect(struct zl_store *st, struct zl_err *err);
+
+/* A new connection to the state server (keepalives, application_name),
+ * or NULL with err. */
+PGconn *spg_connect(const struct zl_state_conf *state, struct zl_err *err);
+
+/* Sets a fresh connection up (recovery refused, search_path; a writer
+ * takes the lock, creates and migrates the schema and prepares the
+ * statements). For compete, a lock held by another instance is no error:
+ * 0 with pg->ready false. 0 or -1. */
+int spg_session_setup(struct zl_store *st, struct zl_err *err);
+
+/* The database's name for messages, also when the connection is gone. */
+const char *spg_db(const struct store_pg *pg);
+
+/* Leadership (store_pg_leader.c). The writer's lock: 1 taken, 0 held by
+ * another session, -1 with err. */
+int spg_take_lock(struct zl_store *st, struct zl_err *err);
+/* Fills err (ZL_EX_TEMPFAIL) with "in use by another zaaklink process",
+ * naming its pid when it can; returns -1. */
+int spg_lock_busy(struct zl_store *st, struct zl_err *err);
+/* Records this process as the holder (holder text, since now). */
+int spg_record_holder(struct zl_store *st, struct zl_err *err);
+/* Tells the server to drop the session after session_timeout_ms of
+ * silence, in or out of a transaction. */
+int spg_session_timeouts(struct zl_store *st, struct zl_err *err);
+int spg_lead(struct zl_store *st, struct zl_err *err);
+int spg_heartbeat(struct zl_store *st, int timeout_ms, struct zl_err *err);
+int spg_keepalive(struct zl_store *st, struct zl_err *err);
+int spg_leader_info(struct zl_store *st, struct zl_leader_info *info, struct zl_err *err);
 
 /* Syncs the pipeline and collects every answer: 0, or -1 with the first
  * failure among them in err. Nothing queued: 0 at once. */

@@ -2,7 +2,8 @@
 # The whole test suite, from a clean clone: the lint (tests/lint.sh:
 # clang-format and cppcheck over the C sources), build, unit and integration
 # tests, the unit tests under valgrind, the fault-injection suite
-# (tests/faults/, docs/RELIABILITY.md), the benchmark harness at its smoke
+# (tests/faults/, docs/RELIABILITY.md), the high-availability tests
+# (tests/ha/: standbys and takeovers), the benchmark harness at its smoke
 # size, the same again under AddressSanitizer/UBSan, the libFuzzer targets,
 # then the packaging stage. Prints the total as its last line,
 # "N passed, M failed, K skipped", and exits non-zero when anything failed.
@@ -289,6 +290,21 @@ if build default; then
 else
 	summary+=("default: build FAILED")
 	failed=$((failed + 1))
+fi
+
+# ---- high availability: several run on one PostgreSQL state ----
+# Each script of tests/ha/ with its own TAP log; their takeover figures
+# (ha_figures) are collected in _build/ha-figures.md.
+if [ -x "$ROOT/_build/default/zaaklink" ]; then
+	: >"$ROOT/_build/ha-figures.md"
+	for t in standby kill_announce freeze partition pg_restart; do
+		say "tests/ha/$t.sh"
+		tap "ha: $t.sh" "$ROOT/_build/default/ha-$t.log" \
+			env HA_FIGURES="$ROOT/_build/ha-figures.md" ZL_BIN="$ROOT/_build/default/zaaklink" \
+			ZL_PROBE="$ROOT/_build/default/amqp-probe" ZL_PROXY="$ROOT/_build/default/tcp-proxy" \
+			ZL_SRCDIR="$ROOT" bash "$ROOT/tests/ha/$t.sh"
+	done
+	sed 's/^/    /' "$ROOT/_build/ha-figures.md"
 fi
 
 # fault_totals LABEL LOG: adds the last line of a fault-suite run.

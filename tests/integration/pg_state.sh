@@ -29,7 +29,7 @@ rc=0; zl_once "$conf" "$log" || rc=$?
 f1=$(zl_drain "$q" 2 10)
 is "$rc $(zl_types "$f1")" "0 gekoppeld gekoppeld" "once on PostgreSQL state: the initial announce"
 is "$(zl_sql "$sdb" "SELECT count(*) FROM $schema.link")" 2 "the links are in the state schema"
-is "$(zl_sql "$sdb" "SELECT version FROM $schema.schema_version")" 1 \
+is "$(zl_sql "$sdb" "SELECT version FROM $schema.schema_version")" 2 \
 	"the schema was created and migrated by the role zaaklink"
 ok "no state file is written" test ! -e "$state"
 unlike "$(cat "$log")" "state\\.shared_database" "a state database of its own: no shared-database warning"
@@ -66,8 +66,8 @@ ok "run again: two passes ran" zl_wait_for 30 zl_passes_reach "$conf" "$((passes
 f=$(zl_drain "$q" "" 1)
 is "$(zl_count "$f")" 0 "after a restart nothing is announced again"
 
-# The state connection cut under the running daemon: made again, with the
-# lock, and the daemon goes on.
+# The state connection cut under the running daemon: it is a standby for
+# a moment, takes the lock again on a new connection, and goes on.
 zl_sql "$sdb" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 	WHERE application_name = 'zaaklink pid $pid'" >/dev/null
 ze=$(zl_uuid)
@@ -75,7 +75,8 @@ zl_ow "$db" "$kc" "$ze" >/dev/null
 f5=$(zl_drain "$q" 1 20)
 is "$(zl_types "$f5") $(zl_jq "$f5" 'ev.subject')" "gekoppeld $ze" \
 	"state connection cut under run: reconnected, the next link published"
-ok "the reconnect is logged" zl_wait_log 'msg=state\.reconnected' 10
+ok "the lost connection is logged" zl_wait_log 'msg=leader\.lost ' 10
+ok "and the lock taken again on a new one" zl_wait_log 'msg=leader\.acquired .*waited_ms=' 10
 
 # A second writer on the same schema is refused while the first runs.
 out=$(zl_zl -c "$conf" once 2>&1); rc=$?

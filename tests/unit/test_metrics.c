@@ -127,7 +127,7 @@ START_TEST(test_every_family_has_help_and_type_and_a_prometheus_name)
 	m.parked = 0;
 	text = metrics_render(&m, NOW);
 	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(check_format(text), 25);
+	ck_assert_int_eq(check_format(text), 26);
 	free(text);
 }
 END_TEST
@@ -360,6 +360,44 @@ START_TEST(test_unhealthy_without_the_broker)
 }
 END_TEST
 
+/* A standby is healthy while it can reach the state; the reason says
+ * standby either way, and the broker is not judged. */
+START_TEST(test_standby_is_healthy_while_it_reaches_the_state)
+{
+	struct zl_health h = {.pass_age_ms = -1,
+	                      .poll_interval = 1,
+	                      .broker_checked = true,
+	                      .standby = true,
+	                      .state_reachable = true};
+	char reason[128];
+
+	ck_assert(metrics_healthy(&h, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "standby: another instance is active");
+	h.state_reachable = false;
+	ck_assert(!metrics_healthy(&h, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "standby: the state database cannot be reached");
+}
+END_TEST
+
+START_TEST(test_leader_gauge)
+{
+	struct zl_metrics m;
+	char *text;
+
+	fresh(&m, 0);
+	text = metrics_render(&m, NOW);
+	ck_assert(has_line(text, "zaaklink_leader 1"));
+	free(text);
+	m.standby = true;
+	snprintf(m.state_error, sizeof(m.state_error), "refused");
+	text = metrics_render(&m, NOW);
+	ck_assert(has_line(text, "zaaklink_leader 0"));
+	free(text);
+	ck_assert(metrics_health_of(&m, 0).standby);
+	ck_assert(!metrics_health_of(&m, 0).state_reachable);
+}
+END_TEST
+
 START_TEST(test_broker_not_judged_when_not_checked)
 {
 	struct zl_health h = {.pass_age_ms = 10, .poll_interval = 1, .broker_checked = false};
@@ -446,6 +484,8 @@ static Suite *metrics_suite(void)
 	tcase_add_test(health, test_unhealthy_before_the_first_pass);
 	tcase_add_test(health, test_unhealthy_without_the_broker);
 	tcase_add_test(health, test_broker_not_judged_when_not_checked);
+	tcase_add_test(health, test_standby_is_healthy_while_it_reaches_the_state);
+	tcase_add_test(health, test_leader_gauge);
 	tcase_add_test(health, test_health_reason_never_overflows);
 	tcase_add_test(health, test_health_of_the_daemon_figures);
 	tcase_add_test(health, test_health_of_the_daemon_figures_names_no_host);

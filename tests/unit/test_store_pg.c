@@ -137,6 +137,134 @@ START_TEST(test_pg_lost_connection_is_made_again_with_the_lock)
 }
 END_TEST
 
+/* run's store: a standby until it holds the lock. */
+static struct zl_store *open_compete(double session_timeout)
+{
+	struct zl_state_conf sc = *state_now();
+	struct zl_err err = {0};
+	struct zl_store *st;
+
+	sc.session_timeout = session_timeout;
+	st = store_open_compete(&sc, &err);
+	ck_assert_msg(st != NULL, "store_open_compete: %s", err.msg);
+	return st;
+}
+
+/* Ends the session that holds the test schema's writer's lock. */
+static void cut_holder(void)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+	         " AND granted AND classid = hashtext('zaaklink')::oid"
+	         " AND objid = hashtext('%s')::oid AND objsubid = 2",
+	         pg_schema);
+	ck_assert_int_eq(pg_run(sql), 0);
+}
+
+/* A standby refuses every call, names the holder, and leads once the
+ * lock is free; then a plain writer is refused. */
+START_TEST(test_pg_standby_waits_for_the_lock)
+{
+	struct zl_store *st = open_rw(), *sb = open_compete(10);
+	struct zl_err err = {0};
+	struct zl_leader_info info;
+	char host[256], holder[320];
+
+	ck_assert_int_eq(store_lead(sb, &err), 0);
+	ck_assert_int_eq(store_begin(sb, &err), -1);
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not the active instance"));
+	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 0);
+	ck_assert_int_eq(store_leader_info(sb, &info, &err), 0);
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(holder, sizeof(holder), "%s:%ld", host, (long)getpid());
+	ck_assert(info.held && !info.self);
+	ck_assert_str_eq(info.holder, holder);
+	ck_assert_int_eq((int)strlen(info.since), 20);
+	store_close(st);
+	ck_assert_msg(store_lead(sb, &err) == 1, "store_lead: %s", err.msg);
+	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 1);
+	ck_assert_int_eq(store_leader_info(sb, &info, &err), 0);
+	ck_assert(info.held && info.self);
+	ck_assert_int_eq(store_begin(sb, &err), 0);
+	ck_assert_int_eq(store_commit(sb, &err), 0);
+	ck_assert_ptr_null(store_open(state_now(), false, &err));
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	store_close(sb);
+}
+END_TEST
+
+/* A leader whose connection is gone is a standby: it does not reconnect
+ * by itself, and another may take the lock meanwhile. */
+START_TEST(test_pg_lost_leader_does_not_write_until_it_leads_again)
+{
+	struct zl_store *sb = open_compete(10), *st;
+	struct zl_err err = {0};
+	struct zl_link l;
+
+	ck_assert_int_eq(store_lead(sb, &err), 1);
+	cut_holder();
+	usleep(200000);
+	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 0);
+	ck_assert_int_eq(err.code, ZL_EX_UNAVAILABLE);
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(sb, &l, &err), -1);
+	ck_assert_int_eq(err.code, ZL_EX_TEMPFAIL);
+	st = open_rw();
+	ck_assert_int_eq(store_lead(sb, &err), 0);
+	store_close(st);
+	ck_assert_msg(store_lead(sb, &err) == 1, "store_lead: %s", err.msg);
+	ck_assert_int_eq(store_link_put(sb, &l, &err), 0);
+	store_close(sb);
+}
+END_TEST
+
+/* The server drops a silent session of run's by itself (the bound of a
+ * takeover after a freeze); the heartbeat then finds it gone. */
+START_TEST(test_pg_silent_session_is_dropped_by_the_server)
+{
+	struct zl_store *sb = open_compete(1);
+	struct zl_err err = {0};
+
+	ck_assert_int_eq(store_lead(sb, &err), 1);
+	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 1);
+	sleep(1);
+	usleep(600 * 1000);
+	ck_assert_int_eq(store_heartbeat(sb, 1000, &err), 0);
+	ck_assert_msg(strstr(err.msg, "timeout") != NULL, "heartbeat: %s", err.msg);
+	store_close(sb);
+}
+END_TEST
+
+/* Kept alive while it waits elsewhere, in a transaction or not, the
+ * active instance's session outlives state.session_timeout. */
+START_TEST(test_pg_keepalive_keeps_a_waiting_session)
+{
+	struct zl_store *sb = open_compete(2);
+	struct zl_err err = {0};
+	struct zl_link l;
+
+	ck_assert_int_eq(store_lead(sb, &err), 1);
+	ck_assert_int_eq(store_begin(sb, &err), 0);
+	make_link(&l, 1, ZL_LINK_PUBLISHED, "a");
+	ck_assert_int_eq(store_link_put(sb, &l, &err), 0);
+	for (int i = 0; i < 12; i++) {
+		usleep(250 * 1000);
+		store_keepalive(sb);
+	}
+	ck_assert_msg(store_commit(sb, &err) == 0, "commit: %s", err.msg);
+	for (int i = 0; i < 12; i++) {
+		usleep(250 * 1000);
+		store_keepalive(sb);
+	}
+	ck_assert_msg(store_heartbeat(sb, 1000, &err) == 1, "heartbeat: %s", err.msg);
+	store_close(sb);
+}
+END_TEST
+
 static Suite *store_pg_suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -149,6 +277,10 @@ static Suite *store_pg_suite(void)
 	tcase_add_test(tc, test_pg_reader_writes_nothing);
 	tcase_add_test(tc, test_pg_queued_writes_land_and_a_failure_among_them_counts);
 	tcase_add_test(tc, test_pg_lost_connection_is_made_again_with_the_lock);
+	tcase_add_test(tc, test_pg_standby_waits_for_the_lock);
+	tcase_add_test(tc, test_pg_lost_leader_does_not_write_until_it_leads_again);
+	tcase_add_test(tc, test_pg_silent_session_is_dropped_by_the_server);
+	tcase_add_test(tc, test_pg_keepalive_keeps_a_waiting_session);
 	suite_add_tcase(s, tc);
 	return s;
 }
