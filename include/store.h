@@ -230,8 +230,14 @@ struct zl_outbox_full {
  * call); fn returns 0 to go on, non-zero to stop (passed back). */
 int store_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
                       void *arg, struct zl_err *err);
-/* [in a transaction] Appends a row as it is (its own seq aside: the next). */
+/* [in a transaction] Adds a row as it is, its seq included (a copy keeps
+ * every event's zaaklink-seq). */
 int store_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
+/* The highest seq ever handed out (0 none), also when the outbox is empty:
+ * consumers remember seqs, so a copy must go on above it. */
+int store_outbox_high_water(struct zl_store *st, int64_t *seq, struct zl_err *err);
+/* [in a transaction] Makes every seq handed out from now on greater than seq. */
+int store_outbox_raise_high_water(struct zl_store *st, int64_t seq, struct zl_err *err);
 
 /* The broker acknowledged every row with seq <= upto: removes them and
  * counts them in published_total, in a transaction of its own (call it

@@ -79,6 +79,7 @@ struct copy {
 	struct zl_store *to;
 	struct zl_err *err;
 	int64_t ranges, links, events;
+	int64_t high_water; /* the highest outbox seq the file handed out */
 };
 
 static int copy_range(const struct zl_range_fp *r, void *arg)
@@ -153,6 +154,12 @@ static int copy_all(struct zl_store *from, struct copy *c)
 	store_links_free(it);
 	if (rc < 0 || store_outbox_each(from, copy_event, c, c->err) != 0)
 		return -1;
+	/* Each event keeps its seq, and new ones go on above every seq the
+	 * file ever handed out: a consumer that remembers seqs (deliver)
+	 * would take a lower one for an old event. */
+	if (store_outbox_high_water(from, &c->high_water, c->err) < 0 ||
+	    store_outbox_raise_high_water(c->to, c->high_water, c->err) < 0)
+		return -1;
 	if ((rc = store_checkpoint_get(from, &cp, c->err)) < 0 ||
 	    (rc == 1 && store_checkpoint_put(c->to, &cp, c->err) < 0))
 		return -1;
@@ -199,8 +206,9 @@ static int cmd_state(struct zl_conf *conf, const void *opts, int argc, char **ar
 		rc = app_fail(&err);
 		goto out;
 	}
-	zl_info("state.copied", "from=%s links=%lld ranges=%lld events=%lld", o->from,
-	        (long long)c.links, (long long)c.ranges, (long long)c.events);
+	zl_info("state.copied", "from=%s links=%lld ranges=%lld events=%lld high_water_seq=%lld",
+	        o->from, (long long)c.links, (long long)c.ranges, (long long)c.events,
+	        (long long)c.high_water);
 	printf("copied %lld links, %lld range fingerprints and %lld pending events from %s into "
 	       "%s; point state.conninfo at it and start zaaklink: nothing is announced again\n",
 	       (long long)c.links, (long long)c.ranges, (long long)c.events, o->from, where);

@@ -202,6 +202,16 @@ int store_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct
 	return st->ops->outbox_put(st, r, err);
 }
 
+int store_outbox_high_water(struct zl_store *st, int64_t *seq, struct zl_err *err)
+{
+	return st->ops->outbox_high_water(st, seq, err);
+}
+
+int store_outbox_raise_high_water(struct zl_store *st, int64_t seq, struct zl_err *err)
+{
+	return st->ops->outbox_raise_high_water(st, seq, err);
+}
+
 int store_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)
 {
 	return st->ops->outbox_delivered(st, upto, err);

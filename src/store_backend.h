@@ -59,6 +59,8 @@ struct store_ops {
 	                   int (*fn)(const struct zl_outbox_full *r, void *arg), void *arg,
 	                   struct zl_err *err);
 	int (*outbox_put)(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
+	int (*outbox_high_water)(struct zl_store *st, int64_t *seq, struct zl_err *err);
+	int (*outbox_raise_high_water)(struct zl_store *st, int64_t seq, struct zl_err *err);
 	int (*outbox_delivered)(struct zl_store *st, int64_t upto, struct zl_err *err);
 	int (*outbox_failed)(struct zl_store *st, int64_t from, int64_t to, const char *error,
 	                     int64_t next_ms, struct zl_err *err);

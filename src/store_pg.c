@@ -123,8 +123,8 @@ static const char *const stmt_sql[SPG_COUNT] = {
     [SPG_OUTBOX_STAGE] = "INSERT INTO outbox_staged (event_id, type, source, subject, link_id,"
                          " time, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [SPG_OUTBOX_PUT] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body,"
-                       " attempts, last_error, next_attempt_ms)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       " attempts, last_error, next_attempt_ms, seq) OVERRIDING SYSTEM VALUE"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 };
 
 static const char *const stmt_name[SPG_COUNT] = {
@@ -766,6 +766,8 @@ static const struct store_ops spg_ops = {
     .outbox_due = spg_outbox_due,
     .outbox_each = spg_outbox_each,
     .outbox_put = spg_outbox_put,
+    .outbox_high_water = spg_outbox_high_water,
+    .outbox_raise_high_water = spg_outbox_raise_high_water,
     .outbox_delivered = spg_outbox_delivered,
     .outbox_failed = spg_outbox_failed,
     .outbox_retry_now = spg_outbox_retry_now,

@@ -141,7 +141,7 @@ int spg_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *
 
 int spg_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err)
 {
-	char b[4][24];
+	char b[5][24];
 	const char *p[] = {r->row.event_id,
 	                   r->row.type,
 	                   r->row.source,
@@ -151,9 +151,39 @@ int spg_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct z
 	                   r->row.body,
 	                   spg_i64(b[2], r->row.attempts),
 	                   r->last_error,
-	                   spg_i64(b[3], r->next_attempt_ms)};
+	                   spg_i64(b[3], r->next_attempt_ms),
+	                   spg_i64(b[4], r->row.seq)};
 
-	return spg_queue(st, SPG_OUTBOX_PUT, 10, p, "record an event in the outbox", err);
+	return spg_queue(st, SPG_OUTBOX_PUT, 11, p, "record an event in the outbox", err);
+}
+
+/* The identity's sequence knows the highest seq handed out (NULL: none). */
+int spg_outbox_high_water(struct zl_store *st, int64_t *seq, struct zl_err *err)
+{
+	int64_t v = spg_int(st,
+	                    "SELECT coalesce(pg_catalog.pg_sequence_last_value("
+	                    "pg_catalog.pg_get_serial_sequence('outbox', 'seq')::regclass), 0)",
+	                    0, NULL, "read the outbox's highest seq", err);
+
+	if (v < 0)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+int spg_outbox_raise_high_water(struct zl_store *st, int64_t seq, struct zl_err *err)
+{
+	char b[24];
+	const char *p[] = {spg_i64(b, seq)};
+
+	if (seq <= 0)
+		return 0;
+	return spg_exec(
+	    st,
+	    "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('outbox', 'seq'),"
+	    " greatest($1::bigint, coalesce(pg_catalog.pg_sequence_last_value("
+	    "pg_catalog.pg_get_serial_sequence('outbox', 'seq')::regclass), 0)))",
+	    1, p, "raise the outbox's highest seq", err);
 }
 
 int spg_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)

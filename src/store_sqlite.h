@@ -64,6 +64,8 @@ int sq_outbox_due(struct zl_store *st, int64_t now_ms, struct zl_outbox_row *row
 int sq_outbox_each(struct zl_store *st, int (*fn)(const struct zl_outbox_full *r, void *arg),
                    void *arg, struct zl_err *err);
 int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl_err *err);
+int sq_outbox_high_water(struct zl_store *st, int64_t *seq, struct zl_err *err);
+int sq_outbox_raise_high_water(struct zl_store *st, int64_t seq, struct zl_err *err);
 int sq_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err);
 int sq_outbox_failed(struct zl_store *st, int64_t from, int64_t to, const char *error,
                      int64_t next_ms, struct zl_err *err);

@@ -156,8 +156,8 @@ int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl
 	sqlite3_stmt *s =
 	    sdb_prepare(st,
 	                "INSERT INTO outbox (event_id, type, source, subject, link_id,"
-	                " time, body, attempts, last_error, next_attempt_ms)"
-	                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                " time, body, attempts, last_error, next_attempt_ms, seq)"
+	                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                err);
 
 	if (!s)
@@ -173,7 +173,48 @@ int sq_outbox_put(struct zl_store *st, const struct zl_outbox_full *r, struct zl
 	if (r->last_error)
 		sqlite3_bind_text(s, 9, r->last_error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 10, r->next_attempt_ms);
+	sqlite3_bind_int64(s, 11, r->row.seq);
 	return sdb_step_once(st, s, "record an event in the outbox", err);
+}
+
+/* AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence. */
+int sq_outbox_high_water(struct zl_store *st, int64_t *seq, struct zl_err *err)
+{
+	int64_t v =
+	    sdb_int(st,
+	            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'),"
+	            " 0)",
+	            "read the outbox's highest seq", err);
+
+	if (v < 0)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+int sq_outbox_raise_high_water(struct zl_store *st, int64_t seq, struct zl_err *err)
+{
+	const char *sql[] = {"UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'",
+	                     "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)"};
+	int64_t now;
+
+	if (sq_outbox_high_water(st, &now, err) < 0)
+		return -1;
+	if (seq <= now)
+		return 0;
+	/* The row exists once a row was ever added; else it is made here. */
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *s = sdb_prepare(st, sql[i], err);
+
+		if (!s)
+			return -1;
+		sqlite3_bind_int64(s, 1, seq);
+		if (sdb_step_once(st, s, "raise the outbox's highest seq", err) < 0)
+			return -1;
+		if (sqlite3_changes(st->db) > 0)
+			return 0;
+	}
+	return 0;
 }
 
 int sq_outbox_delivered(struct zl_store *st, int64_t upto, struct zl_err *err)

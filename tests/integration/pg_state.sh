@@ -5,7 +5,8 @@
 # right beyond CREATE on its state database, state.path and state.conninfo
 # together refused, the warning when the state is in Open Klant's own
 # database, and `state copy` moving a state file there without any link
-# announced again.
+# announced again and with the outbox's seqs going on where the file's
+# stopped.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools
 zl_servers_up
@@ -169,10 +170,15 @@ out=$(zl_zl -c "$pg_conf" state copy --from "$ZL_TMP/copy.db" 2>&1); rc=$?
 is "$rc" 0 "state copy into an empty PostgreSQL state: exit 0"
 like "$out" "copied $links links" "state copy says what it copied"
 ok "the file is left where it was" test -s "$ZL_TMP/copy.db"
+hw=$(sqlite3 -readonly "$ZL_TMP/copy.db" "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+like "$(zl_sql "$sdb" "SELECT pg_sequence_last_value('$(zl_state_schema "$ZL_TMP/copy.db").outbox_seq_seq')")" \
+	"^$hw\$" "state copy carries the file's highest seq ($hw) into the PostgreSQL state"
 rc=0; zl_once "$pg_conf" "$log" || rc=$?
 f=$(zl_drain "$q" 1 10)
 is "$rc $(zl_types "$f") $(zl_jq "$f" 'ev.subject')" "0 gekoppeld $zd" \
 	"once on the copied state: only the link created since, none announced again"
+is "$(zl_jq "$f" '.headers["zaaklink-seq"]')" "$((hw + 1))" \
+	"its zaaklink-seq goes on above every seq the file handed out"
 out=$(zl_zl -c "$pg_conf" state copy --from "$ZL_TMP/copy.db" 2>&1); rc=$?
 is "$rc" 73 "state copy into a state that is not empty: exit 73"
 like "$out" "is not empty .*refusing to copy into it" "and says why"

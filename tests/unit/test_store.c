@@ -613,7 +613,8 @@ static int collect_row(const struct zl_outbox_full *r, void *arg)
 }
 
 /* What state copy relies on: every row read in order, and put back as it
- * was (id, body, attempts, error), after the rows already there. */
+ * was (seq, id, body, attempts, error); the seqs handed out go on above
+ * the high water raised after it. */
 START_TEST(test_outbox_rows_read_and_put_as_they_are)
 {
 	struct zl_store *st = open_rw();
@@ -621,7 +622,8 @@ START_TEST(test_outbox_rows_read_and_put_as_they_are)
 	struct seen_rows seen = {0};
 	struct zl_outbox_row rows[4];
 	struct zl_outbox_full r = {
-	    .row = {.event_id = "0a0b0c0d-0000-4000-8000-00000000000f",
+	    .row = {.seq = 10,
+	            .event_id = "0a0b0c0d-0000-4000-8000-00000000000f",
 	            .type = ZL_TYPE_GEKOPPELD,
 	            .source = "urn:s",
 	            .subject = "z",
@@ -633,7 +635,10 @@ START_TEST(test_outbox_rows_read_and_put_as_they_are)
 	    .next_attempt_ms = 0,
 	};
 	struct zl_store_counts c;
+	int64_t hw = -1;
 
+	ck_assert_int_eq(store_outbox_high_water(st, &hw, &err), 0);
+	ck_assert_int_eq(hw, 0);
 	add_event(st, ZL_GEKOPPELD, 5);
 	add_event(st, ZL_ONTKOPPELD, 6);
 	ck_assert_int_eq(store_outbox_each(st, collect_row, &seen, &err), 0);
@@ -646,11 +651,22 @@ START_TEST(test_outbox_rows_read_and_put_as_they_are)
 	ck_assert_int_eq(store_outbox_due(st, zl_wall_ms(), rows, 4, &err), 3);
 	ck_assert_str_eq(rows[0].event_id, seen.ids[0]);
 	ck_assert_str_eq(rows[2].event_id, r.row.event_id);
+	ck_assert_int_eq(rows[2].seq, 10);
 	ck_assert_str_eq(rows[2].body, r.row.body);
 	ck_assert_int_eq(rows[2].attempts, 3);
 	store_outbox_rows_clear(rows, 3);
 	ck_assert_int_eq(store_counts(st, &c, &err), 0);
 	ck_assert_str_eq(c.last_error, "broker nacked");
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	ck_assert_int_eq(store_outbox_raise_high_water(st, 20, &err), 0);
+	ck_assert_int_eq(store_outbox_raise_high_water(st, 15, &err), 0);
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	ck_assert_int_eq(store_outbox_high_water(st, &hw, &err), 0);
+	ck_assert_int_eq(hw, 20);
+	add_event(st, ZL_GEKOPPELD, 7);
+	ck_assert_int_eq(store_outbox_due(st, zl_wall_ms(), rows, 4, &err), 4);
+	ck_assert_int_eq(rows[3].seq, 21);
+	store_outbox_rows_clear(rows, 4);
 	store_close(st);
 }
 END_TEST
