@@ -107,6 +107,32 @@ struct zl_metrics_conf {
 	socklen_t addr_len;
 };
 
+/*
+ * zaaklink deliver: the queue it consumes and Open Zaak it delivers into.
+ * Loaded and checked for form with every command; what the deliver
+ * command needs on top (url, client_id, a secret, ...) is checked by
+ * conf_check_deliver() when it starts. Every setting needs a restart.
+ */
+struct zl_deliver_conf {
+	char *queue;         /* the AMQP queue consumed */
+	char *url;           /* Open Zaak's CloudEvent webhook, .../events, as written; or NULL */
+	char *zaken_api;     /* root of the Zaken API, trailing '/' stripped; or NULL */
+	char *client_id;     /* JWT client_id (and iss, user_id); or NULL */
+	char *secret;        /* deliver.secret as written; never logged; or NULL */
+	char *secret_file;   /* as written; relative: under $CREDENTIALS_DIRECTORY */
+	char *file_secret;   /* the content of secret_file; never logged; or NULL */
+	bool check_existing; /* ask the Zaken API before a gekoppeld is posted */
+	bool verify;         /* ask the Zaken API after a post whether it took effect */
+	int concurrency;     /* requests in flight at once */
+	double timeout;      /* seconds, each HTTP request as a whole */
+	struct zl_metrics_conf metrics; /* deliver.listen: deliver's metrics and /healthz */
+	char *ca_file;                  /* https: CA bundle; NULL = system default */
+	char *cert_file;                /* https: client certificate (optional, with key_file) */
+	char *key_file;                 /* https: client key */
+	bool verify_peer;               /* https: verify the server's certificate and host name */
+	char where[512]; /* "FILE:LINE" of the deliver group; the file alone without one */
+};
+
 struct zl_conf {
 	char *file; /* path it was read from */
 	struct zl_source_conf source;
@@ -116,6 +142,7 @@ struct zl_conf {
 	struct zl_retry_conf retry;
 	struct zl_log_conf log;
 	struct zl_metrics_conf metrics;
+	struct zl_deliver_conf deliver;
 };
 
 /* What a command does with the state file, and so what access it needs. */
@@ -131,6 +158,19 @@ struct zl_conf *conf_load(const char *file, struct zl_err *err);
 /* The same, checking state.path only for the access use needs. */
 struct zl_conf *conf_load_for(const char *file, enum zl_state_use use, struct zl_err *err);
 void conf_free(struct zl_conf *conf);
+
+/*
+ * What the deliver command needs beyond what every load checks: deliver.url,
+ * deliver.client_id, a secret (deliver.secret or deliver.secret_file), and
+ * deliver.zaken_api when check_existing or verify is on. Returns 0, or -1
+ * with err filled ("FILE:LINE: missing required setting 'deliver.url' (the
+ * deliver command needs it)", the line of the deliver group when the file
+ * has one) and code ZL_EX_CONFIG.
+ */
+int conf_check_deliver(const struct zl_conf *conf, struct zl_err *err);
+/* The secret deliver signs its tokens with: deliver.secret or the content of
+ * deliver.secret_file (a load refuses both); NULL when neither is set. */
+const char *conf_deliver_secret(const struct zl_conf *conf);
 
 /*
  * Reload (SIGHUP): what differs between the running configuration and the

@@ -146,4 +146,25 @@ int zl_conf_check_tls_file(struct zl_conf_loader *ld, const struct zl_setting *r
                            const config_setting_t *s);
 int zl_conf_check_amqp_group(struct zl_conf_loader *ld);
 
+/* Checks of conf_table.c other groups share. */
+/* Reads the file a secret-file row names into the derived row of the same name. */
+int zl_conf_check_secret_file(struct zl_conf_loader *ld, const struct zl_setting *row,
+                              const config_setting_t *s);
+/* Parses a listen address ("ADDRESS:PORT"); the row's field is the listen
+ * member of a struct zl_metrics_conf, which holds the parsed address. */
+int zl_conf_check_listen(struct zl_conf_loader *ld, const struct zl_setting *row,
+                         const config_setting_t *s);
+
+/* The deliver checks the table names (conf_deliver.c). */
+/* An http:// or https:// URL with a host and no blanks; a trailing '/' of
+ * deliver.zaken_api is stripped (paths are appended to it). */
+int zl_conf_check_http_url(struct zl_conf_loader *ld, const struct zl_setting *row,
+                           const config_setting_t *s);
+int zl_conf_check_client_id(struct zl_err *err, const char *prefix, const char *client_id);
+int zl_conf_check_deliver_secret_file(struct zl_conf_loader *ld, const struct zl_setting *row,
+                                      const config_setting_t *s);
+int zl_conf_check_deliver_group(struct zl_conf_loader *ld);
+/* True when value is not empty: a secret written into the file. */
+bool zl_conf_is_set(const char *value);
+
 #endif

@@ -240,11 +240,11 @@ int zl_conf_check_tls_file(struct zl_conf_loader *ld, const struct zl_setting *r
 	if (!path)
 		return 0;
 	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		return zl_conf_fail_at(ld, s, "amqp.%s: could not read %s: %s", row->name, path,
-		                       strerror(errno));
+		return zl_conf_fail_at(ld, s, "%s.%s: could not read %s: %s", row->group, row->name,
+		                       path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return zl_conf_fail_at(ld, s, "amqp.%s: %s is a directory, expected a file",
-		                       row->name, path);
+		return zl_conf_fail_at(ld, s, "%s.%s: %s is a directory, expected a file",
+		                       row->group, row->name, path);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * The settings table of zaaklink.conf(5) (see include/conf_settings.h), and
  * the checks of the source, state, events, retry, log and metrics settings
  * that their kind of value does not make, and of files holding a secret
- * (the amqp checks are in conf_amqp.c).
+ * (the amqp checks are in conf_amqp.c, the deliver checks in
+ * conf_deliver.c).
  *
  * Each row's reload class follows what the running daemon does with the
  * setting. A pass reads its rules from the configuration every time
@@ -13,7 +14,8 @@
  * settings they were opened with; the relay, publisher and retry
  * controller keep pointers into the configuration; the queues, wait tiers
  * and the metrics endpoint are set up at start: a change of those needs a
- * restart.
+ * restart, and so does every deliver setting, which the deliver command
+ * reads once when it starts.
  */
 #include "conf_settings.h"
 #include "log.h"
@@ -284,8 +286,8 @@ static const struct zl_setting *content_row(const struct zl_setting *row)
  * every reload. The secret never appears in a message, only the file's
  * name.
  */
-static int check_secret_file(struct zl_conf_loader *ld, const struct zl_setting *row,
-                             const config_setting_t *s)
+int zl_conf_check_secret_file(struct zl_conf_loader *ld, const struct zl_setting *row,
+                              const config_setting_t *s)
 {
 	const struct zl_setting *content = content_row(row);
 	const char *name = ZL_FIELD(ld->conf, row, char *);
@@ -516,8 +518,8 @@ static int parse_listen(const char *text, struct zl_metrics_conf *m, char *why, 
  * field is the listen member of a struct zl_metrics_conf, which holds the
  * address beside it.
  */
-static int check_listen(struct zl_conf_loader *ld, const struct zl_setting *row,
-                        const config_setting_t *s)
+int zl_conf_check_listen(struct zl_conf_loader *ld, const struct zl_setting *row,
+                         const config_setting_t *s)
 {
 	struct zl_metrics_conf *m =
 	    (struct zl_metrics_conf *)(void *)((char *)ld->conf + row->offset -
@@ -610,7 +612,7 @@ const struct zl_setting zl_settings[] = {
      .check = zl_conf_check_tls_file},
     /* Another file needs a restart; a new password in the same file does not. */
     {"amqp", "password_file", &zl_type_string, AT(amqp.password_file), ZL_RESTART,
-     .flags = ZL_SET_NONEMPTY, .check = check_secret_file},
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_secret_file},
     {"amqp", "verify_peer", &zl_type_bool, AT(amqp.verify_peer), ZL_RESTART, .def_num = 1},
     {"amqp", "verify_hostname", &zl_type_bool, AT(amqp.verify_hostname), ZL_RESTART, .def_num = 1},
     {"amqp", "queue_type", &zl_type_choice, AT(amqp.queue_type), ZL_RESTART,
@@ -622,13 +624,46 @@ const struct zl_setting zl_settings[] = {
     {"log", "level", &zl_type_log_level, AT(log.level), ZL_RELOAD, .def_num = ZL_LOG_INFO},
 
     {"metrics", "listen", &zl_type_string, AT(metrics.listen), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
-     .check = check_listen},
+     .check = zl_conf_check_listen},
+
+    /* Only the deliver command uses these (conf_deliver.c): it reads them at start. */
+    {"deliver", "queue", &zl_type_string, AT(deliver.queue), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
+     .def_str = "openzaak", .valid = zl_conf_check_exchange},
+    {"deliver", "url", &zl_type_string, AT(deliver.url), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
+     .check = zl_conf_check_http_url},
+    {"deliver", "zaken_api", &zl_type_string, AT(deliver.zaken_api), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_http_url},
+    {"deliver", "client_id", &zl_type_string, AT(deliver.client_id), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .valid = zl_conf_check_client_id},
+    {"deliver", "secret", &zl_type_string, AT(deliver.secret), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY | ZL_SET_SECRET, .has_password = zl_conf_is_set},
+    {"deliver", "secret_file", &zl_type_string, AT(deliver.secret_file), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_deliver_secret_file},
+    /* The content of deliver.secret_file. */
+    {"deliver", "secret_file", &zl_type_string, AT(deliver.file_secret), ZL_RESTART,
+     .flags = ZL_SET_DERIVED | ZL_SET_SECRET},
+    {"deliver", "check_existing", &zl_type_bool, AT(deliver.check_existing), ZL_RESTART,
+     .def_num = 1},
+    {"deliver", "verify", &zl_type_bool, AT(deliver.verify), ZL_RESTART, .def_num = 1},
+    {"deliver", "concurrency", &zl_type_int, AT(deliver.concurrency), ZL_RESTART, .def_num = 8,
+     .min = 1, .max = 256},
+    {"deliver", "timeout", &zl_type_double, AT(deliver.timeout), ZL_RESTART, .def_num = 10.0,
+     .min = 0.1, .max = 3600.0},
+    {"deliver", "listen", &zl_type_string, AT(deliver.metrics.listen), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_listen},
+    {"deliver", "ca_file", &zl_type_string, AT(deliver.ca_file), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_tls_file},
+    {"deliver", "cert_file", &zl_type_string, AT(deliver.cert_file), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_tls_file},
+    {"deliver", "key_file", &zl_type_string, AT(deliver.key_file), ZL_RESTART,
+     .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_tls_file},
+    {"deliver", "verify_peer", &zl_type_bool, AT(deliver.verify_peer), ZL_RESTART, .def_num = 1},
 };
 const size_t zl_n_settings = ZL_ARRAY_LEN(zl_settings);
 
 /* The groups, in the order they are read. */
 const struct zl_setting_group zl_setting_groups[] = {
     {"source", NULL}, {"state", NULL}, {"events", NULL},  {"amqp", zl_conf_check_amqp_group},
-    {"retry", NULL},  {"log", NULL},   {"metrics", NULL},
+    {"retry", NULL},  {"log", NULL},   {"metrics", NULL}, {"deliver", zl_conf_check_deliver_group},
 };
 const size_t zl_n_setting_groups = ZL_ARRAY_LEN(zl_setting_groups);
