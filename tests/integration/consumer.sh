@@ -164,5 +164,17 @@ zl_wait_for 5 holds "$dq" 0
 is "$(count "$dq")" 0 "acknowledged on the new connection: the queue is empty"
 kill "$proxy" 2>/dev/null; wait "$proxy" 2>/dev/null
 
+# ---- the queue deleted under the consumer ---------------------------------
+zl_probe publish "$ex" nl.overheid.zaken.zaak-gekoppeld '{}' --id c1
+f=$ZL_TMP/cancel.jsonl
+timeout -k 5 30 "$CP" "$conf" take "$dq" ack 2 20 >"$f" 2>"$ZL_TMP/cancel.err" &
+taker=$!
+echo "$taker" >>"$ZL_TMP/pids"
+zl_wait_for 10 grep -q '"c1"' "$f" || diag "nothing taken: $(cat "$ZL_TMP/cancel.err")"
+zl_probe delete "$dq" >/dev/null
+rc=0; wait "$taker" || rc=$?
+is "$rc" 69 "queue deleted while consuming: the consumer hears of it (exit 69)"
+like "$(cat "$ZL_TMP/cancel.err")" "cancelled the consumer of queue $dq" "and says so"
+
 unlike "$(cat "$ZL_TMP"/*.err 2>/dev/null)" "guest:guest@" "no password in what the probes wrote"
 done_testing
