@@ -54,6 +54,11 @@ size_t mover_frame_max(const struct zl_mover *m);
  * NULL. After a failure the connection is dropped.
  */
 int mover_declare(struct zl_mover *m, FILE *out, struct zl_err *err);
+/*
+ * Declares one more consumer queue, one not in amqp.queues
+ * (topology_declare_consumer), after mover_declare(); the same otherwise.
+ */
+int mover_declare_consumer(struct zl_mover *m, const char *queue, FILE *out, struct zl_err *err);
 /* Messages in queue (passive declare: nothing is created); -1 with err,
  * ZL_EX_DATAERR when it does not exist. */
 int64_t mover_depth(struct zl_mover *m, const char *queue, struct zl_err *err);

@@ -31,6 +31,9 @@
 #define ZL_H_FIRST_FAILURE "zaaklink-first-failure" /* "YYYY-MM-DDTHH:MM:SSZ" */
 #define ZL_H_LAST_FAILURE "zaaklink-last-failure"
 #define ZL_H_LAST_REASON "zaaklink-last-reason" /* rejected, expired, delivery_limit, ... */
+/* Written only when a consumer parks a message (consumer.h): why, in words.
+ * Dropped with the six above on every move, so it never outlives its park. */
+#define ZL_H_LAST_ERROR "zaaklink-last-error"
 
 /*
  * The most failures a zaaklink-attempts header may count: zaaklink itself
@@ -116,6 +119,18 @@ struct zl_retry;
 /* NULL with err when out of memory. */
 struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err);
 void retry_free(struct zl_retry *r);
+/* The most consumer queues retry_add_origin() takes. */
+#define ZL_RETRY_MAX_ORIGINS 8
+/*
+ * Makes queue, a consumer queue that is not in amqp.queues (deliver.queue),
+ * a known origin: what it rejects goes through the wait tiers and back to
+ * it like what the queues of amqp.queues reject, and the controller
+ * declares it (topology_declare_consumer) with the rest of the topology.
+ * Call it before the first retry_step(). A queue known already is taken
+ * once. -1 with err: ZL_EX_SOFTWARE when out of memory or more than
+ * ZL_RETRY_MAX_ORIGINS.
+ */
+int retry_add_origin(struct zl_retry *r, const char *queue, struct zl_err *err);
 /*
  * Does what is due within about budget_ms and returns: connects (with
  * backoff, logging an outage once), declares the topology, and moves failed

@@ -53,6 +53,8 @@ struct zl_topology {
 
 /* The names for conf's amqp.exchange and retry.delays. */
 void topology_names(const struct zl_conf *conf, struct zl_topology *t);
+/* The names for exchange, without wait tiers (n_wait = 0). */
+void topology_exchange_names(const char *exchange, struct zl_topology *t);
 
 /* True when name is one of the names zaaklink derives from exchange, a
  * wait tier of any delay included: no consumer queue may be called so. */
@@ -85,5 +87,28 @@ int topology_declare_exchange(amqp_connection_state_t conn, amqp_channel_t ch,
  */
 int topology_declare(amqp_connection_state_t conn, amqp_channel_t ch, const struct zl_conf *conf,
                      FILE *out, struct zl_err *err);
+
+/* What topology_declare_consumer() binds a queue to: every zaaklink event. */
+#define ZL_TOPOLOGY_EVENTS_BINDING "nl.overheid.zaken.#"
+/* Its delivery limit when it is a quorum queue: amqp.queues' default. */
+#define ZL_TOPOLOGY_DELIVERY_LIMIT 5
+
+/*
+ * Declares one consumer queue that is not in amqp.queues (deliver.queue)
+ * exactly as those are: durable, of amqp.queue_type (a quorum queue with
+ * x-delivery-limit ZL_TOPOLOGY_DELIVERY_LIMIT), dead-lettering into
+ * X.retry with its own name as the key, bound to X with
+ * ZL_TOPOLOGY_EVENTS_BINDING and to X.requeue with its own name. Call it
+ * after topology_declare() on the same channel: the exchanges it binds to
+ * must exist. A queue named in amqp.queues is declared there with its own
+ * settings and is left alone here (0); one of zaaklink's own names, or
+ * an empty one, fails with ZL_EX_CONFIG before anything is sent
+ * (ZL_TOPOLOGY_REFUSED). Failures otherwise as above. The retry controller
+ * must know the queue too (retry_add_origin()), or it parks what the queue
+ * rejects as coming from an unknown origin.
+ */
+int topology_declare_consumer(amqp_connection_state_t conn, amqp_channel_t ch,
+                              const struct zl_conf *conf, const char *queue, FILE *out,
+                              struct zl_err *err);
 
 #endif

@@ -283,9 +283,9 @@ static amqp_rpc_reply_t log_in(const struct zl_amqp_conf *c, amqp_connection_sta
                                const struct amqp_connection_info *ci, const char *vhost,
                                amqp_sasl_method_enum method)
 {
-	amqp_table_entry_t caps[3];
+	amqp_table_entry_t caps[4];
 	amqp_table_entry_t props[3];
-	amqp_table_t capabilities = {.num_entries = 3, .entries = caps};
+	amqp_table_t capabilities = {.num_entries = 4, .entries = caps};
 	amqp_table_t client = {.num_entries = 3, .entries = props};
 
 	/* 0.11 does not announce connection.blocked itself: without it the
@@ -293,6 +293,9 @@ static amqp_rpc_reply_t log_in(const struct zl_amqp_conf *c, amqp_connection_sta
 	broker_bool_entry(&caps[0], "connection.blocked", true);
 	broker_bool_entry(&caps[1], "publisher_confirms", true);
 	broker_bool_entry(&caps[2], "basic.nack", true);
+	/* Nor consumer cancellation: a consumer whose queue is deleted would
+	 * wait for deliveries forever instead of hearing basic.cancel. */
+	broker_bool_entry(&caps[3], "consumer_cancel_notify", true);
 	broker_string_entry(&props[0], "product", "zaaklink");
 	broker_string_entry(&props[1], "version", PACKAGE_VERSION);
 	broker_table_entry(&props[2], "capabilities", capabilities);

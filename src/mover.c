@@ -120,6 +120,20 @@ int mover_declare(struct zl_mover *m, FILE *out, struct zl_err *err)
 	return -1;
 }
 
+int mover_declare_consumer(struct zl_mover *m, const char *queue, FILE *out, struct zl_err *err)
+{
+	int rc;
+
+	if (!m->conn && mover_connect(m, err) < 0)
+		return -1;
+	rc = topology_declare_consumer(m->conn, MOVE_CHANNEL, m->conf, queue, out, err);
+	if (rc == 0)
+		return 0;
+	m->broken = rc == ZL_TOPOLOGY_LOST;
+	mover_disconnect(m);
+	return -1;
+}
+
 int64_t mover_depth(struct zl_mover *m, const char *q, struct zl_err *err)
 {
 	int64_t n;

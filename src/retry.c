@@ -107,14 +107,16 @@ static int field_int(const amqp_field_value_t *v, int64_t *out)
 
 /*
  * True for the headers the controller owns: the six it writes on every
- * move. Other zaaklink- headers are not its own: the publisher's
+ * move, and the detail a consumer's park adds (consumer.h), which would
+ * be stale after a move. Other zaaklink- headers are not its own: the publisher's
  * zaaklink-seq passes through every move unchanged, so a consumer can tell
  * a redelivered event from a newer one.
  */
 static bool ours(amqp_bytes_t key)
 {
 	static const char *const own[] = {ZL_H_ATTEMPTS,      ZL_H_ORIGIN,       ZL_H_ROUTING_KEY,
-	                                  ZL_H_FIRST_FAILURE, ZL_H_LAST_FAILURE, ZL_H_LAST_REASON};
+	                                  ZL_H_FIRST_FAILURE, ZL_H_LAST_FAILURE, ZL_H_LAST_REASON,
+	                                  ZL_H_LAST_ERROR};
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		if (key_is(key, own[i]))
@@ -342,6 +344,8 @@ struct zl_retry {
 	 * reconnect gives it a new delivery tag), and how often in a row. */
 	uint64_t stuck;
 	int stuck_tries;
+	char *origins[ZL_RETRY_MAX_ORIGINS]; /* retry_add_origin() */
+	int n_origins;
 };
 
 struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err)
@@ -367,6 +371,8 @@ void retry_free(struct zl_retry *r)
 	if (!r)
 		return;
 	mover_free(r->mover);
+	for (int i = 0; i < r->n_origins; i++)
+		free(r->origins[i]);
 	free(r);
 }
 
@@ -400,14 +406,46 @@ static void retry_ok(struct zl_retry *r)
 	outage_ok(&r->outage, zl_now_ms(), mover_node(r->mover));
 }
 
-/* True when name is a configured consumer queue. */
-static bool known_queue(const struct zl_conf *conf, const char *name)
+/* True when name is a consumer queue: in amqp.queues or added (retry_add_origin). */
+static bool known_queue(const struct zl_retry *r, const char *name)
 {
-	for (int i = 0; i < conf->amqp.n_queues; i++) {
-		if (strcmp(conf->amqp.queues[i].name, name) == 0)
+	for (int i = 0; i < r->conf->amqp.n_queues; i++) {
+		if (strcmp(r->conf->amqp.queues[i].name, name) == 0)
+			return true;
+	}
+	for (int i = 0; i < r->n_origins; i++) {
+		if (strcmp(r->origins[i], name) == 0)
 			return true;
 	}
 	return false;
+}
+
+int retry_add_origin(struct zl_retry *r, const char *queue, struct zl_err *err)
+{
+	if (known_queue(r, queue))
+		return 0;
+	if (r->n_origins >= ZL_RETRY_MAX_ORIGINS)
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "could not add queue %s to the retry controller: more than %d",
+		                  queue, ZL_RETRY_MAX_ORIGINS);
+	if (!(r->origins[r->n_origins] = strdup(queue)))
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while adding queue %s to the retry controller",
+		                  queue);
+	r->n_origins++;
+	return 0;
+}
+
+/* Declares the whole topology, the added queues included. */
+static int declare_all(struct zl_retry *r, struct zl_err *err)
+{
+	if (mover_declare(r->mover, NULL, err) < 0)
+		return -1;
+	for (int i = 0; i < r->n_origins; i++) {
+		if (mover_declare_consumer(r->mover, r->origins[i], NULL, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* FNV-1a over n bytes, continuing from h. */
@@ -485,7 +523,7 @@ static int move_failed(struct zl_retry *r, struct zl_taken *t, const char *unmov
 	if (!f.reason[0])
 		snprintf(f.reason, sizeof(f.reason), "unknown");
 	d = retry_decide(&r->conf->retry, f.bad_attempts ? -1 : f.attempts, f.reason,
-	                 known_queue(r->conf, f.origin));
+	                 known_queue(r, f.origin));
 	snprintf(why, sizeof(why), "%s", d.why);
 	if (unmovable) {
 		d.tier = -1;
@@ -607,7 +645,7 @@ void retry_step(struct zl_retry *r, int budget_ms)
 		}
 	}
 	if (!r->declared) {
-		if (mover_declare(r->mover, NULL, &err) < 0) {
+		if (declare_all(r, &err) < 0) {
 			/* The broker closed the channel: start over after a backoff. */
 			retry_failed(r, &err);
 			return;

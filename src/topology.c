@@ -29,6 +29,11 @@ void topology_names(const struct zl_conf *conf, struct zl_topology *t)
 	derive(conf->amqp.exchange, conf->retry.delays, conf->retry.n_delays, t);
 }
 
+void topology_exchange_names(const char *exchange, struct zl_topology *t)
+{
+	derive(exchange, NULL, 0, t);
+}
+
 bool topology_is_own(const char *exchange, const char *name)
 {
 	struct zl_topology t;
@@ -255,4 +260,35 @@ int topology_declare(amqp_connection_state_t c, amqp_channel_t ch, const struct 
 			return rc;
 	}
 	return 0;
+}
+
+int topology_declare_consumer(amqp_connection_state_t c, amqp_channel_t ch,
+                              const struct zl_conf *conf, const char *queue, FILE *out,
+                              struct zl_err *err)
+{
+	char binding[] = ZL_TOPOLOGY_EVENTS_BINDING;
+	struct zl_queue_conf q = {.n_bindings = 1, .type = conf->amqp.queue_type};
+	struct zl_topology t;
+	char name[256];
+
+	if (!queue[0] || strlen(queue) >= sizeof(name))
+		return zl_err_set(
+		    err, ZL_EX_CONFIG,
+		    "could not declare queue '%s': a name of 1 to 255 bytes is needed", queue);
+	if (topology_is_own(conf->amqp.exchange, queue))
+		return zl_err_set(err, ZL_EX_CONFIG,
+		                  "could not declare queue %s: the name is one of zaaklink's own "
+		                  "for exchange %s",
+		                  queue, conf->amqp.exchange);
+	for (int i = 0; i < conf->amqp.n_queues; i++) {
+		if (strcmp(conf->amqp.queues[i].name, queue) == 0)
+			return 0;
+	}
+	snprintf(name, sizeof(name), "%s", queue);
+	q.name = name;
+	q.bindings[0] = binding;
+	if (q.type == ZL_QUEUE_QUORUM)
+		q.delivery_limit = ZL_TOPOLOGY_DELIVERY_LIMIT;
+	topology_names(conf, &t);
+	return consumer_queue(c, ch, &q, &t, out, err);
 }

@@ -305,6 +305,75 @@ START_TEST(test_headers_without_ours_keep_the_seq)
 }
 END_TEST
 
+/*
+ * The detail a consumer's park adds (zaaklink-last-error) goes with the
+ * controller's six on every move: after a requeue it would be stale.
+ */
+START_TEST(test_headers_without_ours_drop_the_park_detail)
+{
+	amqp_table_entry_t h[3];
+	struct zl_taken t;
+	amqp_table_t out;
+
+	memset(&t, 0, sizeof(t));
+	memset(h, 0, sizeof(h));
+	h[0].key = amqp_cstring_bytes(ZL_H_LAST_ERROR);
+	h[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	h[0].value.value.bytes = amqp_cstring_bytes("HTTP 400 malformed-cloudevent");
+	h[1].key = amqp_cstring_bytes(ZL_H_SEQ);
+	h[1].value.kind = AMQP_FIELD_KIND_I64;
+	h[1].value.value.i64 = 7;
+	h[2].key = amqp_cstring_bytes(ZL_H_LAST_REASON);
+	h[2].value.kind = AMQP_FIELD_KIND_UTF8;
+	h[2].value.value.bytes = amqp_cstring_bytes("http_400");
+	t.msg.properties._flags = AMQP_BASIC_HEADERS_FLAG;
+	t.msg.properties.headers = (amqp_table_t){3, h};
+	out = retry_headers_without_ours(&t, 0);
+	ck_assert_ptr_nonnull(out.entries);
+	ck_assert_int_eq(out.num_entries, 1);
+	ck_assert_ptr_eq(out.entries[0].key.bytes, h[1].key.bytes);
+	free(out.entries);
+}
+END_TEST
+
+/* The names for an exchange alone: the parking queue a consumer parks in. */
+START_TEST(test_exchange_names_without_tiers)
+{
+	struct zl_topology t;
+
+	topology_exchange_names("zaaklink.events", &t);
+	ck_assert_str_eq(t.exchange, "zaaklink.events");
+	ck_assert_str_eq(t.retry, "zaaklink.events.retry");
+	ck_assert_str_eq(t.requeue, "zaaklink.events.requeue");
+	ck_assert_str_eq(t.dlq, "zaaklink.events.dlq");
+	ck_assert_int_eq(t.n_wait, 0);
+}
+END_TEST
+
+/* Added origins are counted once each, up to ZL_RETRY_MAX_ORIGINS. */
+START_TEST(test_added_origins_are_bounded)
+{
+	struct zl_conf conf;
+	struct zl_err err = {0};
+	struct zl_retry *r;
+	char exchange[] = "zaaklink.events", name[32];
+
+	memset(&conf, 0, sizeof(conf));
+	conf.amqp.exchange = exchange;
+	r = retry_new(&conf, &err);
+	ck_assert_ptr_nonnull(r);
+	for (int i = 0; i < ZL_RETRY_MAX_ORIGINS; i++) {
+		snprintf(name, sizeof(name), "deliver-%d", i);
+		ck_assert_int_eq(retry_add_origin(r, name, &err), 0);
+		/* Known already: taken once, so no room is used. */
+		ck_assert_int_eq(retry_add_origin(r, name, &err), 0);
+	}
+	ck_assert_int_eq(retry_add_origin(r, "one-too-many", &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "more than"));
+	retry_free(r);
+}
+END_TEST
+
 /* A message that has only a zaaklink-attempts header of the given value. */
 static void attempts_message(struct zl_taken *t, amqp_table_entry_t *h, amqp_field_value_t v)
 {
@@ -483,6 +552,9 @@ static Suite *retry_suite(void)
 	tcase_add_test(headers, test_failure_read_from_headers_and_x_death);
 	tcase_add_test(headers, test_headers_without_ours_keep_the_rest);
 	tcase_add_test(headers, test_headers_without_ours_keep_the_seq);
+	tcase_add_test(headers, test_headers_without_ours_drop_the_park_detail);
+	tcase_add_test(headers, test_exchange_names_without_tiers);
+	tcase_add_test(headers, test_added_origins_are_bounded);
 	tcase_add_test(headers, test_attempts_header_of_every_kind);
 	tcase_add_test(headers, test_no_attempts_header_is_zero);
 	tcase_add_test(headers, test_headers_fitted_into_a_frame);
