@@ -52,7 +52,7 @@ set -uo pipefail
 
 DEPS=(build-essential autoconf automake libtool pkg-config
 	librabbitmq-dev libpq-dev libcjson-dev libconfig-dev uuid-dev libsqlite3-dev
-	libmicrohttpd-dev
+	libmicrohttpd-dev libssl-dev
 	check valgrind jq curl sqlite3 postgresql-15 rabbitmq-server clang libclang-rt-14-dev
 	libsystemd-dev systemd systemd-container socat groff-base man-db python3
 	debhelper dpkg-dev lintian rpm time clang-format cppcheck)
