@@ -707,7 +707,8 @@ static void free_state(void)
 int main(int argc, char **argv)
 {
 	const char *listen_arg = NULL, *port_file = NULL, *pid_file = NULL, *log_path = NULL;
-	const union MHD_DaemonInfo *info;
+	socklen_t sa_len = sizeof(struct sockaddr_in);
+	int fd, one = 1;
 	struct MHD_Daemon *d;
 	struct sockaddr_in sa;
 	sigset_t sigs;
@@ -758,16 +759,19 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Bound here, so that the port is known before the first request can come. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sa_len) != 0)
+		oz_die("cannot listen on %s: %s", listen_arg, strerror(errno));
+	st.port = ntohs(sa.sin_port);
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-	                     NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-	                     (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	                     NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	                     NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!d)
-		oz_die("cannot listen on %s (in use?)", listen_arg);
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	st.port = info ? info->port : 0;
-	if (!st.port)
-		oz_die("cannot tell the port listened on");
+		oz_die("cannot serve on %s", listen_arg);
 	if (pid_file) {
 		snprintf(line, sizeof(line), "%ld\n", (long)getpid());
 		write_file(pid_file, line);
