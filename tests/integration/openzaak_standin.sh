@@ -309,6 +309,8 @@ is "$(admin GET zaakobjecten)" 200 "... /_admin/ still answers"
 is "$(admin POST up)" 200 "POST /_admin/up"
 is "$(post "$tok" "$(ev_for u2)") $(made u2)" "202 1" "... and the API answers again"
 
+is "$(admin POST nothing) $(admin GET nothing)" "404 404" "an unknown switch: 404"
+is "$(admin GET reset) $(admin POST stats)" "405 405" "a switch by the wrong method: 405"
 curl -s -m 5 "$base/_admin/stats" >"$ZL_TMP/stats"
 is "$(jq -r '.["/events"]["502"]' "$ZL_TMP/stats")" 2 "stats: /events answered 502 twice"
 is "$(jq -r '.["/events"]["dropped"]' "$ZL_TMP/stats")" 2 "stats: two /events dropped"

@@ -384,7 +384,9 @@ static long num_arg(struct MHD_Connection *c, const char *key, long dflt)
 static void admin(struct MHD_Connection *c, const char *method, const char *what,
                   struct oz_answer *ans)
 {
-	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	static const char *const switches[] = {"zaken", "fail", "slow", "drop",
+	                                       "down",  "up",   "reset"};
+	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0, known = false;
 	long count = num_arg(c, "count", 1), n = 0, after = num_arg(c, "after", 0);
 	const char *uuid_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "uuid");
 	char host[32], uuid[OZ_UUID_LEN + 1];
@@ -402,7 +404,13 @@ static void admin(struct MHD_Connection *c, const char *method, const char *what
 		ans->content_type = "application/json";
 		return;
 	}
-	if (!post) {
+	for (size_t i = 0; i < sizeof(switches) / sizeof(*switches); i++)
+		known = known || strcmp(what, switches[i]) == 0;
+	if (!known && strcmp(what, "zaakobjecten") != 0 && strcmp(what, "stats") != 0) {
+		simple(ans, 404, "no such switch");
+		return;
+	}
+	if (!post || !known) {
 		simple(ans, 405, "GET /_admin/zaakobjecten and /_admin/stats; the rest is POST");
 		return;
 	}
@@ -436,16 +444,11 @@ static void admin(struct MHD_Connection *c, const char *method, const char *what
 		st.drop_after = after != 0;
 	} else if (strcmp(what, "down") == 0 || strcmp(what, "up") == 0) {
 		st.down = strcmp(what, "down") == 0;
-	} else if (strcmp(what, "reset") == 0) {
+	} else { /* reset */
 		oz_objects_clear_locked(&st);
-	} else {
-		n = -1;
 	}
 	pthread_mutex_unlock(&st.mu);
-	if (n < 0)
-		simple(ans, 404, "no such switch");
-	else
-		simple(ans, 200, "ok");
+	simple(ans, 200, "ok");
 }
 
 /* Takes the faults the next API request gets, counting them down. */
