@@ -17,7 +17,7 @@
 # Sourced (bash) by every tests/integration/*.sh and tests/faults/*.sh, by
 # tests/run-all.sh, bench/run.sh and demo.sh. Environment it reads:
 #
-#   ZL_BIN, ZL_PROBE, ZL_PROXY, ZL_SRCDIR
+#   ZL_BIN, ZL_PROBE, ZL_PROXY, ZL_OPENZAAK, ZL_SRCDIR
 #                                 set by `make check` (Makefile.am)
 #   ZL_TEST_PGPORT, ZL_TEST_AMQP_URL
 #                                 servers already running for the whole suite
@@ -40,7 +40,8 @@ ZL_SRCDIR=${ZL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ZL_BIN=${ZL_BIN:-$ZL_SRCDIR/_build/default/zaaklink}
 ZL_PROBE=${ZL_PROBE:-$ZL_SRCDIR/_build/default/amqp-probe}
 ZL_PROXY=${ZL_PROXY:-$ZL_SRCDIR/_build/default/tcp-proxy}
-export ZL_SRCDIR ZL_BIN ZL_PROBE ZL_PROXY
+ZL_OPENZAAK=${ZL_OPENZAAK:-$ZL_SRCDIR/_build/default/openzaak-standin}
+export ZL_SRCDIR ZL_BIN ZL_PROBE ZL_PROXY ZL_OPENZAAK
 # Byte order for sort/comm, UTF-8 for the fixtures whatever the locale.
 export LC_COLLATE=C PGCLIENTENCODING=UTF8
 
