@@ -148,4 +148,6 @@ is "$(objects)" "$(expected)" "with the right secret again: delivered"
 
 rc=0; zl_stop "$run" || rc=$?
 is "$rc" 0 "run stops cleanly"
+unlike "$(cat "$dlog" "$ZL_TMP/bad.log")" 'ERROR: [A-Za-z]+Sanitizer|runtime error' \
+	"no sanitizer report from any deliver of this test"
 done_testing
