@@ -23,11 +23,11 @@ struct zl_command {
 };
 
 extern const struct zl_command zl_cmd_run, zl_cmd_once, zl_cmd_check_config, zl_cmd_status,
-    zl_cmd_backfill, zl_cmd_setup, zl_cmd_dlq, zl_cmd_state;
+    zl_cmd_backfill, zl_cmd_setup, zl_cmd_dlq, zl_cmd_state, zl_cmd_deliver;
 
 /* Every command, in the order zaaklink --help lists them. */
 #define ZL_COMMANDS                                                                                \
 	&zl_cmd_run, &zl_cmd_once, &zl_cmd_check_config, &zl_cmd_status, &zl_cmd_backfill,         \
-	    &zl_cmd_setup, &zl_cmd_dlq, &zl_cmd_state
+	    &zl_cmd_setup, &zl_cmd_dlq, &zl_cmd_state, &zl_cmd_deliver
 
 #endif

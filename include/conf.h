@@ -130,6 +130,7 @@ struct zl_deliver_conf {
 	char *cert_file;                /* https: client certificate (optional, with key_file) */
 	char *key_file;                 /* https: client key */
 	bool verify_peer;               /* https: verify the server's certificate and host name */
+	char *memory;    /* SQLite file: per link, the highest zaaklink-seq delivered */
 	char where[512]; /* "FILE:LINE" of the deliver group; the file alone without one */
 };
 

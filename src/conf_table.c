@@ -658,6 +658,8 @@ const struct zl_setting zl_settings[] = {
     {"deliver", "key_file", &zl_type_string, AT(deliver.key_file), ZL_RESTART,
      .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_tls_file},
     {"deliver", "verify_peer", &zl_type_bool, AT(deliver.verify_peer), ZL_RESTART, .def_num = 1},
+    {"deliver", "memory", &zl_type_string, AT(deliver.memory), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
+     .def_str = "/var/lib/zaaklink/deliver.db"},
 };
 const size_t zl_n_settings = ZL_ARRAY_LEN(zl_settings);
 
