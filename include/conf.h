@@ -169,6 +169,10 @@ void conf_free(struct zl_conf *conf);
  * has one) and code ZL_EX_CONFIG.
  */
 int conf_check_deliver(const struct zl_conf *conf, struct zl_err *err);
+
+/* Whether any consumer queue is configured (amqp.queues, or deliver.queue
+ * with deliver.url set): then run's retry controller runs. */
+bool conf_has_consumer_queues(const struct zl_conf *conf);
 /* The secret deliver signs its tokens with: deliver.secret or the content of
  * deliver.secret_file (a load refuses both); NULL when neither is set. */
 const char *conf_deliver_secret(const struct zl_conf *conf);

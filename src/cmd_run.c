@@ -379,7 +379,7 @@ static void take_role(struct daemon *d, bool active)
 		d->amqp.next_try_ms = 0;
 		if (publisher_connected(d->pub) && store_outbox_retry_now(d->st, &err) < 0)
 			zl_error("state.failed", "error=\"%s\"", err.msg);
-		if (d->conf->amqp.n_queues > 0 && !d->retry &&
+		if (conf_has_consumer_queues(d->conf) && !d->retry &&
 		    !(d->retry = retry_new(d->conf, &err)))
 			zl_error("retry.failed", "error=\"%s\"", err.msg);
 		read_store_figures(d, true);
@@ -500,7 +500,7 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		goto out;
 	}
 	publisher_set_tick(d.pub, publisher_tick, &d);
-	if (conf->amqp.n_queues > 0 && !(d.retry = retry_new(conf, &err))) {
+	if (conf_has_consumer_queues(conf) && !(d.retry = retry_new(conf, &err))) {
 		rc = app_fail(&err);
 		goto out;
 	}

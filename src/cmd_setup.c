@@ -32,6 +32,8 @@ static int cmd_setup(struct zl_conf *conf, const void *opts, int argc, char **ar
 		printf("node     %s\n", mover_node(m));
 		rc = mover_declare(m, stdout, &err);
 	}
+	if (rc == 0 && conf->deliver.url)
+		rc = mover_declare_consumer(m, conf->deliver.queue, stdout, &err);
 	if (rc < 0) {
 		mover_free(m);
 		return app_fail(&err);

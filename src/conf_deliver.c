@@ -140,6 +140,11 @@ const char *conf_deliver_secret(const struct zl_conf *conf)
 	return conf->deliver.secret ? conf->deliver.secret : conf->deliver.file_secret;
 }
 
+bool conf_has_consumer_queues(const struct zl_conf *conf)
+{
+	return conf->amqp.n_queues > 0 || conf->deliver.url != NULL;
+}
+
 int conf_check_deliver(const struct zl_conf *conf, struct zl_err *err)
 {
 	const struct zl_deliver_conf *d = &conf->deliver;

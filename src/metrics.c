@@ -19,7 +19,7 @@ void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *
 	m->poll_interval = conf->source.poll_interval;
 	m->unrouted = -1;
 	m->parked = -1;
-	m->retry_enabled = conf->amqp.n_queues > 0;
+	m->retry_enabled = conf_has_consumer_queues(conf);
 	m->n_tiers = conf->retry.n_delays;
 	for (int i = 0; i < conf->retry.n_delays; i++)
 		m->tier_delay[i] = conf->retry.delays[i];

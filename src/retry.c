@@ -363,6 +363,11 @@ struct zl_retry *retry_new(const struct zl_conf *conf, struct zl_err *err)
 		free(r);
 		return NULL;
 	}
+	/* The queue `zaaklink deliver` consumes is a consumer queue too. */
+	if (conf->deliver.url && retry_add_origin(r, conf->deliver.queue, err) < 0) {
+		retry_free(r);
+		return NULL;
+	}
 	return r;
 }
 

@@ -35,14 +35,15 @@ dlog=$ZL_TMP/deliver.log
 deliver_conf() {
 	zl_conf "$1" "$db" "$ZL_TMP/state.db" "$ex" 'events.initial_sync = "announce";' \
 		'events.label_max_length = 0;' 'source.poll_interval = 0.3;' \
-		"amqp.queues = ( { name = \"$dq\"; bindings = [ \"nl.overheid.zaken.#\" ]; } );" \
 		'retry.delays = [ 3 ];' "deliver.queue = \"$dq\";" "deliver.url = \"$oz/events\";" \
 		"deliver.zaken_api = \"$oz/zaken/api/v1\";" 'deliver.client_id = "zl";' \
 		"deliver.secret = \"$2\";" "deliver.memory = \"$ZL_TMP/deliver.db\";" \
 		'deliver.timeout = 5.0;'
 }
 deliver_conf "$conf" geheim
-ok "setup declares the deliver queue" zl_zl -c "$conf" setup
+out=$(zl_zl -c "$conf" setup 2>&1)
+like "$out" "queue +$dq +classic, dead-letters to " \
+	"setup declares deliver.queue as a consumer queue, without amqp.queues"
 
 # objects: the ZaakObjects of the stand-in as "ZAAK LINKTO" lines, sorted.
 objects() {
