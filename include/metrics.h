@@ -26,9 +26,28 @@
 /* The upper bounds, in seconds, of the pass duration buckets (+Inf apart). */
 extern const double zl_pass_buckets[ZL_PASS_BUCKETS];
 
+/* What deliver did with a message: zaaklink_deliver_total{outcome}. */
+enum zl_deliver_outcome {
+	ZL_DELIVERED,      /* "delivered": Open Zaak has its effect */
+	ZL_SKIPPED_EXISTS, /* "exists": the link was there, nothing posted */
+	ZL_SKIPPED_STALE,  /* "stale": older than the newest delivered for its link */
+	ZL_PARKED,         /* "parked" */
+	ZL_RETRIED,        /* "retried": back through the retry tiers */
+	ZL_DELIVER_OUTCOMES
+};
+
 struct zl_metrics {
 	char version[32];
-	double poll_interval; /* seconds, for the health rule */
+	/* deliver's figures (metrics_deliver_init()): its own families and
+	 * health rule instead of run's. */
+	bool deliver;
+	int64_t deliver_total[ZL_DELIVER_OUTCOMES];
+	int64_t in_flight;                       /* requests to Open Zaak */
+	int64_t request_bucket[ZL_PASS_BUCKETS]; /* per bucket, not cumulative */
+	int64_t requests;
+	double request_seconds_sum;
+	bool credentials_refused; /* Open Zaak answered 401/403 and nothing is taken */
+	double poll_interval;     /* seconds, for the health rule */
 
 	/* The state file, read after passes and batches. */
 	int64_t links; /* links known (recorded as published) */
@@ -78,6 +97,10 @@ struct zl_metrics {
 };
 
 void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *version);
+/* The figures of `zaaklink deliver`. */
+void metrics_deliver_init(struct zl_metrics *m, const char *version);
+/* Counts a finished request to Open Zaak that took elapsed_ms. */
+void metrics_request_done(struct zl_metrics *m, int64_t elapsed_ms);
 
 /* Adds a successful pass that ended at now_s (wall) / now_ms (monotonic);
  * bytes_total: received from PostgreSQL since start, as the source counts. */
@@ -99,6 +122,8 @@ struct zl_health {
 	bool broker_connected;
 	const char *broker_error; /* why not, or NULL/"" */
 	bool standby;             /* another instance is the active one */
+	bool deliver;             /* deliver's rule: the broker and Open Zaak's credentials */
+	bool credentials_refused; /* deliver: Open Zaak refuses them */
 	bool state_reachable;     /* a standby's state server answers */
 };
 

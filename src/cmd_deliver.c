@@ -41,6 +41,8 @@
 #include "deliver_memory.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "openzaak.h"
 #include "outage.h"
@@ -107,6 +109,9 @@ struct deliverer {
 	int64_t credentials_next_ms;
 	struct zl_notify notify;
 	int64_t delivered, skipped, parked, retried;
+	struct zl_metrics metrics;    /* this loop's figures; the server gets copies */
+	struct zl_metrics_http *http; /* NULL without deliver.listen */
+	int64_t next_share_ms;
 };
 
 static const struct zl_outage_events broker_events = {
@@ -145,10 +150,13 @@ static void ack(struct deliverer *dl, struct job *j, const char *event, const ch
 		zl_warn("deliver.ack_failed", "id=%s error=\"%s\"", j->d.message_id, err.msg);
 	} else if (reason) {
 		dl->skipped++;
+		dl->metrics.deliver_total[strcmp(reason, "stale") == 0 ? ZL_SKIPPED_STALE
+		                                                       : ZL_SKIPPED_EXISTS]++;
 		zl_info(event, "id=%s reason=%s zaak=%s link_to=\"%s\"", j->d.message_id, reason,
 		        j->zaak, zl_log_quote(j->link_to, q, sizeof(q)));
 	} else {
 		dl->delivered++;
+		dl->metrics.deliver_total[ZL_DELIVERED]++;
 		zl_info(event, "id=%s type=%s zaak=%s link_to=\"%s\" ms=%lld", j->d.message_id,
 		        j->gekoppeld ? "gekoppeld" : "ontkoppeld", j->zaak,
 		        zl_log_quote(j->link_to, q, sizeof(q)),
@@ -167,6 +175,7 @@ static void park(struct deliverer *dl, struct job *j, const char *reason, const 
 		         reason, err.msg);
 	} else {
 		dl->parked++;
+		dl->metrics.deliver_total[ZL_PARKED]++;
 		zl_warn("deliver.parked",
 		        "id=%s reason=%s zaak=%s link_to=\"%s\" label=\"%s\" detail=\"%s\"",
 		        j->d.message_id, reason, j->zaak[0] ? j->zaak : "-",
@@ -185,6 +194,7 @@ static void retry(struct deliverer *dl, struct job *j, const char *reason)
 		zl_warn("deliver.reject_failed", "id=%s error=\"%s\"", j->d.message_id, err.msg);
 	else
 		dl->retried++;
+	dl->metrics.deliver_total[ZL_RETRIED]++;
 	zl_warn("deliver.failed", "id=%s reason=%s hint=\"back through the retry tiers\"",
 	        j->d.message_id, reason);
 	job_free(dl, j);
@@ -215,6 +225,7 @@ static void done(const struct openzaak_result *r, void *user)
 	struct job *j = r->caller;
 	char reason[64];
 
+	metrics_request_done(&dl->metrics, r->elapsed_ms);
 	switch (openzaak_outcome(r, reason, sizeof(reason))) {
 	case OPENZAAK_RETRY:
 		retry(dl, j, reason);
@@ -383,6 +394,20 @@ static bool drained(struct deliverer *dl)
 	       consumer_queue_depth(dl->consumer, &err) == 0;
 }
 
+/* Hands the figures to the HTTP server, at most four times a second. */
+static void share(struct deliverer *dl)
+{
+	struct zl_metrics *m = &dl->metrics;
+
+	if (!dl->http || zl_now_ms() < dl->next_share_ms)
+		return;
+	dl->next_share_ms = zl_now_ms() + 250;
+	m->in_flight = openzaak_in_flight(dl->oz);
+	m->broker_connected = consumer_connected(dl->consumer);
+	m->credentials_refused = dl->credentials_refused;
+	metrics_http_update(dl->http, m);
+}
+
 static int run_loop(struct deliverer *dl)
 {
 	struct zl_err err = {0};
@@ -418,6 +443,7 @@ static int run_loop(struct deliverer *dl)
 			nanosleep(&ts, NULL);
 		}
 		notify_watchdog(&dl->notify);
+		share(dl);
 	}
 	return ZL_EX_OK;
 }
@@ -440,6 +466,13 @@ static int cmd_deliver(struct zl_conf *conf, const void *opts, int argc, char **
 	sigaction(SIGHUP, &sa, NULL);
 	if (conf_check_deliver(conf, &err) < 0)
 		return app_fail(&err);
+	metrics_deliver_init(&dl.metrics, PACKAGE_VERSION);
+	if (conf->deliver.metrics.listen) {
+		if (!(dl.http = metrics_http_start(&conf->deliver.metrics, &dl.metrics, &err)))
+			return app_fail(&err);
+		zl_info("metrics.listening", "address=%s paths=/metrics,/healthz",
+		        conf->deliver.metrics.listen);
+	}
 	if (!(dl.jobs = calloc((size_t)conf->deliver.concurrency, sizeof(*dl.jobs))) ||
 	    !(dl.memory = deliver_memory_open(conf->deliver.memory, &err)) ||
 	    !(dl.consumer = consumer_new(&conf->amqp, conf->deliver.queue,
@@ -461,6 +494,7 @@ static int cmd_deliver(struct zl_conf *conf, const void *opts, int argc, char **
 	        (long long)dl.delivered, (long long)dl.skipped, (long long)dl.parked,
 	        (long long)dl.retried);
 out:
+	metrics_http_stop(dl.http);
 	openzaak_free(dl.oz);
 	for (int i = 0; dl.jobs && i < conf->deliver.concurrency; i++)
 		if (dl.jobs[i].used)

@@ -25,15 +25,41 @@ void metrics_init(struct zl_metrics *m, const struct zl_conf *conf, const char *
 		m->tier_delay[i] = conf->retry.delays[i];
 }
 
+void metrics_deliver_init(struct zl_metrics *m, const char *version)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->version, sizeof(m->version), "%s", version);
+	m->deliver = true;
+}
+
+/* The bucket of a duration in seconds; ZL_PASS_BUCKETS beyond the last. */
+static int bucket_of(double seconds)
+{
+	int b;
+
+	for (b = 0; b < ZL_PASS_BUCKETS && seconds > zl_pass_buckets[b]; b++)
+		;
+	return b;
+}
+
+void metrics_request_done(struct zl_metrics *m, int64_t elapsed_ms)
+{
+	double seconds = (double)elapsed_ms / 1000.0;
+	int b = bucket_of(seconds);
+
+	if (b < ZL_PASS_BUCKETS)
+		m->request_bucket[b]++;
+	m->requests++;
+	m->request_seconds_sum += seconds;
+}
+
 void metrics_pass_done(struct zl_metrics *m, const struct zl_pass_stats *s, int64_t bytes_total,
                        int64_t now_s, int64_t now_ms)
 {
 	double seconds = (double)s->duration_ms / 1000.0;
-	int b;
+	int b = bucket_of(seconds);
 
 	m->passes++;
-	for (b = 0; b < ZL_PASS_BUCKETS && seconds > zl_pass_buckets[b]; b++)
-		;
 	if (b < ZL_PASS_BUCKETS)
 		m->pass_bucket[b]++;
 	m->pass_seconds_sum += seconds;
@@ -80,20 +106,52 @@ static void by_type(struct zl_text *t, const char *name, const char *help, const
 		            event_type_name((enum zl_event_type)i), (long long)v[i]);
 }
 
-static void pass_histogram(struct zl_text *t, const struct zl_metrics *m)
+/* A histogram over zl_pass_buckets from per-bucket counts. */
+static void histogram(struct zl_text *t, const char *name, const char *help,
+                      const int64_t *per_bucket, int64_t count, double sum)
 {
-	const char *name = "zaaklink_pass_duration_seconds";
 	int64_t cumulative = 0;
 
-	family(t, name, "histogram", "Duration of successful detection passes.");
+	family(t, name, "histogram", help);
 	for (int b = 0; b < ZL_PASS_BUCKETS; b++) {
-		cumulative += m->pass_bucket[b];
+		cumulative += per_bucket[b];
 		zl_text_add(t, "%s_bucket{le=\"%g\"} %lld\n", name, zl_pass_buckets[b],
 		            (long long)cumulative);
 	}
-	zl_text_add(t, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)m->passes);
-	zl_text_add(t, "%s_sum %.6f\n", name, m->pass_seconds_sum);
-	zl_text_add(t, "%s_count %lld\n", name, (long long)m->passes);
+	zl_text_add(t, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)count);
+	zl_text_add(t, "%s_sum %.6f\n", name, sum);
+	zl_text_add(t, "%s_count %lld\n", name, (long long)count);
+}
+
+static char *render_deliver(const struct zl_metrics *m)
+{
+	static const char *const outcome[ZL_DELIVER_OUTCOMES] = {"delivered", "exists", "stale",
+	                                                         "parked", "retried"};
+	struct zl_text t = {0};
+
+	family(&t, "zaaklink_build_info", "gauge", "Always 1; the version of zaaklink as a label.");
+	zl_text_add(&t, "zaaklink_build_info{version=\"%s\"} 1\n", m->version);
+	family(
+	    &t, "zaaklink_deliver_total", "counter",
+	    "Messages deliver finished, by outcome (delivered, exists, stale, parked, retried).");
+	for (int i = 0; i < ZL_DELIVER_OUTCOMES; i++)
+		zl_text_add(&t, "zaaklink_deliver_total{outcome=\"%s\"} %lld\n", outcome[i],
+		            (long long)m->deliver_total[i]);
+	single(&t, "zaaklink_deliver_in_flight", "gauge", "Requests to Open Zaak in flight.",
+	       m->in_flight);
+	histogram(&t, "zaaklink_deliver_request_duration_seconds",
+	          "Duration of requests to Open Zaak (posts and link questions).",
+	          m->request_bucket, m->requests, m->request_seconds_sum);
+	single(&t, "zaaklink_deliver_credentials_refused", "gauge",
+	       "1 while Open Zaak refuses the credentials (401/403) and nothing is taken.",
+	       m->credentials_refused);
+	single(&t, "zaaklink_broker_connected", "gauge",
+	       "1 when the consuming connection to RabbitMQ is up.", m->broker_connected);
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	return t.buf;
 }
 
 static void retry_families(struct zl_text *t, const struct zl_metrics *m)
@@ -116,6 +174,9 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 	int64_t age = m->outbox_pending > 0 && m->outbox_oldest_s > 0 && now_s > m->outbox_oldest_s
 	                  ? now_s - m->outbox_oldest_s
 	                  : 0;
+
+	if (m->deliver)
+		return render_deliver(m);
 
 	family(&t, "zaaklink_build_info", "gauge", "Always 1; the version of zaaklink as a label.");
 	zl_text_add(&t, "zaaklink_build_info{version=\"%s\"} 1\n", m->version);
@@ -154,7 +215,8 @@ char *metrics_render(const struct zl_metrics *m, int64_t now_s)
 	single(&t, "zaaklink_pass_errors_total", "counter",
 	       "Detection passes that failed (PostgreSQL unavailable, state file error).",
 	       m->pass_errors);
-	pass_histogram(&t, m);
+	histogram(&t, "zaaklink_pass_duration_seconds", "Duration of successful detection passes.",
+	          m->pass_bucket, m->passes, m->pass_seconds_sum);
 	single(&t, "zaaklink_pass_ranges", "gauge", "Ranges the last successful pass compared.",
 	       m->last_ranges);
 	single(&t, "zaaklink_pass_ranges_fetched", "gauge",
@@ -186,6 +248,13 @@ bool metrics_healthy(const struct zl_health *h, char *reason, size_t size)
 	size_t n = 0;
 
 	reason[0] = '\0';
+	if (h->deliver) {
+		if (!h->broker_connected)
+			snprintf(reason, size, "not connected to RabbitMQ");
+		else if (h->credentials_refused)
+			snprintf(reason, size, "Open Zaak refuses the credentials (401/403)");
+		return reason[0] == '\0';
+	}
 	if (h->standby) {
 		if (h->state_reachable) {
 			snprintf(reason, size, "standby: another instance is active");
@@ -227,6 +296,8 @@ struct zl_health metrics_health_of(const struct zl_metrics *m, int64_t now_ms)
 	    .broker_checked = true,
 	    .broker_connected = m->broker_connected,
 	    .standby = m->standby,
+	    .deliver = m->deliver,
+	    .credentials_refused = m->credentials_refused,
 	    .state_reachable = m->state_error[0] == '\0',
 	};
 

@@ -38,8 +38,9 @@ deliver_conf() {
 		'retry.delays = [ 3 ];' "deliver.queue = \"$dq\";" "deliver.url = \"$oz/events\";" \
 		"deliver.zaken_api = \"$oz/zaken/api/v1\";" 'deliver.client_id = "zl";' \
 		"deliver.secret = \"$2\";" "deliver.memory = \"$ZL_TMP/deliver.db\";" \
-		'deliver.timeout = 5.0;'
+		'deliver.timeout = 5.0;' "deliver.listen = \"127.0.0.1:$mport\";"
 }
+mport=$(zl_free_port)
 deliver_conf "$conf" geheim
 out=$(zl_zl -c "$conf" setup 2>&1)
 like "$out" "queue +$dq +classic, dead-letters to " \
@@ -123,6 +124,10 @@ zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $oh" >/dev
 ok "the late gekoppeld is stale" zl_wait_for 30 grep -q 'msg=deliver.skipped .*reason=stale' "$dlog"
 is "$(objects)" "$(expected)" "an ontkoppeld that overtook its gekoppeld: no ZaakObject left behind"
 
+like "$(curl -s -m 2 "http://127.0.0.1:$mport/healthz")" '^ok$' "deliver's /healthz: ok while delivering"
+like "$(curl -s -m 2 "http://127.0.0.1:$mport/metrics")" 'zaaklink_deliver_total\{outcome="stale"\} 1' \
+	"its /metrics count the outcomes"
+
 # ---- a 415 parks at once ----
 curl -s -m 5 -X POST "$oz/_admin/fail?status=415&count=1" >/dev/null
 o415=$(zl_ow "$db" "$kc" "$Z1")
@@ -140,6 +145,10 @@ zl_ow "$db" "$kc" "$Z1" >/dev/null
 bd=$!
 echo "$bd" >>"$ZL_TMP/pids"
 ok "a wrong secret: deliver.credentials_refused" zl_wait_for 20 grep -q 'msg=deliver.credentials_refused' "$ZL_TMP/bad.log"
+ok "... and its /healthz says so (503)" zl_wait_for 10 sh -c \
+	"curl -s -m 2 -o /dev/null -w '%{http_code}' http://127.0.0.1:$mport/healthz | grep -qx 503"
+like "$(curl -s -m 2 http://127.0.0.1:$mport/metrics)" 'zaaklink_deliver_credentials_refused 1' \
+	"zaaklink_deliver_credentials_refused 1"
 sleep 3
 zl_stop "$bd"
 is "$(grep -c 'msg=deliver.credentials_refused' "$ZL_TMP/bad.log")" 1 "logged once, however often it tried"

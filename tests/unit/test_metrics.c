@@ -398,6 +398,44 @@ START_TEST(test_leader_gauge)
 }
 END_TEST
 
+/* deliver's figures: its own families, by outcome, and its own health. */
+START_TEST(test_deliver_figures_and_health)
+{
+	struct zl_metrics m;
+	char *text, reason[128];
+	struct zl_health h;
+
+	metrics_deliver_init(&m, "1.2.3");
+	m.deliver_total[ZL_DELIVERED] = 3;
+	m.deliver_total[ZL_SKIPPED_STALE] = 1;
+	m.in_flight = 2;
+	metrics_request_done(&m, 3);
+	metrics_request_done(&m, 700);
+	m.broker_connected = true;
+	text = metrics_render(&m, NOW);
+	ck_assert(has_line(text, "zaaklink_deliver_total{outcome=\"delivered\"} 3"));
+	ck_assert(has_line(text, "zaaklink_deliver_total{outcome=\"stale\"} 1"));
+	ck_assert(has_line(text, "zaaklink_deliver_total{outcome=\"parked\"} 0"));
+	ck_assert(has_line(text, "zaaklink_deliver_in_flight 2"));
+	ck_assert(
+	    has_line(text, "zaaklink_deliver_request_duration_seconds_bucket{le=\"0.005\"} 1"));
+	ck_assert(has_line(text, "zaaklink_deliver_request_duration_seconds_bucket{le=\"1\"} 2"));
+	ck_assert(has_line(text, "zaaklink_deliver_request_duration_seconds_count 2"));
+	ck_assert_ptr_null(strstr(text, "zaaklink_outbox_pending_events"));
+	free(text);
+	h = metrics_health_of(&m, 0);
+	ck_assert(metrics_healthy(&h, reason, sizeof(reason)));
+	m.credentials_refused = true;
+	h = metrics_health_of(&m, 0);
+	ck_assert(!metrics_healthy(&h, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "Open Zaak refuses the credentials (401/403)");
+	m.broker_connected = false;
+	h = metrics_health_of(&m, 0);
+	ck_assert(!metrics_healthy(&h, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "not connected to RabbitMQ");
+}
+END_TEST
+
 START_TEST(test_broker_not_judged_when_not_checked)
 {
 	struct zl_health h = {.pass_age_ms = 10, .poll_interval = 1, .broker_checked = false};
@@ -484,6 +522,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(health, test_unhealthy_before_the_first_pass);
 	tcase_add_test(health, test_unhealthy_without_the_broker);
 	tcase_add_test(health, test_broker_not_judged_when_not_checked);
+	tcase_add_test(health, test_deliver_figures_and_health);
 	tcase_add_test(health, test_standby_is_healthy_while_it_reaches_the_state);
 	tcase_add_test(health, test_leader_gauge);
 	tcase_add_test(health, test_health_reason_never_overflows);
