@@ -83,8 +83,11 @@ zl_zl -c "$ZL_TMP/c8.conf" once >/dev/null 2>&1 || exit 1
 one() {
 	local t0 t1 n
 	curl -s -m 10 -X POST "$oz/_admin/reset" >/dev/null
-	zl_zl -c "$ZL_TMP/$1.conf" backfill >/dev/null 2>&1 && zl_zl -c "$ZL_TMP/$1.conf" once >/dev/null 2>&1 ||
-		{ say "re-announce failed"; exit 1; }
+	if ! zl_zl -c "$ZL_TMP/$1.conf" backfill >/dev/null 2>&1 ||
+		! zl_zl -c "$ZL_TMP/$1.conf" once >/dev/null 2>&1; then
+		say "re-announce failed"
+		exit 1
+	fi
 	t0=$(date +%s%N)
 	ZL_CMD_TIMEOUT=900 zl_zl -c "$ZL_TMP/$1.conf" deliver --drain >>"$ZL_TMP/deliver.log" 2>&1 ||
 		{ say "deliver --drain failed"; exit 1; }
@@ -93,7 +96,9 @@ one() {
 	[ "$n" = "$N" ] || { say "$1: $n ZaakObjects, expected $N"; exit 1; }
 	awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f\n", n / (ns / 1e9) }'
 }
+# shellcheck disable=SC2086 # the figures are a list of words
 stat() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d (%d to %d)", m, v[1], v[NR] }'; }
+# shellcheck disable=SC2086
 median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
