@@ -45,7 +45,7 @@ struct depth {
 	char error[256];
 };
 
-#define MAX_DEPTHS (ZL_MAX_QUEUES + ZL_MAX_RETRY_DELAYS + 3)
+#define MAX_DEPTHS (ZL_MAX_QUEUES + ZL_MAX_RETRY_DELAYS + 4) /* + deliver.queue */
 
 struct status {
 	bool have_state;
@@ -137,6 +137,16 @@ static void read_depths(const struct zl_conf *conf, const struct zl_topology *t,
 {
 	for (int i = 0; i < conf->amqp.n_queues; i++)
 		want(s, conf->amqp.queues[i].name, "consumer");
+	/* The queue `zaaklink deliver` consumes, unless it is one of those. */
+	if (conf->deliver.url) {
+		bool listed = false;
+
+		for (int i = 0; i < conf->amqp.n_queues; i++)
+			listed =
+			    listed || strcmp(conf->amqp.queues[i].name, conf->deliver.queue) == 0;
+		if (!listed)
+			want(s, conf->deliver.queue, "deliver");
+	}
 	want(s, t->retry, "retry");
 	for (int i = 0; i < t->n_wait; i++)
 		want(s, t->wait[i], "wait");
@@ -150,7 +160,7 @@ static void read_depths(const struct zl_conf *conf, const struct zl_topology *t,
 	}
 	/* Without consumer queues the retry topology is optional: show what
 	 * exists (messages parked earlier, say), not what was never declared. */
-	if (conf->amqp.n_queues == 0) {
+	if (!conf_has_consumer_queues(conf)) {
 		int kept = 0;
 
 		for (int i = 0; i < s->n_depths; i++)

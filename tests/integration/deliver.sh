@@ -70,6 +70,9 @@ zl_ow "$db" "$kc" "$Z1" >/dev/null
 zl_ow "$db" "$kc" "$Z2" >/dev/null
 oc=$(zl_ow "$db" "$kc" "$Z3")
 
+like "$(zl_zl -c "$conf" status --json 2>/dev/null | jq -r '.broker.queues[] | select(.role == "deliver") | .name')" \
+	"^$dq\$" "status shows the deliver queue"
+
 # ---- an announce, delivered once ----
 ok "once announces the three links" zl_once "$conf" "$log"
 rc=0; drain || rc=$?
