@@ -305,6 +305,13 @@ if [ -x "$ROOT/_build/default/zaaklink" ]; then
 			ZL_SRCDIR="$ROOT" bash "$ROOT/tests/ha/$t.sh"
 	done
 	sed 's/^/    /' "$ROOT/_build/ha-figures.md"
+	# Heavy (5 000 links, kills, 30 s of Open Zaak down): alone, not
+	# beside the other integration tests of make check.
+	say "tests/integration/deliver_faults.sh"
+	tap "deliver faults" "$ROOT/_build/default/deliver-faults.log" \
+		env ZL_BIN="$ROOT/_build/default/zaaklink" ZL_PROBE="$ROOT/_build/default/amqp-probe" \
+		ZL_OPENZAAK="$ROOT/_build/default/openzaak-standin" ZL_SRCDIR="$ROOT" \
+		bash "$ROOT/tests/integration/deliver_faults.sh"
 fi
 
 # fault_totals LABEL LOG: adds the last line of a fault-suite run.

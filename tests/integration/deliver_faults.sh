@@ -8,7 +8,8 @@
 # none missing, none doubled, and nothing parked.
 #
 # Sizes (environment): ZL_DELIVER_LINKS (5000), ZL_DELIVER_KILLS (5),
-# ZL_DELIVER_DOWN (30 s).
+# ZL_DELIVER_DOWN (30 s). Heavy: tests/run-all.sh runs it on its own, not
+# beside the other integration tests of make check.
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools curl jq
 zl_servers_up
