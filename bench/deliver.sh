@@ -45,13 +45,8 @@ zl_pg_start "$ZL_TMP/pg" || exit 1
 zl_rabbit_start "$ZL_TMP/rabbit" || exit 1
 zaken=()
 for i in 1 2 3 4 5 6 7 8; do zaken+=("9c1c2a10-0000-4000-8000-00000000000$i"); done
-args=()
-for z in "${zaken[@]}"; do args+=(--zaak "$z"); done
-"$ZL_OPENZAAK" --listen 127.0.0.1:0 --port-file "$ZL_TMP/oz.port" \
-	--client zl:geheim:cloudevents.bezorgen,zaken.lezen "${args[@]}" 2>"$ZL_TMP/oz.err" &
-echo $! >>"$ZL_TMP/pids"
-zl_wait_for 10 test -s "$ZL_TMP/oz.port" || exit 1
-oz=http://127.0.0.1:$(<"$ZL_TMP/oz.port")
+zl_openzaak_start "${zaken[@]}" || exit 1
+oz=$ZL_OZ
 zl_fixture_new
 dq=zl.deliver.$$
 kc=$(zl_kc "$db" "Aanvraag parkeervergunning")
@@ -67,10 +62,7 @@ zl_sql "$db" "INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_i
 # conf NAME CONCURRENCY CHECK VERIFY: a configuration file.
 conf() {
 	zl_conf "$ZL_TMP/$1.conf" "$db" "$ZL_TMP/state.db" "$ex" 'events.initial_sync = "baseline";' \
-		"deliver.queue = \"$dq\";" "deliver.url = \"$oz/events\";" \
-		"deliver.zaken_api = \"$oz/zaken/api/v1\";" 'deliver.client_id = "zl";' \
-		'deliver.secret = "geheim";' "deliver.memory = \"$ZL_TMP/deliver.db\";" \
-		"deliver.concurrency = $2;" "deliver.check_existing = $3;" "deliver.verify = $4;"
+		"$(zl_deliver_lines "$dq")" "deliver.concurrency = $2;" "deliver.check_existing = $3;" "deliver.verify = $4;"
 }
 conf c1 1 true true
 conf c8 8 true true

@@ -29,6 +29,12 @@
 
 /* The key of the lock: two deployments in one database use two schemas. */
 #define LOCK_KEY "pg_catalog.hashtext('zaaklink'), pg_catalog.hashtext($1)"
+/* The rows of pg_locks (as l) that are that lock, granted: the two-int4
+ * form of an advisory lock has objsubid 2. */
+#define LOCK_HELD                                                                                  \
+	" l.locktype = 'advisory' AND l.granted"                                                   \
+	" AND l.classid = pg_catalog.hashtext('zaaklink')::oid"                                    \
+	" AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2"
 
 int spg_take_lock(struct zl_store *st, struct zl_err *err)
 {
@@ -47,9 +53,7 @@ int spg_lock_busy(struct zl_store *st, struct zl_err *err)
 	    spg_query(st,
 	              "SELECT substring(a.application_name FROM 'pid ([0-9]+)')"
 	              " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"
-	              " WHERE l.locktype = 'advisory' AND l.granted"
-	              " AND l.classid = pg_catalog.hashtext('zaaklink')::oid"
-	              " AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2",
+	              " WHERE" LOCK_HELD,
 	              1, p, "look for the writer", &ignored);
 	const char *pid = res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)
 	                      ? PQgetvalue(res, 0, 0)
@@ -219,10 +223,7 @@ static int read_info(struct zl_store *st, struct zl_leader_info *info, struct zl
 	const char *p[] = {st->pg->schema};
 	PGresult *res =
 	    spg_query(st,
-	              "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l"
-	              "  WHERE l.locktype = 'advisory' AND l.granted"
-	              "  AND l.classid = pg_catalog.hashtext('zaaklink')::oid"
-	              "  AND l.objid = pg_catalog.hashtext($1)::oid AND l.objsubid = 2)::int,"
+	              "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE" LOCK_HELD ")::int,"
 	              " pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.leader')"
 	              "  IS NOT NULL",
 	              1, p, "look for the active instance", err);

@@ -391,3 +391,30 @@ zl_wait_for() {
 	done
 	return 0
 }
+
+# --------------------------------------------- Open Zaak and deliver ----
+
+# zl_openzaak_start ZAAK...: starts the Open Zaak stand-in (ZL_OPENZAAK)
+# with client zl (secret geheim, scopes cloudevents.bezorgen and
+# zaken.lezen) and the zaken given; sets ZL_OZ to its base URL. Stopped on
+# exit like a daemon.
+ZL_OZ=
+zl_openzaak_start() {
+	local args=() z
+	for z in "$@"; do args+=(--zaak "$z"); done
+	rm -f "$ZL_TMP/oz.port"
+	"$ZL_OPENZAAK" --listen 127.0.0.1:0 --port-file "$ZL_TMP/oz.port" \
+		--client zl:geheim:cloudevents.bezorgen,zaken.lezen "${args[@]}" 2>>"$ZL_TMP/oz.err" &
+	echo $! >>"$ZL_TMP/pids"
+	zl_wait_for 10 test -s "$ZL_TMP/oz.port" || return 1
+	ZL_OZ=http://127.0.0.1:$(<"$ZL_TMP/oz.port")
+}
+
+# zl_deliver_lines QUEUE [SECRET]: the deliver group's settings for the
+# stand-in of zl_openzaak_start, as zl_conf's EXTRA lines (one argument).
+zl_deliver_lines() {
+	printf '%s\n' "deliver.queue = \"$1\";" "deliver.url = \"$ZL_OZ/events\";" \
+		"deliver.zaken_api = \"$ZL_OZ/zaken/api/v1\";" 'deliver.client_id = "zl";' \
+		"deliver.secret = \"${2:-geheim}\";" "deliver.memory = \"$ZL_TMP/deliver.db\";" \
+		'deliver.timeout = 5.0;'
+}

@@ -14,21 +14,9 @@ zl_servers_up
 N=${ZL_HA_LINKS:-20000}
 BATCH=${ZL_HA_BATCH:-500}
 
-zl_fixture_new
-state=$ZL_TMP/state.db
-ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;" \
-	'source.poll_interval = 0.3;' 'source.connect_timeout = 2;' 'state.session_timeout = 4;'
-sdb=$(zl_state_db "$db")
-schema=$(zl_state_schema "$state")
-zl_links_bulk "$db" "$N"
-ids=$ZL_TMP/ids
-ha_links_ids "$db" "$ids"
+ha_announce_setup "$N" "$BATCH" 4 'source.connect_timeout = 2;'
 ha_sampler_start "$sdb" "$schema"
-
-ha_start 1
-ok "the first instance takes the lock" zl_wait_for 15 grep -qs 'msg=leader.acquired' "${HA_LOG[1]}"
-ha_start 2
-ok "the second waits" zl_wait_for 15 grep -qs 'msg=leader.waiting' "${HA_LOG[2]}"
+ha_start_pair
 
 ok "caught publishing: over $((2 * BATCH)) confirmed, over $((4 * BATCH)) pending" \
 	ha_wait_publishing "$sdb" "$schema" $((2 * BATCH)) $((4 * BATCH)) 120
@@ -42,15 +30,8 @@ took=$HA_TAKEOVER_MS
 observed=$HA_OBSERVED
 
 f=$(zl_drain "$q" "$N" 180)
-rest=$(zl_drain "$q" "" 3)
-cat "$rest" >>"$f"
-ha_check_delivery "$ids" "$f" "$BATCH" "SIGKILL mid-announce"
-ok "the outbox is empty at the end" zl_wait_for 10 \
-	test "$(zl_sql "$sdb" "SELECT count(*) FROM $schema.outbox")" = 0
-
-read -r samples writers foreign < <(ha_sampler_stop)
-is "$writers" 1 "the sampler saw the active instance writing ($samples samples)"
-is "$foreign" 0 "never two instances writing at once, never one without the lock"
+ha_delivered_all "$f" "SIGKILL mid-announce" "$BATCH"
+ha_sampler_checks
 ha_figures "| SIGKILL of the active instance during a $N-link announce ($observed) | kill -KILL | ${took:-?} ms | $HA_DELIVERED | $HA_DUPLICATES | 0 |"
 zl_stop "${HA_PID[2]}"
 done_testing

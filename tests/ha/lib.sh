@@ -203,3 +203,53 @@ ha_check_delivery() {
 ha_backend_pid() {
 	zl_sql "$1" "SELECT pid FROM pg_stat_activity WHERE application_name = 'zaaklink pid $2'" | head -n 1
 }
+
+# ha_announce_setup N BATCH SESSION_TIMEOUT [EXTRA...]: what the takeover
+# cases start from: a fixture ($db, $ex, $q), two configurations with an
+# announcing first sync, amqp.batch_size BATCH and state.session_timeout
+# SESSION_TIMEOUT (and EXTRA settings), N links (their zaak ids in $ids),
+# and $state, $sdb, $schema.
+ha_announce_setup() {
+	local n=$1 batch=$2 timeout=$3
+	shift 3
+	zl_fixture_new
+	state=$ZL_TMP/state.db
+	ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' \
+		"amqp.batch_size = $batch;" 'source.poll_interval = 0.3;' \
+		"state.session_timeout = $timeout;" "$@" || bail "cannot write the configurations"
+	sdb=$(zl_state_db "$db")
+	schema=$(zl_state_schema "$state")
+	zl_links_bulk "$db" "$n"
+	ids=$ZL_TMP/ids
+	ha_links_ids "$db" "$ids"
+}
+
+# ha_start_pair: instance 1 takes the lock, then instance 2 waits (two checks).
+ha_start_pair() {
+	ha_start 1
+	ok "the first instance takes the lock" zl_wait_for 15 grep -qs 'msg=leader.acquired' "${HA_LOG[1]}"
+	ha_start 2
+	ok "the second waits" zl_wait_for 15 grep -qs 'msg=leader.waiting' "${HA_LOG[2]}"
+}
+
+# ha_delivered_all FILE LABEL BATCH: adds what is left in $q to the drained
+# FILE, then checks every link's event (ha_check_delivery, at most BATCH
+# duplicates) and that the state's outbox is empty.
+ha_delivered_all() {
+	local f=$1 label=$2 batch=$3 rest
+	rest=$(zl_drain "$q" "" 3)
+	cat "$rest" >>"$f"
+	ha_check_delivery "$ids" "$f" "$batch" "$label"
+	ok "$label: the outbox is empty at the end" zl_wait_for 10 \
+		test "$(zl_sql "$sdb" "SELECT count(*) FROM $schema.outbox")" = 0
+}
+
+# ha_sampler_checks: stops the sampler and checks what it saw: writes, and
+# never two writers at once nor one without the lock.
+ha_sampler_checks() {
+	local samples writers foreign
+	read -r samples writers foreign < <(ha_sampler_stop)
+	ok "the sampler saw writes ($samples samples)" test "$writers" -ge 1
+	ok "never two instances writing at once" test "$writers" -le 1
+	is "$foreign" 0 "never one writing without the lock"
+}

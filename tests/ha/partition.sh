@@ -22,12 +22,7 @@ N=${ZL_HA_LINKS:-5000}
 BATCH=${ZL_HA_BATCH:-200}
 T=${ZL_HA_SESSION_TIMEOUT:-4}
 
-zl_fixture_new
-state=$ZL_TMP/state.db
-ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;" \
-	'source.poll_interval = 0.3;' 'source.connect_timeout = 2;' "state.session_timeout = $T;"
-sdb=$(zl_state_db "$db")
-schema=$(zl_state_schema "$state")
+ha_announce_setup "$N" "$BATCH" "$T" 'source.connect_timeout = 2;'
 
 # The first instance reaches the state server through the proxy.
 "$ZL_PROXY" --listen 127.0.0.1:0 --to "127.0.0.1:$PGPORT" --port-file "$ZL_TMP/proxy.port" \
@@ -39,15 +34,8 @@ sed -i "/dbname=${sdb} /s/port=$PGPORT/port=$(cat "$ZL_TMP/proxy.port")/" "${HA_
 like "$(grep conninfo "${HA_CONF[1]}" | grep "$sdb")" "port=$(cat "$ZL_TMP/proxy.port")" \
 	"the first instance's state conninfo goes through the proxy"
 
-zl_links_bulk "$db" "$N"
-ids=$ZL_TMP/ids
-ha_links_ids "$db" "$ids"
 ha_sampler_start "$sdb" "$schema"
-
-ha_start 1
-ok "the first instance takes the lock" zl_wait_for 15 grep -qs 'msg=leader.acquired' "${HA_LOG[1]}"
-ha_start 2
-ok "the second waits" zl_wait_for 15 grep -qs 'msg=leader.waiting' "${HA_LOG[2]}"
+ha_start_pair
 ok "caught publishing: over $BATCH confirmed, over $((4 * BATCH)) pending" \
 	ha_wait_publishing "$sdb" "$schema" "$BATCH" $((4 * BATCH)) 120
 observed=$HA_OBSERVED
@@ -78,16 +66,8 @@ unlike "$(tail -n +"$((lines + 1))" "${HA_LOG[1]}")" 'msg=(pass\.done|leader\.ac
 	"cut off, it recorded no pass and did not take the lock again"
 is "$(ha_metric 1 zaaklink_leader) $(ha_metric 2 zaaklink_leader)" "0 1" \
 	"zaaklink_leader: the old one 0, the new active one 1"
-rest=$(zl_drain "$q" "" 3)
-cat "$rest" >>"$f"
-ha_check_delivery "$ids" "$f" "$BATCH" "partition mid-announce"
-ok "the outbox is empty at the end" zl_wait_for 10 \
-	test "$(zl_sql "$sdb" "SELECT count(*) FROM $schema.outbox")" = 0
-
-read -r samples writers foreign < <(ha_sampler_stop)
-ok "the sampler saw writes ($samples samples)" test "$writers" -ge 1
-ok "never two instances writing at once" test "$writers" -le 1
-is "$foreign" 0 "never one writing without the lock"
+ha_delivered_all "$f" "partition mid-announce" "$BATCH"
+ha_sampler_checks
 ha_figures "| silent partition of the active instance's state connection during a $N-link announce ($observed); state.session_timeout = $T s | tcp-proxy SIGUSR1 | ${took:-?} ms | $HA_DELIVERED | $HA_DUPLICATES | 0 |"
 zl_stop "${HA_PID[1]}"
 zl_stop "${HA_PID[2]}"

@@ -18,20 +18,8 @@ N=${ZL_HA_LINKS:-5000}
 BATCH=${ZL_HA_BATCH:-200}
 DOWN=${ZL_HA_PG_DOWN:-3}
 
-zl_fixture_new
-state=$ZL_TMP/state.db
-ha_confs 2 "$db" "$state" "$ex" 'events.initial_sync = "announce";' "amqp.batch_size = $BATCH;" \
-	'source.poll_interval = 0.3;' 'state.session_timeout = 6;' 'source.connect_timeout = 3;'
-sdb=$(zl_state_db "$db")
-schema=$(zl_state_schema "$state")
-zl_links_bulk "$db" "$N"
-ids=$ZL_TMP/ids
-ha_links_ids "$db" "$ids"
-
-ha_start 1
-ok "the first instance takes the lock" zl_wait_for 15 grep -qs 'msg=leader.acquired' "${HA_LOG[1]}"
-ha_start 2
-ok "the second waits" zl_wait_for 15 grep -qs 'msg=leader.waiting' "${HA_LOG[2]}"
+ha_announce_setup "$N" "$BATCH" 6 'source.connect_timeout = 3;'
+ha_start_pair
 ok "caught publishing: over $BATCH confirmed, over $((4 * BATCH)) pending" \
 	ha_wait_publishing "$sdb" "$schema" "$BATCH" $((4 * BATCH)) 120
 observed=$HA_OBSERVED
@@ -54,11 +42,7 @@ ok "the other one waits" zl_wait_for 15 sh -c \
 	 test \"\$(curl -s -m 2 http://127.0.0.1:${HA_PORT[$other]}/metrics | awk '\$1 == \"zaaklink_leader\" { print \$2 }')\" = 0"
 
 f=$(zl_drain "$q" "$N" 120)
-rest=$(zl_drain "$q" "" 3)
-cat "$rest" >>"$f"
-ha_check_delivery "$ids" "$f" "$BATCH" "state server restarted mid-announce"
-ok "the outbox is empty at the end" zl_wait_for 10 \
-	test "$(zl_sql "$sdb" "SELECT count(*) FROM $schema.outbox")" = 0
+ha_delivered_all "$f" "state server restarted mid-announce" "$BATCH"
 is "$(ha_metric 1 zaaklink_leader)$(ha_metric 2 zaaklink_leader)" \
 	"$([ "${HA_WINNER:-1}" = 1 ] && echo 10 || echo 01)" "exactly one is active"
 ha_figures "| state PostgreSQL restarted (fast shutdown, $DOWN s down) during a $N-link announce ($observed) | pg_ctl stop -m fast; start | ${took:-?} ms after the start | $HA_DELIVERED | $HA_DUPLICATES | 0 |"

@@ -20,12 +20,8 @@ Z2=7a1c2a10-0000-4000-8000-000000000002
 Z3=7a1c2a10-0000-4000-8000-000000000003
 Z4=7a1c2a10-0000-4000-8000-000000000004 # unknown to Open Zaak
 
-"$ZL_OPENZAAK" --listen 127.0.0.1:0 --port-file "$ZL_TMP/oz.port" \
-	--client zl:geheim:cloudevents.bezorgen,zaken.lezen \
-	--zaak "$Z1" --zaak "$Z2" --zaak "$Z3" 2>"$ZL_TMP/oz.err" &
-echo $! >>"$ZL_TMP/pids"
-zl_wait_for 10 test -s "$ZL_TMP/oz.port" || bail "the stand-in did not start: $(cat "$ZL_TMP/oz.err")"
-oz=http://127.0.0.1:$(<"$ZL_TMP/oz.port")
+zl_openzaak_start "$Z1" "$Z2" "$Z3" || bail "the stand-in did not start: $(cat "$ZL_TMP/oz.err")"
+oz=$ZL_OZ
 
 zl_fixture_new
 dq=zl.deliver.$$
@@ -35,10 +31,8 @@ dlog=$ZL_TMP/deliver.log
 deliver_conf() {
 	zl_conf "$1" "$db" "$ZL_TMP/state.db" "$ex" 'events.initial_sync = "announce";' \
 		'events.label_max_length = 0;' 'source.poll_interval = 0.3;' \
-		'retry.delays = [ 3 ];' "deliver.queue = \"$dq\";" "deliver.url = \"$oz/events\";" \
-		"deliver.zaken_api = \"$oz/zaken/api/v1\";" 'deliver.client_id = "zl";' \
-		"deliver.secret = \"$2\";" "deliver.memory = \"$ZL_TMP/deliver.db\";" \
-		'deliver.timeout = 5.0;' "deliver.listen = \"127.0.0.1:$mport\";"
+		'retry.delays = [ 3 ];' "$(zl_deliver_lines "$dq" "$2")" \
+		"deliver.listen = \"127.0.0.1:$mport\";"
 }
 mport=$(zl_free_port)
 deliver_conf "$conf" geheim

@@ -20,13 +20,8 @@ DOWN=${ZL_DELIVER_DOWN:-30}
 
 zaken=()
 for i in 1 2 3 4 5 6 7 8; do zaken+=("8b1c2a10-0000-4000-8000-00000000000$i"); done
-args=()
-for z in "${zaken[@]}"; do args+=(--zaak "$z"); done
-"$ZL_OPENZAAK" --listen 127.0.0.1:0 --port-file "$ZL_TMP/oz.port" --page-size 100 \
-	--client zl:geheim:cloudevents.bezorgen,zaken.lezen "${args[@]}" 2>"$ZL_TMP/oz.err" &
-echo $! >>"$ZL_TMP/pids"
-zl_wait_for 10 test -s "$ZL_TMP/oz.port" || bail "the stand-in did not start: $(cat "$ZL_TMP/oz.err")"
-oz=http://127.0.0.1:$(<"$ZL_TMP/oz.port")
+zl_openzaak_start "${zaken[@]}" || bail "the stand-in did not start: $(cat "$ZL_TMP/oz.err")"
+oz=$ZL_OZ
 
 zl_fixture_new
 dq=zl.deliver.$$
@@ -34,11 +29,7 @@ conf=$ZL_TMP/zaaklink.conf
 log=$ZL_TMP/zaaklink.log
 dlog=$ZL_TMP/deliver.log
 zl_conf "$conf" "$db" "$ZL_TMP/state.db" "$ex" 'events.initial_sync = "announce";' \
-	'source.poll_interval = 0.3;' 'retry.delays = [ 5, 10, 20, 40 ];' \
-	"deliver.queue = \"$dq\";" "deliver.url = \"$oz/events\";" \
-	"deliver.zaken_api = \"$oz/zaken/api/v1\";" 'deliver.client_id = "zl";' \
-	'deliver.secret = "geheim";' "deliver.memory = \"$ZL_TMP/deliver.db\";" \
-	'deliver.timeout = 5.0;'
+	'source.poll_interval = 0.3;' 'retry.delays = [ 5, 10, 20, 40 ];' "$(zl_deliver_lines "$dq")"
 zl_zl -c "$conf" setup >/dev/null || bail "setup failed"
 
 objects() {
