@@ -128,10 +128,19 @@ static void check_decision(const struct zl_retry_conf *rc, int64_t before, const
 		           (long long)before);
 }
 
-/* True when the key starts with zaaklink's prefix. */
+/* True for the headers the retry controller writes and drops on a move:
+ * its six and a consumer's park detail. Other zaaklink- headers, the
+ * publisher's zaaklink-seq first, pass through. */
 static bool ours(amqp_bytes_t k)
 {
-	return k.len > 9 && memcmp(k.bytes, "zaaklink-", 9) == 0;
+	static const char *const own[] = {ZL_H_ATTEMPTS,      ZL_H_ORIGIN,       ZL_H_ROUTING_KEY,
+	                                  ZL_H_FIRST_FAILURE, ZL_H_LAST_FAILURE, ZL_H_LAST_REASON,
+	                                  ZL_H_LAST_ERROR};
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (k.len == strlen(own[i]) && memcmp(k.bytes, own[i], k.len) == 0)
+			return true;
+	return false;
 }
 
 static void check_headers(const struct zl_taken *t, size_t frame_max)
