@@ -72,22 +72,27 @@ zl_sql "$db" "INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_i
 		'open-zaak'
 	FROM generate_series(1, $N) g" >/dev/null
 ok "once announces the $N links" zl_once "$conf" "$log"
+# Every answer waits a little, so that deliveries go on for some seconds
+# and a kill lands between two observations of the count, not after the
+# last ZaakObject was made. Each kill waits for a share of what is left.
+curl -s -m 5 -X POST "$oz/_admin/slow?ms=15&count=1000000" >/dev/null
 start_deliver
 kills=0
 seen=0
 for ((k = 1; k <= KILLS; k++)); do
-	step=$((N / (KILLS + 2)))
-	if zl_wait_for 120 grows_past $((seen + step)); then
+	step=$(((N - seen) / (KILLS - k + 2)))
+	if zl_wait_for 120 grows_past $((seen + (step > 0 ? step : 1))); then
 		kill -KILL "$DL"
 		wait "$DL" 2>/dev/null
 		seen=$(count)
-		kills=$((k))
 		note "kill $k at $seen ZaakObjects"
+		((seen < N)) && kills=$((kills + 1))
 		start_deliver
 	fi
 done
 is "$kills" "$KILLS" "deliver was killed $KILLS times while ZaakObjects were being made"
 zl_stop "$DL"
+curl -s -m 5 -X POST "$oz/_admin/slow?ms=0&count=0" >/dev/null
 rc=0; ZL_CMD_TIMEOUT=300 zl_zl -c "$conf" deliver --drain >>"$dlog" 2>&1 || rc=$?
 is "$rc" 0 "deliver --drain finishes what is left"
 compare "after $KILLS kills"
