@@ -187,13 +187,19 @@ struct zl_conf_changes {
 	char applied[512]; /* changed and taken into the running configuration */
 };
 
+/* A command's own checks of a whole configuration (conf_check_deliver()). */
+typedef int (*zl_conf_check_fn)(const struct zl_conf *conf, struct zl_err *err);
+
 /*
  * Loads cur->file again and takes what a reload may change into cur, all or
- * nothing. Returns -1 when the file does not load (err filled, cur as it
- * was), 1 when a changed setting needs a restart (changes->restart names
- * them, cur as it was), 0 when applied (changes->applied, "" for none).
+ * nothing. Returns -1 when the file does not load or check (NULL: none)
+ * fails on it (err filled, cur as it was), 1 when a changed setting needs a
+ * restart (changes->restart names them, cur as it was), 0 when applied
+ * (changes->applied, "" for none). Strings taken move: a pointer into cur
+ * of a taken setting is stale after 0.
  */
-int conf_reload(struct zl_conf *cur, struct zl_conf_changes *changes, struct zl_err *err);
+int conf_reload(struct zl_conf *cur, zl_conf_check_fn check, struct zl_conf_changes *changes,
+                struct zl_err *err);
 /* The same with the new configuration already loaded; next stays the
  * caller's to conf_free() (it then holds what cur gave up). */
 int conf_reload_apply(struct zl_conf *cur, struct zl_conf *next, struct zl_conf_changes *changes);

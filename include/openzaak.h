@@ -78,11 +78,14 @@ typedef void (*openzaak_done_fn)(const struct openzaak_result *r, void *user);
  * A client for deliver (conf->deliver: url, zaken_api, client_id,
  * concurrency, timeout and the TLS settings) signing with secret
  * (conf_deliver_secret()). conf and secret are read at every request and
- * must outlive the client. done gets user with every result. Returns NULL
- * with err filled when libcurl cannot be set up or out of memory.
+ * must outlive the client (or secret be replaced first). done gets user with every result. Returns
+ * NULL with err filled when libcurl cannot be set up or out of memory.
  */
 struct zl_openzaak *openzaak_new(const struct zl_deliver_conf *conf, const char *secret,
                                  openzaak_done_fn done, void *user, struct zl_err *err);
+/* Signs with secret from now on (after a reload: the old one is freed) and
+ * forgets the token made with the old secret or client_id. */
+void openzaak_set_secret(struct zl_openzaak *c, const char *secret);
 /* Aborts what is in flight without calling done, and frees the client. NULL is fine. */
 void openzaak_free(struct zl_openzaak *c);
 

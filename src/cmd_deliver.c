@@ -38,6 +38,7 @@
 #include "app.h"
 #include "commands.h"
 #include "consumer.h"
+#include "daemon.h"
 #include "deliver_memory.h"
 #include "event.h"
 #include "log.h"
@@ -75,13 +76,6 @@ const struct zl_command zl_cmd_deliver = {
     .run = cmd_deliver,
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
-
 enum step { STEP_CHECK, STEP_POST, STEP_VERIFY };
 
 struct job {
@@ -96,7 +90,7 @@ struct job {
 };
 
 struct deliverer {
-	const struct zl_conf *conf;
+	struct zl_conf *conf; /* a reload takes changes into it */
 	const struct deliver_opts *opts;
 	struct zl_consumer *consumer;
 	struct zl_openzaak *oz;
@@ -408,17 +402,44 @@ static void share(struct deliverer *dl)
 	metrics_http_update(dl->http, m);
 }
 
+/*
+ * SIGHUP: the settings deliver reads at every request (the credentials,
+ * check_existing, verify, timeout) and log.level, all or nothing, checked
+ * as at start. New credentials after a refusal are tried at once.
+ */
+static void reload(struct deliverer *dl)
+{
+	struct zl_conf_changes ch;
+
+	if (daemon_reload(dl->conf, conf_check_deliver, &dl->notify, &ch) != 0)
+		return;
+	/* The taken strings moved; the client signs with the new secret. */
+	openzaak_set_secret(dl->oz, conf_deliver_secret(dl->conf));
+	if (dl->credentials_refused &&
+	    (strstr(ch.applied, "deliver.secret") || strstr(ch.applied, "deliver.client_id"))) {
+		zl_info("deliver.credentials_changed", "hint=\"trying the new credentials now\"");
+		dl->credentials_next_ms = 0;
+	}
+}
+
 static int run_loop(struct deliverer *dl)
 {
 	struct zl_err err = {0};
 	bool ready = false;
 
 	for (;;) {
-		int64_t now = zl_now_ms();
-		bool taking =
-		    !stop_signal && !(dl->credentials_refused && now < dl->credentials_next_ms);
+		int64_t now;
+		bool taking;
 
-		if (stop_signal && dl->busy == 0)
+		if (daemon_reload_asked) {
+			daemon_reload_asked = 0;
+			reload(dl);
+		}
+		now = zl_now_ms();
+		taking = !daemon_stop_signal &&
+		         !(dl->credentials_refused && now < dl->credentials_next_ms);
+
+		if (daemon_stop_signal && dl->busy == 0)
 			break;
 		if (taking && !consumer_connected(dl->consumer) && now >= dl->broker.next_try_ms)
 			connect_broker(dl);
@@ -451,19 +472,11 @@ static int run_loop(struct deliverer *dl)
 static int cmd_deliver(struct zl_conf *conf, const void *opts, int argc, char **argv)
 {
 	struct deliverer dl = {.conf = conf, .opts = opts, .broker = {.events = &broker_events}};
-	struct sigaction sa;
 	struct zl_err err = {0};
 	int rc = ZL_EX_OK;
 
 	(void)argc, (void)argv;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	daemon_install_signals();
 	if (conf_check_deliver(conf, &err) < 0)
 		return app_fail(&err);
 	metrics_deliver_init(&dl.metrics, PACKAGE_VERSION);
@@ -490,9 +503,9 @@ static int cmd_deliver(struct zl_conf *conf, const void *opts, int argc, char **
 	rc = run_loop(&dl);
 	notify_stopping(&dl.notify, "stopping");
 	zl_info("deliver.stopping",
-	        "signal=%d delivered=%lld skipped=%lld parked=%lld retried=%lld", (int)stop_signal,
-	        (long long)dl.delivered, (long long)dl.skipped, (long long)dl.parked,
-	        (long long)dl.retried);
+	        "signal=%d delivered=%lld skipped=%lld parked=%lld retried=%lld",
+	        (int)daemon_stop_signal, (long long)dl.delivered, (long long)dl.skipped,
+	        (long long)dl.parked, (long long)dl.retried);
 out:
 	metrics_http_stop(dl.http);
 	openzaak_free(dl.oz);

@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "daemon.h"
 #include "detect.h"
 #include "event.h"
 #include "leader.h"
@@ -39,21 +40,6 @@ const struct zl_command zl_cmd_run = {
     .run = cmd_run,
 };
 
-/* Set by the signal handlers, read by the loop: the one thing a handler may touch. */
-static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t reload_requested;
-
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
-
-static void on_reload(int sig)
-{
-	(void)sig;
-	reload_requested = 1;
-}
-
 /* An outage of PostgreSQL or of RabbitMQ: logged once when it starts and once when it ends. */
 static const struct zl_outage_events source_events = {
     .unavailable = "source.unavailable",
@@ -66,28 +52,12 @@ static const struct zl_outage_events amqp_events = {
     .reconnect_failed = "amqp.reconnect_failed",
 };
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART; waits are at most 1 s, so a stop is seen within 1 s. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_reload;
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
 /* Sleeps up to ms, servicing the broker connection when there is one. */
 static void wait_for(struct zl_publisher *pub, int64_t ms, struct zl_outage *amqp)
 {
 	struct zl_err err = {0};
 
-	if (ms <= 0 || stop_signal || reload_requested)
+	if (ms <= 0 || daemon_stop_signal || daemon_reload_asked)
 		return;
 	if (ms > 1000)
 		ms = 1000;
@@ -113,7 +83,6 @@ struct daemon {
 	int64_t next_pass_ms;
 	struct zl_notify notify;
 	bool ready;                   /* READY=1 sent */
-	bool level_pinned;            /* -v or -q given: a reload keeps the log level */
 	struct zl_metrics metrics;    /* this loop's figures; the server gets copies */
 	struct zl_metrics_http *http; /* NULL without metrics.listen */
 	struct zl_topology names;     /* for the unrouted and parking queue depths */
@@ -251,7 +220,8 @@ static bool take_backfill_request(struct daemon *d)
 static void do_pass(struct daemon *d)
 {
 	/* A stop ends a pass between two ranges; the next start does it again. */
-	const struct zl_pass_hooks hooks = {.stop = &stop_signal, .alive = pass_alive, .arg = d};
+	const struct zl_pass_hooks hooks = {
+	    .stop = &daemon_stop_signal, .alive = pass_alive, .arg = d};
 	struct zl_pass_stats stats;
 	struct zl_err err = {0};
 	int64_t poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
@@ -272,7 +242,7 @@ static void do_pass(struct daemon *d)
 		zl_info("pass.interrupted",
 		        "signal=%d ranges_done=%lld ranges=%lld duration_ms=%lld "
 		        "reason=\"stopping; nothing of this pass was recorded\"",
-		        (int)stop_signal, (long long)stats.ranges_diffed,
+		        (int)daemon_stop_signal, (long long)stats.ranges_diffed,
 		        (long long)stats.ranges_total, (long long)stats.duration_ms);
 		return;
 	}
@@ -340,7 +310,7 @@ static void do_publish(struct daemon *d)
 				    zl_backoff_ms(d->relay.failures, d->conf->amqp.max_backoff);
 		}
 		notify_watchdog(&d->notify);
-	} while (n == d->conf->amqp.batch_size && !stop_signal && !reload_requested &&
+	} while (n == d->conf->amqp.batch_size && !daemon_stop_signal && !daemon_reload_asked &&
 	         zl_now_ms() < d->next_pass_ms);
 	if (worked)
 		read_store_figures(d, false);
@@ -391,7 +361,7 @@ static void take_role(struct daemon *d, bool active)
 	publisher_free(d->pub);
 	if (!(d->pub = publisher_new(&d->conf->amqp, &err))) {
 		zl_error("daemon.failed", "error=\"%s\"", err.msg);
-		stop_signal = SIGTERM;
+		daemon_stop_signal = SIGTERM;
 	} else {
 		publisher_set_tick(d->pub, publisher_tick, d);
 	}
@@ -400,42 +370,21 @@ static void take_role(struct daemon *d, bool active)
 }
 
 /*
- * Reload (SIGHUP): the conf module decides, by its settings table, what a
- * reload may change (conf_reload(): all or nothing); the loop applies the
- * log level and a shorter poll interval at once, and says what happened.
+ * Reload (SIGHUP): daemon_reload() takes what the settings table lets a
+ * reload change (all or nothing) and says what happened; a shorter poll
+ * interval then applies at once.
  */
 static void do_reload(struct daemon *d)
 {
 	struct zl_conf_changes changes;
-	struct zl_err err = {0};
 	int64_t poll_ms;
-	int rc;
 
-	notify_reloading(&d->notify);
-	rc = conf_reload(d->conf, &changes, &err);
-	if (rc < 0) {
-		/* An error, not a warning: the next restart would fail on it. */
-		zl_error("config.reload_refused", "file=%s error=\"%s\"", d->conf->file, err.msg);
-		notify_ready(&d->notify, "reload refused: the new file is invalid; running on");
+	if (daemon_reload(d->conf, NULL, &d->notify, &changes) != 0)
 		return;
-	}
-	if (rc > 0) {
-		zl_warn("config.reload_refused",
-		        "file=%s settings=%s reason=\"these need a restart; nothing was changed\"",
-		        d->conf->file, changes.restart);
-		notify_ready(&d->notify, "reload refused: a changed setting needs a restart");
-		return;
-	}
-	if (!d->level_pinned)
-		zl_log_set_level((enum zl_log_level)d->conf->log.level);
 	/* A shorter interval takes effect now, not after the old one ran out. */
 	poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
 	if (d->source.failures == 0 && d->next_pass_ms > zl_now_ms() + poll_ms)
 		d->next_pass_ms = zl_now_ms() + poll_ms;
-	zl_info("config.reloaded", "file=%s changed=%s%s", d->conf->file,
-	        changes.applied[0] ? changes.applied : "none",
-	        d->level_pinned ? " log_level=command-line" : "");
-	notify_ready(&d->notify, "configuration reloaded");
 }
 
 /*
@@ -480,7 +429,7 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 
 	(void)opts, (void)argc, (void)argv;
 	/* First, so a stop that comes while starting is still a clean stop. */
-	install_signals();
+	daemon_install_signals();
 	/* The endpoint next: a port in use ends the start before the state file is touched. */
 	metrics_init(&d.metrics, conf, PACKAGE_VERSION);
 	/* With a PostgreSQL state, a standby until the lock says otherwise. */
@@ -511,7 +460,6 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		        conf->metrics.listen);
 	notify_init(&d.notify);
 	/* main() applied -v/-q over log.level; then a reload must not undo it. */
-	d.level_pinned = zl_log_level_pinned();
 	{
 		char *where = store_describe(&conf->state);
 		char q[1024];
@@ -539,9 +487,9 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 	read_store_figures(&d, true);
 	share_figures(&d);
 
-	while (!stop_signal) {
-		if (reload_requested) {
-			reload_requested = 0;
+	while (!daemon_stop_signal) {
+		if (daemon_reload_asked) {
+			daemon_reload_asked = 0;
 			do_reload(&d);
 		}
 		if (leader_step(&d.leader, zl_now_ms()) != d.active)
@@ -564,22 +512,22 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		/* A failed pass asks whether this is still the active one. */
 		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
 			continue;
-		if (!stop_signal && !publisher_connected(d.pub) &&
+		if (!daemon_stop_signal && !publisher_connected(d.pub) &&
 		    zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
-		if (!stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
+		if (!daemon_stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
 			do_publish(&d);
 		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
 			continue;
 		notify_watchdog(&d.notify);
-		if (!stop_signal && d.retry)
+		if (!daemon_stop_signal && d.retry)
 			retry_step(d.retry, 200);
 		read_depths(&d);
 		share_figures(&d);
 		wait_for(d.pub, next_deadline(&d), &d.amqp);
 	}
 	notify_stopping(&d.notify, "stopping: the batch in flight is done");
-	zl_info("daemon.stopping", "signal=%d published=%lld", (int)stop_signal,
+	zl_info("daemon.stopping", "signal=%d published=%lld", (int)daemon_stop_signal,
 	        (long long)d.relay.published);
 out:
 	metrics_http_stop(d.http);

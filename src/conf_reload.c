@@ -54,7 +54,8 @@ int conf_reload_apply(struct zl_conf *cur, struct zl_conf *next, struct zl_conf_
 	return 0;
 }
 
-int conf_reload(struct zl_conf *cur, struct zl_conf_changes *changes, struct zl_err *err)
+int conf_reload(struct zl_conf *cur, zl_conf_check_fn check, struct zl_conf_changes *changes,
+                struct zl_err *err)
 {
 	struct zl_conf *next = conf_load(cur->file, err);
 	int rc;
@@ -63,6 +64,10 @@ int conf_reload(struct zl_conf *cur, struct zl_conf_changes *changes, struct zl_
 	changes->applied[0] = '\0';
 	if (!next)
 		return -1;
+	if (check && check(next, err) < 0) {
+		conf_free(next);
+		return -1;
+	}
 	rc = conf_reload_apply(cur, next, changes);
 	conf_free(next);
 	return rc;

@@ -626,28 +626,35 @@ const struct zl_setting zl_settings[] = {
     {"metrics", "listen", &zl_type_string, AT(metrics.listen), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
      .check = zl_conf_check_listen},
 
-    /* Only the deliver command uses these (conf_deliver.c): it reads them at start. */
+    /*
+     * Only the deliver command uses these (conf_deliver.c). It reads the
+     * credentials, the two checks and the timeout at every request, so a
+     * reload takes them (a rotated secret needs no restart). The queue, the
+     * URLs (run declares and watches deliver.queue while deliver.url is
+     * set), the concurrency (the job table and the broker's prefetch), the
+     * TLS files, the listener and the memory are set up once: a restart.
+     */
     {"deliver", "queue", &zl_type_string, AT(deliver.queue), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
      .def_str = "openzaak", .valid = zl_conf_check_exchange},
     {"deliver", "url", &zl_type_string, AT(deliver.url), ZL_RESTART, .flags = ZL_SET_NONEMPTY,
      .check = zl_conf_check_http_url},
     {"deliver", "zaken_api", &zl_type_string, AT(deliver.zaken_api), ZL_RESTART,
      .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_http_url},
-    {"deliver", "client_id", &zl_type_string, AT(deliver.client_id), ZL_RESTART,
+    {"deliver", "client_id", &zl_type_string, AT(deliver.client_id), ZL_RELOAD,
      .flags = ZL_SET_NONEMPTY, .valid = zl_conf_check_client_id},
-    {"deliver", "secret", &zl_type_string, AT(deliver.secret), ZL_RESTART,
+    {"deliver", "secret", &zl_type_string, AT(deliver.secret), ZL_RELOAD,
      .flags = ZL_SET_NONEMPTY | ZL_SET_SECRET, .has_password = zl_conf_is_set},
     {"deliver", "secret_file", &zl_type_string, AT(deliver.secret_file), ZL_RESTART,
      .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_deliver_secret_file},
-    /* The content of deliver.secret_file. */
-    {"deliver", "secret_file", &zl_type_string, AT(deliver.file_secret), ZL_RESTART,
+    /* The content of deliver.secret_file: a new secret in the same file is reloaded. */
+    {"deliver", "secret_file", &zl_type_string, AT(deliver.file_secret), ZL_RELOAD,
      .flags = ZL_SET_DERIVED | ZL_SET_SECRET},
-    {"deliver", "check_existing", &zl_type_bool, AT(deliver.check_existing), ZL_RESTART,
+    {"deliver", "check_existing", &zl_type_bool, AT(deliver.check_existing), ZL_RELOAD,
      .def_num = 1},
-    {"deliver", "verify", &zl_type_bool, AT(deliver.verify), ZL_RESTART, .def_num = 1},
+    {"deliver", "verify", &zl_type_bool, AT(deliver.verify), ZL_RELOAD, .def_num = 1},
     {"deliver", "concurrency", &zl_type_int, AT(deliver.concurrency), ZL_RESTART, .def_num = 8,
      .min = 1, .max = 256},
-    {"deliver", "timeout", &zl_type_double, AT(deliver.timeout), ZL_RESTART, .def_num = 10.0,
+    {"deliver", "timeout", &zl_type_double, AT(deliver.timeout), ZL_RELOAD, .def_num = 10.0,
      .min = 0.1, .max = 3600.0},
     {"deliver", "listen", &zl_type_string, AT(deliver.metrics.listen), ZL_RESTART,
      .flags = ZL_SET_NONEMPTY, .check = zl_conf_check_listen},

@@ -101,6 +101,21 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return n;
 }
 
+static void forget_token(struct zl_openzaak *c)
+{
+	if (c->token) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+		c->token = NULL;
+	}
+}
+
+void openzaak_set_secret(struct zl_openzaak *c, const char *secret)
+{
+	c->secret = secret;
+	forget_token(c);
+}
+
 /* The token of this minute, made anew when older than OPENZAAK_TOKEN_MAX_AGE_S. */
 static const char *bearer(struct zl_openzaak *c, struct zl_err *err)
 {
@@ -108,10 +123,7 @@ static const char *bearer(struct zl_openzaak *c, struct zl_err *err)
 
 	if (c->token && now >= c->token_iat && now - c->token_iat < OPENZAAK_TOKEN_MAX_AGE_S)
 		return c->token;
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
+	forget_token(c);
 	c->token = jwt_hs256(c->conf->client_id, c->secret, now, err);
 	c->token_iat = now;
 	return c->token;
@@ -471,10 +483,7 @@ void openzaak_free(struct zl_openzaak *c)
 		request_free(r);
 	}
 	curl_multi_cleanup(c->multi);
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
+	forget_token(c);
 	free(c);
 	curl_global_cleanup();
 }

@@ -9,7 +9,10 @@
 # ontkoppeld deletes; a 500 goes through a retry tier and is delivered
 # once; an ontkoppeld that overtakes its gekoppeld through a retry makes
 # the late gekoppeld stale (deliver.skipped reason=stale); a 415 parks at
-# once; refused credentials park nothing and leave the message queued.
+# once; refused credentials park nothing and leave the message queued, and
+# the right secret put in deliver.secret_file is taken by a SIGHUP, without
+# a restart (a reload of a restart setting or an incomplete deliver group
+# is refused, nothing taken).
 . "$(dirname "$0")/../lib.sh"
 zl_require_tools curl jq
 zl_servers_up
@@ -134,9 +137,13 @@ zl_stop "$dl"
 zl_sql "$db" "DELETE FROM klantinteracties_onderwerpobject WHERE id = $o415" >/dev/null
 zl_zl -c "$conf" dlq purge --all --yes >/dev/null 2>&1
 
-# ---- refused credentials: nothing parked, the message stays queued ----
+# ---- refused credentials: nothing parked, the message stays queued; ----
+# ---- the right secret put in deliver.secret_file and a SIGHUP: delivered ----
 bad=$ZL_TMP/bad.conf
-deliver_conf "$bad" verkeerd
+deliver_conf "$bad" unused
+printf 'verkeerd\n' >"$ZL_TMP/secret"
+chmod 600 "$ZL_TMP/secret"
+sed -i "s|^  secret = .*|  secret_file = \"$ZL_TMP/secret\";|" "$bad"
 : >"$ZL_TMP/bad.log"
 zl_ow "$db" "$kc" "$Z1" >/dev/null
 "$ZL_BIN" -c "$bad" deliver >>"$ZL_TMP/bad.log" 2>&1 &
@@ -148,11 +155,34 @@ ok "... and its /healthz says so (503)" zl_wait_for 10 sh -c \
 like "$(curl -s -m 2 http://127.0.0.1:$mport/metrics)" 'zaaklink_deliver_credentials_refused 1' \
 	"zaaklink_deliver_credentials_refused 1"
 sleep 3
-zl_stop "$bd"
 is "$(grep -c 'msg=deliver.credentials_refused' "$ZL_TMP/bad.log")" 1 "logged once, however often it tried"
 is "$(parked_reasons)" "" "nothing parked"
-drain
-is "$(objects)" "$(expected)" "with the right secret again: delivered"
+is "$(objects)" "$(comm -23 <(expected) <(zl_sql "$db" "SELECT '$Z1 https://openklant.example.nl/klantinteracties/api/v1/onderwerpobjecten/' || uuid FROM klantinteracties_onderwerpobject ORDER BY id DESC LIMIT 1"))" \
+	"... and the link is not in Open Zaak"
+
+# A reload that needs a restart, and one deliver's own checks refuse: nothing taken.
+sed -i "s|^  queue = .*|  queue = \"other\";|" "$bad"
+kill -HUP "$bd"
+ok "a changed deliver.queue: config.reload_refused, naming it" \
+	zl_wait_for 10 grep -q 'msg=config.reload_refused .*settings=deliver.queue' "$ZL_TMP/bad.log"
+sed -i "s|^  queue = .*|  queue = \"$dq\";|; s|^  zaken_api = .*||" "$bad"
+kill -HUP "$bd"
+ok "no deliver.zaken_api while check_existing is on: refused as at start" \
+	zl_wait_for 10 grep -q "msg=config.reload_refused .*missing required setting 'deliver.zaken_api'" "$ZL_TMP/bad.log"
+deliver_conf "$bad" unused
+sed -i "s|^  secret = .*|  secret_file = \"$ZL_TMP/secret\";|" "$bad"
+printf 'geheim\n' >"$ZL_TMP/secret"
+kill -HUP "$bd"
+ok "the right secret in the file and a SIGHUP: config.reloaded changed=deliver.secret_file" \
+	zl_wait_for 10 grep -q 'msg=config.reloaded .*changed=deliver.secret_file' "$ZL_TMP/bad.log"
+ok "... tried at once, and delivered without a restart" \
+	zl_wait_for 10 grep -q 'msg=deliver.credentials_accepted' "$ZL_TMP/bad.log"
+ok "... the link is in Open Zaak" zl_wait_for 10 sh -c "test \"\$(curl -s -m 5 $oz/_admin/zaakobjecten | jq length)\" = $(expected | wc -l)"
+is "$(objects)" "$(expected)" "... exactly once"
+is "$(grep -c 'msg=deliver.started' "$ZL_TMP/bad.log")" 1 "the same deliver process throughout"
+ok "... its /healthz is ok again" zl_wait_for 5 sh -c \
+	"curl -s -m 2 http://127.0.0.1:$mport/healthz | grep -qx ok"
+zl_stop "$bd"
 
 rc=0; zl_stop "$run" || rc=$?
 is "$rc" 0 "run stops cleanly"

@@ -151,6 +151,12 @@ START_TEST(test_reloadable_settings)
 	    "events.invalid_zaak_id",
 	    "events.initial_sync",
 	    "log.level",
+	    "deliver.client_id",
+	    "deliver.secret",
+	    "deliver.secret_file",
+	    "deliver.check_existing",
+	    "deliver.verify",
+	    "deliver.timeout",
 	};
 	char names[1024] = "", want[1024] = "";
 
@@ -436,7 +442,14 @@ START_TEST(test_reload_all_or_nothing)
 }
 END_TEST
 
-/* conf_reload() reads the file again: applied, refused for a restart, refused when invalid. */
+static int refuse_all(const struct zl_conf *conf, struct zl_err *err)
+{
+	ck_assert_double_eq(conf->source.poll_interval, 7.5);
+	return zl_err_set(err, ZL_EX_CONFIG, "refused by the command");
+}
+
+/* conf_reload() reads the file again: applied, refused for a restart, refused
+ * when invalid or by the command's check. */
 START_TEST(test_conf_reload_reads_the_file)
 {
 	char text[2048], *file;
@@ -452,22 +465,30 @@ START_TEST(test_conf_reload_reads_the_file)
 	build("source", "poll_interval = 2.5;", text, sizeof(text), &line);
 	strcat(text, "log: {\n  level = \"debug\";\n};\n");
 	rewrite(file, text);
-	ck_assert_int_eq(conf_reload(cur, &ch, &err), 0);
+	ck_assert_int_eq(conf_reload(cur, NULL, &ch, &err), 0);
 	ck_assert_str_eq(ch.applied, "source.poll_interval,log.level");
 	ck_assert_double_eq(cur->source.poll_interval, 2.5);
 	ck_assert_int_eq(cur->log.level, ZL_LOG_DEBUG);
 
-	ck_assert_int_eq(conf_reload(cur, &ch, &err), 0);
+	ck_assert_int_eq(conf_reload(cur, NULL, &ch, &err), 0);
 	ck_assert_str_eq(ch.applied, "");
 
 	strcat(text, "amqp: {\n  exchange = \"other\";\n};\n");
 	rewrite(file, text);
-	ck_assert_int_eq(conf_reload(cur, &ch, &err), 1);
+	ck_assert_int_eq(conf_reload(cur, NULL, &ch, &err), 1);
 	ck_assert_str_eq(ch.restart, "amqp.exchange");
 	ck_assert_str_eq(cur->amqp.exchange, "zaaklink.events");
 
+	/* A command's own check refuses the new file: nothing taken. */
+	line = 0;
+	build("source", "poll_interval = 7.5;", text, sizeof(text), &line);
+	rewrite(file, text);
+	ck_assert_int_eq(conf_reload(cur, refuse_all, &ch, &err), -1);
+	ck_assert_str_eq(err.msg, "refused by the command");
+	ck_assert_double_eq(cur->source.poll_interval, 2.5);
+
 	rewrite(file, "source: {\n  poll_interval = 0;\n};\n");
-	ck_assert_int_eq(conf_reload(cur, &ch, &err), -1);
+	ck_assert_int_eq(conf_reload(cur, NULL, &ch, &err), -1);
 	ck_assert_int_eq(err.code, ZL_EX_CONFIG);
 	ck_assert_msg(strstr(err.msg, "source.poll_interval: 0 is out of range") != NULL, "%s",
 	              err.msg);
