@@ -50,14 +50,7 @@ oz=$ZL_OZ
 zl_fixture_new
 dq=zl.deliver.$$
 kc=$(zl_kc "$db" "Aanvraag parkeervergunning")
-zl_sql "$db" "INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_id,
-	onderwerpobjectidentificator_code_objecttype, onderwerpobjectidentificator_code_soort_object_id,
-	onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
-	SELECT gen_random_uuid(), $kc, 'zaak', 'uuid',
-		(ARRAY['${zaken[0]}', '${zaken[1]}', '${zaken[2]}', '${zaken[3]}',
-		       '${zaken[4]}', '${zaken[5]}', '${zaken[6]}', '${zaken[7]}'])[1 + g % 8],
-		'open-zaak'
-	FROM generate_series(1, $N) g" >/dev/null
+zl_ow_many "$db" "$kc" "$N" "${zaken[@]}" || exit 1
 
 # conf NAME CONCURRENCY CHECK VERIFY: a configuration file.
 conf() {

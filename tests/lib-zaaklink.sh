@@ -78,6 +78,20 @@ zl_ow() {
 		RETURNING id"
 }
 
+# zl_ow_many DB KC N ZAAK...: inserts N onderwerpobjecten of klantcontact
+# KC in one statement, linked to the zaken given in turn.
+zl_ow_many() {
+	local db=$1 kc=$2 n=$3 arr="" z
+	shift 3
+	for z in "$@"; do arr+="${arr:+, }$(zl_q "$z")"; done
+	_zl_psql "$db" -c "INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_id,
+		onderwerpobjectidentificator_code_objecttype,
+		onderwerpobjectidentificator_code_soort_object_id,
+		onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
+		SELECT gen_random_uuid(), $kc, 'zaak', 'uuid', (ARRAY[$arr])[1 + g % $#], 'open-zaak'
+		FROM generate_series(1, $n) g" >/dev/null
+}
+
 # zl_ow_uuid DB OW_ID: prints the uuid of an onderwerpobject.
 zl_ow_uuid() {
 	_zl_psql "$1" -c "SELECT uuid FROM klantinteracties_onderwerpobject WHERE id = $2"

@@ -63,14 +63,7 @@ grows_past() { [ "$(count)" -gt "$1" ]; }
 
 # ---- SIGKILL of deliver in the middle of 5 000 links ----
 kc=$(zl_kc "$db" "Aanvraag parkeervergunning")
-zl_sql "$db" "INSERT INTO klantinteracties_onderwerpobject (uuid, klantcontact_id,
-	onderwerpobjectidentificator_code_objecttype, onderwerpobjectidentificator_code_soort_object_id,
-	onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
-	SELECT gen_random_uuid(), $kc, 'zaak', 'uuid',
-		(ARRAY['${zaken[0]}', '${zaken[1]}', '${zaken[2]}', '${zaken[3]}',
-		       '${zaken[4]}', '${zaken[5]}', '${zaken[6]}', '${zaken[7]}'])[1 + g % 8],
-		'open-zaak'
-	FROM generate_series(1, $N) g" >/dev/null
+zl_ow_many "$db" "$kc" "$N" "${zaken[@]}" || bail "the $N links were not inserted"
 ok "once announces the $N links" zl_once "$conf" "$log"
 # Every answer waits a little, so that deliveries go on for some seconds
 # and a kill lands between two observations of the count, not after the
