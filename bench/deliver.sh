@@ -2,7 +2,8 @@
 # bench/deliver.sh: deliveries per second of `zaaklink deliver` into the
 # Open Zaak stand-in (tests/tools/openzaak-standin), on this machine.
 #
-#   bench/deliver.sh [--links N] [--runs R] [--zaaklink BIN] [--standin BIN]
+#   bench/deliver.sh [--links N] [--runs R] [--latency MS] [--zaaklink BIN]
+#                    [--standin BIN]
 #
 # Starts a throwaway PostgreSQL 15 and RabbitMQ (tests/lib.sh), the
 # stand-in, and N links (default 2000) to eight zaken. Each run forgets
@@ -15,6 +16,11 @@
 #   - concurrency 8 with check_existing and verify off (one request), the
 #     reference for what the two questions cost.
 #
+# --latency MS makes the stand-in wait MS ms before each answer (default 0:
+# it answers in well under a millisecond, so the figures are deliver's and
+# the broker's own cost); a real Open Zaak takes tens of milliseconds, and
+# then the concurrency is what counts.
+#
 # Every run must end with exactly N ZaakObjects. Prints a markdown table of
 # the median (min, max) deliveries per second over R runs (default 3) and
 # the ratio to the reference, with the load average before and after.
@@ -23,10 +29,12 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$BENCH_DIR/.." && pwd)
 N=2000
 R=3
+LATENCY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--links) N=${2:?}; shift 2 ;;
 	--runs) R=${2:?}; shift 2 ;;
+	--latency) LATENCY=${2:?}; shift 2 ;;
 	--zaaklink) ZL_BIN=${2:?}; shift 2 ;;
 	--standin) ZL_OPENZAAK=${2:?}; shift 2 ;;
 	-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -86,6 +94,10 @@ stat() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(
 # shellcheck disable=SC2086
 median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+if ((LATENCY > 0)); then
+	curl -s -m 5 -X POST "$oz/_admin/slow?ms=$LATENCY&count=100000000" | grep -q '"ok"' ||
+		{ say "the stand-in did not take the latency"; exit 1; }
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A got
 for ((r = 1; r <= R; r++)); do
@@ -97,7 +109,7 @@ for ((r = 1; r <= R; r++)); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ref=$(median "${got[ref]}")
-echo "Deliveries into the Open Zaak stand-in, $N gekoppeld per run, $R runs, $(nproc) cores;"
+echo "Deliveries into the Open Zaak stand-in (each answer after $LATENCY ms), $N gekoppeld per run, $R runs, $(nproc) cores;"
 echo "load average before: $load_before, after: $load_after."
 echo
 echo "| deliver | deliveries/s, median (min to max) | ratio to the reference |"

@@ -3,7 +3,8 @@
 # publisher, idle pass cost, pass cost with k changes, latency, memory, CPU).
 #
 #   bench/run.sh [--size N[,N...]] [--runs R] [--out FILE] [--zaaklink BIN]
-#                [--state sqlite|pg|both]
+#                [--state sqlite|pg|both] [--max-load L] [--settle S]
+#                [--allow-load]
 #   bench/run.sh --smoke
 #
 # Starts a throwaway PostgreSQL 15 and RabbitMQ (tests/lib.sh: random ports
@@ -35,6 +36,14 @@
 #
 # Each timing is the median of R runs (default 3) with min and max, and a
 # ratio to a reference measured in the same run: the machine may be shared.
+#
+# Figures mean something only on a quiet machine, so the bench runs on its
+# own: before each section it waits up to S seconds (--settle, default 300)
+# for the 1-minute load average to fall to L (--max-load, default 1.5),
+# and the report lists the load average before and after every section. A
+# section that starts above L, or while zaaklink's test suite runs, makes
+# the bench refuse to write FILE (the report still goes to stdout and the
+# exit status is 2); --allow-load writes it anyway and says so in it.
 # The report (markdown) goes to FILE (default: stdout only); it embeds
 # bench/analysis.md, the hand-written paragraph on where the time goes.
 #
@@ -67,6 +76,9 @@ lat_runs=
 batch=1000
 states="sqlite pg"
 state_opt=both
+max_load=1.5
+settle=300
+allow_load=
 
 usage() {
 	sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -89,6 +101,9 @@ while [ $# -gt 0 ]; do
 		*) echo "bench: --state must be sqlite, pg or both" >&2; exit 64 ;;
 		esac
 		shift 2 ;;
+	--max-load) max_load=${2:?--max-load needs a number}; shift 2 ;;
+	--settle) settle=${2:?--settle needs seconds}; shift 2 ;;
+	--allow-load) allow_load=1; shift ;;
 	--smoke) smoke=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument '$1'" >&2; usage ;;
@@ -100,6 +115,8 @@ fi
 lat_runs=${lat_runs:-$runs}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs must be a positive integer" >&2; exit 64; }
 [[ $sizes =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "bench: --size must be N[,N...]" >&2; exit 64; }
+[[ $max_load =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench: --max-load must be a number" >&2; exit 64; }
+[[ $settle =~ ^[0-9]+$ ]] || { echo "bench: --settle must be whole seconds" >&2; exit 64; }
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -183,6 +200,12 @@ amqp() { timeout "$([ "$1" = publish ] && echo 7200 || echo 120)" "$BASELINE" "$
 report=$ZL_TMP/report.md
 : >"$report"
 emit() { printf '%s\n' "$@" >>"$report"; }
+
+# ------------------------------------------------------------ load ----
+
+# section / section_end, $load_rows and $crowded (bench/lib-load.sh).
+# shellcheck source=lib-load.sh
+. "$BENCH_DIR/lib-load.sh"
 
 # ------------------------------------------------------------ servers ----
 
@@ -282,6 +305,7 @@ bench_size() {
 	local -a b_rate=() z_rate=() ratio=() z_wall=() z_rss=() z_cpu=() b_cpu=()
 	local -a p_rate=() p_ratio=() p_wall=() p_rss=() p_cpu=() sp_ratio=()
 	local line got tf rate bratio mib cpu
+	section "N=$n: 1, 5, 6, 7 announce"
 	for ((r = 1; r <= runs; r++)); do
 		say "size $n: announce run $r/$runs (baseline)"
 		line=$(amqp publish "$EX" "$links" "$batch") || die "baseline failed"
@@ -314,6 +338,7 @@ bench_size() {
 		# events/s with PostgreSQL over events/s with SQLite, same events.
 		[ -n "$both" ] && sp_ratio+=("$(div "${z_wall[-1]}" "${p_wall[-1]}" 3)")
 	done
+	section_end
 	if [ -n "$sdb" ]; then
 		check "announce (state: pg): links in the state schema" \
 			"$(zl_sql "$sdb" "SELECT count(*) FROM \"$schema\".link")" "$links"
@@ -324,6 +349,7 @@ bench_size() {
 	local -a i_ms=() i_bytes=() i_pg=() i_ref=() i_wall=() i_ratio=()
 	local -a p_ims=() p_iwall=() p_iratio=() p_idiff=()
 	local off log ref
+	section "N=$n: 2, 7 idle pass"
 	for ((r = 1; r <= (runs > 5 ? runs : 5); r++)); do
 		off=$(pg_log_size)
 		log=$( { /usr/bin/time -f 'wall=%e' timeout 600 "$ZL_BIN" -v -c "$conf" once; } 2>&1 >/dev/null) ||
@@ -355,9 +381,11 @@ bench_size() {
 		p_iratio+=("$(div "${p_iwall[-1]}" "${i_wall[-1]}" 2)")
 		p_idiff+=("$(awk -v a="${p_ims[-1]}" -v b="${i_ms[-1]}" 'BEGIN { printf "%d", a - b }')")
 	done
+	section_end
 
 	# ---- 3: k changes ----
 	local -a k_rows=()
+	section "N=$n: 3 k changed links"
 	for k in $ks; do
 		[ "$k" -le "$links" ] || continue
 		local -a c_ms=() c_bytes=() c_ranges=() c_read=() c_extra=()
@@ -378,11 +406,13 @@ bench_size() {
 		done
 		k_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_extra[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_ranges[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
 	done
+	section_end
 
 	# ---- 3b: k changed klantcontacten (onderwerp edited: every link of
 	# each is relinked, the link rows themselves unchanged) ----
 	local -a kc_rows=()
 	local nlinks
+	section "N=$n: 3b k changed klantcontacten"
 	for k in $ks; do
 		[ "$k" -le "$links" ] || continue
 		local -a c_ms=() c_bytes=() c_read=()
@@ -405,11 +435,13 @@ bench_size() {
 		done
 		kc_rows+=("| $k | $(stats "${c_ms[@]}") | $(stats "${c_bytes[@]}") | $(median "${c_read[@]}") | $(div "$(median "${c_ms[@]}")" "$(median "${i_ms[@]}")" 2) |")
 	done
+	section_end
 
 	# ---- 4, 5: latency and steady RSS under `zaaklink run` ----
 	local -a l_p50=() l_p99=() l_rss=() l_hwm=()
 	local pid lat_log sqlf commits lats kc rc
 	kc=$(zl_sql "$db" "SELECT min(id) FROM klantinteracties_klantcontact")
+	section "N=$n: 4, 5 latency"
 	for ((r = 1; r <= lat_runs; r++)); do
 		say "size $n: latency run $r/$lat_runs ($lat_n changes)"
 		lat_log=$ZL_TMP/latency-$n-$r.log
@@ -458,6 +490,7 @@ bench_size() {
 		l_p99+=("$(awk -v n="$lat_n" 'BEGIN { k = int(n * 0.99 + 0.999) } NR == k' <<<"$lats")")
 		amqp purge "$Q"
 	done
+	section_end
 
 	# ---- report ----
 	emit "" "## N = $n ($links links, $(zl_sql "$db" "SELECT count(*) / 1024 + 1 FROM klantinteracties_onderwerpobject") ranges; seeded in $seed_s s)" ""
@@ -552,15 +585,39 @@ done
 	echo "- PostgreSQL $(_zl_psql postgres -c 'SHOW server_version'), shared_buffers $(_zl_psql postgres -c 'SHOW shared_buffers'), work_mem $(_zl_psql postgres -c 'SHOW work_mem'), max_parallel_workers_per_gather $(_zl_psql postgres -c 'SHOW max_parallel_workers_per_gather'), fsync off"
 	echo "- RabbitMQ $(sed -n 's/.*Starting RabbitMQ \([0-9.]*\).*/\1/p' "$ZL_TMP"/rabbit/log/*.log 2>/dev/null | head -n1), classic durable queue, same machine; rabbitmq-c $(pkg-config --modversion librabbitmq); SQLite $(pkg-config --modversion sqlite3 2>/dev/null)"
 	echo "- $("$ZL_BIN" --version 2>/dev/null | head -n1) at $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null), amqp.batch_size $batch, source.range_size 1024"
+	echo
+	echo "## Conditions"
+	echo
+	if [ -n "$smoke" ]; then
+		echo "A smoke run (--smoke): it does not wait for a quiet machine, and its figures only show that the harness works."
+	else
+		echo "Before each section bench/run.sh waited (up to $settle s) for the 1-minute load average to fall to $max_load, and checked that no zaaklink test suite was running."
+	fi
+	if [ ${#crowded[@]} -gt 0 ] && [ -z "$smoke" ]; then
+		echo
+		echo "**$([ -n "$allow_load" ] && echo "Written with --allow-load: these" || echo "These") sections started on a busy machine, so their figures may not compare:** $(printf '%s; ' "${crowded[@]}" | sed 's/; $//')."
+	fi
+	echo
+	echo "| section | load average before (1, 5, 15 min) | after | waited for it, s |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${load_rows[@]}"
 	cat "$report"
 	[ -f "$BENCH_DIR/analysis.md" ] && [ -z "$smoke" ] && { echo; cat "$BENCH_DIR/analysis.md"; }
 } >"$ZL_TMP/final.md"
 
-if [ -n "$out" ]; then
+refuse=
+if [ ${#crowded[@]} -gt 0 ] && [ -z "$allow_load" ] && [ -z "$smoke" ]; then
+	refuse=1
+	say "these sections started on a busy machine: $(printf '%s; ' "${crowded[@]}" | sed 's/; $//')"
+fi
+if [ -n "$out" ] && [ -n "$refuse" ]; then
+	say "error: not writing $out: figures of a busy machine do not compare (run bench/run.sh on its own, or --allow-load to write them with that said)"
+elif [ -n "$out" ]; then
 	cp "$ZL_TMP/final.md" "$out"
 	say "report written to $out"
 fi
 [ -z "$smoke" ] && cat "$ZL_TMP/final.md"
+[ -n "$refuse" ] && [ -n "$out" ] && exit 2
 
 if [ "$failures" -gt 0 ]; then
 	[ -n "$smoke" ] && echo "bench smoke: FAILED ($failures checks)"
