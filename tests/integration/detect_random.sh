@@ -143,10 +143,20 @@ expected_links() {
 		ORDER BY o.id"
 }
 
-recorded_links() {
-	sqlite3 "$state" "SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
-		|| '|' || code_register || '|' || label FROM link ORDER BY id"
-}
+# What zaaklink recorded, in the same form: from the state file, or with
+# ZL_TEST_STATE=pg (tests/run-all.sh's "pg state" stage) from the state
+# schema in PostgreSQL.
+RECORDED_SQL="SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
+	|| '|' || code_register || '|' || label FROM %slink ORDER BY id"
+if [ "${ZL_TEST_STATE:-sqlite}" = pg ]; then
+	sdb=$(zl_state_db "$db") || bail "cannot create the state database"
+	# shellcheck disable=SC2059
+	recorded_links() { zl_sql "$sdb" "$(printf "$RECORDED_SQL" "$(zl_state_schema "$state")".)"; }
+else
+	zl_require_tools sqlite3
+	# shellcheck disable=SC2059
+	recorded_links() { sqlite3 "$state" "$(printf "$RECORDED_SQL" "")"; }
+fi
 
 # The same links as "linkTo|zaak|label", for comparing with the replay.
 expected_payloads() {
