@@ -130,8 +130,7 @@ END \$\$" >/dev/null
 }
 
 # What the links are, from PostgreSQL: "id|uuid|klantcontact_id|object_id|register|label".
-expected_links() {
-	zl_sql "$db" "SELECT o.id || '|' || o.uuid || '|' || o.klantcontact_id || '|' ||
+LINKS_SQL="SELECT o.id || '|' || o.uuid || '|' || o.klantcontact_id || '|' ||
 		o.onderwerpobjectidentificator_object_id || '|' ||
 		o.onderwerpobjectidentificator_code_register || '|' ||
 		CASE WHEN coalesce(k.nummer, '') = '' THEN k.onderwerp
@@ -141,6 +140,8 @@ expected_links() {
 		WHERE o.onderwerpobjectidentificator_code_objecttype = 'zaak'
 		AND o.onderwerpobjectidentificator_code_soort_object_id = 'uuid'
 		ORDER BY o.id"
+expected_links() {
+	zl_sql "$db" "$LINKS_SQL"
 }
 
 # What zaaklink recorded, in the same form: from the state file, or with
@@ -160,7 +161,10 @@ fi
 
 # The same links as "linkTo|zaak|label", for comparing with the replay.
 expected_payloads() {
-	expected_links | awk -F'|' -v base="$base" \
+	expected_links | to_payloads
+}
+to_payloads() {
+	awk -F'|' -v base="$base" \
 		'{ print base "/klantinteracties/api/v1/onderwerpobjecten/" $2 "|urn:uuid:" $4 "|" $6 }' |
 		sort
 }
@@ -182,41 +186,88 @@ replay() {
 		sort
 }
 
+
+# The messages of one pass as "type|linkTo|zaak|label", sorted.
+pass_messages() {
+	zl_jq "$1" '(.routing_key | sub("^nl.overheid.zaken.zaak-"; "")) + "|" +
+		ev.data.linkTo + "|" + ev.data.zaak + "|" + ev.data.label' | LC_ALL=C sort
+}
+
+# changed_messages BEFORE NOW: what one pass must announce, given the links
+# before and after it (expected_links): for every onderwerpobject whose line
+# differs, an ontkoppeld of the line before and a gekoppeld of the line now
+# (docs/EVENTS.md 4; the register is not in the payload but relinks too).
+# An unchanged link gets nothing.
+changed_messages() {
+	local b n
+	b=$(printf '%s' "$1" | LC_ALL=C sort) n=$(printf '%s' "$2" | LC_ALL=C sort)
+	{
+		LC_ALL=C comm -23 <(printf '%s' "$b") <(printf '%s' "$n") | sed 's/^/ontkoppeld|/'
+		LC_ALL=C comm -13 <(printf '%s' "$b") <(printf '%s' "$n") | sed 's/^/gekoppeld|/'
+	} | awk -F'|' -v base="$base" '$2 != "" {
+		print $1 "|" base "/klantinteracties/api/v1/onderwerpobjecten/" $3 "|urn:uuid:" $5 "|" $7 }' |
+		LC_ALL=C sort
+}
+
 messages=$ZL_TMP/messages.jsonl
 : >"$messages"
-bad_state=0 bad_replay=0 events=0
+bad_state=0 bad_replay=0 bad_pass=0 events=0 passes=0 pass_count=0
+before=
+
+# pass LABEL: `zaaklink once`, then the checks of every pass: the recorded
+# links equal PostgreSQL's, the replay of all messages so far gives them,
+# and the messages of this pass are exactly those of the links that changed
+# since the previous pass (none for a link that did not). Sets before to
+# the links now and pass_count to the messages of the pass.
+pass() {
+	local label=$1 rc=0 f now rec got want
+	zl_once "$conf" "$log" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "$label: once exited $rc"
+		tail -n 5 "$log" | sed 's/^/# /'
+		return 1
+	fi
+	passes=$((passes + 1))
+	f=$(zl_drain "$q" "" 1)
+	cat "$f" >>"$messages"
+	events=$(zl_count "$messages")
+	pass_count=$(zl_count "$f")
+	now=$(expected_links)
+	rec=$(recorded_links)
+	if [ "$rec" != "$now" ]; then
+		bad_state=$((bad_state + 1))
+		diag "$label: recorded links differ from PostgreSQL's:"
+		diff <(printf '%s\n' "$now") <(printf '%s\n' "$rec") | head -n 10 | sed 's/^/# /'
+	fi
+	got=$(replay "$messages") want=$(printf '%s' "$now" | to_payloads)
+	if [ "$got" != "$want" ]; then
+		bad_replay=$((bad_replay + 1))
+		diag "$label: the messages replayed differ from PostgreSQL's links:"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -n 10 | sed 's/^/# /'
+	fi
+	got=$(pass_messages "$f") want=$(changed_messages "$before" "$now")
+	if [ "$got" != "$want" ]; then
+		bad_pass=$((bad_pass + 1))
+		diag "$label: the pass's messages are not those of the links that changed:"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -n 10 | sed 's/^/# /'
+	fi
+	before=$now
+}
+
 for r in $(seq 1 "$rounds"); do
 	# The range size changes every eighth round: every range is then read.
 	# Every third round changes only klantcontacten: the link rows stay,
 	# their labels do not.
 	write_conf $((r % 16 < 8 ? 16 : 17))
 	mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
-	rc=0
-	zl_once "$conf" "$log" || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		fail "round $r: once exited $rc"
-		tail -n 5 "$log" | sed 's/^/# /'
-		break
-	fi
-	f=$(zl_drain "$q" "" 1)
-	cat "$f" >>"$messages"
-	events=$(zl_count "$messages")
-	if [ "$(recorded_links)" != "$(expected_links)" ]; then
-		bad_state=$((bad_state + 1))
-		diag "round $r: recorded links differ from PostgreSQL's:"
-		diff <(expected_links) <(recorded_links) | head -n 10 | sed 's/^/# /'
-	fi
-	if [ "$(replay "$messages")" != "$(expected_payloads)" ]; then
-		bad_replay=$((bad_replay + 1))
-		diag "round $r: the messages replayed differ from PostgreSQL's links:"
-		diff <(expected_payloads) <(replay "$messages") | head -n 10 | sed 's/^/# /'
-	fi
+	pass "round $r" || break
 done
 links=$(expected_links | grep -c .)
-diag "$rounds rounds of $changes changes: $events messages, $links links at the end"
+diag "$rounds rounds of $changes changes: $passes passes, $events messages, $links links at the end"
 is "$bad_state" 0 "after every pass the recorded links equal PostgreSQL's (seed $seed)"
 is "$bad_replay" 0 "after every pass the messages replayed give PostgreSQL's links (seed $seed)"
 cmp_ok "$events" -gt "$rounds" "the changes produced events (more than one a round)"
+is "$bad_pass" 0 "every pass announced the links that changed, once, and no other (seed $seed)"
 
 # A full pass over the result finds nothing left to do.
 rc=0; zl_zl -c "$conf" once --full 2>>"$log" || rc=$?
