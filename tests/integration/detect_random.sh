@@ -254,13 +254,247 @@ pass() {
 	before=$now
 }
 
+# ---- what a detection by row versions (xmin) could get wrong ----
+#
+# Rounds of their own kinds, in the same loop and checked the same way.
+# Each checks that its condition really held; autovacuum stays off these
+# two tables so that only the test vacuums them, and pg_visibility shows
+# which pages are frozen.
+zl_sql "$db" "ALTER TABLE klantinteracties_onderwerpobject SET (autovacuum_enabled = off);
+	ALTER TABLE klantinteracties_klantcontact SET (autovacuum_enabled = off);
+	CREATE EXTENSION IF NOT EXISTS pg_visibility" >/dev/null ||
+	bail "cannot turn autovacuum off or create the extension pg_visibility"
+TABLES="'klantinteracties_klantcontact'::regclass, 'klantinteracties_onderwerpobject'::regclass"
+
+# round_kind R: what round R does besides its random changes.
+round_kind() {
+	case $(($1 % 12)) in
+	2 | 8) echo freeze ;;
+	4) echo full ;;
+	10) echo restore ;;
+	5) echo open_early ;;
+	11) echo open_late ;;
+	*) echo plain ;;
+	esac
+}
+
+# Both tables' relfilenodes (a rewrite changes them), and their vacuum counts.
+relfilenodes() {
+	zl_sql "$db" "SELECT string_agg(relfilenode::text, ' ' ORDER BY oid) FROM pg_class
+		WHERE oid IN ($TABLES)"
+}
+vacuum_counts() {
+	zl_sql "$db" "SELECT string_agg(vacuum_count::text, ' ' ORDER BY relid)
+		FROM pg_stat_all_tables WHERE relid IN ($TABLES)"
+}
+
+# freeze R: VACUUM FREEZE of both tables. True when it counted as a vacuum
+# of each and left every page of both all-frozen: the rows written before
+# it in the round are frozen too.
+freeze() {
+	local vc_before vc_after frozen
+	vc_before=$(vacuum_counts)
+	zl_sql "$db" "VACUUM (FREEZE) klantinteracties_klantcontact, klantinteracties_onderwerpobject" ||
+		return 1
+	vc_after=$(vacuum_counts)
+	frozen=$(zl_sql "$db" "SELECT bool_and(v.all_frozen = p.n) || '|' || string_agg(v.all_frozen
+		|| '/' || p.n, ' ') FROM unnest(ARRAY[$TABLES]) r, pg_visibility_map_summary(r) v,
+		LATERAL (SELECT pg_relation_size(r) / current_setting('block_size')::int AS n) p")
+	# shellcheck disable=SC2086
+	if [ "$vc_after" != "$(printf '%s %s' $((${vc_before% *} + 1)) $((${vc_before#* } + 1)))" ]; then
+		diag "round $r: VACUUM FREEZE did not count: vacuum_count $vc_before, then $vc_after"
+		return 1
+	fi
+	if [ "${frozen%%|*}" != true ]; then
+		diag "round $r: after VACUUM FREEZE not every page is frozen (frozen/pages: ${frozen#*|})"
+		return 1
+	fi
+}
+
+# full R: VACUUM FULL of both tables; true when it rewrote both.
+full() {
+	local nodes
+	nodes=$(relfilenodes)
+	zl_sql "$db" "VACUUM FULL klantinteracties_klantcontact, klantinteracties_onderwerpobject" ||
+		return 1
+	if [ "$(relfilenodes | tr ' ' '\n' | sort | comm -12 - <(tr ' ' '\n' <<<"$nodes" | sort))" ]; then
+		diag "round $r: VACUUM FULL left a table in place (relfilenodes $nodes, then $(relfilenodes))"
+		return 1
+	fi
+}
+
+# restore R: what a dump and restore does, in one transaction: every row
+# of both tables written anew, in another order, into new files. True when
+# both tables were rewritten and every row carries the new row version.
+restore() {
+	local nodes res
+	nodes=$(relfilenodes)
+	res=$(zl_sql "$db" "CREATE TEMP TABLE zl_k AS SELECT * FROM klantinteracties_klantcontact;
+		CREATE TEMP TABLE zl_o AS SELECT * FROM klantinteracties_onderwerpobject;
+		TRUNCATE klantinteracties_onderwerpobject, klantinteracties_klantcontact;
+		INSERT INTO klantinteracties_klantcontact SELECT * FROM zl_k ORDER BY random();
+		INSERT INTO klantinteracties_onderwerpobject SELECT * FROM zl_o ORDER BY random();
+		SELECT (SELECT count(*) FROM klantinteracties_klantcontact WHERE xmin::text <> x) +
+			(SELECT count(*) FROM klantinteracties_onderwerpobject WHERE xmin::text <> x)
+		FROM (SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS x) c" | tail -n 1)
+	if [ "$res" != 0 ] || [ "$(relfilenodes | tr ' ' '\n' | sort | comm -12 - <(tr ' ' '\n' <<<"$nodes" | sort))" ]; then
+		diag "round $r: the rewrite left $res rows with an old row version, relfilenodes $nodes, then $(relfilenodes)"
+		return 1
+	fi
+}
+
+# ---- a transaction that stays open across passes ----
+#
+# A psql in the background (a coprocess), so that the test says when it
+# commits. tx_sql sends statements and prints their rows; tx_state says
+# whether its backend is idle in a transaction with an xid of its own.
+tx_pid=
+tx_open() {
+	coproc TX { _zl_psql "$db" 2>&1; }
+	# shellcheck disable=SC2153
+	tx_pid=$TX_PID tx_in=${TX[1]} tx_out=${TX[0]}
+	tx_backend=$(tx_sql "SELECT pg_backend_pid();")
+	[ -n "$tx_backend" ] && tx_sql "BEGIN;"
+}
+tx_sql() {
+	local line
+	printf '%s\n\\echo __zl_tx_end__\n' "$1" >&"$tx_in" || return 1
+	while IFS= read -r -t 60 line <&"$tx_out"; do
+		[ "$line" = __zl_tx_end__ ] && return 0
+		printf '%s\n' "$line"
+	done
+	return 1
+}
+tx_close() {
+	local rc=0
+	tx_sql "COMMIT;" || rc=1
+	eval "exec $tx_in>&-"
+	wait "$tx_pid" || rc=1
+	tx_pid=
+	return "$rc"
+}
+zl_on_exit '[ -n "$tx_pid" ] && kill "$tx_pid" 2>/dev/null'
+tx_state() {
+	zl_sql "$db" "SELECT state || '|' || (backend_xid IS NOT NULL) FROM pg_stat_activity
+		WHERE pid = $tx_backend"
+}
+
+# tx_changes SEED: the open transaction's changes: a link deleted, the
+# onderwerp of a klantcontact with links edited, a new klantcontact with
+# two links and a new link to the edited one, at free ids anywhere.
+tx_changes() {
+	tx_sql "DO \$\$
+DECLARE
+	k int;
+	k_old int;
+BEGIN
+	PERFORM setseed(($1 % 1000000)::float8 / 1000001);
+	DELETE FROM klantinteracties_onderwerpobject WHERE id = (SELECT id
+		FROM klantinteracties_onderwerpobject WHERE klantcontact_id IS NOT NULL
+		AND onderwerpobjectidentificator_code_objecttype = 'zaak' ORDER BY random() LIMIT 1);
+	SELECT klantcontact_id INTO k_old FROM klantinteracties_onderwerpobject
+	WHERE klantcontact_id IS NOT NULL ORDER BY random() LIMIT 1;
+	UPDATE klantinteracties_klantcontact
+	SET onderwerp = 'Open transactie ' || floor(random() * 1000) WHERE id = k_old;
+	INSERT INTO klantinteracties_klantcontact
+		(id, uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk,
+		 plaatsgevonden_op, metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
+	SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Onderwerp ' || floor(random() * 1000), '',
+		'nld', false, now(), '{}', '', '', false
+	FROM generate_series(-60, 400) g
+	WHERE NOT EXISTS (SELECT FROM klantinteracties_klantcontact WHERE id = g)
+	ORDER BY random() LIMIT 1
+	RETURNING id INTO k;
+	INSERT INTO klantinteracties_onderwerpobject
+		(id, uuid, klantcontact_id, was_klantcontact_id,
+		 onderwerpobjectidentificator_code_objecttype,
+		 onderwerpobjectidentificator_code_soort_object_id,
+		 onderwerpobjectidentificator_object_id,
+		 onderwerpobjectidentificator_code_register)
+	SELECT g, gen_random_uuid(), (ARRAY[k, k, coalesce(k_old, k)])[row_number() OVER ()],
+		NULL, 'zaak', 'uuid', gen_random_uuid()::text, 'open-zaak'
+	FROM (SELECT g FROM generate_series(-60, 400) g
+		WHERE NOT EXISTS (SELECT FROM klantinteracties_onderwerpobject WHERE id = g)
+		ORDER BY random() LIMIT 3) f;
+END \$\$;"
+}
+
+# open_round R KIND: a round with a transaction open across passes.
+#  open_early: the transaction writes, then two passes run while it is
+#  open (its changes are older than their snapshots, yet invisible to
+#  them), then it commits and a pass must find all of them.
+#  open_late: the transaction takes its xid, a pass runs while it has
+#  written nothing, then it writes and commits (its xid older than that
+#  pass's snapshot) and the next pass must find all of it.
+# Outside it, the round's random changes, committed before. True when the
+# transaction was open during its passes, they did not see its changes,
+# and the pass after the commit saw them; false also when a pass failed.
+open_round() {
+	local r=$1 kind=$2 inside bad=0 i st
+	mutate $((seed + r)) false
+	tx_open || { diag "round $r: cannot open the transaction"; return 1; }
+	if [ "$kind" = open_early ]; then
+		tx_changes $((seed + r)) || { diag "round $r: the transaction's changes failed"; return 1; }
+	else
+		tx_sql "SELECT pg_current_xact_id();" >/dev/null
+	fi
+	for i in 1 2; do
+		[ "$kind" = open_late ] && [ "$i" = 2 ] && break
+		st=$(tx_state)
+		[ "$st" = "idle in transaction|true" ] ||
+			{ diag "round $r: before pass $i the transaction is '$st'"; bad=1; }
+		pass "round $r (transaction open, pass $i)" || return 1
+		if [ "$i" = 2 ] && [ "$pass_count" != 0 ]; then
+			diag "round $r: pass 2 with the transaction open announced $pass_count"
+			bad=1
+		fi
+	done
+	if [ "$kind" = open_late ]; then
+		tx_changes $((seed + r)) || { diag "round $r: the transaction's changes failed"; return 1; }
+	fi
+	inside=$(tx_sql "$LINKS_SQL;")
+	if [ "$inside" = "$before" ] || [ "$(recorded_links)" != "$before" ]; then
+		diag "round $r: the transaction's changes were not hidden from the passes, or changed no link"
+		bad=1
+	fi
+	tx_close || { diag "round $r: the transaction did not commit"; return 1; }
+	pass "round $r (committed)" || return 1
+	if [ "$before" != "$inside" ] || [ "$pass_count" = 0 ]; then
+		diag "round $r: after the commit the links are not those the transaction made"
+		bad=1
+	fi
+	return "$bad"
+}
+
+declare -A kind_n=() kind_ok=()
 for r in $(seq 1 "$rounds"); do
 	# The range size changes every eighth round: every range is then read.
 	# Every third round changes only klantcontacten: the link rows stay,
 	# their labels do not.
 	write_conf $((r % 16 < 8 ? 16 : 17))
-	mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
-	pass "round $r" || break
+	kind=$(round_kind "$r")
+	kind_n[$kind]=$((${kind_n[$kind]:-0} + 1))
+	case $kind in
+	freeze | full | restore)
+		# random changes before and after it, one pass for all
+		mutate $((seed + r)) false
+		bad=0
+		$kind "$r" || bad=1
+		mutate $((seed + r + 500000)) false
+		pass "round $r ($kind)" || break
+		;;
+	open_*)
+		bad=0
+		open_round "$r" "$kind" || bad=1
+		[ -n "$tx_pid" ] && break
+		;;
+	*)
+		mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
+		pass "round $r" || break
+		bad=0
+		;;
+	esac
+	[ "$bad" = 0 ] && kind_ok[$kind]=$((${kind_ok[$kind]:-0} + 1))
 done
 links=$(expected_links | grep -c .)
 diag "$rounds rounds of $changes changes: $passes passes, $events messages, $links links at the end"
@@ -268,6 +502,22 @@ is "$bad_state" 0 "after every pass the recorded links equal PostgreSQL's (seed 
 is "$bad_replay" 0 "after every pass the messages replayed give PostgreSQL's links (seed $seed)"
 cmp_ok "$events" -gt "$rounds" "the changes produced events (more than one a round)"
 is "$bad_pass" 0 "every pass announced the links that changed, once, and no other (seed $seed)"
+for kind in freeze full restore open_early open_late; do
+	case $kind in
+	freeze) what="VACUUM FREEZE of both tables, every page frozen, changes before and after" ;;
+	full) what="VACUUM FULL of both tables rewrote them, changes before and after" ;;
+	restore) what="a restore-like rewrite gave every row a new row version, changes before and after" ;;
+	open_early) what="a transaction that wrote before two passes: open, unseen by them, seen after its commit" ;;
+	open_late) what="a transaction with an xid before a pass, written after it: unseen, then seen" ;;
+	esac
+	is "${kind_ok[$kind]:-0}/${kind_n[$kind]:-0}" "${kind_n[$kind]:-0}/${kind_n[$kind]:-0}" \
+		"$what: ${kind_n[$kind]:-0} rounds, each confirmed"
+done
+if [ "$rounds" -ge 12 ]; then
+	cmp_ok "$((${kind_n[freeze]:-0} >= 2 && ${kind_n[full]:-0} && ${kind_n[restore]:-0} &&
+		${kind_n[open_early]:-0} && ${kind_n[open_late]:-0}))" -eq 1 \
+		"every kind of round ran, VACUUM FREEZE at least twice"
+fi
 
 # A full pass over the result finds nothing left to do.
 rc=0; zl_zl -c "$conf" once --full 2>>"$log" || rc=$?
