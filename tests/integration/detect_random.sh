@@ -12,7 +12,16 @@
 #  - replaying every message the queue received so far, in order (a
 #    gekoppeld adds its linkTo, an ontkoppeld removes it and must carry the
 #    payload added), gives exactly the current links: nothing missed,
-#    nothing extra, no gekoppeld for a link already announced.
+#    nothing extra, no gekoppeld for a link already announced;
+#  - the messages of the pass itself are those of the links that changed
+#    since the previous one: an ontkoppeld and a gekoppeld per changed
+#    row, nothing for an unchanged one.
+#
+# Some rounds do more, what a detection by row versions (xmin) could get
+# wrong (round_kind): VACUUM FREEZE, VACUUM FULL, or a restore-like rewrite
+# of both tables between random changes; a transaction that writes, stays
+# open over two passes and commits; one that takes its xid before a pass
+# and writes after it. Each checks that its condition held.
 #
 # Small ranges (16 and 17 ids, changed between rounds) make changes land in
 # many ranges and on both sides of bucket 0 (negative ids).
@@ -41,8 +50,12 @@ write_conf() {
 
 # The random changes, as one PL/pgSQL block; every change that breaks a
 # constraint (a taken id, a duplicate nummer) is simply skipped.
+# mutate_sql SEED LABELS_ONLY prints the block, mutate runs it.
 mutate() {
-	zl_sql "$db" "
+	zl_sql "$db" "$(mutate_sql "$@")" >/dev/null
+}
+mutate_sql() {
+	echo "
 DO \$\$
 DECLARE
 	o_ids int[];
@@ -126,7 +139,7 @@ BEGIN
 			NULL;
 		END;
 	END LOOP;
-END \$\$" >/dev/null
+END \$\$"
 }
 
 # What the links are, from PostgreSQL: "id|uuid|klantcontact_id|object_id|register|label".
@@ -199,14 +212,18 @@ pass_messages() {
 # (docs/EVENTS.md 4; the register is not in the payload but relinks too).
 # An unchanged link gets nothing.
 changed_messages() {
-	local b n
-	b=$(printf '%s' "$1" | LC_ALL=C sort) n=$(printf '%s' "$2" | LC_ALL=C sort)
-	{
-		LC_ALL=C comm -23 <(printf '%s' "$b") <(printf '%s' "$n") | sed 's/^/ontkoppeld|/'
-		LC_ALL=C comm -13 <(printf '%s' "$b") <(printf '%s' "$n") | sed 's/^/gekoppeld|/'
-	} | awk -F'|' -v base="$base" '$2 != "" {
-		print $1 "|" base "/klantinteracties/api/v1/onderwerpobjecten/" $3 "|urn:uuid:" $5 "|" $7 }' |
-		LC_ALL=C sort
+	printf '%s\n' "$1" >"$ZL_TMP/links.before"
+	printf '%s\n' "$2" | awk -F'|' -v base="$base" '
+		function msg(type, l, f) {
+			split(l, f, "|")
+			print type "|" base "/klantinteracties/api/v1/onderwerpobjecten/" f[2] "|urn:uuid:" f[4] "|" f[6]
+		}
+		NR == FNR { if ($0 != "") b[$0] = 1; next }
+		$0 != "" { n[$0] = 1 }
+		END {
+			for (l in b) if (!(l in n)) msg("ontkoppeld", l)
+			for (l in n) if (!(l in b)) msg("gekoppeld", l)
+		}' "$ZL_TMP/links.before" - | LC_ALL=C sort
 }
 
 messages=$ZL_TMP/messages.jsonl
@@ -278,69 +295,62 @@ round_kind() {
 	esac
 }
 
-# Both tables' relfilenodes (a rewrite changes them), and their vacuum counts.
-relfilenodes() {
-	zl_sql "$db" "SELECT string_agg(relfilenode::text, ' ' ORDER BY oid) FROM pg_class
-		WHERE oid IN ($TABLES)"
-}
-vacuum_counts() {
-	zl_sql "$db" "SELECT string_agg(vacuum_count::text, ' ' ORDER BY relid)
-		FROM pg_stat_all_tables WHERE relid IN ($TABLES)"
-}
-
-# freeze R: VACUUM FREEZE of both tables. True when it counted as a vacuum
-# of each and left every page of both all-frozen: the rows written before
-# it in the round are frozen too.
-freeze() {
-	local vc_before vc_after frozen
-	vc_before=$(vacuum_counts)
-	zl_sql "$db" "VACUUM (FREEZE) klantinteracties_klantcontact, klantinteracties_onderwerpobject" ||
-		return 1
-	vc_after=$(vacuum_counts)
-	frozen=$(zl_sql "$db" "SELECT bool_and(v.all_frozen = p.n) || '|' || string_agg(v.all_frozen
-		|| '/' || p.n, ' ') FROM unnest(ARRAY[$TABLES]) r, pg_visibility_map_summary(r) v,
-		LATERAL (SELECT pg_relation_size(r) / current_setting('block_size')::int AS n) p")
-	# shellcheck disable=SC2086
-	if [ "$vc_after" != "$(printf '%s %s' $((${vc_before% *} + 1)) $((${vc_before#* } + 1)))" ]; then
-		diag "round $r: VACUUM FREEZE did not count: vacuum_count $vc_before, then $vc_after"
-		return 1
-	fi
-	if [ "${frozen%%|*}" != true ]; then
-		diag "round $r: after VACUUM FREEZE not every page is frozen (frozen/pages: ${frozen#*|})"
-		return 1
-	fi
-}
-
-# full R: VACUUM FULL of both tables; true when it rewrote both.
-full() {
-	local nodes
-	nodes=$(relfilenodes)
-	zl_sql "$db" "VACUUM FULL klantinteracties_klantcontact, klantinteracties_onderwerpobject" ||
-		return 1
-	if [ "$(relfilenodes | tr ' ' '\n' | sort | comm -12 - <(tr ' ' '\n' <<<"$nodes" | sort))" ]; then
-		diag "round $r: VACUUM FULL left a table in place (relfilenodes $nodes, then $(relfilenodes))"
-		return 1
-	fi
-}
-
-# restore R: what a dump and restore does, in one transaction: every row
-# of both tables written anew, in another order, into new files. True when
-# both tables were rewritten and every row carries the new row version.
-restore() {
-	local nodes res
-	nodes=$(relfilenodes)
-	res=$(zl_sql "$db" "CREATE TEMP TABLE zl_k AS SELECT * FROM klantinteracties_klantcontact;
+# One line about both tables: "relfilenodes|vacuum counts|all pages
+# frozen", the numbers in the order of their oids.
+STATE_SQL="SELECT string_agg(c.relfilenode::text, ' ' ORDER BY c.oid) || '|' ||
+	string_agg(s.vacuum_count::text, ' ' ORDER BY c.oid) || '|' ||
+	bool_and(v.all_frozen = pg_relation_size(c.oid) / current_setting('block_size')::int)
+	FROM pg_class c JOIN pg_stat_all_tables s ON s.relid = c.oid,
+	LATERAL pg_visibility_map_summary(c.oid) v WHERE c.oid IN ($TABLES)"
+declare -A ACTION_SQL=(
+	[freeze]="VACUUM (FREEZE) klantinteracties_klantcontact, klantinteracties_onderwerpobject"
+	[full]="VACUUM FULL klantinteracties_klantcontact, klantinteracties_onderwerpobject"
+	# What a dump and restore does, in one transaction: every row of both
+	# tables written anew, in another order, into new files. Prints how
+	# many rows do not carry this transaction's xid.
+	[restore]="CREATE TEMP TABLE zl_k AS SELECT * FROM klantinteracties_klantcontact;
 		CREATE TEMP TABLE zl_o AS SELECT * FROM klantinteracties_onderwerpobject;
 		TRUNCATE klantinteracties_onderwerpobject, klantinteracties_klantcontact;
 		INSERT INTO klantinteracties_klantcontact SELECT * FROM zl_k ORDER BY random();
 		INSERT INTO klantinteracties_onderwerpobject SELECT * FROM zl_o ORDER BY random();
 		SELECT (SELECT count(*) FROM klantinteracties_klantcontact WHERE xmin::text <> x) +
 			(SELECT count(*) FROM klantinteracties_onderwerpobject WHERE xmin::text <> x)
-		FROM (SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS x) c" | tail -n 1)
-	if [ "$res" != 0 ] || [ "$(relfilenodes | tr ' ' '\n' | sort | comm -12 - <(tr ' ' '\n' <<<"$nodes" | sort))" ]; then
-		diag "round $r: the rewrite left $res rows with an old row version, relfilenodes $nodes, then $(relfilenodes)"
-		return 1
-	fi
+		FROM (SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS x) c"
+)
+
+# vacuum_round R KIND: random changes, KIND's action on both tables
+# (ACTION_SQL), random changes again, all in one psql. True when the action
+# did what it is for: VACUUM FREEZE counted as a vacuum of both tables and
+# left every page all-frozen (the rows written before it too); VACUUM FULL
+# and the restore rewrote both (new relfilenodes); after the restore every
+# row has the new row version.
+vacuum_round() {
+	local r=$1 kind=$2 out s1 s2 n1 n2 v1 v2 f2 rewritten=0
+	out=$(_zl_psql "$db" -c "$(mutate_sql $((seed + r)) false)" -c "$STATE_SQL" \
+		-c "${ACTION_SQL[$kind]}" -c "$STATE_SQL" -c "$(mutate_sql $((seed + r + 500000)) false)") ||
+		{ diag "round $r: $kind failed"; return 1; }
+	s1=$(head -n 1 <<<"$out") s2=$(tail -n 1 <<<"$out")
+	IFS='|' read -r n1 v1 _ <<<"$s1"
+	IFS='|' read -r n2 v2 f2 <<<"$s2"
+	[ "${n1% *}" != "${n2% *}" ] && [ "${n1#* }" != "${n2#* }" ] && rewritten=1
+	case $kind in
+	freeze)
+		if [ "$v2" != "$((${v1% *} + 1)) $((${v1#* } + 1))" ] || [ "$f2" != true ]; then
+			diag "round $r: VACUUM FREEZE: vacuum_count $v1, then $v2; every page frozen: $f2"
+			return 1
+		fi
+		;;
+	full | restore)
+		if [ "$rewritten" != 1 ]; then
+			diag "round $r: $kind did not rewrite both tables (relfilenodes $n1, then $n2)"
+			return 1
+		fi
+		if [ "$kind" = restore ] && [ "$(sed -n 2p <<<"$out")" != 0 ]; then
+			diag "round $r: after the restore $(sed -n 2p <<<"$out") rows have an old row version"
+			return 1
+		fi
+		;;
+	esac
 }
 
 # ---- a transaction that stays open across passes ----
@@ -477,10 +487,8 @@ for r in $(seq 1 "$rounds"); do
 	case $kind in
 	freeze | full | restore)
 		# random changes before and after it, one pass for all
-		mutate $((seed + r)) false
 		bad=0
-		$kind "$r" || bad=1
-		mutate $((seed + r + 500000)) false
+		vacuum_round "$r" "$kind" || bad=1
 		pass "round $r ($kind)" || break
 		;;
 	open_*)
