@@ -357,7 +357,8 @@ vacuum_round() {
 #
 # A psql in the background (a coprocess), so that the test says when it
 # commits. tx_sql sends statements and prints their rows; tx_state says
-# whether its backend is idle in a transaction with an xid of its own.
+# whether its backend is idle in a transaction with an xid older than
+# the next pass's snapshot.
 tx_pid=
 tx_open() {
 	coproc TX { _zl_psql "$db" 2>&1; }
@@ -384,9 +385,15 @@ tx_close() {
 	return "$rc"
 }
 zl_on_exit '[ -n "$tx_pid" ] && kill "$tx_pid" 2>/dev/null'
+# tx_state: first a transaction of its own that takes an xid and commits,
+# as other writers do: the snapshots taken afterwards (the next pass's)
+# then have an xmax above the open transaction's xid, and list that xid as
+# running. Prints the open transaction's state and whether its xid is
+# older than such a snapshot: "idle in transaction|true".
 tx_state() {
-	zl_sql "$db" "SELECT state || '|' || (backend_xid IS NOT NULL) FROM pg_stat_activity
-		WHERE pid = $tx_backend"
+	_zl_psql "$db" -c "SELECT pg_current_xact_id()" -c "SELECT state || '|' ||
+		coalesce((backend_xid::text::bigint < pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+		% 4294967296)::text, 'no xid') FROM pg_stat_activity WHERE pid = $tx_backend" | tail -n 1
 }
 
 # tx_changes SEED: the open transaction's changes: a link deleted, the
@@ -469,8 +476,8 @@ open_round() {
 	fi
 	tx_close || { diag "round $r: the transaction did not commit"; return 1; }
 	pass "round $r (committed)" || return 1
-	if [ "$before" != "$inside" ] || [ "$pass_count" = 0 ]; then
-		diag "round $r: after the commit the links are not those the transaction made"
+	if [ "$before" != "$inside" ] || [ "$(recorded_links)" != "$inside" ] || [ "$pass_count" = 0 ]; then
+		diag "round $r: after the commit the links recorded are not those the transaction made"
 		bad=1
 	fi
 	return "$bad"
