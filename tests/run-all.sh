@@ -272,8 +272,9 @@ if build default; then
 	start_servers
 	check default
 	# Key flows once more with the state in PostgreSQL (ZL_TEST_STATE=pg,
-	# tests/lib-zaaklink.sh): the same checks on the other backend.
-	for t in events initial_sync; do
+	# tests/lib-zaaklink.sh): the same checks on the other backend, change
+	# detection against its oracle included.
+	for t in events initial_sync detect_random; do
 		say "tests/integration/$t.sh with the state in PostgreSQL"
 		tap "pg state: $t.sh" "$ROOT/_build/default/pg-state-$t.log" \
 			env ZL_TEST_STATE=pg ZL_BIN="$ROOT/_build/default/zaaklink" \

@@ -12,7 +12,16 @@
 #  - replaying every message the queue received so far, in order (a
 #    gekoppeld adds its linkTo, an ontkoppeld removes it and must carry the
 #    payload added), gives exactly the current links: nothing missed,
-#    nothing extra, no gekoppeld for a link already announced.
+#    nothing extra, no gekoppeld for a link already announced;
+#  - the messages of the pass itself are those of the links that changed
+#    since the previous one: an ontkoppeld and a gekoppeld per changed
+#    row, nothing for an unchanged one.
+#
+# Some rounds do more, what a detection by row versions (xmin) could get
+# wrong (round_kind): VACUUM FREEZE, VACUUM FULL, or a restore-like rewrite
+# of both tables between random changes; a transaction that writes, stays
+# open over two passes and commits; one that takes its xid before a pass
+# and writes after it. Each checks that its condition held.
 #
 # Small ranges (16 and 17 ids, changed between rounds) make changes land in
 # many ranges and on both sides of bucket 0 (negative ids).
@@ -41,8 +50,12 @@ write_conf() {
 
 # The random changes, as one PL/pgSQL block; every change that breaks a
 # constraint (a taken id, a duplicate nummer) is simply skipped.
+# mutate_sql SEED LABELS_ONLY prints the block, mutate runs it.
 mutate() {
-	zl_sql "$db" "
+	zl_sql "$db" "$(mutate_sql "$@")" >/dev/null
+}
+mutate_sql() {
+	echo "
 DO \$\$
 DECLARE
 	o_ids int[];
@@ -126,12 +139,11 @@ BEGIN
 			NULL;
 		END;
 	END LOOP;
-END \$\$" >/dev/null
+END \$\$"
 }
 
 # What the links are, from PostgreSQL: "id|uuid|klantcontact_id|object_id|register|label".
-expected_links() {
-	zl_sql "$db" "SELECT o.id || '|' || o.uuid || '|' || o.klantcontact_id || '|' ||
+LINKS_SQL="SELECT o.id || '|' || o.uuid || '|' || o.klantcontact_id || '|' ||
 		o.onderwerpobjectidentificator_object_id || '|' ||
 		o.onderwerpobjectidentificator_code_register || '|' ||
 		CASE WHEN coalesce(k.nummer, '') = '' THEN k.onderwerp
@@ -141,16 +153,31 @@ expected_links() {
 		WHERE o.onderwerpobjectidentificator_code_objecttype = 'zaak'
 		AND o.onderwerpobjectidentificator_code_soort_object_id = 'uuid'
 		ORDER BY o.id"
+expected_links() {
+	zl_sql "$db" "$LINKS_SQL"
 }
 
-recorded_links() {
-	sqlite3 "$state" "SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
-		|| '|' || code_register || '|' || label FROM link ORDER BY id"
-}
+# What zaaklink recorded, in the same form: from the state file, or with
+# ZL_TEST_STATE=pg (tests/run-all.sh's "pg state" stage) from the state
+# schema in PostgreSQL.
+RECORDED_SQL="SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
+	|| '|' || code_register || '|' || label FROM %slink ORDER BY id"
+if [ "${ZL_TEST_STATE:-sqlite}" = pg ]; then
+	sdb=$(zl_state_db "$db") || bail "cannot create the state database"
+	# shellcheck disable=SC2059
+	recorded_links() { zl_sql "$sdb" "$(printf "$RECORDED_SQL" "$(zl_state_schema "$state")".)"; }
+else
+	zl_require_tools sqlite3
+	# shellcheck disable=SC2059
+	recorded_links() { sqlite3 "$state" "$(printf "$RECORDED_SQL" "")"; }
+fi
 
 # The same links as "linkTo|zaak|label", for comparing with the replay.
 expected_payloads() {
-	expected_links | awk -F'|' -v base="$base" \
+	expected_links | to_payloads
+}
+to_payloads() {
+	awk -F'|' -v base="$base" \
 		'{ print base "/klantinteracties/api/v1/onderwerpobjecten/" $2 "|urn:uuid:" $4 "|" $6 }' |
 		sort
 }
@@ -172,41 +199,347 @@ replay() {
 		sort
 }
 
+
+# The messages of one pass as "type|linkTo|zaak|label", sorted.
+pass_messages() {
+	zl_jq "$1" '(.routing_key | sub("^nl.overheid.zaken.zaak-"; "")) + "|" +
+		ev.data.linkTo + "|" + ev.data.zaak + "|" + ev.data.label' | LC_ALL=C sort
+}
+
+# changed_messages BEFORE NOW: what one pass must announce, given the links
+# before and after it (expected_links): for every onderwerpobject whose line
+# differs, an ontkoppeld of the line before and a gekoppeld of the line now
+# (docs/EVENTS.md 4; the register is not in the payload but relinks too).
+# An unchanged link gets nothing.
+changed_messages() {
+	printf '%s\n' "$1" >"$ZL_TMP/links.before"
+	printf '%s\n' "$2" | awk -F'|' -v base="$base" '
+		function msg(type, l, f) {
+			split(l, f, "|")
+			print type "|" base "/klantinteracties/api/v1/onderwerpobjecten/" f[2] "|urn:uuid:" f[4] "|" f[6]
+		}
+		NR == FNR { if ($0 != "") b[$0] = 1; next }
+		$0 != "" { n[$0] = 1 }
+		END {
+			for (l in b) if (!(l in n)) msg("ontkoppeld", l)
+			for (l in n) if (!(l in b)) msg("gekoppeld", l)
+		}' "$ZL_TMP/links.before" - | LC_ALL=C sort
+}
+
 messages=$ZL_TMP/messages.jsonl
 : >"$messages"
-bad_state=0 bad_replay=0 events=0
+bad_state=0 bad_replay=0 bad_pass=0 events=0 passes=0 pass_count=0
+before=
+
+# pass LABEL: `zaaklink once`, then the checks of every pass: the recorded
+# links equal PostgreSQL's, the replay of all messages so far gives them,
+# and the messages of this pass are exactly those of the links that changed
+# since the previous pass (none for a link that did not). Sets before to
+# the links now and pass_count to the messages of the pass.
+pass() {
+	local label=$1 rc=0 f now rec got want
+	zl_once "$conf" "$log" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "$label: once exited $rc"
+		tail -n 5 "$log" | sed 's/^/# /'
+		return 1
+	fi
+	passes=$((passes + 1))
+	f=$(zl_drain "$q" "" 1)
+	cat "$f" >>"$messages"
+	events=$(zl_count "$messages")
+	pass_count=$(zl_count "$f")
+	now=$(expected_links)
+	rec=$(recorded_links)
+	if [ "$rec" != "$now" ]; then
+		bad_state=$((bad_state + 1))
+		diag "$label: recorded links differ from PostgreSQL's:"
+		diff <(printf '%s\n' "$now") <(printf '%s\n' "$rec") | head -n 10 | sed 's/^/# /'
+	fi
+	got=$(replay "$messages") want=$(printf '%s' "$now" | to_payloads)
+	if [ "$got" != "$want" ]; then
+		bad_replay=$((bad_replay + 1))
+		diag "$label: the messages replayed differ from PostgreSQL's links:"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -n 10 | sed 's/^/# /'
+	fi
+	got=$(pass_messages "$f") want=$(changed_messages "$before" "$now")
+	if [ "$got" != "$want" ]; then
+		bad_pass=$((bad_pass + 1))
+		diag "$label: the pass's messages are not those of the links that changed:"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -n 10 | sed 's/^/# /'
+	fi
+	before=$now
+}
+
+# ---- what a detection by row versions (xmin) could get wrong ----
+#
+# Rounds of their own kinds, in the same loop and checked the same way.
+# Each checks that its condition really held; autovacuum stays off these
+# two tables so that only the test vacuums them, and pageinspect shows
+# which row versions are frozen.
+zl_sql "$db" "ALTER TABLE klantinteracties_onderwerpobject SET (autovacuum_enabled = off);
+	ALTER TABLE klantinteracties_klantcontact SET (autovacuum_enabled = off);
+	CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null ||
+	bail "cannot turn autovacuum off or create the extension pageinspect"
+TABLES="'klantinteracties_klantcontact'::regclass, 'klantinteracties_onderwerpobject'::regclass"
+
+# round_kind R: what round R does besides its random changes.
+round_kind() {
+	case $(($1 % 12)) in
+	2 | 8) echo freeze ;;
+	4) echo full ;;
+	10) echo restore ;;
+	5) echo open_early ;;
+	11) echo open_late ;;
+	*) echo plain ;;
+	esac
+}
+
+# One line about both tables: "relfilenodes|vacuum counts|row versions
+# whose xmin is not frozen/row versions", the numbers in the order of their
+# oids. pageinspect reads the frozen bits (both of HEAP_XMIN_COMMITTED and
+# HEAP_XMIN_INVALID, 0x0300) of each row version; the xmax is left aside,
+# as another database's session may keep a multixact of a lock from being
+# frozen.
+STATE_SQL="SELECT (SELECT string_agg(relfilenode::text, ' ' ORDER BY oid) FROM pg_class
+		WHERE oid IN ($TABLES)) || '|' ||
+	(SELECT string_agg(vacuum_count::text, ' ' ORDER BY relid) FROM pg_stat_all_tables
+		WHERE relid IN ($TABLES)) || '|' ||
+	(SELECT count(*) FILTER (WHERE t_infomask & 768 <> 768) || '/' || count(*)
+		FROM unnest(ARRAY[$TABLES]) r,
+		generate_series(0, pg_relation_size(r) / current_setting('block_size')::int - 1) b,
+		heap_page_items(get_raw_page(r::text, b::int)) WHERE lp_flags = 1)"
+declare -A ACTION_SQL=(
+	[freeze]="VACUUM (FREEZE) klantinteracties_klantcontact, klantinteracties_onderwerpobject"
+	[full]="VACUUM FULL klantinteracties_klantcontact, klantinteracties_onderwerpobject"
+	# What a dump and restore does, in one transaction: every row of both
+	# tables written anew, in another order, into new files. Prints how
+	# many rows do not carry this transaction's xid.
+	[restore]="CREATE TEMP TABLE zl_k AS SELECT * FROM klantinteracties_klantcontact;
+		CREATE TEMP TABLE zl_o AS SELECT * FROM klantinteracties_onderwerpobject;
+		TRUNCATE klantinteracties_onderwerpobject, klantinteracties_klantcontact;
+		INSERT INTO klantinteracties_klantcontact SELECT * FROM zl_k ORDER BY random();
+		INSERT INTO klantinteracties_onderwerpobject SELECT * FROM zl_o ORDER BY random();
+		SELECT (SELECT count(*) FROM klantinteracties_klantcontact WHERE xmin::text <> x) +
+			(SELECT count(*) FROM klantinteracties_onderwerpobject WHERE xmin::text <> x)
+		FROM (SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS x) c"
+)
+
+# vacuum_round R KIND: random changes, KIND's action on both tables
+# (ACTION_SQL), random changes again, all in one psql. True when the action
+# did what it is for: VACUUM FREEZE counted as a vacuum of both tables and
+# froze the xmin of every row version (those written before it too); VACUUM FULL
+# and the restore rewrote both (new relfilenodes); after the restore every
+# row has the new row version.
+vacuum_round() {
+	local r=$1 kind=$2 out s1 s2 n1 n2 v1 v2 f2 rewritten=0
+	out=$(_zl_psql "$db" -c "$(mutate_sql $((seed + r)) false)" -c "$STATE_SQL" \
+		-c "${ACTION_SQL[$kind]}" -c "$STATE_SQL" -c "$(mutate_sql $((seed + r + 500000)) false)") ||
+		{ diag "round $r: $kind failed"; return 1; }
+	s1=$(head -n 1 <<<"$out") s2=$(tail -n 1 <<<"$out")
+	IFS='|' read -r n1 v1 _ <<<"$s1"
+	IFS='|' read -r n2 v2 f2 <<<"$s2"
+	[ "${n1% *}" != "${n2% *}" ] && [ "${n1#* }" != "${n2#* }" ] && rewritten=1
+	case $kind in
+	freeze)
+		if [ "$v2" != "$((${v1% *} + 1)) $((${v1#* } + 1))" ] || [[ ! $f2 =~ ^0/[1-9] ]]; then
+			diag "round $r: VACUUM FREEZE: vacuum_count $v1, then $v2; not frozen: $f2 row versions"
+			return 1
+		fi
+		;;
+	full | restore)
+		if [ "$rewritten" != 1 ]; then
+			diag "round $r: $kind did not rewrite both tables (relfilenodes $n1, then $n2)"
+			return 1
+		fi
+		if [ "$kind" = restore ] && [ "$(sed -n 2p <<<"$out")" != 0 ]; then
+			diag "round $r: after the restore $(sed -n 2p <<<"$out") rows have an old row version"
+			return 1
+		fi
+		;;
+	esac
+}
+
+# ---- a transaction that stays open across passes ----
+#
+# A psql in the background (a coprocess), so that the test says when it
+# commits. tx_sql sends statements and prints their rows; tx_state says
+# whether its backend is idle in a transaction with an xid older than
+# the next pass's snapshot.
+tx_pid=
+tx_open() {
+	coproc TX { _zl_psql "$db" 2>&1; }
+	# shellcheck disable=SC2153
+	tx_pid=$TX_PID tx_in=${TX[1]} tx_out=${TX[0]}
+	tx_backend=$(tx_sql "SELECT pg_backend_pid();")
+	[ -n "$tx_backend" ] && tx_sql "BEGIN;"
+}
+tx_sql() {
+	local line
+	printf '%s\n\\echo __zl_tx_end__\n' "$1" >&"$tx_in" || return 1
+	while IFS= read -r -t 60 line <&"$tx_out"; do
+		[ "$line" = __zl_tx_end__ ] && return 0
+		printf '%s\n' "$line"
+	done
+	return 1
+}
+tx_close() {
+	local rc=0
+	tx_sql "COMMIT;" || rc=1
+	eval "exec $tx_in>&-"
+	wait "$tx_pid" || rc=1
+	tx_pid=
+	return "$rc"
+}
+zl_on_exit '[ -n "$tx_pid" ] && kill "$tx_pid" 2>/dev/null'
+# tx_state: first a transaction of its own that takes an xid and commits,
+# as other writers do: the snapshots taken afterwards (the next pass's)
+# then have an xmax above the open transaction's xid, and list that xid as
+# running. Prints the open transaction's state and whether its xid is
+# older than such a snapshot: "idle in transaction|true".
+tx_state() {
+	_zl_psql "$db" -c "SELECT pg_current_xact_id()" -c "SELECT state || '|' ||
+		coalesce((backend_xid::text::bigint < pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+		% 4294967296)::text, 'no xid') FROM pg_stat_activity WHERE pid = $tx_backend" | tail -n 1
+}
+
+# tx_changes SEED: the open transaction's changes: a link deleted, the
+# onderwerp of a klantcontact with links edited, a new klantcontact with
+# two links and a new link to the edited one, at free ids anywhere.
+tx_changes() {
+	tx_sql "DO \$\$
+DECLARE
+	k int;
+	k_old int;
+BEGIN
+	PERFORM setseed(($1 % 1000000)::float8 / 1000001);
+	DELETE FROM klantinteracties_onderwerpobject WHERE id = (SELECT id
+		FROM klantinteracties_onderwerpobject WHERE klantcontact_id IS NOT NULL
+		AND onderwerpobjectidentificator_code_objecttype = 'zaak' ORDER BY random() LIMIT 1);
+	SELECT klantcontact_id INTO k_old FROM klantinteracties_onderwerpobject
+	WHERE klantcontact_id IS NOT NULL ORDER BY random() LIMIT 1;
+	UPDATE klantinteracties_klantcontact
+	SET onderwerp = 'Open transactie ' || floor(random() * 1000) WHERE id = k_old;
+	INSERT INTO klantinteracties_klantcontact
+		(id, uuid, nummer, kanaal, onderwerp, inhoud, taal, vertrouwelijk,
+		 plaatsgevonden_op, metadata, reactie, hoofd_onderwerp_type, verdere_actie_ondernomen)
+	SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Onderwerp ' || floor(random() * 1000), '',
+		'nld', false, now(), '{}', '', '', false
+	FROM generate_series(-60, 400) g
+	WHERE NOT EXISTS (SELECT FROM klantinteracties_klantcontact WHERE id = g)
+	ORDER BY random() LIMIT 1
+	RETURNING id INTO k;
+	INSERT INTO klantinteracties_onderwerpobject
+		(id, uuid, klantcontact_id, was_klantcontact_id,
+		 onderwerpobjectidentificator_code_objecttype,
+		 onderwerpobjectidentificator_code_soort_object_id,
+		 onderwerpobjectidentificator_object_id,
+		 onderwerpobjectidentificator_code_register)
+	SELECT g, gen_random_uuid(), (ARRAY[k, k, coalesce(k_old, k)])[row_number() OVER ()],
+		NULL, 'zaak', 'uuid', gen_random_uuid()::text, 'open-zaak'
+	FROM (SELECT g FROM generate_series(-60, 400) g
+		WHERE NOT EXISTS (SELECT FROM klantinteracties_onderwerpobject WHERE id = g)
+		ORDER BY random() LIMIT 3) f;
+END \$\$;"
+}
+
+# open_round R KIND: a round with a transaction open across passes.
+#  open_early: the transaction writes, then two passes run while it is
+#  open (its changes are older than their snapshots, yet invisible to
+#  them), then it commits and a pass must find all of them.
+#  open_late: the transaction takes its xid, a pass runs while it has
+#  written nothing, then it writes and commits (its xid older than that
+#  pass's snapshot) and the next pass must find all of it.
+# Outside it, the round's random changes, committed before. True when the
+# transaction was open during its passes, they did not see its changes,
+# and the pass after the commit saw them; false also when a pass failed.
+open_round() {
+	local r=$1 kind=$2 inside bad=0 i st
+	mutate $((seed + r)) false
+	tx_open || { diag "round $r: cannot open the transaction"; return 1; }
+	if [ "$kind" = open_early ]; then
+		tx_changes $((seed + r)) || { diag "round $r: the transaction's changes failed"; return 1; }
+	else
+		tx_sql "SELECT pg_current_xact_id();" >/dev/null
+	fi
+	for i in 1 2; do
+		[ "$kind" = open_late ] && [ "$i" = 2 ] && break
+		st=$(tx_state)
+		[ "$st" = "idle in transaction|true" ] ||
+			{ diag "round $r: before pass $i the transaction is '$st'"; bad=1; }
+		pass "round $r (transaction open, pass $i)" || return 1
+		if [ "$i" = 2 ] && [ "$pass_count" != 0 ]; then
+			diag "round $r: pass 2 with the transaction open announced $pass_count"
+			bad=1
+		fi
+	done
+	if [ "$kind" = open_late ]; then
+		tx_changes $((seed + r)) || { diag "round $r: the transaction's changes failed"; return 1; }
+	fi
+	inside=$(tx_sql "$LINKS_SQL;")
+	if [ "$inside" = "$before" ] || [ "$(recorded_links)" != "$before" ]; then
+		diag "round $r: the transaction's changes were not hidden from the passes, or changed no link"
+		bad=1
+	fi
+	tx_close || { diag "round $r: the transaction did not commit"; return 1; }
+	pass "round $r (committed)" || return 1
+	if [ "$before" != "$inside" ] || [ "$(recorded_links)" != "$inside" ] || [ "$pass_count" = 0 ]; then
+		diag "round $r: after the commit the links recorded are not those the transaction made"
+		bad=1
+	fi
+	return "$bad"
+}
+
+declare -A kind_n=() kind_ok=()
 for r in $(seq 1 "$rounds"); do
 	# The range size changes every eighth round: every range is then read.
 	# Every third round changes only klantcontacten: the link rows stay,
 	# their labels do not.
 	write_conf $((r % 16 < 8 ? 16 : 17))
-	mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
-	rc=0
-	zl_once "$conf" "$log" || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		fail "round $r: once exited $rc"
-		tail -n 5 "$log" | sed 's/^/# /'
-		break
-	fi
-	f=$(zl_drain "$q" "" 1)
-	cat "$f" >>"$messages"
-	events=$(zl_count "$messages")
-	if [ "$(recorded_links)" != "$(expected_links)" ]; then
-		bad_state=$((bad_state + 1))
-		diag "round $r: recorded links differ from PostgreSQL's:"
-		diff <(expected_links) <(recorded_links) | head -n 10 | sed 's/^/# /'
-	fi
-	if [ "$(replay "$messages")" != "$(expected_payloads)" ]; then
-		bad_replay=$((bad_replay + 1))
-		diag "round $r: the messages replayed differ from PostgreSQL's links:"
-		diff <(expected_payloads) <(replay "$messages") | head -n 10 | sed 's/^/# /'
-	fi
+	kind=$(round_kind "$r")
+	kind_n[$kind]=$((${kind_n[$kind]:-0} + 1))
+	case $kind in
+	freeze | full | restore)
+		# random changes before and after it, one pass for all
+		bad=0
+		vacuum_round "$r" "$kind" || bad=1
+		pass "round $r ($kind)" || break
+		;;
+	open_*)
+		bad=0
+		open_round "$r" "$kind" || bad=1
+		[ -n "$tx_pid" ] && break
+		;;
+	*)
+		mutate $((seed + r)) "$([ $((r % 3)) -eq 0 ] && echo true || echo false)"
+		pass "round $r" || break
+		bad=0
+		;;
+	esac
+	[ "$bad" = 0 ] && kind_ok[$kind]=$((${kind_ok[$kind]:-0} + 1))
 done
 links=$(expected_links | grep -c .)
-diag "$rounds rounds of $changes changes: $events messages, $links links at the end"
+diag "$rounds rounds of $changes changes: $passes passes, $events messages, $links links at the end"
 is "$bad_state" 0 "after every pass the recorded links equal PostgreSQL's (seed $seed)"
 is "$bad_replay" 0 "after every pass the messages replayed give PostgreSQL's links (seed $seed)"
 cmp_ok "$events" -gt "$rounds" "the changes produced events (more than one a round)"
+is "$bad_pass" 0 "every pass announced the links that changed, once, and no other (seed $seed)"
+for kind in freeze full restore open_early open_late; do
+	case $kind in
+	freeze) what="VACUUM FREEZE of both tables, every row version frozen, changes before and after" ;;
+	full) what="VACUUM FULL of both tables rewrote them, changes before and after" ;;
+	restore) what="a restore-like rewrite gave every row a new row version, changes before and after" ;;
+	open_early) what="a transaction that wrote before two passes: open, unseen by them, seen after its commit" ;;
+	open_late) what="a transaction with an xid before a pass, written after it: unseen, then seen" ;;
+	esac
+	is "${kind_ok[$kind]:-0}/${kind_n[$kind]:-0}" "${kind_n[$kind]:-0}/${kind_n[$kind]:-0}" \
+		"$what: ${kind_n[$kind]:-0} rounds, each confirmed"
+done
+if [ "$rounds" -ge 12 ]; then
+	cmp_ok "$((${kind_n[freeze]:-0} >= 2 && ${kind_n[full]:-0} && ${kind_n[restore]:-0} &&
+		${kind_n[open_early]:-0} && ${kind_n[open_late]:-0}))" -eq 1 \
+		"every kind of round ran, VACUUM FREEZE at least twice"
+fi
 
 # A full pass over the result finds nothing left to do.
 rc=0; zl_zl -c "$conf" once --full 2>>"$log" || rc=$?
