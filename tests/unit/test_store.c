@@ -316,7 +316,7 @@ START_TEST(test_links_looked_up_by_id)
 	struct zl_link l;
 	struct zl_link_iter *it;
 	const struct zl_link *got;
-	int64_t stored[] = {-3, 5, 7, 1023, 4096};
+	int64_t stored[] = {4096, 5, -3, 1023, 7}; /* not in id order */
 	int64_t ask[] = {-9, -3, 4, 5, 7, 8, 1023, 2048, 4096, 5000};
 	int64_t want[] = {-3, 5, 7, 1023, 4096};
 	int n = 0;
