@@ -143,9 +143,16 @@ expected_links() {
 		ORDER BY o.id"
 }
 
+# What zaaklink recorded, the same way, from its state (ZL_TEST_STATE=pg: the
+# schema standing for the state file).
 recorded_links() {
-	sqlite3 "$state" "SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
+	local sql="SELECT id || '|' || uuid || '|' || klantcontact_id || '|' || object_id
 		|| '|' || code_register || '|' || label FROM link ORDER BY id"
+	if [ "${ZL_TEST_STATE:-sqlite}" = pg ]; then
+		_zl_psql "$(zl_state_db "$db")" -c "SET search_path = $(zl_state_schema "$state")" -c "$sql"
+	else
+		sqlite3 "$state" "$sql"
+	fi
 }
 
 # The same links as "linkTo|zaak|label", for comparing with the replay.
@@ -207,6 +214,56 @@ diag "$rounds rounds of $changes changes: $events messages, $links links at the 
 is "$bad_state" 0 "after every pass the recorded links equal PostgreSQL's (seed $seed)"
 is "$bad_replay" 0 "after every pass the messages replayed give PostgreSQL's links (seed $seed)"
 cmp_ok "$events" -gt "$rounds" "the changes produced events (more than one a round)"
+
+# Many klantcontacten edited at once: more link rows pointing into changed
+# klantcontact ranges than a pass looks up in one batch, scattered over the
+# onderwerpobject ranges, some of whose link rows change too (those ranges
+# are read whole). Ids far from the random rounds' (-60..340).
+check_links() { # WHAT
+	if [ "$(recorded_links)" != "$(expected_links)" ]; then
+		bad_state=$((bad_state + 1))
+		diag "$1: recorded links differ from PostgreSQL's:"
+		diff <(expected_links) <(recorded_links) | head -n 10 | sed 's/^/# /'
+	fi
+	if [ "$(replay "$messages")" != "$(expected_payloads)" ]; then
+		bad_replay=$((bad_replay + 1))
+		diag "$1: the messages replayed differ from PostgreSQL's links:"
+		diff <(expected_payloads) <(replay "$messages") | head -n 10 | sed 's/^/# /'
+	fi
+}
+bad_state=0 bad_replay=0
+zl_sql "$db" "INSERT INTO klantinteracties_klantcontact (id, uuid, nummer, kanaal, onderwerp,
+		inhoud, taal, vertrouwelijk, plaatsgevonden_op, metadata, reactie,
+		hoofd_onderwerp_type, verdere_actie_ondernomen)
+	SELECT g, gen_random_uuid(), NULL, 'telefoon', 'Bulk ' || g, '', 'nld', false, now(), '{}',
+		'', '', false FROM generate_series(1000, 2399) g;
+	INSERT INTO klantinteracties_onderwerpobject (id, uuid, klantcontact_id,
+		onderwerpobjectidentificator_code_objecttype,
+		onderwerpobjectidentificator_code_soort_object_id,
+		onderwerpobjectidentificator_object_id, onderwerpobjectidentificator_code_register)
+	SELECT g, gen_random_uuid(), 1000 + (g * 7) % 1400, 'zaak', 'uuid', gen_random_uuid()::text,
+		'open-zaak' FROM generate_series(3000, 5499) g" >/dev/null
+rc=0; zl_once "$conf" "$log" || rc=$?
+cat "$(zl_drain "$q" 2500 20)" >>"$messages"
+is "$rc/$(zl_count "$messages")" "0/$((events + 2500))" "2 500 links more: one gekoppeld each"
+check_links "2 500 links more"
+relinked=$(zl_sql "$db" "SELECT count(*) FROM klantinteracties_onderwerpobject
+	WHERE id BETWEEN 3000 AND 5499
+	  AND (klantcontact_id % 3 <> 0 OR klantcontact_id % 5 = 0 OR id % 97 = 0)")
+zl_sql "$db" "UPDATE klantinteracties_klantcontact SET onderwerp = onderwerp || ' (2)'
+		WHERE id BETWEEN 1000 AND 2399 AND id % 3 <> 0;
+	UPDATE klantinteracties_klantcontact SET nummer = 'B' || id
+		WHERE id BETWEEN 1000 AND 2399 AND id % 5 = 0;
+	UPDATE klantinteracties_onderwerpobject
+	SET onderwerpobjectidentificator_object_id = gen_random_uuid()::text
+		WHERE id BETWEEN 3000 AND 5499 AND id % 97 = 0" >/dev/null
+rc=0; zl_once "$conf" "$log" || rc=$?
+f=$(zl_drain "$q" $((2 * relinked)) 20)
+cat "$f" >>"$messages"
+is "$rc/$(zl_count "$f")" "0/$((2 * relinked))" \
+	"$relinked of them relinked at once (klantcontact or link row edited): two events each"
+check_links "klantcontacten of $relinked links edited at once"
+is "$bad_state/$bad_replay" 0/0 "after many klantcontacten edited at once the links and the messages are PostgreSQL's"
 
 # A full pass over the result finds nothing left to do.
 rc=0; zl_zl -c "$conf" once --full 2>>"$log" || rc=$?
