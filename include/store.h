@@ -183,6 +183,13 @@ struct zl_link_iter *store_links_range(struct zl_store *st, int64_t lo, int64_t 
  * 0 at the end, -1 on error. */
 int store_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err);
 void store_links_free(struct zl_link_iter *it);
+/* Iterates the stored links among the n ids (ascending, no id twice) in
+ * id order, through store_links_next() and store_links_free(); an id with
+ * no stored link is left out. ids must stay valid until store_links_free().
+ * For a pass that reads scattered rows: one query for many ids (SQLite: a
+ * statement prepared once, stepped per id; PostgreSQL: one round trip). */
+struct zl_link_iter *store_links_ids(struct zl_store *st, const int64_t *ids, size_t n,
+                                     struct zl_err *err);
 
 /* [in a transaction] Stores (inserting or replacing) or forgets one link;
  * forgetting one that is not there is no error. */

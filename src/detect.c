@@ -17,6 +17,8 @@
  * the ranges that differ. The pass reads and diffs only the onderwerpobject
  * ranges that differ, and the link rows that point into a klantcontact
  * range that differs. An idle pass therefore receives two summary rows.
+ * The latter rows are scattered over the onderwerpobject ids: their stored
+ * links are looked up a batch of rows at a time (store_links_ids()).
  *
  * Ranges that differ are read in runs of consecutive ranges through one
  * cursor per run and diffed range by range against the stored links of
@@ -207,15 +209,14 @@ static int link_copy(const struct zl_link *src, struct zl_link *dst)
 	return 0;
 }
 
-static int load_range(struct pass *p, int64_t first, int64_t last, struct range_links *b,
+/* Copies the stored links of an iterator into b, which it empties first;
+ * first..last names them in the error. Frees the iterator. */
+static int take_links(struct zl_link_iter *it, struct range_links *b, int64_t first, int64_t last,
                       struct zl_err *err)
 {
-	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
 	const struct zl_link *l;
 	int rc;
 
-	if (!it)
-		return -1;
 	range_links_clear(b);
 	while ((rc = store_links_next(it, &l, err)) == 1) {
 		if (b->n == b->cap) {
@@ -243,6 +244,14 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 	}
 	store_links_free(it);
 	return rc < 0 ? -1 : 0;
+}
+
+static int load_range(struct pass *p, int64_t first, int64_t last, struct range_links *b,
+                      struct zl_err *err)
+{
+	struct zl_link_iter *it = store_links_range(p->st, first, last, err);
+
+	return it ? take_links(it, b, first, last, err) : -1;
 }
 
 /*
@@ -318,17 +327,101 @@ static bool has_range(const struct fp_list *l, int64_t range)
 }
 
 /*
+ * Link rows diff_contacts() has read and not yet diffed, copied out of the
+ * cursor's batch (each row's strings in one block of mem), so that their
+ * stored links are looked up together: one store query per batch, not one
+ * per row.
+ */
+#define CONTACT_BATCH 1000
+
+struct row_batch {
+	struct zl_row v[CONTACT_BATCH];
+	char *mem[CONTACT_BATCH];
+	int64_t ids[CONTACT_BATCH];
+	size_t n;
+};
+
+/* Appends a copy of row; its strings, NULL ones too, keep their values. */
+static int batch_add(struct row_batch *b, const struct zl_row *row, struct zl_err *err)
+{
+	const char *const src[] = {row->uuid,      row->objecttype,    row->soort_object_id,
+	                           row->object_id, row->code_register, row->onderwerp,
+	                           row->nummer};
+	const char **dst[] = {
+	    &b->v[b->n].uuid,      &b->v[b->n].objecttype,    &b->v[b->n].soort_object_id,
+	    &b->v[b->n].object_id, &b->v[b->n].code_register, &b->v[b->n].onderwerp,
+	    &b->v[b->n].nummer};
+	size_t len = 0;
+	char *m;
+
+	for (size_t i = 0; i < ZL_ARRAY_LEN(src); i++)
+		len += src[i] ? strlen(src[i]) + 1 : 0;
+	if (!(m = malloc(len ? len : 1)))
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while keeping onderwerpobject %lld",
+		                  (long long)row->id);
+	b->v[b->n] = *row;
+	b->mem[b->n] = m;
+	b->ids[b->n] = row->id;
+	for (size_t i = 0; i < ZL_ARRAY_LEN(src); i++) {
+		*dst[i] = src[i] ? m : NULL;
+		if (src[i]) {
+			size_t n = strlen(src[i]) + 1;
+
+			memcpy(m, src[i], n);
+			m += n;
+		}
+	}
+	b->n++;
+	return 0;
+}
+
+static void batch_clear(struct row_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->mem[i]);
+	b->n = 0;
+}
+
+/* Diffs the rows of a batch (in id order) against their stored links, read
+ * in one query, and empties it. Applying a row writes only its own link, so
+ * the links read before are those each row would have found. */
+static int batch_apply(struct pass *p, struct row_batch *b, struct range_links *links,
+                       struct zl_err *err)
+{
+	struct zl_link_iter *it;
+	size_t j = 0;
+	int rc = 0;
+
+	if (b->n == 0)
+		return 0;
+	it = store_links_ids(p->st, b->ids, b->n, err);
+	if (!it || take_links(it, links, b->ids[0], b->ids[b->n - 1], err) < 0)
+		rc = -1;
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
+		bool stored = j < links->n && links->v[j].id == b->v[i].id;
+
+		rc = apply(p, stored ? &links->v[j] : NULL, &b->v[i], err);
+		if (stored)
+			j++;
+	}
+	batch_clear(b);
+	return rc;
+}
+
+/*
  * Diffs the link rows that point into a changed klantcontact range. Such a
  * row's own range may be unchanged: its onderwerp or nummer may not. The
  * rows are found through the klantcontact_id index and diffed one by one
- * against their stored link, except those in a range of changed, which
- * diff_ranges() reads and diffs whole.
+ * against their stored link (looked up a batch at a time), except those in
+ * a range of changed, which diff_ranges() reads and diffs whole.
  */
 static int diff_contacts(struct pass *p, const struct fp_list *contacts,
                          const struct fp_list *changed, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
 	int64_t *lo = malloc(contacts->n * sizeof(*lo)), *hi = malloc(contacts->n * sizeof(*hi));
+	struct row_batch *batch = calloc(1, sizeof(*batch));
 	struct range_links links = {0};
 	struct zl_row_cursor *cur = NULL;
 	const struct zl_row *row;
@@ -337,7 +430,7 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 	bool seen = false; /* a row was read: range is its range */
 	int rc = 0, more = 0;
 
-	if (!lo || !hi) {
+	if (!lo || !hi || !batch) {
 		rc = zl_err_set(err, ZL_EX_SOFTWARE,
 		                "out of memory while listing %zu changed klantcontact ranges",
 		                contacts->n);
@@ -369,12 +462,18 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		if (has_range(changed, range))
 			continue;
 		p->stats->rows_read++;
-		if ((rc = load_range(p, row->id, row->id, &links, err)) == 0)
-			rc = apply(p, links.n ? &links.v[0] : NULL, row, err);
+		if ((rc = batch_add(batch, row, err)) == 0 && batch->n == CONTACT_BATCH)
+			rc = batch_apply(p, batch, &links, err);
 	}
 	if (more < 0)
 		rc = -1;
+	if (rc == 0)
+		rc = batch_apply(p, batch, &links, err);
 out:
+	if (batch) {
+		batch_clear(batch);
+		free(batch);
+	}
 	range_links_clear(&links);
 	free(links.v);
 	source_rows_free(cur);

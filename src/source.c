@@ -119,13 +119,23 @@
 /* (ow, kc, lo, hi), bounds included */
 #define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
 
-/* The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
- * two arrays, bounds included, found through the klantcontact_id index:
- * (lo, hi, ow, kc). */
+/*
+ * The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
+ * two arrays, bounds included: (lo, hi, ow, kc). Each range is a subquery of
+ * its own (LATERAL, kept apart by OFFSET 0), in which the link rows come
+ * through the klantcontact_id index and their klantcontacten through the
+ * primary key, both limited to the range. Joined as one query, PostgreSQL
+ * cannot estimate how few rows a range holds (it guessed 6 000 where there
+ * are 500, so 400 000 for 64 ranges) and hashed the whole klantcontact
+ * table for them: a scan of every klantcontact in a pass that needs a few.
+ */
 #define CONTACT_ROWS_SQL                                                                           \
-	ROWS_CURSOR " FROM unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi)"                    \
-	            " JOIN %s o ON o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi"        \
-	            " LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE " ORDER BY o.id"
+	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.* FROM"                                     \
+	" unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (SELECT o.id,"    \
+	" o.uuid, o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID            \
+	", " COL_REGISTER ", k.onderwerp, k.nummer FROM %s o LEFT JOIN %s k ON k.id ="             \
+	" o.klantcontact_id AND k.id >= r.lo AND k.id <= r.hi" LINK_WHERE                          \
+	" AND o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi OFFSET 0) x ORDER BY x.id"
 
 struct zl_source {
 	char *conninfo;

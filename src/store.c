@@ -147,6 +147,12 @@ void store_links_free(struct zl_link_iter *it)
 		it->st->ops->links_free(it);
 }
 
+struct zl_link_iter *store_links_ids(struct zl_store *st, const int64_t *ids, size_t n,
+                                     struct zl_err *err)
+{
+	return st->ops->links_ids(st, ids, n, err);
+}
+
 int store_link_put(struct zl_store *st, const struct zl_link *link, struct zl_err *err)
 {
 	return st->ops->link_put(st, link, err);

@@ -22,6 +22,7 @@ enum sdb_stmt {
 	ST_RANGE_DELETE,
 	ST_LINK_PUT,
 	ST_LINK_DELETE,
+	ST_LINK_GET,
 	ST_OUTBOX_ADD,
 	ST_OUTBOX_STAGE,
 	ST_COUNT
@@ -46,6 +47,8 @@ struct store_ops {
 	                                    struct zl_err *err);
 	int (*links_next)(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err);
 	void (*links_free)(struct zl_link_iter *it);
+	struct zl_link_iter *(*links_ids)(struct zl_store *st, const int64_t *ids, size_t n,
+	                                  struct zl_err *err);
 	int (*link_put)(struct zl_store *st, const struct zl_link *link, struct zl_err *err);
 	int (*link_delete)(struct zl_store *st, int64_t id, struct zl_err *err);
 	int (*outbox_add)(struct zl_store *st, const struct zl_event *ev, int64_t link_id,
@@ -104,6 +107,8 @@ struct zl_link_iter {
 	struct zl_store *st;
 	struct zl_link link;   /* the current one, owned here */
 	sqlite3_stmt *stmt;    /* SQLite: the open query */
+	const int64_t *ids;    /* SQLite, store_links_ids(): the ids to look up */
+	size_t n_ids, next_id; /* how many, and the next one to look up */
 	struct pg_result *res; /* PostgreSQL: the range's rows, all read at once */
 	int row;               /* PostgreSQL: the next row of res */
 };

@@ -758,6 +758,7 @@ static const struct store_ops spg_ops = {
     .links_range = spg_links_range,
     .links_next = spg_links_next,
     .links_free = spg_links_free,
+    .links_ids = spg_links_ids,
     .link_put = spg_link_put,
     .link_delete = spg_link_delete,
     .outbox_add = spg_outbox_add,

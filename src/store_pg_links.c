@@ -9,7 +9,8 @@
  * announce is a few thousand round trips, not millions. Every read
  * flushes the queue first, so it sees them.
  * A range of links is read in one query and walked from its result: a
- * range holds at most range_size links.
+ * range holds at most range_size links. So are the links of a list of ids
+ * (a pass's batch of scattered rows): one round trip, not one per id.
  */
 #include "store_pg.h"
 
@@ -140,6 +141,42 @@ void spg_links_free(struct zl_link_iter *it)
 	diff_link_clear(&it->link);
 	PQclear(it->res);
 	free(it);
+}
+
+/* One round trip for all ids: the array goes as one text parameter. */
+struct zl_link_iter *spg_links_ids(struct zl_store *st, const int64_t *ids, size_t n,
+                                   struct zl_err *err)
+{
+	struct zl_link_iter *it = calloc(1, sizeof(*it));
+	struct zl_text arr = {0};
+	const char *p[1];
+
+	if (it) {
+		zl_text_add(&arr, "{");
+		for (size_t i = 0; i < n; i++)
+			zl_text_add(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
+		zl_text_add(&arr, "}");
+	}
+	if (!it || arr.failed) {
+		free(it);
+		free(arr.buf);
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while asking for %zu stored links",
+		           n);
+		return NULL;
+	}
+	p[0] = arr.buf;
+	it->st = st;
+	it->res = spg_query(st,
+	                    "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
+	                    " object_id, code_register, zaak, link_to, label"
+	                    " FROM link WHERE id = ANY ($1::bigint[]) ORDER BY id",
+	                    1, p, "read links", err);
+	free(arr.buf);
+	if (!it->res) {
+		free(it);
+		return NULL;
+	}
+	return it;
 }
 
 int spg_link_put(struct zl_store *st, const struct zl_link *l, struct zl_err *err)

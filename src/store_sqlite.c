@@ -100,6 +100,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " soort_object_id, object_id, code_register, zaak, link_to, label)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_LINK_DELETE] = "DELETE FROM link WHERE id = ?",
+    [ST_LINK_GET] = "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
+                    " object_id, code_register, zaak, link_to, label FROM link WHERE id = ?",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
     [ST_OUTBOX_STAGE] = "INSERT INTO temp.staged (event_id, type, source, subject, link_id, time,"
@@ -575,6 +577,7 @@ static const struct store_ops sq_ops = {
     .links_range = sq_links_range,
     .links_next = sq_links_next,
     .links_free = sq_links_free,
+    .links_ids = sq_links_ids,
     .link_put = sq_link_put,
     .link_delete = sq_link_delete,
     .outbox_add = sq_outbox_add,

@@ -49,6 +49,8 @@ struct zl_link_iter *sq_links_range(struct zl_store *st, int64_t lo, int64_t hi,
                                     struct zl_err *err);
 int sq_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err);
 void sq_links_free(struct zl_link_iter *it);
+struct zl_link_iter *sq_links_ids(struct zl_store *st, const int64_t *ids, size_t n,
+                                  struct zl_err *err);
 int sq_link_put(struct zl_store *st, const struct zl_link *link, struct zl_err *err);
 int sq_link_delete(struct zl_store *st, int64_t id, struct zl_err *err);
 int sq_checkpoint_get(struct zl_store *st, struct zl_checkpoint *cp, struct zl_err *err);

@@ -113,14 +113,34 @@ struct zl_link_iter *sq_links_range(struct zl_store *st, int64_t lo, int64_t hi,
 	return it;
 }
 
+/*
+ * The ids iterator of sq_links_ids(): steps the cached statement
+ * ST_LINK_GET for each id in turn until one has a link. SQLITE_ROW with the
+ * statement on that link, SQLITE_DONE after the last id, or an error code.
+ */
+static int step_ids(struct zl_link_iter *it)
+{
+	sqlite3_stmt *s = it->st->stmt[ST_LINK_GET];
+	int rc = SQLITE_DONE;
+
+	sqlite3_reset(s);
+	while (it->next_id < it->n_ids) {
+		sqlite3_bind_int64(s, 1, it->ids[it->next_id++]);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			break;
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
 int sq_links_next(struct zl_link_iter *it, const struct zl_link **link, struct zl_err *err)
 {
-	sqlite3_stmt *s = it->stmt;
+	sqlite3_stmt *s = it->ids ? it->st->stmt[ST_LINK_GET] : it->stmt;
 	struct zl_link *l = &it->link;
 	int rc;
 
 	diff_link_clear(l);
-	rc = sqlite3_step(s);
+	rc = it->ids ? step_ids(it) : sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
@@ -149,8 +169,32 @@ void sq_links_free(struct zl_link_iter *it)
 	if (!it)
 		return;
 	diff_link_clear(&it->link);
+	if (it->ids)
+		sqlite3_reset(it->st->stmt[ST_LINK_GET]);
 	sqlite3_finalize(it->stmt);
 	free(it);
+}
+
+/* The statement is the one sq_open() prepared: a pass looks up thousands
+ * of ids, and preparing costs more than stepping. */
+struct zl_link_iter *sq_links_ids(struct zl_store *st, const int64_t *ids, size_t n,
+                                  struct zl_err *err)
+{
+	struct zl_link_iter *it;
+
+	if (!st->stmt[ST_LINK_GET]) {
+		zl_err_set(err, ZL_EX_SOFTWARE, "state file %s is open read-only: links by id",
+		           st->path);
+		return NULL;
+	}
+	if (!(it = calloc(1, sizeof(*it)))) {
+		zl_err_set(err, ZL_EX_SOFTWARE, "out of memory while reading stored links");
+		return NULL;
+	}
+	it->st = st;
+	it->ids = ids;
+	it->n_ids = n;
+	return it;
 }
 
 int sq_link_put(struct zl_store *st, const struct zl_link *l, struct zl_err *err)

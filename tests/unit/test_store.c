@@ -306,6 +306,63 @@ START_TEST(test_links_iterate_by_id_within_range)
 }
 END_TEST
 
+/* Looking links up by id: those stored, in id order, the missing ones left
+ * out wherever they fall (first, between, last), and again after a write
+ * (SQLite steps one statement prepared once: it must start over). */
+START_TEST(test_links_looked_up_by_id)
+{
+	struct zl_store *st = open_rw();
+	struct zl_err err = {0};
+	struct zl_link l;
+	struct zl_link_iter *it;
+	const struct zl_link *got;
+	int64_t stored[] = {4096, 5, -3, 1023, 7}; /* not in id order */
+	int64_t ask[] = {-9, -3, 4, 5, 7, 8, 1023, 2048, 4096, 5000};
+	int64_t want[] = {-3, 5, 7, 1023, 4096};
+	int n = 0;
+
+	ck_assert_int_eq(store_begin(st, &err), 0);
+	for (size_t i = 0; i < ZL_ARRAY_LEN(stored); i++) {
+		make_link(&l, stored[i], ZL_LINK_PUBLISHED, "a");
+		ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	}
+	for (int round = 0; round < 2; round++) {
+		n = 0;
+		it = store_links_ids(st, ask, ZL_ARRAY_LEN(ask), &err);
+		ck_assert_ptr_nonnull(it);
+		while (store_links_next(it, &got, &err) == 1) {
+			ck_assert_int_lt(n, (int)ZL_ARRAY_LEN(want));
+			ck_assert_int_eq(got->id, want[n]);
+			ck_assert_str_eq(got->payload.label, "label");
+			ck_assert_str_eq(got->code_register, "open-zaak");
+			n++;
+		}
+		ck_assert_int_eq(n, (int)ZL_ARRAY_LEN(want));
+		store_links_free(it);
+		/* A write between two lookups, in the same transaction. */
+		make_link(&l, 6 + round, ZL_LINK_PUBLISHED, "a");
+		ck_assert_int_eq(store_link_put(st, &l, &err), 0);
+	}
+	/* Only the missing ones, and none at all. */
+	it = store_links_ids(st, ask, 1, &err);
+	ck_assert_ptr_nonnull(it);
+	ck_assert_int_eq(store_links_next(it, &got, &err), 0);
+	store_links_free(it);
+	it = store_links_ids(st, ask, 0, &err);
+	ck_assert_ptr_nonnull(it);
+	ck_assert_int_eq(store_links_next(it, &got, &err), 0);
+	store_links_free(it);
+	ck_assert_int_eq(store_commit(st, &err), 0);
+	/* Outside a transaction too, stopped half way. */
+	it = store_links_ids(st, ask, ZL_ARRAY_LEN(ask), &err);
+	ck_assert_ptr_nonnull(it);
+	ck_assert_int_eq(store_links_next(it, &got, &err), 1);
+	ck_assert_int_eq(got->id, -3);
+	store_links_free(it);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_rollback_leaves_nothing_of_a_pass)
 {
 	struct zl_store *st = open_rw();
@@ -675,6 +732,7 @@ END_TEST
 static void add_common_tests(TCase *tc)
 {
 	tcase_add_test(tc, test_links_iterate_by_id_within_range);
+	tcase_add_test(tc, test_links_looked_up_by_id);
 	tcase_add_test(tc, test_rollback_leaves_nothing_of_a_pass);
 	tcase_add_test(tc, test_outbox_keeps_record_order_and_removes_acked_prefix);
 	tcase_add_test(tc, test_failed_head_blocks_later_events_until_due);
