@@ -23,6 +23,10 @@
 
 /* How often a standby tries for the lock, and the active one beats. */
 #define ZL_LEADER_TICK_MS 1000
+/* How long a standby asks for the holder's name before leader.waiting says
+ * "unknown": the holder writes it just after taking the lock, and on a new
+ * state only after creating the tables. */
+#define ZL_LEADER_NAME_WAIT_MS 5000
 
 struct zl_leader {
 	struct zl_store *st; /* borrowed */

@@ -36,7 +36,7 @@ static void change(struct zl_leader *l, bool active, int64_t now_ms)
 static void try_lead(struct zl_leader *l, int64_t now_ms)
 {
 	struct zl_err err = {0};
-	struct zl_leader_info info;
+	struct zl_leader_info info = {0};
 	int rc = store_lead(l->st, &err);
 	char q[400];
 
@@ -57,9 +57,11 @@ static void try_lead(struct zl_leader *l, int64_t now_ms)
 	}
 	if (l->waiting_logged)
 		return;
-	l->waiting_logged = true;
 	if (store_leader_info(l->st, &info, &err) < 0)
-		snprintf(info.holder, sizeof(info.holder), "unknown");
+		info.holder[0] = info.since[0] = '\0';
+	if (!info.holder[0] && now_ms - l->since_ms < ZL_LEADER_NAME_WAIT_MS)
+		return;
+	l->waiting_logged = true;
 	zl_info("leader.waiting", "schema=%s holder=\"%s\" since=%s", l->schema,
 	        zl_log_quote(info.holder[0] ? info.holder : "unknown", q, sizeof(q)),
 	        info.since[0] ? info.since : "unknown");

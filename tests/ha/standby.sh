@@ -7,6 +7,8 @@
 # (SIGKILL): a standby is active within 5 s each time and publishes what
 # changed meanwhile, exactly once. Throughout, a sampler on the state
 # server checks that never two instances have a write transaction open.
+# Last, a holder that has not recorded its name yet: a standby waits for
+# the name before it logs leader.waiting.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../faults/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -112,4 +114,35 @@ is "$foreign" 0 "never one writing without the lock"
 for i in 1 2 3; do
 	[ -n "${HA_PID[i]:-}" ] && kill -0 "${HA_PID[i]}" 2>/dev/null && zl_stop "${HA_PID[i]}"
 done
+
+# ---- a holder that has not written its name yet ----
+# The lock held by a session of the test, the leader row gone: what an
+# instance looks like between taking the lock and recording its name (or
+# creating the tables of a new state). A standby asks again before it says
+# "unknown", and names the holder once the row is there.
+_zl_psql "$sdb" -c "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zaaklink'),
+		pg_catalog.hashtext('$schema'))" -c "DELETE FROM \"$schema\".leader" \
+	-c "SELECT pg_catalog.pg_sleep(120)" >/dev/null 2>&1 &
+holder=$!
+echo "$holder" >>"$ZL_TMP/pids"
+# held_without_row: the lock is held and the leader table is empty.
+held_without_row() {
+	[ "$(zl_sql "$sdb" "SELECT (SELECT count(*) FROM \"$schema\".leader) = 0 AND EXISTS
+		(SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted
+		 AND classid = pg_catalog.hashtext('zaaklink')::oid
+		 AND objid = pg_catalog.hashtext('$schema')::oid)")" = t ]
+}
+ok "a session of the test holds the lock, with no leader row" zl_wait_for 10 held_without_row
+waits=$(ha_count 1 waiting)
+ha_start 1
+sleep 2.5
+is "$(ha_count 1 waiting)" "$waits" "a standby that cannot name the holder yet does not say leader.waiting yet"
+zl_sql "$sdb" "INSERT INTO \"$schema\".leader (id, holder, since) VALUES (1, 'elsewhere:77', now())" >/dev/null
+ok "... and names it once the holder has written its name" zl_wait_for 10 sh -c \
+	"grep 'msg=leader.waiting' '${HA_LOG[1]}' | tail -n 1 | grep -q 'holder=\"elsewhere:77\" since=[0-9-]*T'"
+is "$(ha_count 1 waiting)" "$((waits + 1))" "... once"
+kill "$holder"
+ok "the lock given up: the standby takes it" \
+	zl_wait_for 10 sh -c "grep -q 'msg=leader.acquired' '${HA_LOG[1]}'"
+zl_stop "${HA_PID[1]}"
 done_testing
