@@ -16,6 +16,12 @@
 
 #include <sqlite3.h>
 
+/* The columns of a stored link, in the order both backends' row readers
+ * take them (the same in the SQLite file and the PostgreSQL schema). */
+#define ZL_LINK_COLUMNS                                                                            \
+	"id, status, uuid, klantcontact_id, objecttype, soort_object_id, object_id,"               \
+	" code_register, zaak, link_to, label"
+
 /* The statements a pass runs per row, prepared once (SQLite backend). */
 enum sdb_stmt {
 	ST_RANGE_PUT,

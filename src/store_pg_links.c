@@ -95,11 +95,9 @@ struct zl_link_iter *spg_links_range(struct zl_store *st, int64_t lo, int64_t hi
 		return NULL;
 	}
 	it->st = st;
-	it->res = spg_query(st,
-	                    "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
-	                    " object_id, code_register, zaak, link_to, label"
-	                    " FROM link WHERE id >= $1 AND id <= $2 ORDER BY id",
-	                    2, p, "read links", err);
+	it->res = spg_query(
+	    st, "SELECT " ZL_LINK_COLUMNS " FROM link WHERE id >= $1 AND id <= $2 ORDER BY id", 2,
+	    p, "read links", err);
 	if (!it->res) {
 		free(it);
 		return NULL;
@@ -166,11 +164,9 @@ struct zl_link_iter *spg_links_ids(struct zl_store *st, const int64_t *ids, size
 	}
 	p[0] = arr.buf;
 	it->st = st;
-	it->res = spg_query(st,
-	                    "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
-	                    " object_id, code_register, zaak, link_to, label"
-	                    " FROM link WHERE id = ANY ($1::bigint[]) ORDER BY id",
-	                    1, p, "read links", err);
+	it->res = spg_query(
+	    st, "SELECT " ZL_LINK_COLUMNS " FROM link WHERE id = ANY ($1::bigint[]) ORDER BY id", 1,
+	    p, "read links", err);
 	free(arr.buf);
 	if (!it->res) {
 		free(it);

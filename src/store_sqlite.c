@@ -100,8 +100,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " soort_object_id, object_id, code_register, zaak, link_to, label)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_LINK_DELETE] = "DELETE FROM link WHERE id = ?",
-    [ST_LINK_GET] = "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
-                    " object_id, code_register, zaak, link_to, label FROM link WHERE id = ?",
+    [ST_LINK_GET] = "SELECT " ZL_LINK_COLUMNS " FROM link WHERE id = ?",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox (event_id, type, source, subject, link_id, time, body)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
     [ST_OUTBOX_STAGE] = "INSERT INTO temp.staged (event_id, type, source, subject, link_id, time,"

@@ -98,12 +98,8 @@ struct zl_link_iter *sq_links_range(struct zl_store *st, int64_t lo, int64_t hi,
 		return NULL;
 	}
 	it->st = st;
-	it->stmt =
-	    sdb_prepare(st,
-	                "SELECT id, status, uuid, klantcontact_id, objecttype, soort_object_id,"
-	                " object_id, code_register, zaak, link_to, label"
-	                " FROM link WHERE id >= ? AND id <= ? ORDER BY id",
-	                err);
+	it->stmt = sdb_prepare(
+	    st, "SELECT " ZL_LINK_COLUMNS " FROM link WHERE id >= ? AND id <= ? ORDER BY id", err);
 	if (!it->stmt) {
 		free(it);
 		return NULL;
