@@ -109,12 +109,11 @@
 	CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor(" CONTACT_HASH ") AS h"    \
 	            " FROM %s k GROUP BY 1")
 
-/* The columns a diff needs, of link rows and their klantcontact. */
-#define ROWS_CURSOR                                                                                \
-	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT o.id, o.uuid, "                               \
-	"o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID ", " COL_REGISTER   \
-	", k.onderwerp,"                                                                           \
-	" k.nummer"
+/* The columns a diff needs, of link rows (o) and their klantcontact (k). */
+#define ROW_COLUMNS                                                                                \
+	"o.id, o.uuid, o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID       \
+	", " COL_REGISTER ", k.onderwerp, k.nummer"
+#define ROWS_CURSOR "DECLARE zl_rows NO SCROLL CURSOR FOR SELECT " ROW_COLUMNS
 
 /* (ow, kc, lo, hi), bounds included */
 #define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
@@ -131,10 +130,9 @@
  */
 #define CONTACT_ROWS_SQL                                                                           \
 	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.* FROM"                                     \
-	" unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (SELECT o.id,"    \
-	" o.uuid, o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID            \
-	", " COL_REGISTER ", k.onderwerp, k.nummer FROM %s o LEFT JOIN %s k ON k.id ="             \
-	" o.klantcontact_id AND k.id >= r.lo AND k.id <= r.hi" LINK_WHERE                          \
+	" unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL "                 \
+	"(SELECT " ROW_COLUMNS " FROM %s o LEFT JOIN %s k ON k.id = o.klantcontact_id AND k.id "   \
+	">= r.lo AND k.id <= r.hi" LINK_WHERE                                                      \
 	" AND o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi OFFSET 0) x ORDER BY x.id"
 
 struct zl_source {
