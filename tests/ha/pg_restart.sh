@@ -23,13 +23,14 @@ ha_start_pair
 ok "caught publishing: over $BATCH confirmed, over $((4 * BATCH)) pending" \
 	ha_wait_publishing "$sdb" "$schema" "$BATCH" $((4 * BATCH)) 120
 observed=$HA_OBSERVED
-ha_mark 1 2
 zl_pg_stop "$ZL_TMP/own-pg" || bail "cannot stop our PostgreSQL"
 ok "the active instance logs leader.lost" zl_wait_for 15 grep -qs 'msg=leader.lost' "${HA_LOG[1]}"
 sleep "$DOWN"
 ok "both keep running while the state server is down" kill -0 "${HA_PID[1]}" "${HA_PID[2]}"
-zl_pg_start "$ZL_TMP/own-pg" || bail "cannot start our PostgreSQL again"
+# Marked before the start: an instance can take the lock the moment the
+# server accepts connections, before pg_ctl has returned.
 ha_mark 1 2
+zl_pg_start "$ZL_TMP/own-pg" || bail "cannot start our PostgreSQL again"
 ha_wait_acquired 20 1 2
 ok "once the server is back, an instance takes the lock (instance ${HA_WINNER:-none})" \
 	test -n "$HA_WINNER"
