@@ -42,6 +42,7 @@ struct zl_source_conf {
 	int range_size;       /* onderwerpobject ids per fingerprint range */
 	int connect_timeout;  /* seconds */
 	int query_timeout;    /* seconds, statement_timeout of a pass */
+	int recheck_interval; /* seconds between comparisons of every range; 0: each pass */
 };
 
 struct zl_state_conf {

@@ -25,7 +25,9 @@ struct zl_pass_stats {
 	int64_t events_by_type[2]; /* by enum zl_event_type */
 	int64_t invalid;           /* links newly skipped for an invalid zaak id */
 	int64_t duration_ms;
-	bool initial; /* the state was empty: initial_sync applied */
+	bool initial;     /* the state was empty: initial_sync applied */
+	int compared_all; /* kinds (of 2) whose every range was compared; the
+	                     others were compared by written rows (detect.c) */
 };
 
 enum zl_pass_mode {

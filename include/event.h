@@ -30,6 +30,7 @@ struct zl_row {
 	const char *code_register;   /* ..._code_register */
 	const char *onderwerp;       /* klantcontact.onderwerp, NULL without one */
 	const char *nummer;          /* klantcontact.nummer, NULL when NULL */
+	bool unchanged;              /* only id is set: as at the previous pass (source_rows()) */
 };
 
 /* The payload of a link: the "data" of both event types. Owns its strings. */

@@ -96,10 +96,42 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
                           int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
                           struct zl_fp_totals *totals, struct zl_err *err);
 
-/* Streams the link rows with lo <= id <= hi in id order, in batches. */
+/* The pass's snapshot: its xmin and xmax (64-bit transaction ids), and
+ * which files hold the two tables (oids and file numbers, as text). */
+struct zl_source_snapshot {
+	int64_t xmin, xmax;
+	char tables[96];
+};
+int source_snapshot(struct zl_source *src, struct zl_source_snapshot *snap, struct zl_err *err);
+
+/*
+ * Counts the rows of one kind (for ZL_FP_LINKS: the link rows) and lists,
+ * ascending in *ranges (malloc'd, n entries), the ranges that hold a row
+ * version written by a transaction no older than since_xmin, the xmin of
+ * an earlier snapshot (source.c "Written since a snapshot"); that
+ * snapshot must be less than 2^30 transactions back. A range not listed
+ * holds a subset of the rows it held at that snapshot.
+ */
+int source_ranges_written(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+                          int64_t since_xmin, int64_t *rows, int64_t **ranges, size_t *n,
+                          struct zl_err *err);
+/*
+ * Calls fn, in range order, with the count and hash of each of the n
+ * ranges (rows = 0 for an empty one), as source_ranges_changed() computes
+ * them, each read through the primary key.
+ */
+int source_ranges_hash(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+                       const int64_t *ranges, size_t n,
+                       int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+                       struct zl_err *err);
+
+/* Streams the link rows with lo <= id <= hi in id order, in batches. With
+ * since_xmin (as in source_ranges_written()), a row that neither it nor
+ * its klantcontact was written since comes as its id alone, marked
+ * unchanged. */
 struct zl_row_cursor;
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
-                                  struct zl_err *err);
+                                  const int64_t *since_xmin, struct zl_err *err);
 /* 1 with *row filled (valid until the next call), 0 at the end, -1 on error. */
 int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);
@@ -107,6 +139,11 @@ void source_rows_free(struct zl_row_cursor *cur);
  * the disjoint ranges lo[i] <= klantcontact_id <= hi[i]. */
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
                                           const int64_t *hi, size_t n, struct zl_err *err);
+
+/* Streams, in id order, the link rows whose klantcontact holds a row
+ * version written since since_xmin (as in source_ranges_written()). */
+struct zl_row_cursor *source_written_contact_rows(struct zl_source *src, int64_t since_xmin,
+                                                  struct zl_err *err);
 
 /* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
 const char *source_tls(const struct zl_source *src);

@@ -562,6 +562,8 @@ const struct zl_setting zl_settings[] = {
      .def_num = 5.0, .min = 0.1, .max = ZL_MAX_TIMEOUT_S},
     {"source", "range_size", &zl_type_int, AT(source.range_size), ZL_RELOAD, .def_num = 1024,
      .min = 16, .max = 1048576},
+    {"source", "recheck_interval", &zl_type_int, AT(source.recheck_interval), ZL_RELOAD,
+     .def_num = 900, .min = 0, .max = ZL_MAX_TIMEOUT_S},
     {"source", "connect_timeout", &zl_type_int, AT(source.connect_timeout), ZL_RESTART,
      .def_num = 10, .min = 1, .max = ZL_MAX_TIMEOUT_S},
     {"source", "query_timeout", &zl_type_int, AT(source.query_timeout), ZL_RESTART, .def_num = 300,

@@ -17,6 +17,9 @@
  * the ranges that differ. The pass reads and diffs only the onderwerpobject
  * ranges that differ, and the link rows that point into a klantcontact
  * range that differs. An idle pass therefore receives two summary rows.
+ * Between two passes that compare every range (source.recheck_interval),
+ * a pass has PostgreSQL hash only the ranges holding rows written since
+ * the previous pass's snapshot (compare_written()).
  * The latter rows are scattered over the onderwerpobject ids: their stored
  * links are looked up a batch of rows at a time (store_links_ids()).
  *
@@ -49,6 +52,10 @@ struct pass {
 	struct zl_pass_stats *stats;
 	const struct zl_pass_hooks *hooks; /* NULL: run to the end */
 	bool stopped;                      /* gave up on hooks->stop */
+	bool by_written;                   /* compare by rows written since since_xmin */
+	int64_t since_xmin;                /* the previous pass's snapshot xmin */
+	int compared_all;                  /* kinds whose every range was compared */
+	bool contacts_written;             /* klantcontacten compared by written rows */
 };
 
 /*
@@ -264,7 +271,8 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 {
 	int64_t size = p->conf->source.range_size;
 	struct zl_row_cursor *cur =
-	    source_rows(p->src, range_first(first, size), range_last(last, size), err);
+	    source_rows(p->src, range_first(first, size), range_last(last, size),
+	                p->by_written ? &p->since_xmin : NULL, err);
 	struct range_links links = {0};
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
@@ -289,9 +297,12 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			                (i == links.n || row->id <= links.v[i].id);
 			bool take_link = i < links.n && (!take_row || links.v[i].id == row->id);
 
-			if (take_row)
+			/* An unchanged row leaves its stored link as it is. */
+			if (take_row && !row->unchanged)
 				p->stats->rows_read++;
-			rc = apply(p, take_link ? &links.v[i] : NULL, take_row ? row : NULL, err);
+			if (!take_row || !row->unchanged)
+				rc = apply(p, take_link ? &links.v[i] : NULL, take_row ? row : NULL,
+				           err);
 			if (take_link)
 				i++;
 			if (take_row)
@@ -308,8 +319,8 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 	return rc;
 }
 
-/* Whether a sorted list holds a range. */
-static bool has_range(const struct fp_list *l, int64_t range)
+/* A range's entry in a sorted list, or NULL. */
+static const struct zl_range_fp *find_range(const struct fp_list *l, int64_t range)
 {
 	size_t lo = 0, hi = l->n;
 
@@ -317,13 +328,13 @@ static bool has_range(const struct fp_list *l, int64_t range)
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (l->v[mid].range == range)
-			return true;
+			return &l->v[mid];
 		if (l->v[mid].range < range)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return NULL;
 }
 
 /*
@@ -414,7 +425,9 @@ static int batch_apply(struct pass *p, struct row_batch *b, struct range_links *
  * row's own range may be unchanged: its onderwerp or nummer may not. The
  * rows are found through the klantcontact_id index and diffed one by one
  * against their stored link (looked up a batch at a time), except those in
- * a range of changed, which diff_ranges() reads and diffs whole.
+ * a range of changed, which diff_ranges() reads and diffs whole. When the
+ * klantcontacten were compared by written rows, only the link rows of the
+ * written klantcontacten are read: no other klantcontact changed.
  */
 static int diff_contacts(struct pass *p, const struct fp_list *contacts,
                          const struct fp_list *changed, struct zl_err *err)
@@ -447,7 +460,9 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 			n++;
 		}
 	}
-	if (!(cur = source_contact_rows(p->src, lo, hi, n, err))) {
+	cur = p->contacts_written ? source_written_contact_rows(p->src, p->since_xmin, err)
+	                          : source_contact_rows(p->src, lo, hi, n, err);
+	if (!cur) {
 		rc = -1;
 		goto out;
 	}
@@ -459,7 +474,7 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 		}
 		range = row->id / size;
 		seen = true;
-		if (has_range(changed, range))
+		if (find_range(changed, range))
 			continue;
 		p->stats->rows_read++;
 		if ((rc = batch_add(batch, row, err)) == 0 && batch->n == CONTACT_BATCH)
@@ -525,10 +540,78 @@ static int store_contacts(struct pass *p, const struct fp_list *contacts, struct
 	return 0;
 }
 
+/* What compare_written() learns from the ranges holding written rows. */
+struct written {
+	const struct fp_list *old;
+	struct fp_list *changed;
+	int64_t stored, now;    /* their rows: as stored, and now */
+	int64_t added, emptied; /* of them, ranges not stored, and ranges now empty */
+};
+
+static int written_range(const struct zl_range_fp *now, void *arg)
+{
+	struct written *w = arg;
+	const struct zl_range_fp *was = find_range(w->old, now->range);
+	int64_t rows = was ? was->rows : 0;
+
+	w->stored += rows;
+	w->now += now->rows;
+	w->added += !was && now->rows > 0;
+	w->emptied += was && now->rows == 0;
+	/* cppcheck-suppress nullPointer ; rows > 0 only with was */
+	if (now->rows == rows && (rows == 0 || now->fp == was->fp))
+		return 0;
+	return fp_push(now, w->changed);
+}
+
+/*
+ * Compares one kind by the rows written since the previous pass's snapshot
+ * (source.c "Written since a snapshot"): PostgreSQL counts the rows and
+ * hashes only the ranges that hold a written row. Any other range holds a
+ * subset of the rows it held then, which its stored fingerprint describes;
+ * when the rows counted in all are as many as the stored counts allow, no
+ * such range lost one, and none changed. Returns 1, with changed emptied,
+ * when that does not hold or a stored fingerprint matches nothing (the
+ * caller then compares every range).
+ */
+static int compare_written(struct pass *p, enum zl_fp_kind kind, const struct fp_list *old,
+                           struct fp_list *changed, struct zl_fp_totals *totals, struct zl_err *err)
+{
+	struct written w = {.old = old, .changed = changed};
+	int64_t stored = 0, rows, *ranges = NULL;
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < old->n; i++) {
+		if (old->v[i].rows < 0)
+			return 1;
+		stored += old->v[i].rows;
+	}
+	rc = source_ranges_written(p->src, kind, p->conf->source.range_size, p->since_xmin, &rows,
+	                           &ranges, &n, err);
+	if (rc == 0 && n > 0)
+		rc = source_ranges_hash(p->src, kind, p->conf->source.range_size, ranges, n,
+		                        written_range, &w, err);
+	free(ranges);
+	if (rc != 0)
+		return -1;
+	if (rows != stored - w.stored + w.now) {
+		zl_debug("pass.compare_all", "kind=%s rows=%lld expected=%lld",
+		         kind == ZL_FP_LINKS ? "onderwerpobject" : "klantcontact", (long long)rows,
+		         (long long)(stored - w.stored + w.now));
+		changed->n = 0;
+		return 1;
+	}
+	totals->ranges = (int64_t)old->n + w.added - w.emptied;
+	totals->rows = rows;
+	return 0;
+}
+
 /*
  * Has PostgreSQL compare the stored fingerprints of one kind with the
- * current ones; changed receives those that differ. A full pass makes
- * every stored one differ.
+ * current ones; changed receives those that differ. By written rows when
+ * the pass may (p->by_written), else every range. A full pass makes every
+ * stored one differ.
  */
 static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struct fp_list *changed,
                           struct zl_fp_totals *totals, struct zl_err *err)
@@ -536,14 +619,77 @@ static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struc
 	struct fp_list old = {.err = err};
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
-	if (rc == 0) {
+	if (rc == 0 && p->by_written)
+		rc = compare_written(p, kind, &old, changed, totals, err);
+	else if (rc == 0)
+		rc = 1;
+	if (kind == ZL_FP_KLANTCONTACTS)
+		p->contacts_written = rc == 0;
+	if (rc == 1) {
 		for (size_t i = 0; full && i < old.n; i++)
 			old.v[i].rows = -1;
 		rc = source_ranges_changed(p->src, kind, p->conf->source.range_size, old.v, old.n,
 		                           fp_push, changed, totals, err);
+		p->compared_all += rc == 0;
 	}
 	free(old.v);
 	return rc == 0 ? 0 : -1;
+}
+
+/* Meta keys: the previous pass's snapshot ("XMIN TABLES") and when every
+ * range of both kinds was last compared (wall clock, ms). */
+#define META_SNAPSHOT "source_snapshot"
+#define META_CHECKED "fingerprints_checked_ms"
+
+/*
+ * Whether this pass may compare by written rows: the previous pass read
+ * the same files of the same tables, its snapshot is less than 2^30
+ * transactions back, and every range was compared less than
+ * source.recheck_interval ago. That comparison is the net for what xmin
+ * cannot show: a table restored into a database whose transaction ids had
+ * passed the previous snapshot's, a hash collision.
+ */
+static int may_compare_written(struct pass *p, const struct zl_source_snapshot *now, bool had,
+                               bool full, struct zl_err *err)
+{
+	char buf[160], tables[sizeof(now->tables)];
+	long long xmin, checked;
+	int found;
+
+	p->by_written = false;
+	if (!had || full || p->conf->source.recheck_interval <= 0)
+		return 0;
+	if ((found = store_meta_get(p->st, META_SNAPSHOT, buf, sizeof(buf), err)) < 0)
+		return -1;
+	if (!found || sscanf(buf, "%lld %95s", &xmin, tables) != 2 ||
+	    strcmp(tables, now->tables) != 0 || xmin > now->xmin ||
+	    now->xmax - xmin >= (INT64_C(1) << 30))
+		return 0;
+	if ((found = store_meta_get(p->st, META_CHECKED, buf, sizeof(buf), err)) < 0)
+		return -1;
+	if (!found || sscanf(buf, "%lld", &checked) != 1)
+		return 0;
+	checked = zl_wall_ms() - checked;
+	if (checked < 0 || checked >= (int64_t)p->conf->source.recheck_interval * 1000)
+		return 0;
+	p->by_written = true;
+	p->since_xmin = xmin;
+	return 0;
+}
+
+/* Records this pass's snapshot, and the time when every range was compared. */
+static int remember_snapshot(struct pass *p, const struct zl_source_snapshot *now, int64_t started,
+                             struct zl_err *err)
+{
+	char buf[160];
+
+	snprintf(buf, sizeof(buf), "%lld %s", (long long)now->xmin, now->tables);
+	if (store_meta_put(p->st, META_SNAPSHOT, buf, err) < 0)
+		return -1;
+	if (p->compared_all < 2)
+		return 0;
+	snprintf(buf, sizeof(buf), "%lld", (long long)started);
+	return store_meta_put(p->st, META_CHECKED, buf, err);
 }
 
 /* Forgets stored fingerprints made with another range size; the ranges of
@@ -574,6 +720,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	struct fp_list links = {.err = err}, contacts = {.err = err};
 	struct zl_fp_totals link_totals = {0}, contact_totals = {0};
 	struct zl_checkpoint cp;
+	struct zl_source_snapshot snap;
 	int64_t t0 = zl_now_ms(), started = zl_wall_ms();
 	bool full = mode == ZL_PASS_FULL;
 	struct pass p = {
@@ -599,11 +746,14 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 		goto out;
 	if ((had = store_checkpoint_get(st, &cp, err)) < 0 || check_range_size(&p, err) < 0 ||
 	    (full && store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
+	    source_snapshot(src, &snap, err) < 0 ||
+	    may_compare_written(&p, &snap, had > 0, full, err) < 0 ||
 	    compare_ranges(&p, ZL_FP_LINKS, full, &links, &link_totals, err) < 0 ||
 	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0)
 		goto rollback;
 	stats->initial = had == 0;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
+	stats->compared_all = p.compared_all;
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
 	/* A full pass reads every range anyway. */
@@ -621,7 +771,8 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	cp.links = stats->links;
 	cp.events = stats->events;
 	cp.invalid = stats->invalid;
-	if (store_checkpoint_put(st, &cp, err) < 0 || store_commit(st, err) < 0)
+	if (remember_snapshot(&p, &snap, started, err) < 0 ||
+	    store_checkpoint_put(st, &cp, err) < 0 || store_commit(st, err) < 0)
 		goto rollback;
 	rc = 0;
 	goto out;
@@ -642,8 +793,11 @@ void detect_log(const struct zl_pass_stats *s, int64_t bytes_received)
 {
 	zl_log(s->events > 0 || s->ranges_read > 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "pass.done",
 	       "ranges=%lld ranges_read=%lld rows_read=%lld links=%lld events=%lld invalid=%lld "
-	       "duration_ms=%lld bytes_received=%lld initial=%s",
+	       "duration_ms=%lld bytes_received=%lld initial=%s compared=%s",
 	       (long long)s->ranges_total, (long long)s->ranges_read, (long long)s->rows_read,
 	       (long long)s->links, (long long)s->events, (long long)s->invalid,
-	       (long long)s->duration_ms, (long long)bytes_received, s->initial ? "true" : "false");
+	       (long long)s->duration_ms, (long long)bytes_received, s->initial ? "true" : "false",
+	       s->compared_all == 0   ? "written"
+	       : s->compared_all == 1 ? "mixed"
+	                              : "all");
 }

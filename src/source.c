@@ -1,6 +1,7 @@
 /* Source: reads Open Klant's two tables through libpq, SELECT only. */
 #include "source.h"
 #include "conf.h"
+#include "diff.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -109,6 +110,64 @@
 	CHANGED_SQL("SELECT k.id / $1::int AS b, count(*) AS n, bit_xor(" CONTACT_HASH ") AS h"    \
 	            " FROM %s k GROUP BY 1")
 
+/*
+ * Written since a snapshot. Every row version carries in xmin the
+ * transaction that wrote it. A transaction that was still running at a
+ * snapshot, or began after it, has an id no older than the snapshot's
+ * xmin, and so do its subtransactions, which no snapshot lists. So a row
+ * whose xmin is older than the previous pass's snapshot xmin was written
+ * by a transaction that ended before that snapshot: if it is visible now,
+ * it was visible then. A range with no row version younger than that and
+ * as many rows as then therefore holds the same rows as then (a row can
+ * only have left it).
+ *
+ * xmin is 32 bits and wraps; PostgreSQL offers no order on it, only
+ * age(): the distance back from the next transaction id, negative when
+ * more than 2^31 behind. $2 is the 32-bit xmin of the previous snapshot
+ * (its distance is taken once, in the same statement, from the same next
+ * id). A row version is counted as written when its distance is between 0
+ * and that one. The detection pass makes sure the previous snapshot is
+ * less than 2^30 transactions back. A row more than 2^31 transactions old
+ * (long frozen: VACUUM keeps xmin) has a negative age and counts as old;
+ * one 2^32 back or more may pass for young: a range read for nothing,
+ * never a change missed.
+ */
+#define WRITTEN(T) "age(" T ".xmin) BETWEEN 0 AND (SELECT age($2::xid))"
+
+/* (ow) $1 range size, $2 the xmin: rows, and the ranges holding written rows. */
+#define WRITTEN_LINKS_SQL                                                                          \
+	"SELECT count(*), coalesce(array_agg(DISTINCT o.id / $1::int) FILTER (WHERE " WRITTEN(     \
+	    "o") "), '{}') FROM %s o" LINK_WHERE
+/* (kc) */
+#define WRITTEN_CONTACTS_SQL                                                                       \
+	"SELECT count(*), coalesce(array_agg(DISTINCT k.id / $1::int) FILTER (WHERE " WRITTEN(     \
+	    "k") "), '{}') FROM %s k"
+
+/* $1, $2, $3: the ranges, their first and last ids: each range's count and
+ * hash, through the primary key. */
+#define RANGE_HASHES_SQL(HASH, FROM)                                                               \
+	"SELECT r.b, x.n, x.h FROM"                                                                \
+	" unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(b, lo, hi)"                        \
+	" CROSS JOIN LATERAL (SELECT count(*) AS n, bit_xor(" HASH ") AS h FROM " FROM ") x"       \
+	" ORDER BY 1"
+/* (ow) */
+#define RANGE_HASHES_LINKS_SQL                                                                     \
+	RANGE_HASHES_SQL(LINK_HASH, "%s o" LINK_WHERE " AND o.id >= r.lo AND o.id <= r.hi")
+/* (kc) */
+#define RANGE_HASHES_CONTACTS_SQL                                                                  \
+	RANGE_HASHES_SQL(CONTACT_HASH, "%s k WHERE k.id >= r.lo AND k.id <= r.hi")
+
+/*
+ * The pass's snapshot, and which files hold the two tables: $1, $2 the
+ * tables (ow, kc), qualified. A table rewritten (VACUUM FULL, CLUSTER, a
+ * restore, TRUNCATE) gets a new file or a new oid.
+ */
+#define SNAPSHOT_SQL                                                                               \
+	"SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,"                             \
+	" concat_ws(':', $1::regclass::oid, pg_relation_filenode($1::regclass),"                   \
+	" $2::regclass::oid, pg_relation_filenode($2::regclass))"                                  \
+	" FROM pg_current_snapshot() AS s"
+
 /* The columns a diff needs, of link rows (o) and their klantcontact (k). */
 #define ROW_COLUMNS                                                                                \
 	"o.id, o.uuid, o.klantcontact_id, " COL_OBJECTTYPE ", " COL_SOORT ", " COL_OBJECT_ID       \
@@ -117,6 +176,31 @@
 
 /* (ow, kc, lo, hi), bounds included */
 #define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
+
+/*
+ * The same rows, but only the id of those that are as they were at an
+ * earlier snapshot: neither the row nor its klantcontact written since
+ * ("Written since a snapshot"), (xmin, ow, kc, lo, hi). A range with one
+ * changed row thus costs its ids, not its rows.
+ */
+#define IF_WRITTEN(C) ", CASE WHEN x.w THEN x." C " END"
+/* clang-format off */
+#define ROWS_WRITTEN_SQL                                                                           \
+	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.id"                                         \
+	IF_WRITTEN("uuid")                                                                         \
+	IF_WRITTEN("klantcontact_id")                                                              \
+	IF_WRITTEN("onderwerpobjectidentificator_code_objecttype")                                 \
+	IF_WRITTEN("onderwerpobjectidentificator_code_soort_object_id")                            \
+	IF_WRITTEN("onderwerpobjectidentificator_object_id")                                       \
+	IF_WRITTEN("onderwerpobjectidentificator_code_register")                                   \
+	IF_WRITTEN("onderwerp")                                                                    \
+	IF_WRITTEN("nummer")                                                                       \
+	" FROM (SELECT " ROW_COLUMNS ", age(o.xmin) BETWEEN 0 AND t.a"                             \
+	" OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false) AS w"                                  \
+	" FROM (SELECT age('%lld'::xid) AS a) t CROSS JOIN %s o"                                   \
+	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE                                   \
+	" AND o.id >= %lld AND o.id <= %lld) x ORDER BY x.id"
+/* clang-format on */
 
 /*
  * The link rows whose klantcontact_id lies in one of the (disjoint) ranges of
@@ -134,6 +218,17 @@
 	"(SELECT " ROW_COLUMNS " FROM %s o LEFT JOIN %s k ON k.id = o.klantcontact_id AND k.id "   \
 	">= r.lo AND k.id <= r.hi" LINK_WHERE                                                      \
 	" AND o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi OFFSET 0) x ORDER BY x.id"
+
+/*
+ * The link rows whose klantcontact was written since a snapshot ("Written
+ * since a snapshot" above; its xmin, 32 bits, is the %lld): (kc, ow,
+ * xmin). Those written klantcontacten are the only ones that can have
+ * changed: one deleted took its link rows with it (a foreign key holds
+ * them), and those are changes of their own.
+ */
+#define WRITTEN_CONTACT_ROWS_SQL                                                                   \
+	ROWS_CURSOR " FROM %s k JOIN %s o ON o.klantcontact_id = k.id" LINK_WHERE                  \
+	            " AND age(k.xmin) BETWEEN 0 AND (SELECT age('%lld'::xid)) ORDER BY o.id"
 
 struct zl_source {
 	char *conninfo;
@@ -545,6 +640,143 @@ out:
 	return ret;
 }
 
+int source_snapshot(struct zl_source *src, struct zl_source_snapshot *snap, struct zl_err *err)
+{
+	const char *params[2] = {src->ow, src->kc};
+	PGresult *res = PQexecParams(src->conn, SNAPSHOT_SQL, 2, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		PQclear(res);
+		return pq_fail(src, err, "read the snapshot of the pass");
+	}
+	snap->xmin = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snap->xmax = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(snap->tables, sizeof(snap->tables), "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return 0;
+}
+
+/* Parses an array of integers ("{1,2,3}") into a new array; NULL when out of memory. */
+static int64_t *parse_array(const char *s, size_t *n)
+{
+	size_t cap = 1;
+	int64_t *v;
+
+	for (const char *c = s; *c; c++)
+		cap += *c == ',';
+	if (!(v = malloc(cap * sizeof(*v))))
+		return NULL;
+	*n = 0;
+	for (const char *c = s; *c;) {
+		char *end;
+
+		if (*c == '{' || *c == ',' || *c == '}') {
+			c++;
+			continue;
+		}
+		v[*n] = strtoll(c, &end, 10);
+		if (end == c)
+			break;
+		c = end;
+		if (++*n == cap)
+			break;
+	}
+	return v;
+}
+
+int source_ranges_written(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+                          int64_t since_xmin, int64_t *rows, int64_t **ranges, size_t *n,
+                          struct zl_err *err)
+{
+	char size[16], xmin[24];
+	const char *params[2] = {size, xmin};
+	struct zl_text sql = {0};
+	PGresult *res;
+	int ret = 0;
+
+	snprintf(size, sizeof(size), "%d", range_size);
+	snprintf(xmin, sizeof(xmin), "%lld", (long long)(since_xmin & 0xFFFFFFFF));
+	zl_text_add(&sql, kind == ZL_FP_LINKS ? WRITTEN_LINKS_SQL : WRITTEN_CONTACTS_SQL,
+	            kind == ZL_FP_LINKS ? src->ow : src->kc);
+	if (sql.failed) {
+		free(sql.buf);
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while building the query for written rows");
+	}
+	res = PQexecParams(src->conn, sql.buf, 2, NULL, params, NULL, NULL, 0);
+	free(sql.buf);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		PQclear(res);
+		return pq_fail(src, err,
+		               kind == ZL_FP_LINKS ? "look for written onderwerpobjecten"
+		                                   : "look for written klantcontacten");
+	}
+	*rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!(*ranges = parse_array(PQgetvalue(res, 0, 1), n)))
+		ret = zl_err_set(err, ZL_EX_SOFTWARE,
+		                 "out of memory while listing the ranges of written rows");
+	PQclear(res);
+	return ret;
+}
+
+int source_ranges_hash(struct zl_source *src, enum zl_fp_kind kind, int range_size,
+                       const int64_t *ranges, size_t n,
+                       int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
+                       struct zl_err *err)
+{
+	struct zl_text arr[3] = {{0}}, sql = {0};
+	const char *params[3];
+	PGresult *res;
+	int ret = 0;
+
+	zl_text_add(&arr[0], "{");
+	zl_text_add(&arr[1], "{");
+	zl_text_add(&arr[2], "{");
+	for (size_t i = 0; i < n; i++) {
+		int64_t first, last;
+
+		diff_range_ids(ranges[i], range_size, &first, &last);
+		zl_text_add(&arr[0], "%s%lld", i ? "," : "", (long long)ranges[i]);
+		zl_text_add(&arr[1], "%s%lld", i ? "," : "", (long long)first);
+		zl_text_add(&arr[2], "%s%lld", i ? "," : "", (long long)last);
+	}
+	for (int a = 0; a < 3; a++) {
+		zl_text_add(&arr[a], "}");
+		params[a] = arr[a].buf;
+	}
+	zl_text_add(&sql, kind == ZL_FP_LINKS ? RANGE_HASHES_LINKS_SQL : RANGE_HASHES_CONTACTS_SQL,
+	            kind == ZL_FP_LINKS ? src->ow : src->kc);
+	if (arr[0].failed || arr[1].failed || arr[2].failed || sql.failed) {
+		ret =
+		    zl_err_set(err, ZL_EX_SOFTWARE,
+		               "out of memory while asking for the fingerprints of %zu ranges", n);
+		goto out;
+	}
+	res = PQexecParams(src->conn, sql.buf, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		ret = pq_fail(src, err,
+		              kind == ZL_FP_LINKS ? "compute the fingerprints of onderwerpobjecten"
+		                                  : "compute the fingerprints of klantcontacten");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
+		struct zl_range_fp r = {.kind = kind};
+
+		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (!PQgetisnull(res, i, 2))
+			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		ret = fn(&r, arg);
+	}
+	PQclear(res);
+out:
+	for (int a = 0; a < 3; a++)
+		free(arr[a].buf);
+	free(sql.buf);
+	return ret;
+}
+
 static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql, struct zl_err *err)
 {
 	struct zl_row_cursor *cur;
@@ -560,12 +792,17 @@ static struct zl_row_cursor *open_rows(struct zl_source *src, const char *sql, s
 	return cur;
 }
 
-struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi, struct zl_err *err)
+struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
+                                  const int64_t *since_xmin, struct zl_err *err)
 {
 	struct zl_text sql = {0};
 	struct zl_row_cursor *cur = NULL;
 
-	zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
+	if (since_xmin)
+		zl_text_add(&sql, ROWS_WRITTEN_SQL, (long long)(*since_xmin & 0xFFFFFFFF), src->ow,
+		            src->kc, (long long)lo, (long long)hi);
+	else
+		zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
 	if (sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE,
 		           "out of memory while building the query of ids %lld..%lld",
@@ -598,6 +835,23 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 }
 
 /* Reads the next batch from the cursor. */
+struct zl_row_cursor *source_written_contact_rows(struct zl_source *src, int64_t since_xmin,
+                                                  struct zl_err *err)
+{
+	struct zl_text sql = {0};
+	struct zl_row_cursor *cur = NULL;
+
+	zl_text_add(&sql, WRITTEN_CONTACT_ROWS_SQL, src->kc, src->ow,
+	            (long long)(since_xmin & 0xFFFFFFFF));
+	if (sql.failed)
+		zl_err_set(err, ZL_EX_SOFTWARE,
+		           "out of memory while building the query of written klantcontacten");
+	else
+		cur = open_rows(src, sql.buf, err);
+	free(sql.buf);
+	return cur;
+}
+
 static int fetch_batch(struct zl_row_cursor *cur, struct zl_err *err)
 {
 	static const char fetch_sql[] = "FETCH " ZL_STR(ROWS_PER_FETCH) " FROM zl_rows";
@@ -638,6 +892,8 @@ int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struc
 	res = cur->res;
 	i = cur->pos++;
 	r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	/* A link row's uuid is never NULL: only that of an id alone is. */
+	r->unchanged = PQgetisnull(res, i, 1);
 	r->uuid = PQgetvalue(res, i, 1);
 	r->has_klantcontact = !PQgetisnull(res, i, 2);
 	r->klantcontact_id = r->has_klantcontact ? strtoll(PQgetvalue(res, i, 2), NULL, 10) : 0;

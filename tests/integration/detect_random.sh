@@ -21,7 +21,10 @@
 # wrong (round_kind): VACUUM FREEZE, VACUUM FULL, or a restore-like rewrite
 # of both tables between random changes; a transaction that writes, stays
 # open over two passes and commits; one that takes its xid before a pass
-# and writes after it. Each checks that its condition held.
+# and writes after it; one that edits rows in a subtransaction while a
+# pass runs. Each checks that its condition held. Between range size
+# changes, passes compare by written rows (xmin) where they can; the
+# test counts those that did.
 #
 # Small ranges (16 and 17 ids, changed between rounds) make changes land in
 # many ranges and on both sides of bucket 0 (negative ids).
@@ -225,7 +228,7 @@ changed_messages() {
 
 messages=$ZL_TMP/messages.jsonl
 : >"$messages"
-bad_state=0 bad_replay=0 bad_pass=0 events=0 passes=0 pass_count=0
+bad_state=0 bad_replay=0 bad_pass=0 events=0 passes=0 pass_count=0 by_written=0
 before=
 
 # pass LABEL: `zaaklink once`, then the checks of every pass: the recorded
@@ -234,7 +237,8 @@ before=
 # since the previous pass (none for a link that did not). Sets before to
 # the links now and pass_count to the messages of the pass.
 pass() {
-	local label=$1 rc=0 f now rec got want
+	local label=$1 rc=0 f now rec got want seen
+	seen=$(cat "$log" 2>/dev/null | grep -c 'msg=pass.done')
 	zl_once "$conf" "$log" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		fail "$label: once exited $rc"
@@ -242,6 +246,13 @@ pass() {
 		return 1
 	fi
 	passes=$((passes + 1))
+	# How the pass compared the ranges (logged when it read some).
+	compared=quiet
+	if [ "$(grep -cs 'msg=pass.done' "$log")" -gt "$seen" ]; then
+		compared=$(grep 'msg=pass.done' "$log" | tail -n 1 | grep -o 'compared=[a-z]*')
+		compared=${compared#compared=}
+	fi
+	[ "$compared" = written ] && by_written=$((by_written + 1))
 	f=$(zl_drain "$q" "" 1)
 	cat "$f" >>"$messages"
 	events=$(zl_count "$messages")
@@ -287,6 +298,7 @@ round_kind() {
 	4) echo full ;;
 	10) echo restore ;;
 	5) echo open_early ;;
+	7) echo open_sub ;;
 	11) echo open_late ;;
 	*) echo plain ;;
 	esac
@@ -449,6 +461,36 @@ BEGIN
 END \$\$;"
 }
 
+# tx_sub_edits SEED: in a subtransaction (a savepoint, released), edits
+# that add and remove no row: the onderwerp of a klantcontact with links
+# and the object id of a link. Prints the xmin of the edited link row:
+# the subtransaction's own xid.
+tx_sub_edits() {
+	local out
+	# Not in a pipeline: its subshell would not have the coprocess's descriptors.
+	out=$(tx_sql "SELECT setseed(($1 % 1000000)::float8 / 1000001);
+	SAVEPOINT zl_sub;
+	UPDATE klantinteracties_klantcontact SET onderwerp = 'Subtransactie ' || floor(random() * 1000)
+	WHERE id = (SELECT klantcontact_id FROM klantinteracties_onderwerpobject
+		WHERE klantcontact_id IS NOT NULL ORDER BY random() LIMIT 1);
+	UPDATE klantinteracties_onderwerpobject SET onderwerpobjectidentificator_object_id =
+		gen_random_uuid()::text WHERE id = (SELECT id FROM klantinteracties_onderwerpobject
+		WHERE klantcontact_id IS NOT NULL AND onderwerpobjectidentificator_code_objecttype = 'zaak'
+		AND onderwerpobjectidentificator_code_soort_object_id = 'uuid' ORDER BY random() LIMIT 1)
+	RETURNING xmin;
+	RELEASE SAVEPOINT zl_sub;") || return 1
+	tail -n 1 <<<"$out"
+}
+# tx_sub_hidden XID: true when a snapshot taken now (after a commit of its
+# own, as in tx_state) takes XID for finished: below its xmax, and not in
+# its list of running transactions, which holds no subtransaction.
+tx_sub_hidden() {
+	[ "$(_zl_psql "$db" -c "SELECT pg_current_xact_id()" -c "SELECT $1 <
+		pg_snapshot_xmax(pg_current_snapshot())::text::bigint % 4294967296 AND NOT EXISTS
+		(SELECT FROM pg_snapshot_xip(pg_current_snapshot()) x
+		WHERE x::text::bigint % 4294967296 = $1)" | tail -n 1)" = t ]
+}
+
 # open_round R KIND: a round with a transaction open across passes.
 #  open_early: the transaction writes, then two passes run while it is
 #  open (its changes are older than their snapshots, yet invisible to
@@ -456,6 +498,11 @@ END \$\$;"
 #  open_late: the transaction takes its xid, a pass runs while it has
 #  written nothing, then it writes and commits (its xid older than that
 #  pass's snapshot) and the next pass must find all of it.
+#  open_sub: the transaction takes its xid, then edits rows in a
+#  subtransaction, whose xid a snapshot does not list as running (a pass
+#  that trusted that list would take the edits for older than itself);
+#  one pass runs while it is open, and the pass after the commit must
+#  find the edits, compared by written rows (no row count changed).
 # Outside it, the round's random changes, committed before. True when the
 # transaction was open during its passes, they did not see its changes,
 # and the pass after the commit saw them; false also when a pass failed.
@@ -468,11 +515,19 @@ open_round() {
 	else
 		tx_sql "SELECT pg_current_xact_id();" >/dev/null
 	fi
+	if [ "$kind" = open_sub ]; then
+		sub=$(tx_sub_edits $((seed + r)))
+		[ -n "$sub" ] || { diag "round $r: the subtransaction's edits failed"; return 1; }
+	fi
 	for i in 1 2; do
-		[ "$kind" = open_late ] && [ "$i" = 2 ] && break
+		[ "$kind" != open_early ] && [ "$i" = 2 ] && break
 		st=$(tx_state)
 		[ "$st" = "idle in transaction|true" ] ||
 			{ diag "round $r: before pass $i the transaction is '$st'"; bad=1; }
+		if [ "$kind" = open_sub ] && ! tx_sub_hidden "$sub"; then
+			diag "round $r: a snapshot lists the subtransaction $sub as running, or not yet begun"
+			bad=1
+		fi
 		pass "round $r (transaction open, pass $i)" || return 1
 		if [ "$i" = 2 ] && [ "$pass_count" != 0 ]; then
 			diag "round $r: pass 2 with the transaction open announced $pass_count"
@@ -491,6 +546,10 @@ open_round() {
 	pass "round $r (committed)" || return 1
 	if [ "$before" != "$inside" ] || [ "$(recorded_links)" != "$inside" ] || [ "$pass_count" = 0 ]; then
 		diag "round $r: after the commit the links recorded are not those the transaction made"
+		bad=1
+	fi
+	if [ "$kind" = open_sub ] && [ "$compared" != written ]; then
+		diag "round $r: the pass after the commit compared '$compared', not by written rows"
 		bad=1
 	fi
 	return "$bad"
@@ -530,20 +589,25 @@ is "$bad_state" 0 "after every pass the recorded links equal PostgreSQL's (seed 
 is "$bad_replay" 0 "after every pass the messages replayed give PostgreSQL's links (seed $seed)"
 cmp_ok "$events" -gt "$rounds" "the changes produced events (more than one a round)"
 is "$bad_pass" 0 "every pass announced the links that changed, once, and no other (seed $seed)"
-for kind in freeze full restore open_early open_late; do
+# The passes between two range size changes compare by written rows
+# unless a row left a range nothing else was written to: some must have.
+cmp_ok "$by_written" -ge $((rounds / 6)) \
+	"passes that found changes by written rows alone: $by_written of $passes"
+for kind in freeze full restore open_early open_late open_sub; do
 	case $kind in
 	freeze) what="VACUUM FREEZE of both tables, every row version frozen, changes before and after" ;;
 	full) what="VACUUM FULL of both tables rewrote them, changes before and after" ;;
 	restore) what="a restore-like rewrite gave every row a new row version, changes before and after" ;;
 	open_early) what="a transaction that wrote before two passes: open, unseen by them, seen after its commit" ;;
 	open_late) what="a transaction with an xid before a pass, written after it: unseen, then seen" ;;
+	open_sub) what="edits in a subtransaction no snapshot lists: unseen while open, then seen by written rows" ;;
 	esac
 	is "${kind_ok[$kind]:-0}/${kind_n[$kind]:-0}" "${kind_n[$kind]:-0}/${kind_n[$kind]:-0}" \
 		"$what: ${kind_n[$kind]:-0} rounds, each confirmed"
 done
 if [ "$rounds" -ge 12 ]; then
 	cmp_ok "$((${kind_n[freeze]:-0} >= 2 && ${kind_n[full]:-0} && ${kind_n[restore]:-0} &&
-		${kind_n[open_early]:-0} && ${kind_n[open_late]:-0}))" -eq 1 \
+		${kind_n[open_early]:-0} && ${kind_n[open_late]:-0} && ${kind_n[open_sub]:-0}))" -eq 1 \
 		"every kind of round ran, VACUUM FREEZE at least twice"
 fi
 

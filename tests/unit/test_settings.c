@@ -145,6 +145,7 @@ START_TEST(test_reloadable_settings)
 	    "amqp.password_file",
 	    "source.poll_interval",
 	    "source.range_size",
+	    "source.recheck_interval",
 	    "events.source",
 	    "events.label_max_length",
 	    "events.relink_on_label_change",
