@@ -15,10 +15,11 @@
 #   1. announce: `zaaklink once` with initial_sync = "announce" until the last
 #      event is confirmed, paired with bench/baseline.c publishing as many
 #      messages of the same shape in the same run; events/s and the ratio;
-#   2. idle pass: wall time of the pass, PostgreSQL's execution time of the
-#      two fingerprint queries (log_min_duration_statement) and bytes
-#      received, next to the time PostgreSQL takes merely to count the rows
-#      of the two tables;
+#   2. idle pass: wall time of the pass, PostgreSQL's execution time of its
+#      queries (log_min_duration_statement) and bytes received, next to the
+#      time PostgreSQL takes merely to count the rows of the two tables;
+#      and the same for an idle pass that compares every range
+#      (source.recheck_interval = 0);
 #   3. a pass after k changes (k = 1, 100, 10 000 updated links), and after
 #      k changed klantcontacten (their onderwerp edited);
 #   4. latency: 200 links inserted at random moments under `zaaklink run`
@@ -188,9 +189,10 @@ kv() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2" | head -n1; }
 pg_log_since() { tail -c +"$(($1 + 1))" "$ZL_TMP/pg/server.log"; }
 pg_log_size() { stat -c %s "$ZL_TMP/pg/server.log"; }
 
-# PostgreSQL's own duration of the fingerprint queries: in an idle pass the
-# only statements sent through the extended protocol ("execute <unnamed>"),
-# one for the onderwerpobjecten and one for the klantcontacten.
+# PostgreSQL's own duration of a pass's queries: in an idle pass the only
+# statements sent through the extended protocol ("execute <unnamed>"): the
+# snapshot, and one for the onderwerpobjecten and one for the
+# klantcontacten.
 pg_fp_ms() { grep -o 'duration: [0-9.]* ms  execute <unnamed>' | awk '{ s += $2 } END { printf "%.1f\n", s }'; }
 
 # amqp ARGS...: the baseline program against the bench broker; a publish
@@ -297,6 +299,11 @@ bench_size() {
 		grep -q "dbname=$sdb " "${confs[pg]}" || die "${confs[pg]} does not put the state in $sdb"
 	fi
 	conf=${confs[$primary]}
+	# The same, comparing every range in every pass (what a pass does once
+	# per source.recheck_interval).
+	conf_all=$ZL_TMP/zaaklink-$n-all.conf
+	ZL_TEST_STATE=$primary zl_conf "$conf_all" "$db" "$state" "$EX" "${settings[@]}" \
+		'source.recheck_interval = 0;' || die "cannot write $conf_all"
 	say "size $n: $links links, seeded in ${seed_s} s; state: $states"
 
 	# ---- 1, 5, 6, 7: announce against the baseline, paired per run;
@@ -346,7 +353,8 @@ bench_size() {
 
 	# ---- 2, 7: idle passes; p_i* with the state in PostgreSQL, each
 	# right after the one of section 2 ----
-	local -a i_ms=() i_bytes=() i_pg=() i_ref=() i_wall=() i_ratio=()
+	local -a i_ms=() i_bytes=() i_pg=() i_ref=() i_wall=() i_ratio=() i_pgratio=()
+	local -a a_ms=() a_pg=() a_pgratio=()
 	local -a p_ims=() p_iwall=() p_iratio=() p_idiff=()
 	local off log ref
 	section "N=$n: 2, 7 idle pass"
@@ -356,6 +364,7 @@ bench_size() {
 			die "idle once failed: $log"
 		line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
 		check "idle pass: events" "$(kv events " $line")" 0
+		check "idle pass: compared by written rows" "$(kv compared " $line")" written
 		i_ms+=("$(kv duration_ms " $line")")
 		i_bytes+=("$(kv bytes_received " $line")")
 		i_pg+=("$(pg_log_since "$off" | pg_fp_ms)")
@@ -371,6 +380,16 @@ bench_size() {
 			_zl_psql "$db" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s }')
 		i_ref+=("$ref")
 		i_ratio+=("$(div "${i_ms[-1]}" "$ref" 2)")
+		i_pgratio+=("$(div "${i_pg[-1]}" "$ref" 2)")
+		# The idle pass that hashes every range.
+		off=$(pg_log_size)
+		log=$(timeout 600 "$ZL_BIN" -v -c "$conf_all" once 2>&1 >/dev/null) ||
+			die "idle once (every range) failed: $log"
+		line=$(grep 'msg=pass.done' <<<"$log" | tail -n1)
+		check "idle pass comparing every range: compared" "$(kv compared " $line")" all
+		a_ms+=("$(kv duration_ms " $line")")
+		a_pg+=("$(pg_log_since "$off" | pg_fp_ms)")
+		a_pgratio+=("$(div "${a_pg[-1]}" "$ref" 2)")
 		[ -n "$both" ] || continue
 		log=$( { /usr/bin/time -f 'wall=%e' timeout 600 "$ZL_BIN" -v -c "${confs[pg]}" once; } 2>&1 >/dev/null) ||
 			die "idle once (state: pg) failed: $log"
@@ -508,7 +527,11 @@ bench_size() {
 		"| bytes received from PostgreSQL | $(stats "${i_bytes[@]}") |" \
 		"| whole \`zaaklink once\` process, ms | $(stats "${i_wall[@]}") |" \
 		"| reference: PostgreSQL counting the link rows and the klantcontacten, ms | $(stats "${i_ref[@]}") |" \
-		"| **ratio pass / reference** | **$(stats "${i_ratio[@]}")** |" ""
+		"| **ratio pass / reference** | **$(stats "${i_ratio[@]}")** |" \
+		"| **ratio PostgreSQL's queries / reference** | **$(stats "${i_pgratio[@]}")** |" \
+		"| the idle pass that compares every range (once per \`source.recheck_interval\`): duration, ms | $(stats "${a_ms[@]}") |" \
+		"| ... PostgreSQL's queries, ms | $(stats "${a_pg[@]}") |" \
+		"| ... ratio PostgreSQL's queries / reference | $(stats "${a_pgratio[@]}") |" ""
 	emit "### 3. Pass after k changed links (runs: $runs; each change = ontkoppeld + gekoppeld)" "" \
 		"| k | pass ms | ms beyond the idle median | bytes received | ranges read (median) | rows read (median) | ratio to idle pass |" \
 		"|---|---|---|---|---|---|---|" "${k_rows[@]}" ""
@@ -548,15 +571,16 @@ bench_size() {
 	fi
 	# The fingerprint query's plan, for the record.
 	if [ -z "$smoke" ]; then
-		emit "### Plan of the fingerprint queries of an idle pass (EXPLAIN (ANALYZE, BUFFERS), one run)" "" '```'
+		emit "### Plans of the queries of an idle pass, by written rows, then comparing every range (EXPLAIN (ANALYZE, BUFFERS), one run)" "" '```'
 		_zl_psql postgres -c "ALTER ROLE zaaklink SET session_preload_libraries = 'auto_explain'" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_min_duration = 0" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_analyze = on" \
 			-c "ALTER ROLE zaaklink SET auto_explain.log_buffers = on" >/dev/null
 		off=$(pg_log_size)
 		timeout 600 "$ZL_BIN" -c "$conf" once 2>/dev/null
+		timeout 600 "$ZL_BIN" -c "$conf_all" once 2>/dev/null
 		pg_log_since "$off" | awk '/plan:/ { p = 1; keep = 0; next } p && /^[0-9]{4}-/ { p = 0 }
-			p && /Query Text: WITH cur/ { keep = 1 } p && keep' | sed 's/^\t//' |
+			p && /Query Text: (WITH cur|SELECT count)/ { keep = 1 } p && keep' | sed 's/^\t//' |
 			grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2} .*(LOG|DETAIL): ' >>"$report"
 		_zl_psql postgres -c "ALTER ROLE zaaklink RESET ALL" >/dev/null
 		emit '```' ""
