@@ -106,7 +106,7 @@ int source_snapshot(struct zl_source *src, struct zl_source_snapshot *snap, stru
 
 /*
  * Counts the rows of one kind (for ZL_FP_LINKS: the link rows) and lists,
- * ascending in *ranges (malloc'd, n entries), the ranges that hold a row
+ * ascending and once each in *ranges (malloc'd, n entries), the ranges that hold a row
  * version written by a transaction no older than since_xmin, the xmin of
  * an earlier snapshot (source.c "Written since a snapshot"); that
  * snapshot must be less than 2^30 transactions back. A range not listed
@@ -136,14 +136,12 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);
 /* Streams, in id order, the link rows whose klantcontact_id lies in one of
- * the disjoint ranges lo[i] <= klantcontact_id <= hi[i]. */
+ * the disjoint ranges lo[i] <= klantcontact_id <= hi[i]; with since_xmin
+ * (as in source_ranges_written()), only those whose klantcontact was
+ * written since. */
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
-                                          const int64_t *hi, size_t n, struct zl_err *err);
-
-/* Streams, in id order, the link rows whose klantcontact holds a row
- * version written since since_xmin (as in source_ranges_written()). */
-struct zl_row_cursor *source_written_contact_rows(struct zl_source *src, int64_t since_xmin,
-                                                  struct zl_err *err);
+                                          const int64_t *hi, size_t n, const int64_t *since_xmin,
+                                          struct zl_err *err);
 
 /* The TLS protocol of the connection ("TLSv1.3"), NULL without TLS or connection. */
 const char *source_tls(const struct zl_source *src);

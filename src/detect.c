@@ -427,7 +427,7 @@ static int batch_apply(struct pass *p, struct row_batch *b, struct range_links *
  * against their stored link (looked up a batch at a time), except those in
  * a range of changed, which diff_ranges() reads and diffs whole. When the
  * klantcontacten were compared by written rows, only the link rows of the
- * written klantcontacten are read: no other klantcontact changed.
+ * written klantcontacten of those ranges are read: no other changed.
  */
 static int diff_contacts(struct pass *p, const struct fp_list *contacts,
                          const struct fp_list *changed, struct zl_err *err)
@@ -460,9 +460,8 @@ static int diff_contacts(struct pass *p, const struct fp_list *contacts,
 			n++;
 		}
 	}
-	cur = p->contacts_written ? source_written_contact_rows(p->src, p->since_xmin, err)
-	                          : source_contact_rows(p->src, lo, hi, n, err);
-	if (!cur) {
+	if (!(cur = source_contact_rows(p->src, lo, hi, n,
+	                                p->contacts_written ? &p->since_xmin : NULL, err))) {
 		rc = -1;
 		goto out;
 	}

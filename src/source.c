@@ -136,11 +136,11 @@
 
 /* (ow) $1 range size, $2 the xmin: rows, and the ranges holding written rows. */
 #define WRITTEN_LINKS_SQL                                                                          \
-	"SELECT count(*), coalesce(array_agg(DISTINCT o.id / $1::int) FILTER (WHERE " WRITTEN(     \
+	"SELECT count(*), coalesce(array_agg(o.id / $1::int) FILTER (WHERE " WRITTEN(              \
 	    "o") "), '{}') FROM %s o" LINK_WHERE
 /* (kc) */
 #define WRITTEN_CONTACTS_SQL                                                                       \
-	"SELECT count(*), coalesce(array_agg(DISTINCT k.id / $1::int) FILTER (WHERE " WRITTEN(     \
+	"SELECT count(*), coalesce(array_agg(k.id / $1::int) FILTER (WHERE " WRITTEN(              \
 	    "k") "), '{}') FROM %s k"
 
 /* $1, $2, $3: the ranges, their first and last ids: each range's count and
@@ -220,15 +220,19 @@
 	" AND o.klantcontact_id >= r.lo AND o.klantcontact_id <= r.hi OFFSET 0) x ORDER BY x.id"
 
 /*
- * The link rows whose klantcontact was written since a snapshot ("Written
- * since a snapshot" above; its xmin, 32 bits, is the %lld): (kc, ow,
- * xmin). Those written klantcontacten are the only ones that can have
- * changed: one deleted took its link rows with it (a foreign key holds
- * them), and those are changes of their own.
+ * The same for the klantcontacten written since a snapshot ("Written since
+ * a snapshot" above; its xmin, 32 bits, is the %lld), through the primary
+ * key of each range: (lo, hi, xmin, kc, ow). Those written klantcontacten
+ * are the only ones that can have changed: one deleted took its link rows
+ * with it (a foreign key holds them), and those are changes of their own.
  */
 #define WRITTEN_CONTACT_ROWS_SQL                                                                   \
-	ROWS_CURSOR " FROM %s k JOIN %s o ON o.klantcontact_id = k.id" LINK_WHERE                  \
-	            " AND age(k.xmin) BETWEEN 0 AND (SELECT age('%lld'::xid)) ORDER BY o.id"
+	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.* FROM"                                     \
+	" unnest('%s'::bigint[], '%s'::bigint[]) AS r(lo, hi),"                                    \
+	" (SELECT age('%lld'::xid) AS a) t CROSS JOIN LATERAL (SELECT " ROW_COLUMNS                \
+	" FROM %s k JOIN %s o ON o.klantcontact_id = k.id" LINK_WHERE                              \
+	" AND k.id >= r.lo AND k.id <= r.hi AND age(k.xmin) BETWEEN 0 AND t.a OFFSET 0) x"         \
+	" ORDER BY x.id"
 
 struct zl_source {
 	char *conninfo;
@@ -656,10 +660,18 @@ int source_snapshot(struct zl_source *src, struct zl_source_snapshot *snap, stru
 	return 0;
 }
 
-/* Parses an array of integers ("{1,2,3}") into a new array; NULL when out of memory. */
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Parses an array of integers ("{1,2,3}") into a new array, sorted and
+ * without repeats; NULL when out of memory. */
 static int64_t *parse_array(const char *s, size_t *n)
 {
-	size_t cap = 1;
+	size_t cap = 1, kept;
 	int64_t *v;
 
 	for (const char *c = s; *c; c++)
@@ -681,6 +693,14 @@ static int64_t *parse_array(const char *s, size_t *n)
 		if (++*n == cap)
 			break;
 	}
+	if (*n == 0)
+		return v;
+	qsort(v, *n, sizeof(*v), cmp_int64);
+	kept = 1;
+	for (size_t i = 1; i < *n; i++)
+		if (v[i] != v[kept - 1])
+			v[kept++] = v[i];
+	*n = kept;
 	return v;
 }
 
@@ -814,14 +834,20 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 }
 
 struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *lo,
-                                          const int64_t *hi, size_t n, struct zl_err *err)
+                                          const int64_t *hi, size_t n, const int64_t *since_xmin,
+                                          struct zl_err *err)
 {
 	struct zl_text arr[2] = {{0}}, sql = {0};
 	struct zl_row_cursor *cur = NULL;
 
 	text_add_array(&arr[0], lo, n, sizeof(*lo));
 	text_add_array(&arr[1], hi, n, sizeof(*hi));
-	if (!arr[0].failed && !arr[1].failed)
+	if (arr[0].failed || arr[1].failed)
+		;
+	else if (since_xmin)
+		zl_text_add(&sql, WRITTEN_CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf,
+		            (long long)(*since_xmin & 0xFFFFFFFF), src->kc, src->ow);
+	else
 		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf, src->ow, src->kc);
 	if (arr[0].failed || arr[1].failed || sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE,
@@ -835,23 +861,6 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 }
 
 /* Reads the next batch from the cursor. */
-struct zl_row_cursor *source_written_contact_rows(struct zl_source *src, int64_t since_xmin,
-                                                  struct zl_err *err)
-{
-	struct zl_text sql = {0};
-	struct zl_row_cursor *cur = NULL;
-
-	zl_text_add(&sql, WRITTEN_CONTACT_ROWS_SQL, src->kc, src->ow,
-	            (long long)(since_xmin & 0xFFFFFFFF));
-	if (sql.failed)
-		zl_err_set(err, ZL_EX_SOFTWARE,
-		           "out of memory while building the query of written klantcontacten");
-	else
-		cur = open_rows(src, sql.buf, err);
-	free(sql.buf);
-	return cur;
-}
-
 static int fetch_batch(struct zl_row_cursor *cur, struct zl_err *err)
 {
 	static const char fetch_sql[] = "FETCH " ZL_STR(ROWS_PER_FETCH) " FROM zl_rows";
