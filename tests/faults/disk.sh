@@ -28,7 +28,8 @@ log=$ZL_TMP/zaaklink.log
 mnt=$ZL_TMP/disk
 mkdir -p "$mnt"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k,mode=755 zaaklink-test "$mnt" 2>/dev/null; then
-	zl_on_exit "umount '$mnt'"
+	# Lazily: a process still holding a file there must not keep it mounted.
+	zl_on_exit "umount -l '$mnt'"
 	state=$mnt/state.db
 	conf=$ZL_TMP/tmpfs.conf
 	zl_conf "$conf" "$db" "$state" "$ex"
