@@ -582,6 +582,29 @@ static void text_add_array(struct zl_text *t, const int64_t *v, size_t n, size_t
 	zl_text_add(t, "}");
 }
 
+/*
+ * Calls fn with each row of res from row first on, read as (range, rows,
+ * hash): a NULL count or hash is 0 (an empty range). Returns what fn
+ * returned first that was not 0, or 0.
+ */
+static int each_range_fp(PGresult *res, int first, enum zl_fp_kind kind,
+                         int (*fn)(const struct zl_range_fp *now, void *arg), void *arg)
+{
+	int ret = 0;
+
+	for (int i = first; i < PQntuples(res) && ret == 0; i++) {
+		struct zl_range_fp r = {.kind = kind};
+
+		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		if (!PQgetisnull(res, i, 1))
+			r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (!PQgetisnull(res, i, 2))
+			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		ret = fn(&r, arg);
+	}
+	return ret;
+}
+
 int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range_size,
                           const struct zl_range_fp *old, size_t n_old,
                           int (*fn)(const struct zl_range_fp *now, void *arg), void *arg,
@@ -626,22 +649,19 @@ int source_ranges_changed(struct zl_source *src, enum zl_fp_kind kind, int range
 	}
 	totals->ranges = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	totals->rows = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	for (int i = 1; i < PQntuples(res) && ret == 0; i++) {
-		struct zl_range_fp r = {.kind = kind};
-
-		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		if (!PQgetisnull(res, i, 1)) {
-			r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		}
-		ret = fn(&r, arg);
-	}
+	ret = each_range_fp(res, 1, kind, fn, arg);
 	PQclear(res);
 out:
 	for (int a = 0; a < 3; a++)
 		free(arr[a].buf);
 	free(sql.buf);
 	return ret;
+}
+
+/* The 32-bit transaction id PostgreSQL's xid holds of a 64-bit one. */
+static long long xid32(int64_t xid)
+{
+	return (long long)(xid & 0xFFFFFFFF);
 }
 
 int source_snapshot(struct zl_source *src, struct zl_source_snapshot *snap, struct zl_err *err)
@@ -715,7 +735,7 @@ int source_ranges_written(struct zl_source *src, enum zl_fp_kind kind, int range
 	int ret = 0;
 
 	snprintf(size, sizeof(size), "%d", range_size);
-	snprintf(xmin, sizeof(xmin), "%lld", (long long)(since_xmin & 0xFFFFFFFF));
+	snprintf(xmin, sizeof(xmin), "%lld", xid32(since_xmin));
 	zl_text_add(&sql, kind == ZL_FP_LINKS ? WRITTEN_LINKS_SQL : WRITTEN_CONTACTS_SQL,
 	            kind == ZL_FP_LINKS ? src->ow : src->kc);
 	if (sql.failed) {
@@ -746,27 +766,23 @@ int source_ranges_hash(struct zl_source *src, enum zl_fp_kind kind, int range_si
 {
 	struct zl_text arr[3] = {{0}}, sql = {0};
 	const char *params[3];
+	int64_t *first = malloc((n ? n : 1) * sizeof(*first)),
+	        *last = malloc((n ? n : 1) * sizeof(*last));
 	PGresult *res;
 	int ret = 0;
 
-	zl_text_add(&arr[0], "{");
-	zl_text_add(&arr[1], "{");
-	zl_text_add(&arr[2], "{");
-	for (size_t i = 0; i < n; i++) {
-		int64_t first, last;
-
-		diff_range_ids(ranges[i], range_size, &first, &last);
-		zl_text_add(&arr[0], "%s%lld", i ? "," : "", (long long)ranges[i]);
-		zl_text_add(&arr[1], "%s%lld", i ? "," : "", (long long)first);
-		zl_text_add(&arr[2], "%s%lld", i ? "," : "", (long long)last);
+	for (size_t i = 0; first && last && i < n; i++)
+		diff_range_ids(ranges[i], range_size, &first[i], &last[i]);
+	if (first && last) {
+		text_add_array(&arr[0], ranges, n, sizeof(*ranges));
+		text_add_array(&arr[1], first, n, sizeof(*first));
+		text_add_array(&arr[2], last, n, sizeof(*last));
 	}
-	for (int a = 0; a < 3; a++) {
-		zl_text_add(&arr[a], "}");
+	for (int a = 0; a < 3; a++)
 		params[a] = arr[a].buf;
-	}
 	zl_text_add(&sql, kind == ZL_FP_LINKS ? RANGE_HASHES_LINKS_SQL : RANGE_HASHES_CONTACTS_SQL,
 	            kind == ZL_FP_LINKS ? src->ow : src->kc);
-	if (arr[0].failed || arr[1].failed || arr[2].failed || sql.failed) {
+	if (!first || !last || arr[0].failed || arr[1].failed || arr[2].failed || sql.failed) {
 		ret =
 		    zl_err_set(err, ZL_EX_SOFTWARE,
 		               "out of memory while asking for the fingerprints of %zu ranges", n);
@@ -780,19 +796,13 @@ int source_ranges_hash(struct zl_source *src, enum zl_fp_kind kind, int range_si
 		                                  : "compute the fingerprints of klantcontacten");
 		goto out;
 	}
-	for (int i = 0; i < PQntuples(res) && ret == 0; i++) {
-		struct zl_range_fp r = {.kind = kind};
-
-		r.range = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r.rows = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		if (!PQgetisnull(res, i, 2))
-			r.fp = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		ret = fn(&r, arg);
-	}
+	ret = each_range_fp(res, 0, kind, fn, arg);
 	PQclear(res);
 out:
 	for (int a = 0; a < 3; a++)
 		free(arr[a].buf);
+	free(first);
+	free(last);
 	free(sql.buf);
 	return ret;
 }
@@ -819,8 +829,8 @@ struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
 	struct zl_row_cursor *cur = NULL;
 
 	if (since_xmin)
-		zl_text_add(&sql, ROWS_WRITTEN_SQL, (long long)(*since_xmin & 0xFFFFFFFF), src->ow,
-		            src->kc, (long long)lo, (long long)hi);
+		zl_text_add(&sql, ROWS_WRITTEN_SQL, xid32(*since_xmin), src->ow, src->kc,
+		            (long long)lo, (long long)hi);
 	else
 		zl_text_add(&sql, ROWS_SQL, src->ow, src->kc, (long long)lo, (long long)hi);
 	if (sql.failed)
@@ -842,12 +852,10 @@ struct zl_row_cursor *source_contact_rows(struct zl_source *src, const int64_t *
 
 	text_add_array(&arr[0], lo, n, sizeof(*lo));
 	text_add_array(&arr[1], hi, n, sizeof(*hi));
-	if (arr[0].failed || arr[1].failed)
-		;
-	else if (since_xmin)
+	if (!arr[0].failed && !arr[1].failed && since_xmin)
 		zl_text_add(&sql, WRITTEN_CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf,
-		            (long long)(*since_xmin & 0xFFFFFFFF), src->kc, src->ow);
-	else
+		            xid32(*since_xmin), src->kc, src->ow);
+	else if (!arr[0].failed && !arr[1].failed)
 		zl_text_add(&sql, CONTACT_ROWS_SQL, arr[0].buf, arr[1].buf, src->ow, src->kc);
 	if (arr[0].failed || arr[1].failed || sql.failed)
 		zl_err_set(err, ZL_EX_SOFTWARE,
