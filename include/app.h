@@ -29,10 +29,11 @@ struct zl_source *app_source_new(const struct zl_conf *conf, struct zl_err *err)
 /*
  * One detection pass over st (detect_pass(), same errors) through a source
  * connection of its own, closed afterwards, and its pass.done log line:
- * what once and backfill do before their own work. Returns 0 or -1.
+ * what once and backfill do before their own work. hooks (without stop)
+ * may be NULL. Returns 0 or -1.
  */
 int app_pass(const struct zl_conf *conf, struct zl_store *st, enum zl_pass_mode mode,
-             struct zl_err *err);
+             const struct zl_pass_hooks *hooks, struct zl_err *err);
 
 /*
  * Records a gekoppeld for every current link in one transaction (the

@@ -43,6 +43,7 @@ struct zl_source_conf {
 	int connect_timeout;  /* seconds */
 	int query_timeout;    /* seconds, statement_timeout of a pass */
 	int recheck_interval; /* seconds between comparisons of every range; 0: each pass */
+	int chunk_size;       /* links a long pass diffs per state transaction (detect.c) */
 };
 
 struct zl_state_conf {

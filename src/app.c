@@ -79,7 +79,7 @@ struct zl_source *app_source_new(const struct zl_conf *conf, struct zl_err *err)
 }
 
 int app_pass(const struct zl_conf *conf, struct zl_store *st, enum zl_pass_mode mode,
-             struct zl_err *err)
+             const struct zl_pass_hooks *hooks, struct zl_err *err)
 {
 	struct zl_source *src = app_source_new(conf, err);
 	struct zl_pass_stats stats;
@@ -87,8 +87,8 @@ int app_pass(const struct zl_conf *conf, struct zl_store *st, enum zl_pass_mode 
 
 	if (!src)
 		return -1;
-	/* Without hooks a pass is never interrupted: 0 or -1. */
-	rc = detect_pass(conf, src, st, mode, NULL, &stats, err);
+	/* Without a stop hook a pass is never interrupted: 0 or -1. */
+	rc = detect_pass(conf, src, st, mode, hooks, &stats, err);
 	if (rc == 0)
 		detect_log(&stats, source_bytes_received(src));
 	source_free(src);

@@ -67,7 +67,7 @@ static int cmd_backfill(struct zl_conf *conf, const void *opts, int argc, char *
 	 * announced twice: Open Zaak would create a second ZaakObject. This
 	 * backfill answers a request left earlier too.
 	 */
-	if (app_pass(conf, st, ZL_PASS_NORMAL, &err) < 0 ||
+	if (app_pass(conf, st, ZL_PASS_NORMAL, NULL, &err) < 0 ||
 	    store_take_backfill_request(st, &err) < 0 ||
 	    (n = app_record_backfill(conf, st, &err)) < 0) {
 		rc = app_fail(&err);

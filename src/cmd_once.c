@@ -28,41 +28,82 @@ const struct zl_command zl_cmd_once = {
     .run = cmd_once,
 };
 
-/* Publishes until the outbox is empty or a batch fails; returns pending. */
-static int64_t drain(const struct zl_conf *conf, struct zl_store *st, struct zl_err *err)
-{
-	struct zl_publisher *pub = publisher_new(&conf->amqp, err);
-	struct zl_store_counts c;
+/* The publisher of once: made when the first events are to go out, during
+ * the pass (a chunk it committed) or after it. */
+struct once_pub {
+	const struct zl_conf *conf;
+	struct zl_store *st;
+	struct zl_publisher *pub;
 	struct zl_relay relay;
-	int n = 0;
+	bool failed; /* nothing more is tried; err says why */
+	bool broker; /* the failure was the broker's (a connect or a batch) */
+	struct zl_err err;
+};
 
-	if (!pub)
+static int give_up(struct once_pub *o, bool broker)
+{
+	o->failed = true;
+	o->broker = broker;
+	return -1;
+}
+
+/* Publishes until the outbox is empty or something fails: 0, or -1 with
+ * o->err. */
+static int publish(struct once_pub *o)
+{
+	struct zl_store_counts c;
+	int n;
+
+	if (o->failed)
 		return -1;
-	relay_init(&relay, &conf->amqp, st, pub);
-	if (store_outbox_retry_now(st, err) < 0 || store_counts(st, &c, err) < 0) {
-		publisher_free(pub);
-		return -1;
+	if (!o->pub) {
+		if (!(o->pub = publisher_new(&o->conf->amqp, &o->err)))
+			return give_up(o, false);
+		relay_init(&o->relay, &o->conf->amqp, o->st, o->pub);
+		if (store_outbox_retry_now(o->st, &o->err) < 0)
+			return give_up(o, false);
 	}
-	if (c.pending > 0 && publisher_connect(pub, err) < 0)
-		n = -1;
-	while (c.pending > 0 && n >= 0 && (n = relay_step(&relay, err)) > 0)
+	if (store_counts(o->st, &c, &o->err) < 0)
+		return give_up(o, false);
+	if (c.pending == 0)
+		return 0;
+	if (!publisher_connected(o->pub) && publisher_connect(o->pub, &o->err) < 0)
+		return give_up(o, true);
+	while ((n = relay_step(&o->relay, &o->err)) > 0)
 		;
-	if (relay.published > 0)
-		zl_info("publish.done", "published=%lld", (long long)relay.published);
-	publisher_free(pub);
-	if (n < 0) {
-		struct zl_err count_err = {0};
+	if (n < 0)
+		return give_up(o, true);
+	return 0;
+}
 
-		zl_error("publish.failed", "error=\"%s\"", err->msg);
-		/* err keeps the publish error, the reason events remain. */
-		if (store_counts(st, &c, &count_err) < 0) {
-			*err = count_err;
-			return -1;
-		}
-		return c.pending;
-	}
-	if (store_counts(st, &c, err) < 0)
+/* A chunk of a long pass is committed: its events go out before the next. */
+static void chunk_committed(void *arg)
+{
+	publish(arg);
+}
+
+/* Publishes what is pending after the pass; returns what remains pending,
+ * or -1 when the publisher or the state failed (err). */
+static int64_t drain(struct once_pub *o, struct zl_err *err)
+{
+	struct zl_store_counts c;
+	int rc = publish(o);
+
+	if (o->pub && o->relay.published > 0)
+		zl_info("publish.done", "published=%lld", (long long)o->relay.published);
+	publisher_free(o->pub);
+	o->pub = NULL;
+	if (rc < 0 && !o->broker) {
+		*err = o->err;
 		return -1;
+	}
+	if (rc < 0)
+		zl_error("publish.failed", "error=\"%s\"", o->err.msg);
+	if (store_counts(o->st, &c, err) < 0)
+		return -1;
+	/* err keeps the publish error, the reason events remain. */
+	if (rc < 0)
+		*err = o->err;
 	return c.pending;
 }
 
@@ -71,13 +112,16 @@ static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **arg
 	const struct once_opts *o = opts;
 	struct zl_err err = {0};
 	struct zl_store *st;
+	struct once_pub op = {.conf = conf};
+	const struct zl_pass_hooks hooks = {.committed = chunk_committed, .arg = &op};
 	int rc = ZL_EX_OK;
 	int64_t pending;
 
 	(void)argc, (void)argv;
 	if (!(st = app_open_store(conf, false, &rc)))
 		return rc;
-	if (app_pass(conf, st, o->full ? ZL_PASS_FULL : ZL_PASS_NORMAL, &err) < 0)
+	op.st = st;
+	if (app_pass(conf, st, o->full ? ZL_PASS_FULL : ZL_PASS_NORMAL, &hooks, &err) < 0)
 		rc = app_fail(&err);
 	/*
 	 * Events recorded earlier may still go out after a pass that failed
@@ -85,10 +129,11 @@ static int cmd_once(struct zl_conf *conf, const void *opts, int argc, char **arg
 	 * which the outbox is part of: that error was said once already.
 	 */
 	if (rc == ZL_EX_CANTCREAT || rc == ZL_EX_IOERR) {
+		publisher_free(op.pub);
 		store_close(st);
 		return rc;
 	}
-	pending = drain(conf, st, &err);
+	pending = drain(&op, &err);
 	if (pending < 0) {
 		rc = app_fail(&err);
 	} else if (pending > 0) {

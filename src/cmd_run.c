@@ -217,11 +217,71 @@ static bool take_backfill_request(struct daemon *d)
 	return n > 0;
 }
 
+static void do_connect(struct daemon *d)
+{
+	struct zl_err err = {0};
+
+	if (publisher_connect(d->pub, &err) < 0) {
+		snprintf(d->metrics.broker_error, sizeof(d->metrics.broker_error), "%s", err.msg);
+		outage_fail(&d->amqp, zl_now_ms(), d->conf->amqp.max_backoff, 0, NULL, &err);
+		notify_status(&d->notify, "RabbitMQ unavailable: %s", err.msg);
+		return;
+	}
+	outage_ok(&d->amqp, zl_now_ms(), NULL);
+	/* Whatever waited for the broker is due now, in order. */
+	if (store_outbox_retry_now(d->st, &err) < 0)
+		zl_error("state.failed", "error=\"%s\"", err.msg);
+	d->relay.failures = 0;
+}
+
+/* Publishes batches until the outbox is drained, a pass is due (unless
+ * drain), or a stop. */
+static void do_publish(struct daemon *d, bool drain)
+{
+	struct zl_err err = {0};
+	bool worked = false;
+	int n;
+
+	do {
+		n = relay_step(&d->relay, &err);
+		worked = worked || n != 0;
+		if (n < 0) {
+			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
+			        d->relay.failures);
+			leader_check_soon(&d->leader);
+			if (!publisher_connected(d->pub))
+				d->amqp.next_try_ms =
+				    zl_now_ms() +
+				    zl_backoff_ms(d->relay.failures, d->conf->amqp.max_backoff);
+		}
+		notify_watchdog(&d->notify);
+	} while (n == d->conf->amqp.batch_size && !daemon_stop_signal && !daemon_reload_asked &&
+	         (drain || zl_now_ms() < d->next_pass_ms));
+	if (worked)
+		read_store_figures(d, false);
+}
+
+/* A long pass committed a chunk: its events go out before the next one is
+ * read, when the broker can take them. */
+static void pass_committed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!daemon_stop_signal && !publisher_connected(d->pub) &&
+	    zl_now_ms() >= d->amqp.next_try_ms)
+		do_connect(d);
+	if (!daemon_stop_signal && publisher_connected(d->pub) && !publisher_blocked(d->pub))
+		do_publish(d, true);
+}
+
 static void do_pass(struct daemon *d)
 {
-	/* A stop ends a pass between two ranges; the next start does it again. */
-	const struct zl_pass_hooks hooks = {
-	    .stop = &daemon_stop_signal, .alive = pass_alive, .arg = d};
+	/* A stop ends a pass between two ranges; the next start goes on from
+	 * its last chunk. */
+	const struct zl_pass_hooks hooks = {.stop = &daemon_stop_signal,
+	                                    .alive = pass_alive,
+	                                    .committed = pass_committed,
+	                                    .arg = d};
 	struct zl_pass_stats stats;
 	struct zl_err err = {0};
 	int64_t poll_ms = (int64_t)(d->conf->source.poll_interval * 1000);
@@ -240,10 +300,11 @@ static void do_pass(struct daemon *d)
 	rc = detect_pass(d->conf, d->src, d->st, ZL_PASS_NORMAL, &hooks, &stats, &err);
 	if (rc == ZL_PASS_INTERRUPTED) {
 		zl_info("pass.interrupted",
-		        "signal=%d ranges_done=%lld ranges=%lld duration_ms=%lld "
-		        "reason=\"stopping; nothing of this pass was recorded\"",
+		        "signal=%d ranges_done=%lld ranges=%lld chunks=%lld duration_ms=%lld "
+		        "reason=\"stopping; the next start goes on from the last chunk committed\"",
 		        (int)daemon_stop_signal, (long long)stats.ranges_diffed,
-		        (long long)stats.ranges_total, (long long)stats.duration_ms);
+		        (long long)stats.ranges_total, (long long)stats.chunks,
+		        (long long)stats.duration_ms);
 		return;
 	}
 	if (rc < 0) {
@@ -271,49 +332,6 @@ static void do_pass(struct daemon *d)
 	notify_status(&d->notify, "%lld links; last pass recorded %lld events; %lld published",
 	              (long long)stats.links, (long long)stats.events,
 	              (long long)d->relay.published);
-}
-
-static void do_connect(struct daemon *d)
-{
-	struct zl_err err = {0};
-
-	if (publisher_connect(d->pub, &err) < 0) {
-		snprintf(d->metrics.broker_error, sizeof(d->metrics.broker_error), "%s", err.msg);
-		outage_fail(&d->amqp, zl_now_ms(), d->conf->amqp.max_backoff, 0, NULL, &err);
-		notify_status(&d->notify, "RabbitMQ unavailable: %s", err.msg);
-		return;
-	}
-	outage_ok(&d->amqp, zl_now_ms(), NULL);
-	/* Whatever waited for the broker is due now, in order. */
-	if (store_outbox_retry_now(d->st, &err) < 0)
-		zl_error("state.failed", "error=\"%s\"", err.msg);
-	d->relay.failures = 0;
-}
-
-/* Publishes batches until the outbox is drained, a pass is due, or a stop. */
-static void do_publish(struct daemon *d)
-{
-	struct zl_err err = {0};
-	bool worked = false;
-	int n;
-
-	do {
-		n = relay_step(&d->relay, &err);
-		worked = worked || n != 0;
-		if (n < 0) {
-			zl_warn("publish.failed", "error=\"%s\" failures=%d", err.msg,
-			        d->relay.failures);
-			leader_check_soon(&d->leader);
-			if (!publisher_connected(d->pub))
-				d->amqp.next_try_ms =
-				    zl_now_ms() +
-				    zl_backoff_ms(d->relay.failures, d->conf->amqp.max_backoff);
-		}
-		notify_watchdog(&d->notify);
-	} while (n == d->conf->amqp.batch_size && !daemon_stop_signal && !daemon_reload_asked &&
-	         zl_now_ms() < d->next_pass_ms);
-	if (worked)
-		read_store_figures(d, false);
 }
 
 /* Milliseconds until the next thing the loop has to do. */
@@ -516,7 +534,7 @@ static int cmd_run(struct zl_conf *conf, const void *opts, int argc, char **argv
 		    zl_now_ms() >= d.amqp.next_try_ms)
 			do_connect(&d);
 		if (!daemon_stop_signal && publisher_connected(d.pub) && !publisher_blocked(d.pub))
-			do_publish(&d);
+			do_publish(&d, false);
 		if (leader_due_in(&d.leader, zl_now_ms()) == 0)
 			continue;
 		notify_watchdog(&d.notify);

@@ -564,6 +564,8 @@ const struct zl_setting zl_settings[] = {
      .min = 16, .max = 1048576},
     {"source", "recheck_interval", &zl_type_int, AT(source.recheck_interval), ZL_RELOAD,
      .def_num = 900, .min = 0, .max = ZL_MAX_TIMEOUT_S},
+    {"source", "chunk_size", &zl_type_int, AT(source.chunk_size), ZL_RELOAD, .def_num = 10000,
+     .min = 1, .max = 10000000},
     {"source", "connect_timeout", &zl_type_int, AT(source.connect_timeout), ZL_RESTART,
      .def_num = 10, .min = 1, .max = ZL_MAX_TIMEOUT_S},
     {"source", "query_timeout", &zl_type_int, AT(source.query_timeout), ZL_RESTART, .def_num = 300,

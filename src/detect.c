@@ -27,10 +27,19 @@
  * cursor per run and diffed range by range against the stored links of
  * that range, so memory stays bounded by the range size whatever the size
  * of the table. Everything a pass writes (links, fingerprints, outbox rows,
- * checkpoint) is one SQLite transaction, and the fingerprints written are
+ * checkpoint) is one state transaction, and the fingerprints written are
  * the ones read in the same snapshot as the rows: a crash at any moment
  * leaves the state of the previous pass, whose differences are simply
  * found again.
+ *
+ * Except in chunks (chunk_commit()): once a pass is past the last range
+ * that has a stored fingerprint, every range after it held no stored link
+ * and can only add links. From there it commits each source.chunk_size
+ * rows read with the fingerprints of their ranges and their events, and
+ * lets the caller publish them. A crash then leaves those chunks, whose
+ * fingerprints match: the next pass goes on after them. Gekoppeld events
+ * staged before a chunk's commit enter the outbox with it; no later
+ * ontkoppeld can concern the same link, since no later range held one.
  */
 
 /* A growable array of fingerprints; one entry per range, not per row.
@@ -56,6 +65,9 @@ struct pass {
 	int64_t since_xmin;                /* the previous pass's snapshot xmin */
 	int compared_all;                  /* kinds whose every range was compared */
 	bool contacts_written;             /* klantcontacten compared by written rows */
+	bool stage;                        /* gekoppeld after ontkoppeld: the state had links */
+	int64_t chunk_after;               /* commit chunks after this range (chunk_commit()) */
+	int64_t chunk_rows;                /* stats->rows_read at the last chunk's commit */
 };
 
 /*
@@ -122,9 +134,10 @@ static int64_t range_last(int64_t b, int64_t size)
  * Ranges are diffed in id order, but consumers need every ontkoppeld
  * before a gekoppeld with the same (zaak, linkTo): Open Zaak deletes by
  * that pair. When a row's id changes (raw SQL), its new id may come first.
- * So after the initial sync, a pass stages its gekoppeld events and appends
- * them after all its ontkoppeld; the order of one link's own ontkoppeld and
- * gekoppeld is kept that way too.
+ * So a pass that found links in the state (after the initial sync, or
+ * resuming one) stages its gekoppeld events and appends them after all its
+ * ontkoppeld; the order of one link's own ontkoppeld and gekoppeld is kept
+ * that way too.
  */
 static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_id,
                          struct zl_err *err)
@@ -139,7 +152,7 @@ static int record_events(struct pass *p, const struct zl_diff *d, int64_t link_i
 		};
 
 		event_new_id(ev.id);
-		if (ev.type == ZL_GEKOPPELD && !p->stats->initial
+		if (ev.type == ZL_GEKOPPELD && p->stage
 		        ? store_outbox_stage(p->st, &ev, link_id, err) < 0
 		        : store_outbox_add(p->st, &ev, link_id, err) < 0)
 			return -1;
@@ -262,14 +275,39 @@ static int load_range(struct pass *p, int64_t first, int64_t last, struct range_
 }
 
 /*
- * Diffs the ranges first..last (consecutive) through one cursor. The
- * cursor's current row (row, while more is 1) carries over from one range
- * to the next: a row past the end of the range being diffed waits for its
- * own.
+ * Commits the pass so far as a chunk, and lets the caller publish it, when
+ * range (just diffed) is past every range with a stored fingerprint and
+ * source.chunk_size rows were read since the previous chunk. A chunk's
+ * transaction holds its ranges' links, fingerprints and events whole.
  */
-static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *err)
+static int chunk_commit(struct pass *p, int64_t range, struct zl_err *err)
+{
+	if (range < p->chunk_after ||
+	    p->stats->rows_read - p->chunk_rows < p->conf->source.chunk_size)
+		return 0;
+	if (store_outbox_flush_staged(p->st, err) < 0 || store_commit(p->st, err) < 0)
+		return -1;
+	p->chunk_rows = p->stats->rows_read;
+	p->stats->chunks++;
+	zl_debug("pass.chunk", "chunk=%lld range=%lld rows_read=%lld events=%lld",
+	         (long long)p->stats->chunks, (long long)range, (long long)p->stats->rows_read,
+	         (long long)p->stats->events);
+	if (p->hooks && p->hooks->committed)
+		p->hooks->committed(p->hooks->arg);
+	return store_begin(p->st, err);
+}
+
+/*
+ * Diffs the n consecutive ranges of c through one cursor, and stores the
+ * fingerprint of each as it is now (or forgets it when the range is
+ * empty). The cursor's current row (row, while more is 1) carries over
+ * from one range to the next: a row past the end of the range being diffed
+ * waits for its own.
+ */
+static int diff_run(struct pass *p, const struct zl_range_fp *c, size_t n, struct zl_err *err)
 {
 	int64_t size = p->conf->source.range_size;
+	int64_t first = c[0].range, last = c[n - 1].range;
 	struct zl_row_cursor *cur =
 	    source_rows(p->src, range_first(first, size), range_last(last, size),
 	                p->by_written ? &p->since_xmin : NULL, err);
@@ -290,7 +328,10 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 		}
 		zl_debug("pass.range", "range=%lld first=%lld last=%lld", (long long)b,
 		         (long long)range_first(b, size), (long long)end);
-		if ((rc = load_range(p, range_first(b, size), end, &links, err)) < 0)
+		if ((rc = c[b - first].rows > 0
+		              ? store_range_put(p->st, &c[b - first], err)
+		              : store_range_delete(p->st, ZL_FP_LINKS, b, err)) < 0 ||
+		    (rc = load_range(p, range_first(b, size), end, &links, err)) < 0)
 			break;
 		while (rc == 0 && more >= 0 && (i < links.n || (more == 1 && row->id <= end))) {
 			bool take_row = more == 1 && row->id <= end &&
@@ -308,8 +349,10 @@ static int diff_run(struct pass *p, int64_t first, int64_t last, struct zl_err *
 			if (take_row)
 				more = source_rows_next(cur, &row, err);
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			p->stats->ranges_diffed++;
+			rc = chunk_commit(p, b, err);
+		}
 	}
 	if (more < 0)
 		rc = -1;
@@ -496,34 +539,21 @@ out:
 	return rc;
 }
 
-/*
- * Reads and diffs every range whose fingerprint PostgreSQL reported as
- * changed, in runs of consecutive ranges, and stores the fingerprint as it
- * is now (or forgets it when the range is empty).
- */
+/* Reads and diffs every range whose fingerprint PostgreSQL reported as
+ * changed, in runs of consecutive ranges (diff_run()). */
 static int diff_ranges(struct pass *p, const struct fp_list *changed, struct zl_err *err)
 {
-	int64_t run_first = 0, run_last = 0;
-	bool in_run = false;
+	size_t start = 0;
 
-	for (size_t i = 0; i < changed->n; i++) {
-		const struct zl_range_fp *c = &changed->v[i];
-		int64_t b = c->range;
-
-		if (c->rows > 0 ? store_range_put(p->st, c, err)
-		                : store_range_delete(p->st, ZL_FP_LINKS, b, err))
-			return -1;
-		p->stats->ranges_read++;
-		if (in_run && b == run_last + 1) {
-			run_last = b;
+	p->stats->ranges_read = (int64_t)changed->n;
+	for (size_t i = 1; i <= changed->n; i++) {
+		if (i < changed->n && changed->v[i].range == changed->v[i - 1].range + 1)
 			continue;
-		}
-		if (in_run && diff_run(p, run_first, run_last, err) < 0)
+		if (diff_run(p, &changed->v[start], i - start, err) < 0)
 			return -1;
-		run_first = run_last = b;
-		in_run = true;
+		start = i;
 	}
-	return in_run ? diff_run(p, run_first, run_last, err) : 0;
+	return 0;
 }
 
 /* Stores the klantcontact fingerprints PostgreSQL reported as changed. */
@@ -618,6 +648,11 @@ static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struc
 	struct fp_list old = {.err = err};
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
+	/* Ranges past the last stored one held no link (chunk_commit()). */
+	if (kind == ZL_FP_LINKS) {
+		p->chunk_after = old.n > 0 ? old.v[old.n - 1].range : INT64_MIN;
+		p->stage = old.n > 0 || p->stage;
+	}
 	if (rc == 0 && p->by_written)
 		rc = compare_written(p, kind, &old, changed, totals, err);
 	else if (rc == 0)
@@ -751,6 +786,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0)
 		goto rollback;
 	stats->initial = had == 0;
+	p.stage = p.stage || !stats->initial;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
 	stats->compared_all = p.compared_all;
 	stats->ranges_total = link_totals.ranges;
@@ -792,11 +828,12 @@ void detect_log(const struct zl_pass_stats *s, int64_t bytes_received)
 {
 	zl_log(s->events > 0 || s->ranges_read > 0 ? ZL_LOG_INFO : ZL_LOG_DEBUG, "pass.done",
 	       "ranges=%lld ranges_read=%lld rows_read=%lld links=%lld events=%lld invalid=%lld "
-	       "duration_ms=%lld bytes_received=%lld initial=%s compared=%s",
+	       "duration_ms=%lld bytes_received=%lld initial=%s compared=%s chunks=%lld",
 	       (long long)s->ranges_total, (long long)s->ranges_read, (long long)s->rows_read,
 	       (long long)s->links, (long long)s->events, (long long)s->invalid,
 	       (long long)s->duration_ms, (long long)bytes_received, s->initial ? "true" : "false",
 	       s->compared_all == 0   ? "written"
 	       : s->compared_all == 1 ? "mixed"
-	                              : "all");
+	                              : "all",
+	       (long long)s->chunks);
 }

@@ -26,7 +26,16 @@
 # Sizes (environment): ZL_FAULT_CRASH_LINKS (20000 links announced),
 # ZL_FAULT_CRASH_KILLS (12 SIGKILLs), ZL_FAULT_CRASH_OPS (300 changes made
 # while zaaklink runs), ZL_FAULT_CRASH_GAP (0.1 s between two changes),
-# ZL_FAULT_BATCH (amqp.batch_size, 500), ZL_FAULT_SEED (random seed).
+# ZL_FAULT_BATCH (amqp.batch_size, 500), ZL_FAULT_CHUNK (source.chunk_size,
+# 1000), ZL_FAULT_SEED (random seed).
+#
+# Before the changes start, on a state file and exchange of their own, one
+# more SIGKILL lands in the middle of a first sync, which commits its links
+# in chunks and publishes each before it reads the next: the test waits
+# until the state file holds links but no checkpoint, kills, and checks
+# that the restart goes on from the last chunk (it records only the links
+# not recorded yet) instead of starting over, and that every link is
+# announced, none twice but as one republished batch.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 zl_require_tools sqlite3
@@ -37,6 +46,7 @@ KILLS=${ZL_FAULT_CRASH_KILLS:-12}
 OPS=${ZL_FAULT_CRASH_OPS:-300}
 GAP=${ZL_FAULT_CRASH_GAP:-0.1}
 BATCH=${ZL_FAULT_BATCH:-500}
+CHUNK=${ZL_FAULT_CHUNK:-1000}
 SEED=${ZL_FAULT_SEED:-$$}
 RANDOM=$SEED
 note "seed $SEED (ZL_FAULT_SEED=$SEED repeats this run): $N links, $KILLS kills, $OPS changes, batch $BATCH"
@@ -156,6 +166,50 @@ pending_in_state() {
 	sqlite3 -readonly "$state" 'SELECT count(*) FROM outbox' 2>/dev/null || echo '?'
 }
 t_start=$SECONDS
+# ---- a kill in the middle of the chunked first sync ----
+# On a state file and an exchange of its own (no binding: its events go to
+# the exchange's unrouted queue), before the changes start.
+mid_state=$ZL_TMP/mid.db
+mid_conf=$ZL_TMP/mid.conf
+zl_conf "$mid_conf" "$db" "$mid_state" "$ex.mid" 'events.initial_sync = "announce";' \
+	"amqp.batch_size = $BATCH;" "source.chunk_size = $CHUNK;"
+# sync_state: "CHECKPOINTS LINKS" in the state file.
+sync_state() {
+	sqlite3 -readonly "$mid_state" 'SELECT (SELECT count(*) FROM checkpoint) || " " ||
+		(SELECT count(*) FROM link)' 2>/dev/null || echo '? ?'
+}
+mid_sync() {
+	local c l
+	read -r c l < <(sync_state)
+	[ "$c" = 0 ] && [ "$l" -gt 0 ] 2>/dev/null
+}
+zl_run_bg "$mid_conf" "$log"
+mid_seen=0
+zl_wait_for 60 mid_sync && mid_seen=1
+kill -KILL "$ZL_PID" 2>/dev/null
+rc=0; wait "$ZL_PID" 2>/dev/null || rc=$?
+read -r mid_cp mid_links < <(sync_state)
+is "$mid_seen/$rc" 1/137 "a SIGKILL landed while the first sync had committed chunks (exit status $rc)"
+cmp_ok "$mid_cp/$(((mid_links > 0) + (mid_links < N)))" = "0/2" \
+	"at the kill the first sync was half done: $mid_links of $N links recorded, no checkpoint"
+zl_run_bg "$mid_conf" "$log"
+zl_wait_log 'msg=pass.done ' 120 || diag "the pass after the mid-sync kill did not end"
+zl_wait_for 60 zl_outbox_empty "$mid_state" || diag "the mid-sync announce was not published"
+zl_stop "$ZL_PID" >/dev/null
+resumed=$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep -m1 'msg=pass.done ')
+resumed_events=$(sed -n 's/.* events=\([0-9]*\) .*/\1/p' <<<"$resumed")
+like "$resumed" 'initial=true' "the restart finished the first sync"
+is "${resumed_events:-?}" "$((N - mid_links))" \
+	"and went on from the last chunk: it recorded the $((N - mid_links)) links not recorded yet"
+f=$(zl_drain "$ex.mid.unrouted" "" 5)
+mid_total=$(zl_count "$f")
+mid_dups=$((mid_total - $(zl_jq "$f" '.message_id' | sort -u | wc -l)))
+is "$(zl_jq "$f" '.body | fromjson | .data.linkTo' | sort -u | wc -l)" "$N" \
+	"every link was announced ($mid_total messages)"
+cmp_ok "$((mid_total - N))/$mid_dups" = "$mid_dups/$mid_dups" \
+	"and none twice but as a republished event id ($mid_dups)"
+cmp_ok "$mid_dups" -le "$BATCH" "at most one batch ($BATCH) republished after the kill"
+
 zl_run_bg "$conf" "$log"
 sleep 1
 _zl_psql "$db" -f "$plan" >/dev/null 2>"$ZL_TMP/changes.err" &
@@ -237,7 +291,7 @@ is "$(zl_jqs "$f" 'map(.body | fromjson) | unique_by(.id)
 	"gekoppeld minus ontkoppeld equals the links in the database ($expected_links)"
 
 {
-	echo "fault=crash kills=$kills kills_with_pending=$kills_pending changes=$OPS links=$N"
+	echo "fault=crash kills=$kills kills_with_pending=$kills_pending mid_sync_kill_links=$mid_links changes=$OPS links=$N"
 	echo "fault=crash received=$total distinct=$distinct duplicates=$dups lost=$([ -z "$verdict" ] && echo 0 || echo '?') seconds=$took"
 } >>"${ZL_FAULT_FIGURES:-/dev/null}"
 done_testing

@@ -2,9 +2,12 @@
 # Fault 9, a long first pass: the first sync of a large database reads
 # thousands of ranges. SIGTERM in the middle of it must end the daemon
 # within a few seconds, exit 0, with nothing of the pass recorded or
-# published; the next start does the pass again and announces every link
-# once. While a pass runs, WATCHDOG=1 must keep reaching the service
-# manager (a stand-in notify socket), at most every WATCHDOG_USEC / 4.
+# published (the stop comes before the first chunk of source.chunk_size
+# links is committed); the next start does the pass again and announces
+# every link once. A stop after some chunks keeps them, and the next start
+# goes on from there. While a pass runs, WATCHDOG=1 must keep reaching the
+# service manager (a stand-in notify socket), at most every
+# WATCHDOG_USEC / 4.
 #
 # Sizes (environment): ZL_FAULT_PASS_LINKS (60000), ZL_FAULT_PASS_RANGE
 # (source.range_size, 16): 3750 ranges, a first sync of several seconds;
@@ -67,6 +70,49 @@ is "$rc" 0 "once publishes what is left and exits 0"
 f=$(zl_drain "$q" "$N" 120)
 res=$(zl_each_once "$ZL_TMP/ids" "$f")
 is "$res" "missing=0 extra=0 duplicates=0 distinct=$N" "after the restart every link is announced once"
+
+# ---- SIGTERM after chunks of the first sync were committed ----
+# With chunks of 2 000 links (source.chunk_size) the first sync commits as
+# it goes and publishes each chunk before it reads the next: a stop keeps
+# the chunks committed, gives up only the one being read, and the next
+# start goes on from there.
+cstate=$ZL_TMP/chunks.db
+cconf=$ZL_TMP/chunks.conf
+zl_conf "$cconf" "$db" "$cstate" "$ex" 'events.initial_sync = "announce";' \
+	"source.range_size = $SIZE;" 'source.chunk_size = 2000;'
+chunk_state() {
+	sqlite3 -readonly "$cstate" "SELECT (SELECT count(*) FROM checkpoint) || ' ' ||
+		(SELECT count(*) FROM link)" 2>/dev/null || echo '? ?'
+}
+# Chunks committed, the first sync not done, and events on the queue.
+some_chunks() {
+	local c l
+	read -r c l < <(chunk_state)
+	[ "$c" = 0 ] && [ "$l" -gt 0 ] 2>/dev/null && [ "$(zl_probe count "$q")" -gt 0 ]
+}
+zl_run_bg "$cconf" "$log"
+mid=0
+zl_wait_for 120 some_chunks && mid=1
+rc=0; zl_stop "$ZL_PID" || rc=$?
+is "$mid" 1 "while the first sync went on, its first chunks were published"
+read -r c_cp c_links < <(chunk_state)
+line=$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep 'msg=pass.interrupted ')
+c_chunks=$(sed -n 's/.* chunks=\([0-9]*\) .*/\1/p' <<<"$line")
+is "$rc" 0 "SIGTERM after chunks were committed: exit 0"
+cmp_ok "${c_chunks:-0}" -gt 0 "pass.interrupted counts the chunks committed (${c_chunks:-?})"
+cmp_ok "$c_cp/$(((c_links > 0) + (c_links < N)))" = "0/2" \
+	"the chunks stay: $c_links of $N links recorded, no checkpoint"
+zl_run_bg "$cconf" "$log"
+zl_wait_log 'msg=pass.done ' 600 || bail "the pass after the restart did not end"
+zl_stop "$ZL_PID" >/dev/null
+pass=$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep 'msg=pass.done ' | head -n 1)
+is "$(sed -n 's/.* events=\([0-9]*\) .*/\1/p' <<<"$pass")" "$((N - c_links))" \
+	"the next start went on from the last chunk: $((N - c_links)) links announced"
+rc=0; zl_once "$cconf" "$log" || rc=$?
+f=$(zl_drain "$q" "$N" 120)
+res=$(zl_each_once "$ZL_TMP/ids" "$f")
+is "$rc/$res" "0/missing=0 extra=0 duplicates=0 distinct=$N" \
+	"every link announced once over the two runs"
 
 # ---- WATCHDOG=1 during a first sync ----
 # The same first sync from an empty state file once more, under a watchdog

@@ -27,7 +27,10 @@
 # test counts those that did.
 #
 # Small ranges (16 and 17 ids, changed between rounds) make changes land in
-# many ranges and on both sides of bucket 0 (negative ids).
+# many ranges and on both sides of bucket 0 (negative ids). Chunks of one
+# row (source.chunk_size = 1) make a pass commit after every range past the
+# last stored one: the first sync, and links inserted or moved above the
+# highest id stored, go out in chunks while the pass goes on.
 #
 #   ZL_RANDOM_ROUNDS (default 24), ZL_RANDOM_CHANGES per round (default 12),
 #   ZL_RANDOM_SEED (default: from the clock; printed, to replay a failure:
@@ -48,7 +51,8 @@ log=$ZL_TMP/zaaklink.log
 base=https://openklant.example.nl
 write_conf() {
 	zl_conf "$conf" "$db" "$state" "$ex" "source.range_size = $1;" \
-		'events.label_max_length = 0;' 'events.initial_sync = "announce";'
+		'events.label_max_length = 0;' 'events.initial_sync = "announce";' \
+		'source.chunk_size = 1;'
 }
 
 # The random changes, as one PL/pgSQL block; every change that breaks a
@@ -629,6 +633,21 @@ zl_sql "$db" "INSERT INTO klantinteracties_klantcontact (id, uuid, nummer, kanaa
 		'open-zaak' FROM generate_series(3000, 5499) g" >/dev/null
 pass "2 500 links more"
 is "$pass_count" 2500 "2 500 links more: one gekoppeld each"
+# Above every stored id: the pass committed them in chunks as it went.
+last_chunks() { grep 'msg=pass.done' "$log" | tail -n 1 | sed -n 's/.* chunks=\([0-9]*\).*/\1/p'; }
+cmp_ok "$(last_chunks)" -gt 100 "and committed them in chunks of a range each ($(last_chunks))"
+# Links moved (raw SQL) from the lowest ids to ids above every stored one,
+# a range each:
+# the ontkoppeld of each old id precedes the chunks of the new ranges,
+# whose gekoppeld the replay then accepts.
+moved=$(zl_sql "$db" "WITH m AS (SELECT id, row_number() OVER (ORDER BY id) n
+		FROM klantinteracties_onderwerpobject
+		WHERE onderwerpobjectidentificator_code_objecttype = 'zaak' ORDER BY id LIMIT 3)
+	UPDATE klantinteracties_onderwerpobject o SET id = 100000 + 100 * m.n FROM m
+	WHERE o.id = m.id RETURNING o.id" | grep -c .)
+pass "$moved links moved above every stored id"
+is "$pass_count/$(last_chunks)" "$((2 * moved))/$moved" \
+	"$moved links moved above every stored id: ontkoppeld and gekoppeld each, a chunk each"
 relinked=$(zl_sql "$db" "SELECT count(*) FROM klantinteracties_onderwerpobject
 	WHERE id BETWEEN 3000 AND 5499
 	  AND (klantcontact_id % 3 <> 0 OR klantcontact_id % 5 = 0 OR id % 97 = 0)")

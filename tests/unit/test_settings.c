@@ -141,23 +141,12 @@ END_TEST
 START_TEST(test_reloadable_settings)
 {
 	static const char *const reloadable[] = {
-	    "source.base_url",
-	    "amqp.password_file",
-	    "source.poll_interval",
-	    "source.range_size",
-	    "source.recheck_interval",
-	    "events.source",
-	    "events.label_max_length",
-	    "events.relink_on_label_change",
-	    "events.invalid_zaak_id",
-	    "events.initial_sync",
-	    "log.level",
-	    "deliver.client_id",
-	    "deliver.secret",
-	    "deliver.secret_file",
-	    "deliver.check_existing",
-	    "deliver.verify",
-	    "deliver.timeout",
+	    "source.base_url",        "amqp.password_file",      "source.poll_interval",
+	    "source.range_size",      "source.recheck_interval", "source.chunk_size",
+	    "events.source",          "events.label_max_length", "events.relink_on_label_change",
+	    "events.invalid_zaak_id", "events.initial_sync",     "log.level",
+	    "deliver.client_id",      "deliver.secret",          "deliver.secret_file",
+	    "deliver.check_existing", "deliver.verify",          "deliver.timeout",
 	};
 	char names[1024] = "", want[1024] = "";
 
