@@ -642,7 +642,9 @@ cmp_ok "$(last_chunks)" -gt 100 "and committed them in chunks of a range each ($
 # whose gekoppeld the replay then accepts.
 moved=$(zl_sql "$db" "WITH m AS (SELECT id, row_number() OVER (ORDER BY id) n
 		FROM klantinteracties_onderwerpobject
-		WHERE onderwerpobjectidentificator_code_objecttype = 'zaak' ORDER BY id LIMIT 3)
+		WHERE onderwerpobjectidentificator_code_objecttype = 'zaak'
+		  AND onderwerpobjectidentificator_code_soort_object_id = 'uuid'
+		  AND klantcontact_id IS NOT NULL ORDER BY id LIMIT 3)
 	UPDATE klantinteracties_onderwerpobject o SET id = 100000 + 100 * m.n FROM m
 	WHERE o.id = m.id RETURNING o.id" | grep -c .)
 pass "$moved links moved above every stored id"
