@@ -178,28 +178,29 @@
 #define ROWS_SQL ROWS_CURSOR LINK_FROM " AND o.id >= %lld AND o.id <= %lld ORDER BY o.id"
 
 /*
- * The same rows, but only the id of those that are as they were at an
- * earlier snapshot: neither the row nor its klantcontact written since
- * ("Written since a snapshot"), (xmin, ow, kc, lo, hi). A range with one
- * changed row thus costs its ids, not its rows.
+ * The same rows, but of those that are as they were at an earlier snapshot
+ * (neither the row nor its klantcontact written since: "Written since a
+ * snapshot") only the ids, as lists of up to UNCHANGED_BLOCK ids in one
+ * row each, in the last column: (xmin, ow, kc, lo, hi). A range with one
+ * changed row thus costs a few bytes per other row, not a row each. Each
+ * list comes before the written rows above its first id; source_rows_next()
+ * sorts it and merges them. The rows are ordered inside: then PostgreSQL
+ * joins them as for ROWS_SQL, not with a hash of every klantcontact
+ * (at 1M rows 2.9 s against 3.5 s).
  */
-#define IF_WRITTEN(C) ", CASE WHEN x.w THEN x." C " END"
+#define UNCHANGED_BLOCK 1024
 /* clang-format off */
 #define ROWS_WRITTEN_SQL                                                                           \
-	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.id"                                         \
-	IF_WRITTEN("uuid")                                                                         \
-	IF_WRITTEN("klantcontact_id")                                                              \
-	IF_WRITTEN("onderwerpobjectidentificator_code_objecttype")                                 \
-	IF_WRITTEN("onderwerpobjectidentificator_code_soort_object_id")                            \
-	IF_WRITTEN("onderwerpobjectidentificator_object_id")                                       \
-	IF_WRITTEN("onderwerpobjectidentificator_code_register")                                   \
-	IF_WRITTEN("onderwerp")                                                                    \
-	IF_WRITTEN("nummer")                                                                       \
-	" FROM (SELECT " ROW_COLUMNS ", age(o.xmin) BETWEEN 0 AND t.a"                             \
-	" OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false) AS w"                                  \
+	"DECLARE zl_rows NO SCROLL CURSOR FOR"                                                     \
+	" WITH x (id, c1, c2, c3, c4, c5, c6, c7, c8, w) AS MATERIALIZED (SELECT " ROW_COLUMNS     \
+	", age(o.xmin) BETWEEN 0 AND t.a OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false)"       \
 	" FROM (SELECT age('%lld'::xid) AS a) t CROSS JOIN %s o"                                   \
 	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE                                   \
-	" AND o.id >= %lld AND o.id <= %lld) x ORDER BY x.id"
+	" AND o.id >= %lld AND o.id <= %lld ORDER BY o.id)"                                        \
+	" SELECT id, c1, c2, c3, c4, c5, c6, c7, c8, NULL::text FROM x WHERE w"                    \
+	" UNION ALL SELECT min(id), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"               \
+	" string_agg(id::text, ',') FROM x WHERE NOT w"                                           \
+	" GROUP BY id / " ZL_STR(UNCHANGED_BLOCK) " ORDER BY 1"
 /* clang-format on */
 
 /*
@@ -252,6 +253,8 @@ struct zl_row_cursor {
 	int n;
 	bool done;
 	struct zl_row row;
+	int64_t ids[UNCHANGED_BLOCK]; /* a list of unchanged ids (ROWS_WRITTEN_SQL) */
+	size_t ids_n, ids_pos;        /* its length, and the next to hand out */
 };
 
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
@@ -892,25 +895,71 @@ static const char *value_or_null(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+static int id_order(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Takes the list of unchanged ids in column 9 of row i ("3,1,2", at most
+ * UNCHANGED_BLOCK of them), in ascending order. */
+static int take_ids(struct zl_row_cursor *cur, int i, struct zl_err *err)
+{
+	const char *p = PQgetvalue(cur->res, i, 9);
+	char *end;
+
+	cur->ids_n = cur->ids_pos = 0;
+	while (*p && cur->ids_n < UNCHANGED_BLOCK) {
+		cur->ids[cur->ids_n++] = strtoll(p, &end, 10);
+		if (end == p || (*end && *end != ','))
+			break;
+		p = *end ? end + 1 : end;
+	}
+	if (*p)
+		return zl_err_set(
+		    err, ZL_EX_UNAVAILABLE,
+		    "PostgreSQL sent a list of onderwerpobject ids zaaklink cannot read "
+		    "(at \"%.20s\")",
+		    p);
+	qsort(cur->ids, cur->ids_n, sizeof(cur->ids[0]), id_order);
+	return 0;
+}
+
 int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struct zl_err *err)
 {
 	struct zl_row *r = &cur->row;
 	PGresult *res;
 	int i;
 
-	if (!cur->res || cur->pos >= cur->n) {
-		if (cur->res && cur->done)
-			return 0;
-		if (fetch_batch(cur, err) < 0)
+	for (;;) {
+		bool more;
+
+		if ((!cur->res || cur->pos >= cur->n) && !(cur->res && cur->done) &&
+		    fetch_batch(cur, err) < 0)
 			return -1;
-		if (cur->n == 0)
+		more = cur->pos < cur->n;
+		/* An unchanged id goes first when the next row comes after it. */
+		if (cur->ids_pos < cur->ids_n &&
+		    (!more || cur->ids[cur->ids_pos] <
+		                  strtoll(PQgetvalue(cur->res, cur->pos, 0), NULL, 10))) {
+			memset(r, 0, sizeof(*r));
+			r->id = cur->ids[cur->ids_pos++];
+			r->unchanged = true;
+			*row = r;
+			return 1;
+		}
+		if (!more)
 			return 0;
+		if (PQnfields(cur->res) < 10 || PQgetisnull(cur->res, cur->pos, 9))
+			break;
+		if (take_ids(cur, cur->pos++, err) < 0)
+			return -1;
 	}
 	res = cur->res;
 	i = cur->pos++;
 	r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-	/* A link row's uuid is never NULL: only that of an id alone is. */
-	r->unchanged = PQgetisnull(res, i, 1);
+	r->unchanged = false;
 	r->uuid = PQgetvalue(res, i, 1);
 	r->has_klantcontact = !PQgetisnull(res, i, 2);
 	r->klantcontact_id = r->has_klantcontact ? strtoll(PQgetvalue(res, i, 2), NULL, 10) : 0;
