@@ -791,9 +791,11 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	stats->compared_all = p.compared_all;
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
-	/* A full pass reads every range anyway. */
+	/* A full pass reads every range anyway, and so does one that found no
+	 * stored link (the first sync): every link is in a range it reads. */
 	if (must_stop(&p) || diff_ranges(&p, &links, err) < 0 ||
-	    (!full && contacts.n > 0 && diff_contacts(&p, &contacts, &links, err) < 0) ||
+	    (!full && contacts.n > 0 && p.chunk_after != INT64_MIN &&
+	     diff_contacts(&p, &contacts, &links, err) < 0) ||
 	    store_contacts(&p, &contacts, err) < 0 || store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
 	stats->duration_ms = zl_now_ms() - t0;
