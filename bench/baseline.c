@@ -15,6 +15,9 @@
  *                                       prints: published= seconds= rate=
  *                                       user_s= sys_s= maxrss_kb=
  *   baseline URL count QUEUE            prints the number of ready messages
+ *   baseline URL first QUEUE SECONDS    waits until QUEUE holds a message
+ *                                       (polled every 5 ms); prints the
+ *                                       wall clock then, in ms since the epoch
  *   baseline URL purge QUEUE            empties QUEUE
  *
  * Built by bench/run.sh with cc and pkg-config (librabbitmq), not by make.
@@ -143,6 +146,28 @@ static void cmd_count(amqp_connection_state_t conn, const char *queue)
 
 	check_reply(amqp_get_rpc_reply(conn), "inspect the queue");
 	printf("%u\n", ok->message_count);
+}
+
+static void cmd_first(amqp_connection_state_t conn, const char *queue, double seconds)
+{
+	struct timespec t, pause = {0, 5 * 1000 * 1000};
+	double until;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	until = (double)t.tv_sec + seconds;
+	for (;;) {
+		amqp_queue_declare_ok_t *ok = amqp_queue_declare(
+		    conn, CHANNEL, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+
+		check_reply(amqp_get_rpc_reply(conn), "inspect the queue");
+		clock_gettime(CLOCK_REALTIME, &t);
+		if (ok->message_count > 0)
+			break;
+		if ((double)t.tv_sec > until)
+			die("no message in %s within %.0f s", queue, seconds);
+		nanosleep(&pause, NULL);
+	}
+	printf("%lld\n", (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000);
 }
 
 static void cmd_purge(amqp_connection_state_t conn, const char *queue)
@@ -303,7 +328,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4)
 		die("usage: baseline URL setup EXCHANGE QUEUE | publish EXCHANGE COUNT BATCH |"
-		    " count QUEUE | purge QUEUE");
+		    " count QUEUE | first QUEUE SECONDS | purge QUEUE");
 	conn = open_connection(argv[1]);
 	if (strcmp(argv[2], "setup") == 0 && argc == 5) {
 		cmd_setup(conn, argv[3], argv[4]);
@@ -315,6 +340,8 @@ int main(int argc, char **argv)
 		cmd_publish(conn, argv[3], count, batch);
 	} else if (strcmp(argv[2], "count") == 0 && argc == 4) {
 		cmd_count(conn, argv[3]);
+	} else if (strcmp(argv[2], "first") == 0 && argc == 5) {
+		cmd_first(conn, argv[3], strtod(argv[4], NULL));
 	} else if (strcmp(argv[2], "purge") == 0 && argc == 4) {
 		cmd_purge(conn, argv[3]);
 	} else {
