@@ -128,10 +128,12 @@ int source_ranges_hash(struct zl_source *src, enum zl_fp_kind kind, int range_si
 /* Streams the link rows with lo <= id <= hi in id order, in batches. With
  * since_xmin (as in source_ranges_written()), a row that neither it nor
  * its klantcontact was written since comes as its id alone, marked
- * unchanged. */
+ * unchanged; with id_lists too, PostgreSQL sends such ids as lists, a few
+ * bytes each instead of a row each, but only once it has read every row
+ * (for a few ranges, not for a long run of them). */
 struct zl_row_cursor;
 struct zl_row_cursor *source_rows(struct zl_source *src, int64_t lo, int64_t hi,
-                                  const int64_t *since_xmin, struct zl_err *err);
+                                  const int64_t *since_xmin, bool id_lists, struct zl_err *err);
 /* 1 with *row filled (valid until the next call), 0 at the end, -1 on error. */
 int source_rows_next(struct zl_row_cursor *cur, const struct zl_row **row, struct zl_err *err);
 void source_rows_free(struct zl_row_cursor *cur);

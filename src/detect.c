@@ -298,6 +298,14 @@ static int chunk_commit(struct pass *p, int64_t range, struct zl_err *err)
 }
 
 /*
+ * Runs of at most this many ranges have the ids of their unchanged rows
+ * sent as lists (source_rows()): scattered changes then cost a few bytes
+ * per unchanged row, and a long run, which PostgreSQL streams faster row by
+ * row (at 1M, 10 000 scattered changes: 5.3 s against 7.4 s), a row each.
+ */
+#define LIST_RUN_MAX 64
+
+/*
  * Diffs the n consecutive ranges of c through one cursor, and stores the
  * fingerprint of each as it is now (or forgets it when the range is
  * empty). The cursor's current row (row, while more is 1) carries over
@@ -310,7 +318,7 @@ static int diff_run(struct pass *p, const struct zl_range_fp *c, size_t n, struc
 	int64_t first = c[0].range, last = c[n - 1].range;
 	struct zl_row_cursor *cur =
 	    source_rows(p->src, range_first(first, size), range_last(last, size),
-	                p->by_written ? &p->since_xmin : NULL, err);
+	                p->by_written ? &p->since_xmin : NULL, n <= LIST_RUN_MAX, err);
 	struct range_links links = {0};
 	const struct zl_row *row = NULL;
 	int rc = 0, more;
