@@ -779,6 +779,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	    .hooks = hooks,
 	};
 	int rc = -1, had;
+	bool fresh;
 
 	memset(stats, 0, sizeof(*stats));
 	if (source_begin(src, err) < 0)
@@ -790,22 +791,31 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	    (full && store_ranges_cover_links(st, conf->source.range_size, err) < 0) ||
 	    source_snapshot(src, &snap, err) < 0 ||
 	    may_compare_written(&p, &snap, had > 0, full, err) < 0 ||
-	    compare_ranges(&p, ZL_FP_LINKS, full, &links, &link_totals, err) < 0 ||
+	    compare_ranges(&p, ZL_FP_LINKS, full, &links, &link_totals, err) < 0)
+		goto rollback;
+	/*
+	 * With no stored link (the first sync) every link is in a range the pass
+	 * reads whole, so the klantcontacten need no pass of their own: their
+	 * fingerprints, of the same snapshot, are only stored, and are computed
+	 * after the links, not before the first chunk can go out. A full pass
+	 * reads every range anyway.
+	 */
+	fresh = p.chunk_after == INT64_MIN;
+	if (!fresh &&
 	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0)
 		goto rollback;
 	stats->initial = had == 0;
 	p.stage = p.stage || !stats->initial;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
-	stats->compared_all = p.compared_all;
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
-	/* A full pass reads every range anyway, and so does one that found no
-	 * stored link (the first sync): every link is in a range it reads. */
 	if (must_stop(&p) || diff_ranges(&p, &links, err) < 0 ||
-	    (!full && contacts.n > 0 && p.chunk_after != INT64_MIN &&
-	     diff_contacts(&p, &contacts, &links, err) < 0) ||
+	    (fresh &&
+	     compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0) ||
+	    (!full && !fresh && contacts.n > 0 && diff_contacts(&p, &contacts, &links, err) < 0) ||
 	    store_contacts(&p, &contacts, err) < 0 || store_outbox_flush_staged(st, err) < 0)
 		goto rollback;
+	stats->compared_all = p.compared_all;
 	stats->duration_ms = zl_now_ms() - t0;
 	cp.passes = had ? cp.passes + 1 : 1;
 	cp.started_ms = started;
