@@ -657,10 +657,8 @@ static int compare_ranges(struct pass *p, enum zl_fp_kind kind, bool full, struc
 	int rc = store_ranges_each(p->st, kind, fp_push, &old, err);
 
 	/* Ranges past the last stored one held no link (chunk_commit()). */
-	if (kind == ZL_FP_LINKS) {
+	if (kind == ZL_FP_LINKS)
 		p->chunk_after = old.n > 0 ? old.v[old.n - 1].range : INT64_MIN;
-		p->stage = old.n > 0 || p->stage;
-	}
 	if (rc == 0 && p->by_written)
 		rc = compare_written(p, kind, &old, changed, totals, err);
 	else if (rc == 0)
@@ -805,7 +803,7 @@ int detect_pass(const struct zl_conf *conf, struct zl_source *src, struct zl_sto
 	    compare_ranges(&p, ZL_FP_KLANTCONTACTS, full, &contacts, &contact_totals, err) < 0)
 		goto rollback;
 	stats->initial = had == 0;
-	p.stage = p.stage || !stats->initial;
+	p.stage = !stats->initial || !fresh;
 	p.announce = !stats->initial || conf->events.initial_sync == ZL_INITIAL_ANNOUNCE;
 	stats->ranges_total = link_totals.ranges;
 	stats->links = link_totals.rows;
