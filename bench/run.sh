@@ -310,7 +310,7 @@ bench_size() {
 	# z_* with the state of sections 1 to 6, p_* with the state in
 	# PostgreSQL beside it (7) ----
 	local -a b_rate=() z_rate=() ratio=() z_wall=() z_rss=() z_cpu=() b_cpu=() z_first=()
-	local first_pid
+	local first_pid start_ms
 	local -a p_rate=() p_ratio=() p_wall=() p_rss=() p_cpu=() sp_ratio=()
 	local line got tf rate bratio mib cpu
 	section "N=$n: 1, 5, 6, 7 announce"
@@ -332,12 +332,12 @@ bench_size() {
 			amqp first "$Q" 3600 >"$ZL_TMP/first" 2>&1 &
 			first_pid=$!
 			sleep 0.2
-			t0=$(date +%s%3N)
+			start_ms=$(date +%s%3N)
 			/usr/bin/time -f '%e %U %S %M' -o "$tf" timeout 3600 "$ZL_BIN" -c "${confs[$be]}" once \
 				2>>"$ZL_TMP/announce-$n-$be.log" ||
 				die "zaaklink once (announce, state: $be) failed, see $ZL_TMP/announce-$n-$be.log"
 			wait "$first_pid" || die "no first event: $(cat "$ZL_TMP/first")"
-			[ "$be" = "$primary" ] && z_first+=("$(div "$(($(cat "$ZL_TMP/first") - t0))" 1000 2)")
+			[ "$be" = "$primary" ] && z_first+=("$(div "$(($(cat "$ZL_TMP/first") - start_ms))" 1000 2)")
 			read -r wall user sys rss <"$tf"
 			rate=$(div "$links" "$wall" 0)
 			bratio=$(div "$(div "$links" "$wall" 3)" "${b_rate[-1]}")

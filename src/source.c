@@ -184,6 +184,15 @@
  * changed row thus costs its ids, about 50 bytes a row, not its rows.
  */
 #define IF_WRITTEN(C) ", CASE WHEN x.w THEN x." C " END"
+/* The columns of the rows lo..hi and whether each was written since the
+ * snapshot of xmin, then where they come from: (xmin, ow, kc, lo, hi). */
+#define WRITTEN_COLUMNS                                                                            \
+	ROW_COLUMNS                                                                                \
+	", age(o.xmin) BETWEEN 0 AND t.a OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false)"
+#define WRITTEN_FROM                                                                               \
+	" FROM (SELECT age('%lld'::xid) AS a) t CROSS JOIN %s o"                                   \
+	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE                                   \
+	" AND o.id >= %lld AND o.id <= %lld"
 /* clang-format off */
 #define ROWS_WRITTEN_SQL                                                                           \
 	"DECLARE zl_rows NO SCROLL CURSOR FOR SELECT x.id"                                         \
@@ -195,19 +204,16 @@
 	IF_WRITTEN("onderwerpobjectidentificator_code_register")                                   \
 	IF_WRITTEN("onderwerp")                                                                    \
 	IF_WRITTEN("nummer")                                                                       \
-	" FROM (SELECT " ROW_COLUMNS ", age(o.xmin) BETWEEN 0 AND t.a"                             \
-	" OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false) AS w"                                  \
-	" FROM (SELECT age('%lld'::xid) AS a) t CROSS JOIN %s o"                                   \
-	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE                                   \
-	" AND o.id >= %lld AND o.id <= %lld) x ORDER BY x.id"
+	" FROM (SELECT " WRITTEN_COLUMNS " AS w" WRITTEN_FROM ") x ORDER BY x.id"
 /* clang-format on */
 
 /*
  * The same, but of the rows that are as they were at an earlier snapshot
  * (neither the row nor its klantcontact written since: "Written since a
- * snapshot") only the ids, as lists of up to UNCHANGED_BLOCK ids in one
- * row each, in the last column: (xmin, ow, kc, lo, hi). A range with one
- * changed row thus costs a few bytes per other row, not a row each. Each
+ * snapshot") only the ids: those of each block of UNCHANGED_BLOCK ids as
+ * a list in one row, in its last column: (xmin, ow, kc, lo, hi). A range
+ * with one changed row thus costs a few bytes per other row, not a row
+ * each. Each
  * list comes before the written rows above its first id; source_rows_next()
  * sorts it and merges them. The rows are ordered inside: then PostgreSQL
  * joins them as for ROWS_SQL, not with a hash of every klantcontact
@@ -219,11 +225,8 @@
 /* clang-format off */
 #define ROWS_WRITTEN_LISTS_SQL                                                                     \
 	"DECLARE zl_rows NO SCROLL CURSOR FOR"                                                     \
-	" WITH x (id, c1, c2, c3, c4, c5, c6, c7, c8, w) AS MATERIALIZED (SELECT " ROW_COLUMNS     \
-	", age(o.xmin) BETWEEN 0 AND t.a OR coalesce(age(k.xmin) BETWEEN 0 AND t.a, false)"       \
-	" FROM (SELECT age('%lld'::xid) AS a) t CROSS JOIN %s o"                                   \
-	" LEFT JOIN %s k ON k.id = o.klantcontact_id" LINK_WHERE                                   \
-	" AND o.id >= %lld AND o.id <= %lld ORDER BY o.id)"                                        \
+	" WITH x (id, c1, c2, c3, c4, c5, c6, c7, c8, w) AS MATERIALIZED"                         \
+	" (SELECT " WRITTEN_COLUMNS WRITTEN_FROM " ORDER BY o.id)"                                 \
 	" SELECT id, c1, c2, c3, c4, c5, c6, c7, c8, NULL::text FROM x WHERE w"                    \
 	" UNION ALL SELECT min(id), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"               \
 	" string_agg(id::text, ',') FROM x WHERE NOT w"                                           \
@@ -280,8 +283,8 @@ struct zl_row_cursor {
 	int n;
 	bool done;
 	struct zl_row row;
-	int64_t ids[UNCHANGED_BLOCK]; /* a list of unchanged ids (ROWS_WRITTEN_SQL) */
-	size_t ids_n, ids_pos;        /* its length, and the next to hand out */
+	int64_t *ids;          /* a list of unchanged ids (ROWS_WRITTEN_LISTS_SQL) */
+	size_t ids_n, ids_pos; /* its length, and the next to hand out */
 };
 
 struct zl_source *source_new(const char *conninfo, const char *schema, int connect_timeout,
@@ -717,8 +720,8 @@ static int cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Parses an array of integers ("{1,2,3}") into a new array, sorted and
- * without repeats; NULL when out of memory. */
+/* Parses an array of integers ("{1,2,3}", or without the braces) into a
+ * new array, sorted and without repeats; NULL when out of memory. */
 static int64_t *parse_array(const char *s, size_t *n)
 {
 	size_t cap = 1, kept;
@@ -922,34 +925,17 @@ static const char *value_or_null(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-static int id_order(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Takes the list of unchanged ids in column 9 of row i ("3,1,2", at most
- * UNCHANGED_BLOCK of them), in ascending order. */
+/* Takes the list of unchanged ids in column 9 of row i ("3,1,2"), in
+ * ascending order. */
 static int take_ids(struct zl_row_cursor *cur, int i, struct zl_err *err)
 {
-	const char *p = PQgetvalue(cur->res, i, 9);
-	char *end;
-
-	cur->ids_n = cur->ids_pos = 0;
-	while (*p && cur->ids_n < UNCHANGED_BLOCK) {
-		cur->ids[cur->ids_n++] = strtoll(p, &end, 10);
-		if (end == p || (*end && *end != ','))
-			break;
-		p = *end ? end + 1 : end;
+	free(cur->ids);
+	cur->ids_pos = 0;
+	if (!(cur->ids = parse_array(PQgetvalue(cur->res, i, 9), &cur->ids_n))) {
+		cur->ids_n = 0;
+		return zl_err_set(err, ZL_EX_SOFTWARE,
+		                  "out of memory while reading a list of onderwerpobject ids");
 	}
-	if (*p)
-		return zl_err_set(
-		    err, ZL_EX_UNAVAILABLE,
-		    "PostgreSQL sent a list of onderwerpobject ids zaaklink cannot read "
-		    "(at \"%.20s\")",
-		    p);
-	qsort(cur->ids, cur->ids_n, sizeof(cur->ids[0]), id_order);
 	return 0;
 }
 
@@ -1013,6 +999,7 @@ void source_rows_free(struct zl_row_cursor *cur)
 		res = PQexec(cur->src->conn, "CLOSE zl_rows");
 		PQclear(res);
 	}
+	free(cur->ids);
 	free(cur);
 }
 

@@ -173,22 +173,12 @@ mid_state=$ZL_TMP/mid.db
 mid_conf=$ZL_TMP/mid.conf
 zl_conf "$mid_conf" "$db" "$mid_state" "$ex.mid" 'events.initial_sync = "announce";' \
 	"amqp.batch_size = $BATCH;" "source.chunk_size = $CHUNK;"
-# sync_state: "CHECKPOINTS LINKS" in the state file.
-sync_state() {
-	sqlite3 -readonly "$mid_state" 'SELECT (SELECT count(*) FROM checkpoint) || " " ||
-		(SELECT count(*) FROM link)' 2>/dev/null || echo '? ?'
-}
-mid_sync() {
-	local c l
-	read -r c l < <(sync_state)
-	[ "$c" = 0 ] && [ "$l" -gt 0 ] 2>/dev/null
-}
 zl_run_bg "$mid_conf" "$log"
 mid_seen=0
-zl_wait_for 60 mid_sync && mid_seen=1
+zl_wait_for 60 zl_mid_sync "$mid_state" && mid_seen=1
 kill -KILL "$ZL_PID" 2>/dev/null
 rc=0; wait "$ZL_PID" 2>/dev/null || rc=$?
-read -r mid_cp mid_links < <(sync_state)
+read -r mid_cp mid_links < <(zl_sync_state "$mid_state")
 is "$mid_seen/$rc" 1/137 "a SIGKILL landed while the first sync had committed chunks (exit status $rc)"
 cmp_ok "$mid_cp/$(((mid_links > 0) + (mid_links < N)))" = "0/2" \
 	"at the kill the first sync was half done: $mid_links of $N links recorded, no checkpoint"

@@ -72,6 +72,21 @@ zl_each_once() {
 		"$(echo "$got" | grep -c .)"
 }
 
+# zl_sync_state STATE: "CHECKPOINTS LINKS" in a SQLite state file ("? ?"
+# when it cannot be read).
+zl_sync_state() {
+	sqlite3 -readonly "$1" "SELECT (SELECT count(*) FROM checkpoint) || ' ' ||
+		(SELECT count(*) FROM link)" 2>/dev/null || echo '? ?'
+}
+
+# zl_mid_sync STATE: true while a first sync in chunks is half done: links
+# committed, no checkpoint yet.
+zl_mid_sync() {
+	local c l
+	read -r c l < <(zl_sync_state "$1")
+	[ "$c" = 0 ] && [ "$l" -gt 0 ] 2>/dev/null
+}
+
 # zl_figures LINE...: adds lines to the figures file of the fault suite
 # (ZL_FAULT_FIGURES, set by tests/faults/run.sh), for docs/RELIABILITY.md.
 zl_figures() {

@@ -80,22 +80,14 @@ cstate=$ZL_TMP/chunks.db
 cconf=$ZL_TMP/chunks.conf
 zl_conf "$cconf" "$db" "$cstate" "$ex" 'events.initial_sync = "announce";' \
 	"source.range_size = $SIZE;" 'source.chunk_size = 2000;'
-chunk_state() {
-	sqlite3 -readonly "$cstate" "SELECT (SELECT count(*) FROM checkpoint) || ' ' ||
-		(SELECT count(*) FROM link)" 2>/dev/null || echo '? ?'
-}
 # Chunks committed, the first sync not done, and events on the queue.
-some_chunks() {
-	local c l
-	read -r c l < <(chunk_state)
-	[ "$c" = 0 ] && [ "$l" -gt 0 ] 2>/dev/null && [ "$(zl_probe count "$q")" -gt 0 ]
-}
+some_chunks() { zl_mid_sync "$cstate" && [ "$(zl_probe count "$q")" -gt 0 ]; }
 zl_run_bg "$cconf" "$log"
 mid=0
 zl_wait_for 120 some_chunks && mid=1
 rc=0; zl_stop "$ZL_PID" || rc=$?
 is "$mid" 1 "while the first sync went on, its first chunks were published"
-read -r c_cp c_links < <(chunk_state)
+read -r c_cp c_links < <(zl_sync_state "$cstate")
 line=$(tail -n +"$((ZL_RUN_LOG_FROM + 1))" "$log" | grep 'msg=pass.interrupted ')
 c_chunks=$(sed -n 's/.* chunks=\([0-9]*\) .*/\1/p' <<<"$line")
 is "$rc" 0 "SIGTERM after chunks were committed: exit 0"
